@@ -1,0 +1,342 @@
+/*
+ * app.c: the request pipeline, in the order every request meets it:
+ * route, method, id, query string, token, body, plan; then render.
+ * Each step that fails answers through resp_error() and stops there.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "app.h"
+#include "jwt.h"
+#include "log.h"
+#include "util.h"
+#include "valid.h"
+
+const struct handler handlers[H__MAX] = {
+	[H_HEALTH] = { HF_OWN_ERRORS, h_health_plan, h_health_render },
+	[H_REGISTER] = { HF_BODY | HF_CPU, h_register_plan,
+	    h_register_render },
+	[H_LOGIN] = { HF_BODY | HF_CPU, h_login_plan, h_login_render },
+	[H_ME] = { HF_AUTH, h_me_plan, h_user_render },
+	[H_USERS_LIST] = { HF_AUTH, h_users_list_plan, h_users_list_render },
+	[H_USER_GET] = { HF_AUTH, h_user_get_plan, h_user_render },
+	[H_USER_PATCH] = { HF_AUTH | HF_BODY | HF_CPU, h_user_patch_plan,
+	    h_user_patch_render },
+	[H_USER_DELETE] = { HF_AUTH, h_user_delete_plan,
+	    h_user_delete_render },
+	[H_TASKS_LIST] = { HF_AUTH, h_tasks_list_plan, h_tasks_list_render },
+	[H_TASK_CREATE] = { HF_AUTH | HF_BODY, h_task_create_plan,
+	    h_task_create_render },
+	[H_TASK_GET] = { HF_AUTH, h_task_get_plan, h_task_render },
+	[H_TASK_PATCH] = { HF_AUTH | HF_BODY, h_task_patch_plan,
+	    h_task_render },
+	[H_TASK_DELETE] = { HF_AUTH, h_task_delete_plan,
+	    h_task_delete_render },
+	[H_TASKS_EXPORT] = { HF_AUTH | HF_STREAM, h_tasks_export_plan, NULL },
+};
+
+void
+app_init(struct app *a, const struct conf *c)
+{
+	memset(a, 0, sizeof(*a));
+	a->conf = c;
+	db_init(&a->db, c->database_url, c->db_connect_timeout,
+	    c->request_timeout);
+}
+
+void
+app_free(struct app *a)
+{
+	db_close(&a->db);
+	plan_free(&a->plan);
+}
+
+static struct app_ctx
+app_ctx(const struct app *a)
+{
+	struct app_ctx	 ctx;
+
+	ctx.conf = a->conf;
+	ctx.now = (int64_t)time(NULL);
+	return ctx;
+}
+
+/*
+ * Checks "Authorization: Bearer <jwt>" and sets req->user_id.  Why a
+ * token failed goes to the log (at info), never to the client.
+ */
+static enum terr
+app_auth(const struct app *a, struct req *r, int64_t now)
+{
+	const char	*h = r->authorization, *tok;
+	size_t		 len;
+	enum jwt_status	 st;
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return TERR_UNAUTH;
+	tok = h + 7;
+	while (*tok == ' ')
+		tok++;
+	len = strlen(tok);
+	while (len > 0 && tok[len - 1] == ' ')
+		len--;
+	st = jwt_verify(a->conf->jwt_secret, a->conf->jwt_secret_len, tok, len,
+	    now, r->user_id, sizeof(r->user_id));
+	if (st != JWT_OK) {
+		r->user_id[0] = '\0';
+		log_info("token rejected: %s", jwt_status_str(st));
+		return TERR_UNAUTH;
+	}
+	return TERR_OK;
+}
+
+bool
+app_begin(struct app *a, struct req *r, struct resp *resp)
+{
+	const char		*q, *qs = NULL;
+	size_t			 plen;
+	const struct handler	*h;
+	struct app_ctx		 ctx = app_ctx(a);
+	char			 err[256];
+	enum terr		 e;
+
+	q = strchr(r->uri, '?');
+	plen = q != NULL ? (size_t)(q - r->uri) : strlen(r->uri);
+	if (q != NULL)
+		qs = q + 1;
+
+	switch (router_match((int)r->method, r->uri, plen, &r->match)) {
+	case ROUTER_OK:
+		break;
+	case ROUTER_NOTFOUND:
+		r->match.route = ROUTE__MAX;
+		resp_error_status(resp, 404, "no such resource");
+		return false;
+	case ROUTER_BADMETHOD:
+		resp_error_status(resp, 405, "method not allowed");
+		router_allow_header(r->match.allow, resp->allow,
+		    sizeof(resp->allow));
+		return false;
+	case ROUTER_BADID:
+		resp_error(resp, TERR_INVALID, "id must be a lower-case UUID");
+		return false;
+	}
+	h = &handlers[r->match.handler];
+
+	if (r->body_too_large) {
+		resp_error(resp, TERR_TOOLARGE, NULL);
+		return false;
+	}
+	if (query_parse(qs, &r->query) == -1) {
+		resp_error(resp, TERR_INVALID, "malformed query string");
+		return false;
+	}
+	if ((h->flags & HF_AUTH) && (e = app_auth(a, r, ctx.now)) != TERR_OK) {
+		resp_error(resp, e, "missing, invalid or expired token");
+		return false;
+	}
+	if (h->flags & HF_BODY) {
+		if (r->body_len > 0 &&
+		    !valid_json_content_type(r->content_type)) {
+			resp_error(resp, TERR_MEDIATYPE, NULL);
+			return false;
+		}
+		err[0] = '\0';
+		e = valid_parse_body(r->body, r->body_len, &r->json, err,
+		    sizeof(err));
+		if (e != TERR_OK) {
+			resp_error(resp, e, err[0] != '\0' ? err : NULL);
+			return false;
+		}
+	}
+
+	plan_reset(&a->plan);
+	err[0] = '\0';
+	e = h->plan(&ctx, r, &a->plan, resp, err, sizeof(err));
+	if (e != TERR_OK) {
+		resp_error(resp, e, err[0] != '\0' ? err : NULL);
+		return false;
+	}
+	return a->plan.stmt != STMT_NONE;
+}
+
+void
+app_finish(struct app *a, struct req *r, const PGresult *res, enum terr e,
+    struct resp *resp)
+{
+	const struct handler	*h = &handlers[r->match.handler];
+	struct app_ctx		 ctx = app_ctx(a);
+
+	if (e != TERR_OK && (h->flags & HF_OWN_ERRORS) == 0) {
+		resp_error(resp, e, e == TERR_UNAUTH ?
+		    "missing, invalid or expired token" : NULL);
+		return;
+	}
+	h->render(&ctx, r, res, e, resp);
+}
+
+enum stream_result
+app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
+    const struct stream_out *out)
+{
+	PGresult	*res = NULL;
+	enum terr	 e;
+
+	if (!app_begin(a, r, resp))
+		return STREAM_RESP;
+	if (handlers[r->match.handler].flags & HF_STREAM) {
+		struct app_ctx ctx = app_ctx(a);
+		return h_tasks_export_stream(&ctx, r, &a->plan, &a->db, resp,
+		    out);
+	}
+	e = db_exec(&a->db, &a->plan, &res);
+	app_finish(a, r, res, e, resp);
+	PQclear(res);
+	return STREAM_RESP;
+}
+
+/* --- helpers shared by the handlers --------------------------------- */
+
+static void
+add_col(struct json_object *o, const char *key, const PGresult *r, int row,
+    int col)
+{
+	if (PQgetisnull(r, row, col))
+		json_object_object_add(o, key, NULL);
+	else
+		json_object_object_add(o, key, json_object_new_string_len(
+		    PQgetvalue(r, row, col), PQgetlength(r, row, col)));
+}
+
+struct json_object *
+render_user_row(const PGresult *r, int row)
+{
+	static const char *const keys[] = { "id", "email", "name",
+	    "created_at", "updated_at" };
+	struct json_object	*o;
+
+	if (PQnfields(r) < 5 || (o = json_object_new_object()) == NULL)
+		return NULL;
+	/* password_hash is never selected, so it can never be rendered. */
+	for (int i = 0; i < 5; i++)
+		add_col(o, keys[i], r, row, i);
+	return o;
+}
+
+struct json_object *
+render_task_row(const PGresult *r, int row)
+{
+	static const char *const keys[] = { "id", "user_id", "title",
+	    "description", "status", "priority", "due_at", "created_at",
+	    "updated_at" };
+	struct json_object	*o;
+
+	if (PQnfields(r) < 9 || (o = json_object_new_object()) == NULL)
+		return NULL;
+	for (int i = 0; i < 9; i++)
+		add_col(o, keys[i], r, row, i);
+	return o;
+}
+
+/*
+ * Renders a list whose rows are LEFT JOINed to the caller's row: no row
+ * at all is 401, and a single row of NULLs is an empty page.
+ */
+void
+render_list(const PGresult *res, struct resp *resp,
+    struct json_object *(*row_fn)(const PGresult *, int))
+{
+	struct json_object	*arr;
+	int			 n = PQntuples(res);
+
+	if (n == 0) {
+		resp_error(resp, TERR_UNAUTH, NULL);
+		return;
+	}
+	if ((arr = json_object_new_array_ext(n)) == NULL) {
+		resp_error(resp, TERR_NOMEM, NULL);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct json_object *o;
+		if (PQgetisnull(res, i, 0))
+			continue;
+		if ((o = row_fn(res, i)) == NULL) {
+			json_object_put(arr);
+			resp_error(resp, TERR_NOMEM, NULL);
+			return;
+		}
+		json_object_array_add(arr, o);
+	}
+	resp_json(resp, 200, arr);
+	json_object_put(arr);
+}
+
+static enum terr
+hq_int(const struct req *r, const char *key, long long def, long long min,
+    long long max, long long *out, char *err, size_t errsz)
+{
+	const char	*v;
+	int		 n;
+
+	*out = def;
+	v = query_get(&r->query, key, &n);
+	if (n == 0)
+		return TERR_OK;
+	if (n > 1) {
+		snprintf(err, errsz, "%s must be given at most once", key);
+		return TERR_INVALID;
+	}
+	if (!util_parse_int(v, min, max, out)) {
+		snprintf(err, errsz, "%s must be an integer from %lld to %lld",
+		    key, min, max);
+		return TERR_INVALID;
+	}
+	return TERR_OK;
+}
+
+enum terr
+hq_paging(const struct req *r, long long *limit, long long *offset,
+    char *err, size_t errsz)
+{
+	enum terr	 e;
+
+	e = hq_int(r, "limit", LIM_PAGE_LIMIT_DEFAULT, LIM_PAGE_LIMIT_MIN,
+	    LIM_PAGE_LIMIT_MAX, limit, err, errsz);
+	if (e == TERR_OK)
+		e = hq_int(r, "offset", 0, 0, LIM_PAGE_OFFSET_MAX, offset, err,
+		    errsz);
+	return e;
+}
+
+enum terr
+hq_enum(const struct req *r, const char *key, const char *const *vals,
+    const char **out, char *err, size_t errsz)
+{
+	const char	*v;
+	int		 n;
+
+	*out = NULL;
+	v = query_get(&r->query, key, &n);
+	if (n == 0)
+		return TERR_OK;
+	if (n == 1)
+		for (const char *const *e = vals; *e != NULL; e++)
+			if (strcmp(*e, v) == 0) {
+				*out = *e;
+				return TERR_OK;
+			}
+	snprintf(err, errsz, "%s must be given once, as one of:", key);
+	for (const char *const *e = vals; *e != NULL; e++) {
+		size_t off = strlen(err);
+		snprintf(err + off, errsz - off, "%s %s", e == vals ? "" : ",",
+		    *e);
+	}
+	return TERR_INVALID;
+}

@@ -1,0 +1,50 @@
+/*
+ * app.h: the request pipeline every worker loop shares.
+ *
+ *   app_begin:  route, 404/405, query string, token, body, plan;
+ *   (the loop runs the planned statement, its own way);
+ *   app_finish: map errors, render.
+ *
+ * app_handle_blocking() is the whole thing for the libfcgi worker.
+ */
+#ifndef TASKAPI_APP_H
+#define TASKAPI_APP_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "conf.h"
+#include "db.h"
+#include "handlers.h"
+#include "request.h"
+#include "response.h"
+
+struct app {
+	const struct conf	*conf;
+	struct db		 db;
+	struct plan		 plan;
+};
+
+void	app_init(struct app *, const struct conf *);
+void	app_free(struct app *);
+
+/*
+ * Runs every step before the database.  Returns true when app->plan
+ * holds a statement to run (or the handler streams), false when resp
+ * already holds the answer.
+ */
+bool	app_begin(struct app *, struct req *, struct resp *);
+
+/* Renders the result of the planned statement (res NULL when e != OK). */
+void	app_finish(struct app *, struct req *, const PGresult *res,
+	    enum terr e, struct resp *);
+
+/*
+ * begin + db_exec + finish, or the streaming handler.  Returns
+ * STREAM_RESP when resp must be sent, otherwise what the stream did.
+ */
+enum stream_result app_handle_blocking(struct app *, struct req *,
+	    struct resp *, const struct stream_out *);
+
+#endif /* TASKAPI_APP_H */

@@ -1,0 +1,335 @@
+/*
+ * conf.c: environment and env-file settings.  Every variable is listed
+ * once in conf_vars with its default and its documentation, so --help,
+ * the README and the parser cannot drift apart.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "conf.h"
+#include "util.h"
+
+#ifndef PKGDATADIR
+#define PKGDATADIR "/usr/local/share/taskapi"
+#endif
+
+enum var {
+	VAR_DATABASE_URL,
+	VAR_JWT_SECRET,
+	VAR_JWT_TTL,
+	VAR_WORKERS,
+	VAR_LOG_LEVEL,
+	VAR_LOG_FORMAT,
+	VAR_LISTEN,
+	VAR_MIGRATIONS_DIR,
+	VAR_USER,
+	VAR_PID_FILE,
+	VAR_REQUEST_TIMEOUT,
+	VAR_DB_CONNECT_TIMEOUT,
+	VAR_MAX_REQUESTS,
+	VAR_SHUTDOWN_TIMEOUT,
+	VAR_LISTEN_BACKLOG,
+	VAR__MAX
+};
+
+struct var_def {
+	const char	*name;
+	const char	*def;	/* NULL: no default */
+	const char	*doc;
+};
+
+static const struct var_def conf_vars[VAR__MAX] = {
+	[VAR_DATABASE_URL] = { "DATABASE_URL", "postgresql:///taskapi",
+	    "libpq connection URI or key=value string" },
+	[VAR_JWT_SECRET] = { "JWT_SECRET", NULL,
+	    "HS256 signing key, at least 32 bytes (required)" },
+	[VAR_JWT_TTL] = { "JWT_TTL", "3600", "token lifetime in seconds" },
+	[VAR_WORKERS] = { "TASKAPI_WORKERS", NULL,
+	    "worker processes (default: 2 per online CPU)" },
+	[VAR_LOG_LEVEL] = { "LOG_LEVEL", "info", "debug, info, warn or error" },
+	[VAR_LOG_FORMAT] = { "LOG_FORMAT", "json", "json or text" },
+	[VAR_LISTEN] = { "TASKAPI_LISTEN", NULL,
+	    "unix:PATH or HOST:PORT (default: the socket on fd 0, as spawn-fcgi passes it)" },
+	[VAR_MIGRATIONS_DIR] = { "TASKAPI_MIGRATIONS_DIR",
+	    PKGDATADIR "/migrations", "where 'taskapi migrate' finds NNNN_*.sql" },
+	[VAR_USER] = { "TASKAPI_USER", "taskapi",
+	    "user to switch to when started as root" },
+	[VAR_PID_FILE] = { "TASKAPI_PID_FILE", NULL, "write the master's pid here" },
+	[VAR_REQUEST_TIMEOUT] = { "TASKAPI_REQUEST_TIMEOUT", "30",
+	    "seconds a request may run (statement_timeout; the master kills a worker stuck 5 s past it)" },
+	[VAR_DB_CONNECT_TIMEOUT] = { "TASKAPI_DB_CONNECT_TIMEOUT", "2",
+	    "seconds to wait for a database connection" },
+	[VAR_MAX_REQUESTS] = { "TASKAPI_MAX_REQUESTS", "10000",
+	    "requests a worker serves before it is replaced (0: never)" },
+	[VAR_SHUTDOWN_TIMEOUT] = { "TASKAPI_SHUTDOWN_TIMEOUT", "10",
+	    "seconds SIGTERM waits for requests in flight before SIGKILL" },
+	[VAR_LISTEN_BACKLOG] = { "TASKAPI_LISTEN_BACKLOG", "1024",
+	    "listen(2) backlog of the socket taskapi opens itself" },
+};
+
+/* Values read from the env file, indexed like conf_vars. */
+struct file_vals {
+	char	*v[VAR__MAX];
+};
+
+static void
+seterr(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+static void
+file_vals_free(struct file_vals *fv)
+{
+	for (size_t i = 0; i < VAR__MAX; i++) {
+		if (fv->v[i] != NULL) {
+			sodium_memzero(fv->v[i], strlen(fv->v[i]));
+			free(fv->v[i]);
+		}
+	}
+}
+
+/*
+ * Reads KEY=VALUE lines: blank lines and '#' comments are skipped, an
+ * optional "export " prefix is allowed, and a value may be wrapped in
+ * single or double quotes (no escapes).  Unknown keys are errors, so a
+ * typo does not go unnoticed.  Returns 0 or -1 with err set.
+ */
+static int
+read_env_file(const char *path, struct file_vals *fv, char *err, size_t errsz)
+{
+	FILE	*f;
+	char	*line = NULL;
+	size_t	 cap = 0;
+	ssize_t	 n;
+	int	 lineno = 0, rc = -1;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		seterr(err, errsz, "cannot open env file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) != -1) {
+		char	*k, *v, *eq, *end;
+		size_t	 i;
+
+		lineno++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		k = line;
+		while (*k == ' ' || *k == '\t')
+			k++;
+		if (*k == '\0' || *k == '#')
+			continue;
+		if (strncmp(k, "export ", 7) == 0)
+			k += 7;
+		if ((eq = strchr(k, '=')) == NULL) {
+			seterr(err, errsz, "%s:%d: expected KEY=VALUE", path,
+			    lineno);
+			goto out;
+		}
+		*eq = '\0';
+		for (end = eq; end > k && (end[-1] == ' ' || end[-1] == '\t');)
+			*--end = '\0';
+		v = eq + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		end = v + strlen(v);
+		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (end - v >= 2 && (*v == '"' || *v == '\'') &&
+		    end[-1] == *v) {
+			end[-1] = '\0';
+			v++;
+		}
+		for (i = 0; i < VAR__MAX; i++)
+			if (strcmp(k, conf_vars[i].name) == 0)
+				break;
+		if (i == VAR__MAX) {
+			seterr(err, errsz, "%s:%d: unknown setting %s", path,
+			    lineno, k);
+			goto out;
+		}
+		free(fv->v[i]);
+		if ((fv->v[i] = strdup(v)) == NULL) {
+			seterr(err, errsz, "out of memory");
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		seterr(err, errsz, "%s: read error", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (line != NULL) {
+		sodium_memzero(line, cap);
+		free(line);
+	}
+	fclose(f);
+	return rc;
+}
+
+/* The env file's value, else the environment's, else the default. */
+static const char *
+lookup(const struct file_vals *fv, enum var v)
+{
+	const char	*s;
+
+	if (fv->v[v] != NULL)
+		return fv->v[v];
+	if ((s = getenv(conf_vars[v].name)) != NULL && *s != '\0')
+		return s;
+	return conf_vars[v].def;
+}
+
+static int
+get_long(const struct file_vals *fv, enum var v, long min, long max,
+    long *out, char *err, size_t errsz)
+{
+	const char	*s = lookup(fv, v);
+	long long	 n;
+
+	if (s == NULL)
+		return 0;
+	if (!util_parse_int(s, min, max, &n)) {
+		seterr(err, errsz, "%s must be an integer in %ld..%ld",
+		    conf_vars[v].name, min, max);
+		return -1;
+	}
+	*out = (long)n;
+	return 0;
+}
+
+static int
+get_str(const struct file_vals *fv, enum var v, char **out, char *err,
+    size_t errsz)
+{
+	const char	*s = lookup(fv, v);
+
+	*out = NULL;
+	if (s == NULL)
+		return 0;
+	if ((*out = strdup(s)) == NULL) {
+		seterr(err, errsz, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
+{
+	struct file_vals	 fv;
+	const char		*s;
+	long			 ncpu;
+	int			 lv;
+
+	memset(c, 0, sizeof(*c));
+	memset(&fv, 0, sizeof(fv));
+	if (env_file != NULL && read_env_file(env_file, &fv, err, errsz) == -1)
+		goto fail;
+
+	if (get_str(&fv, VAR_DATABASE_URL, &c->database_url, err, errsz) ||
+	    get_str(&fv, VAR_LISTEN, &c->listen, err, errsz) ||
+	    get_str(&fv, VAR_MIGRATIONS_DIR, &c->migrations_dir, err, errsz) ||
+	    get_str(&fv, VAR_USER, &c->user, err, errsz) ||
+	    get_str(&fv, VAR_PID_FILE, &c->pid_file, err, errsz))
+		goto fail;
+
+	s = lookup(&fv, VAR_JWT_SECRET);
+	if (s == NULL || strlen(s) < 32) {
+		seterr(err, errsz, "JWT_SECRET must be set to at least 32 "
+		    "bytes (try: openssl rand -hex 32)");
+		goto fail;
+	}
+	c->jwt_secret_len = strlen(s);
+	if ((c->jwt_secret = malloc(c->jwt_secret_len + 1)) == NULL) {
+		seterr(err, errsz, "out of memory");
+		goto fail;
+	}
+	memcpy(c->jwt_secret, s, c->jwt_secret_len + 1);
+
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	c->workers = 2 * (ncpu > 0 ? ncpu : 1);
+	c->jwt_ttl = 3600;
+	c->request_timeout = 30;
+	c->db_connect_timeout = 2;
+	c->max_requests = 10000;
+	c->shutdown_timeout = 10;
+	c->listen_backlog = 1024;
+	if (get_long(&fv, VAR_JWT_TTL, 60, 31L * 24 * 3600, &c->jwt_ttl, err,
+	    errsz) ||
+	    get_long(&fv, VAR_WORKERS, 1, 256, &c->workers, err, errsz) ||
+	    get_long(&fv, VAR_REQUEST_TIMEOUT, 1, 3600, &c->request_timeout,
+	    err, errsz) ||
+	    get_long(&fv, VAR_DB_CONNECT_TIMEOUT, 1, 60,
+	    &c->db_connect_timeout, err, errsz) ||
+	    get_long(&fv, VAR_MAX_REQUESTS, 0, 1000000000L, &c->max_requests,
+	    err, errsz) ||
+	    get_long(&fv, VAR_SHUTDOWN_TIMEOUT, 1, 3600, &c->shutdown_timeout,
+	    err, errsz) ||
+	    get_long(&fv, VAR_LISTEN_BACKLOG, 16, 65535, &c->listen_backlog,
+	    err, errsz))
+		goto fail;
+
+	if ((lv = log_level_parse(lookup(&fv, VAR_LOG_LEVEL))) < 0) {
+		seterr(err, errsz, "LOG_LEVEL must be debug, info, warn or error");
+		goto fail;
+	}
+	c->log_level = (enum log_level)lv;
+	if ((lv = log_format_parse(lookup(&fv, VAR_LOG_FORMAT))) < 0) {
+		seterr(err, errsz, "LOG_FORMAT must be json or text");
+		goto fail;
+	}
+	c->log_format = (enum log_format)lv;
+	file_vals_free(&fv);
+	return 0;
+fail:
+	file_vals_free(&fv);
+	conf_free(c);
+	return -1;
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c->jwt_secret != NULL) {
+		sodium_memzero(c->jwt_secret, c->jwt_secret_len);
+		free(c->jwt_secret);
+	}
+	free(c->database_url);
+	free(c->listen);
+	free(c->migrations_dir);
+	free(c->user);
+	free(c->pid_file);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+conf_usage(void)
+{
+	printf("Environment (an --env-file's KEY=VALUE lines override it):\n");
+	for (size_t i = 0; i < VAR__MAX; i++)
+		printf("  %-28s %s%s%s%s\n", conf_vars[i].name, conf_vars[i].doc,
+		    conf_vars[i].def != NULL ? " [default: " : "",
+		    conf_vars[i].def != NULL ? conf_vars[i].def : "",
+		    conf_vars[i].def != NULL ? "]" : "");
+}

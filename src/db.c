@@ -1,0 +1,432 @@
+/*
+ * db.c: the statement table, connection lifecycle and error mapping.
+ *
+ * Every authenticated statement folds the "does the token's user still
+ * exist" check in: it selects FROM users me ... WHERE me.id = $1, so no
+ * row at all means 401, a row of NULLs means "no such task (or not
+ * yours)", and anything else is the answer.  One statement, one round
+ * trip.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+/* RFC 3339, UTC, microseconds: formatted by the server, once. */
+#define TS(c)	"to_char(" c " AT TIME ZONE 'UTC', " \
+		"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define USER_COLS(u)	u ".id, " u ".email, " u ".name, " \
+		TS(u ".created_at") ", " TS(u ".updated_at")
+#define TASK_COLS(t)	t ".id, " t ".user_id, " t ".title, " \
+		t ".description, " t ".status, " t ".priority, " \
+		TS(t ".due_at") ", " TS(t ".created_at") ", " \
+		TS(t ".updated_at")
+
+struct stmt_def {
+	const char	*name;
+	int		 nparams;
+	bool		 readonly;	/* safe to retry on a fresh connection */
+	const char	*sql;
+};
+
+static const struct stmt_def stmts[STMT__MAX] = {
+	[STMT_NONE] = { "none", 0, true, NULL },
+	[STMT_PING] = { "ping", 0, true, "SELECT 1" },
+	[STMT_USER_INSERT] = { "user_insert", 3, false,
+	    "INSERT INTO users (email, name, password_hash) "
+	    "VALUES (lower($1), $2, $3) RETURNING " USER_COLS("users") },
+	[STMT_USER_BY_EMAIL] = { "user_by_email", 1, true,
+	    "SELECT id, password_hash FROM users WHERE email = lower($1)" },
+	[STMT_USER_ME] = { "user_me", 1, true,
+	    "SELECT " USER_COLS("u") " FROM users u WHERE u.id = $1" },
+	[STMT_USERS_LIST] = { "users_list", 3, true,
+	    "SELECT " USER_COLS("x") " FROM users me LEFT JOIN LATERAL "
+	    "(SELECT * FROM users ORDER BY created_at DESC, id DESC "
+	    "LIMIT $2 OFFSET $3) x ON true WHERE me.id = $1 "
+	    "ORDER BY x.created_at DESC, x.id DESC" },
+	[STMT_USER_GET] = { "user_get", 2, true,
+	    "SELECT " USER_COLS("x") " FROM users me "
+	    "LEFT JOIN users x ON x.id = $2 WHERE me.id = $1" },
+	[STMT_USER_EXISTS] = { "user_exists", 1, true,
+	    "SELECT 1 FROM users WHERE id = $1" },
+	[STMT_USER_UPDATE] = { "user_update", 7, false,
+	    "UPDATE users SET "
+	    "name = CASE WHEN $2::boolean THEN $3::text ELSE name END, "
+	    "email = CASE WHEN $4::boolean THEN lower($5::text) "
+	    "ELSE email END, "
+	    "password_hash = CASE WHEN $6::boolean THEN $7::text "
+	    "ELSE password_hash END, "
+	    "updated_at = CASE WHEN "
+	    "($2::boolean AND $3::text IS DISTINCT FROM name) OR "
+	    "($4::boolean AND lower($5::text) IS DISTINCT FROM email) OR "
+	    "$6::boolean THEN now() ELSE updated_at END "
+	    "WHERE id = $1 RETURNING " USER_COLS("users") },
+	[STMT_USER_DELETE] = { "user_delete", 1, false,
+	    "DELETE FROM users WHERE id = $1 RETURNING id" },
+	[STMT_TASKS_LIST] = { "tasks_list", 5, true,
+	    "SELECT " TASK_COLS("x") " FROM users me LEFT JOIN LATERAL "
+	    "(SELECT * FROM tasks t WHERE t.user_id = me.id "
+	    "AND ($2::task_status IS NULL OR t.status = $2::task_status) "
+	    "AND ($3::task_priority IS NULL OR "
+	    "t.priority = $3::task_priority) "
+	    "ORDER BY t.created_at DESC, t.id DESC LIMIT $4 OFFSET $5) x "
+	    "ON true WHERE me.id = $1 "
+	    "ORDER BY x.created_at DESC, x.id DESC" },
+	[STMT_TASK_INSERT] = { "task_insert", 5, false,
+	    "INSERT INTO tasks (user_id, title, description, priority, due_at) "
+	    "SELECT me.id, $2, $3, $4::task_priority, $5::timestamptz "
+	    "FROM users me WHERE me.id = $1 RETURNING " TASK_COLS("tasks") },
+	[STMT_TASK_GET] = { "task_get", 2, true,
+	    "SELECT " TASK_COLS("t") " FROM users me LEFT JOIN tasks t "
+	    "ON t.id = $2 AND t.user_id = me.id WHERE me.id = $1" },
+	[STMT_TASK_UPDATE] = { "task_update", 12, false,
+	    "WITH upd AS (UPDATE tasks t SET "
+	    "title = CASE WHEN $3::boolean THEN $4::text ELSE t.title END, "
+	    "description = CASE WHEN $5::boolean THEN $6::text "
+	    "ELSE t.description END, "
+	    "status = CASE WHEN $7::boolean THEN $8::task_status "
+	    "ELSE t.status END, "
+	    "priority = CASE WHEN $9::boolean THEN $10::task_priority "
+	    "ELSE t.priority END, "
+	    "due_at = CASE WHEN $11::boolean THEN $12::timestamptz "
+	    "ELSE t.due_at END, "
+	    "updated_at = CASE WHEN "
+	    "($3::boolean AND $4::text IS DISTINCT FROM t.title) OR "
+	    "($5::boolean AND $6::text IS DISTINCT FROM t.description) OR "
+	    "($7::boolean AND $8::task_status IS DISTINCT FROM t.status) OR "
+	    "($9::boolean AND $10::task_priority IS DISTINCT FROM "
+	    "t.priority) OR "
+	    "($11::boolean AND $12::timestamptz IS DISTINCT FROM t.due_at) "
+	    "THEN now() ELSE t.updated_at END "
+	    "WHERE t.id = $2 AND t.user_id = $1 RETURNING t.*) "
+	    "SELECT " TASK_COLS("upd") " FROM users me LEFT JOIN upd ON true "
+	    "WHERE me.id = $1" },
+	[STMT_TASK_DELETE] = { "task_delete", 2, false,
+	    "WITH del AS (DELETE FROM tasks WHERE id = $2 AND user_id = $1 "
+	    "RETURNING id) SELECT del.id FROM users me LEFT JOIN del ON true "
+	    "WHERE me.id = $1" },
+	[STMT_TASKS_EXPORT] = { "tasks_export", 1, true,
+	    "SELECT " TASK_COLS("t") " FROM users me LEFT JOIN tasks t "
+	    "ON t.user_id = me.id WHERE me.id = $1 "
+	    "ORDER BY t.created_at DESC, t.id DESC" },
+};
+
+const char *
+db_stmt_name(enum stmt s)
+{
+	return s < STMT__MAX ? stmts[s].name : "?";
+}
+
+const char *
+db_stmt_sql(enum stmt s)
+{
+	return s < STMT__MAX ? stmts[s].sql : NULL;
+}
+
+int
+db_stmt_nparams(enum stmt s)
+{
+	return s < STMT__MAX ? stmts[s].nparams : 0;
+}
+
+/* --- plans ---------------------------------------------------------- */
+
+void
+plan_param(struct plan *p, const char *s)
+{
+	if (p->nparams < PLAN_MAXPARAMS)
+		p->values[p->nparams++] = s;
+}
+
+/*
+ * The arena only grows at the start of a plan: values already handed
+ * out point into it, so it must never move while a plan is built.  It
+ * is sized for the largest request up front (64 KiB body + the fixed
+ * parameters), so one allocation per worker is all it ever takes.
+ */
+static char *
+arena_alloc(struct plan *p, size_t n)
+{
+	char	*s;
+
+	if (p->arena == NULL) {
+		p->arena_cap = 80 * 1024;
+		if ((p->arena = malloc(p->arena_cap)) == NULL) {
+			p->arena_cap = 0;
+			return NULL;
+		}
+	}
+	if (n > p->arena_cap - p->arena_len)
+		return NULL;
+	s = p->arena + p->arena_len;
+	p->arena_len += n;
+	return s;
+}
+
+enum terr
+plan_param_copy(struct plan *p, const char *s, size_t len)
+{
+	char	*d;
+
+	if ((d = arena_alloc(p, len + 1)) == NULL)
+		return TERR_NOMEM;
+	memcpy(d, s, len);
+	d[len] = '\0';
+	plan_param(p, d);
+	return TERR_OK;
+}
+
+enum terr
+plan_param_fmt(struct plan *p, const char *fmt, ...)
+{
+	char	 buf[64];
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return TERR_INTERNAL;
+	return plan_param_copy(p, buf, (size_t)n);
+}
+
+void
+plan_reset(struct plan *p)
+{
+	p->stmt = STMT_NONE;
+	p->nparams = 0;
+	memset(p->values, 0, sizeof(p->values));
+	p->arena_len = 0;
+}
+
+void
+plan_free(struct plan *p)
+{
+	free(p->arena);
+	memset(p, 0, sizeof(*p));
+}
+
+/* --- connections ---------------------------------------------------- */
+
+void
+db_init(struct db *db, const char *url, long connect_timeout,
+    long statement_timeout)
+{
+	memset(db, 0, sizeof(*db));
+	db->url = url;
+	db->connect_timeout = connect_timeout;
+	db->statement_timeout = statement_timeout;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db->conn != NULL) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
+}
+
+PGconn *
+db_connect_once(const char *url, long connect_timeout)
+{
+	char		 ct[24];
+	const char	*keys[] = { "connect_timeout", "application_name",
+	    "dbname", NULL };
+	const char	*vals[] = { ct, "taskapi", url, NULL };
+	PGconn		*c;
+
+	snprintf(ct, sizeof(ct), "%ld", connect_timeout);
+	/* The URL comes last, so what it says wins over our defaults. */
+	c = PQconnectdbParams(keys, vals, 1);
+	if (c == NULL) {
+		log_error("database connection: out of memory");
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		char	 msg[512];
+		size_t	 n;
+
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
+		n = strlen(msg);
+		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+			msg[--n] = '\0';
+		log_warn("database connection failed: %s", msg);
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+int
+db_schema_version(PGconn *c, int *version)
+{
+	PGresult	*r;
+	int		 rc = -1;
+
+	*version = 0;
+	r = PQexec(c, "SELECT to_regclass('schema_migrations') IS NOT NULL");
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK ||
+	    PQntuples(r) != 1) {
+		log_error("schema check failed: %s", PQerrorMessage(c));
+		goto out;
+	}
+	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		rc = 0;
+		goto out;
+	}
+	PQclear(r);
+	r = PQexec(c, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK ||
+	    PQntuples(r) != 1) {
+		log_error("schema check failed: %s", PQerrorMessage(c));
+		goto out;
+	}
+	*version = atoi(PQgetvalue(r, 0, 0)); /* an int4 from the server */
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* Session settings, the schema check and every prepare, once. */
+static enum terr
+db_setup(struct db *db)
+{
+	PGresult	*r;
+	char		 ms[32];
+	const char	*params[1] = { ms };
+	int		 version;
+
+	snprintf(ms, sizeof(ms), "%ld", db->statement_timeout * 1000);
+	r = PQexecParams(db->conn,
+	    "SELECT set_config('statement_timeout', $1, false)", 1, NULL,
+	    params, NULL, NULL, 0);
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_error("setting statement_timeout failed: %s",
+		    PQerrorMessage(db->conn));
+		PQclear(r);
+		return TERR_DB;
+	}
+	PQclear(r);
+	if (db_schema_version(db->conn, &version) == -1)
+		return TERR_DB;
+	if (version < DB_SCHEMA_VERSION) {
+		log_error("database schema is version %d, this taskapi needs "
+		    "%d: run 'taskapi migrate'", version, DB_SCHEMA_VERSION);
+		return TERR_DB;
+	}
+	for (int s = STMT_NONE + 1; s < STMT__MAX; s++) {
+		r = PQprepare(db->conn, stmts[s].name, stmts[s].sql,
+		    stmts[s].nparams, NULL);
+		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+			log_error("preparing %s failed: %s", stmts[s].name,
+			    PQerrorMessage(db->conn));
+			PQclear(r);
+			return TERR_DB;
+		}
+		PQclear(r);
+	}
+	return TERR_OK;
+}
+
+enum terr
+db_ready(struct db *db)
+{
+	int64_t	 now;
+
+	if (db->conn != NULL) {
+		/*
+		 * A server that restarted has closed our socket; reading
+		 * what is pending finds that out before we send a query
+		 * into a dead connection.
+		 */
+		if (PQstatus(db->conn) == CONNECTION_OK &&
+		    PQconsumeInput(db->conn) == 1 &&
+		    PQstatus(db->conn) == CONNECTION_OK)
+			return TERR_OK;
+		log_warn("database connection lost; reconnecting");
+		db_close(db);
+	}
+	now = util_mono_us();
+	if (now < db->retry_at_us)
+		return TERR_DB;
+	db->conn = db_connect_once(db->url, db->connect_timeout);
+	if (db->conn == NULL || db_setup(db) != TERR_OK) {
+		db_close(db);
+		db->retry_at_us = util_mono_us() + 250000;
+		return TERR_DB;
+	}
+	db->reconnects++;
+	return TERR_OK;
+}
+
+enum terr
+db_result_error(struct db *db, const PGresult *r)
+{
+	const char	*state = NULL;
+	enum terr	 e = TERR_INTERNAL;
+
+	db->errors++;
+	if (r != NULL)
+		state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		log_error("database connection broken: %s", db->conn != NULL ?
+		    PQerrorMessage(db->conn) : "no connection");
+		db_close(db);
+		return TERR_DB;
+	}
+	if (state == NULL)
+		e = TERR_DB;
+	else if (strcmp(state, "23505") == 0)
+		e = TERR_CONFLICT;
+	else if (strcmp(state, "23503") == 0)
+		e = TERR_UNAUTH;
+	else if (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0)
+		e = TERR_INVALID;
+	else if (strncmp(state, "57", 2) == 0 || strncmp(state, "08", 2) == 0 ||
+	    strncmp(state, "53", 2) == 0 || strncmp(state, "40", 2) == 0)
+		e = TERR_DB;
+	if (e == TERR_CONFLICT)
+		log_info("database: %s", state);
+	else
+		log_error("database error %s: %s", state != NULL ? state : "-",
+		    r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+	if (state != NULL && strncmp(state, "57P", 3) == 0)
+		db_close(db);
+	return e;
+}
+
+enum terr
+db_exec(struct db *db, const struct plan *p, PGresult **res)
+{
+	PGresult	*r;
+	enum terr	 e;
+	int		 attempt;
+
+	*res = NULL;
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((e = db_ready(db)) != TERR_OK)
+			return e;
+		r = PQexecPrepared(db->conn, stmts[p->stmt].name, p->nparams,
+		    p->values, NULL, NULL, 0);
+		if (r != NULL && (PQresultStatus(r) == PGRES_TUPLES_OK ||
+		    PQresultStatus(r) == PGRES_COMMAND_OK)) {
+			*res = r;
+			return TERR_OK;
+		}
+		e = db_result_error(db, r);
+		PQclear(r);
+		/* A read that met a dead connection is retried once. */
+		if (e != TERR_DB || db->conn != NULL || !stmts[p->stmt].readonly)
+			break;
+	}
+	return e;
+}

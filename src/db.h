@@ -1,0 +1,121 @@
+/*
+ * db.h: the PostgreSQL side.  Every SQL statement the service runs is a
+ * row of one table (enum stmt -> name, text, parameter count), prepared
+ * once per connection.  A handler's plan names a statement and its text
+ * parameters; the worker loop runs it however it likes (blocking here,
+ * pipelined in an event loop) and hands the PGresult back to render.
+ */
+#ifndef TASKAPI_DB_H
+#define TASKAPI_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "terr.h"
+
+/* The schema version this binary needs (the newest migration it knows). */
+#define DB_SCHEMA_VERSION	1
+
+enum stmt {
+	STMT_NONE = 0,		/* the plan needs no database */
+	STMT_PING,
+	STMT_USER_INSERT,
+	STMT_USER_BY_EMAIL,
+	STMT_USER_ME,
+	STMT_USERS_LIST,
+	STMT_USER_GET,
+	STMT_USER_EXISTS,
+	STMT_USER_UPDATE,
+	STMT_USER_DELETE,
+	STMT_TASKS_LIST,
+	STMT_TASK_INSERT,
+	STMT_TASK_GET,
+	STMT_TASK_UPDATE,
+	STMT_TASK_DELETE,
+	STMT_TASKS_EXPORT,
+	STMT__MAX
+};
+
+#define PLAN_MAXPARAMS	12
+
+/*
+ * A statement and its parameters.  Values point into the request (path
+ * id, user id, JSON strings) or into the plan's own arena; all of them
+ * live until the request ends.  NULL values are SQL NULLs.
+ */
+struct plan {
+	enum stmt	 stmt;
+	int		 nparams;
+	const char	*values[PLAN_MAXPARAMS];
+	char		*arena;		/* owned, kept across requests */
+	size_t		 arena_len;
+	size_t		 arena_cap;
+};
+
+/* Adds a parameter; s may be NULL (SQL NULL). */
+void	plan_param(struct plan *, const char *s);
+/*
+ * Adds a copy of len bytes at s as a NUL-terminated parameter.
+ * Returns TERR_OK or TERR_NOMEM.
+ */
+enum terr plan_param_copy(struct plan *, const char *s, size_t len);
+/* Adds a formatted parameter (numbers, booleans). */
+enum terr plan_param_fmt(struct plan *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	plan_reset(struct plan *);
+void	plan_free(struct plan *);
+
+const char *db_stmt_name(enum stmt);
+const char *db_stmt_sql(enum stmt);
+int	 db_stmt_nparams(enum stmt);
+
+struct db {
+	PGconn		*conn;
+	const char	*url;		/* borrowed from struct conf */
+	long		 connect_timeout;	/* s */
+	long		 statement_timeout;	/* s */
+	int64_t		 retry_at_us;	/* monotonic; no attempt before */
+	unsigned long	 reconnects;
+	unsigned long	 errors;
+};
+
+/* Sets up an unconnected handle; nothing is allocated yet. */
+void	db_init(struct db *, const char *url, long connect_timeout,
+	    long statement_timeout);
+
+/*
+ * Makes sure there is a live, prepared connection: connects when there
+ * is none (at most every 250 ms while the database is down), and drops
+ * a connection the server has closed.  Returns TERR_OK or TERR_DB.
+ */
+enum terr db_ready(struct db *);
+
+/* Runs plan (blocking) and returns the result in *res (PQclear it). */
+enum terr db_exec(struct db *, const struct plan *, PGresult **res);
+
+/*
+ * Maps a failed result (or NULL) to a status: unique violation 409, a
+ * foreign-key violation 401 (the user vanished mid-request), data
+ * errors 400, timeouts and connection loss 503.  Logs the detail and
+ * drops the connection when it is broken.
+ */
+enum terr db_result_error(struct db *, const PGresult *);
+
+/*
+ * Opens a one-off connection (migrate, the master's schema check).
+ * Returns NULL and logs on failure.
+ */
+PGconn	*db_connect_once(const char *url, long connect_timeout);
+
+/*
+ * Reads the applied schema version (0 when there is no
+ * schema_migrations table).  Returns 0 on success, -1 on error.
+ */
+int	 db_schema_version(PGconn *, int *version);
+
+void	db_close(struct db *);
+
+#endif /* TASKAPI_DB_H */

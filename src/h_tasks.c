@@ -1,0 +1,336 @@
+/*
+ * h_tasks.c: /api/v1/tasks, /api/v1/tasks/{id} and the NDJSON export.
+ *
+ * Tasks are private: another user's task answers exactly like a missing
+ * one (404), since the statements only ever look for (id, owner).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "api_limits.h"
+#include "handlers.h"
+#include "log.h"
+#include "util.h"
+#include "valid.h"
+
+const char *const task_statuses[] = { "todo", "in_progress", "done",
+	"cancelled", NULL };
+const char *const task_priorities[] = { "low", "medium", "high",
+	"critical", NULL };
+
+/* GET /api/v1/tasks: 200 array, newest first; 400 filters/paging; 401. */
+enum terr
+h_tasks_list_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
+    struct resp *resp, char *err, size_t errsz)
+{
+	const char	*status, *priority;
+	long long	 limit, offset;
+	enum terr	 e;
+
+	(void)ctx; (void)resp;
+	if ((e = hq_enum(r, "status", task_statuses, &status, err, errsz)) !=
+	    TERR_OK ||
+	    (e = hq_enum(r, "priority", task_priorities, &priority, err,
+	    errsz)) != TERR_OK ||
+	    (e = hq_paging(r, &limit, &offset, err, errsz)) != TERR_OK)
+		return e;
+	p->stmt = STMT_TASKS_LIST;
+	plan_param(p, r->user_id);
+	plan_param(p, status);
+	plan_param(p, priority);
+	if ((e = plan_param_fmt(p, "%lld", limit)) != TERR_OK ||
+	    (e = plan_param_fmt(p, "%lld", offset)) != TERR_OK)
+		return e;
+	return TERR_OK;
+}
+
+void
+h_tasks_list_render(const struct app_ctx *ctx, struct req *r,
+    const PGresult *res, enum terr e, struct resp *resp)
+{
+	(void)ctx; (void)r; (void)e;
+	render_list(res, resp, render_task_row);
+}
+
+/* Adds a timestamp parameter normalised to UTC, or NULL. */
+static enum terr
+param_ts(struct plan *p, const struct vvalue *v)
+{
+	char	 buf[LIM_TIMESTAMP_LEN + 8];
+
+	if (!v->present || v->is_null) {
+		plan_param(p, NULL);
+		return TERR_OK;
+	}
+	if (!util_rfc3339_format(v->ts, buf, sizeof(buf)))
+		return TERR_INVALID;
+	return plan_param_copy(p, buf, strlen(buf));
+}
+
+/* Adds a text parameter, or NULL when absent or null. */
+static enum terr
+param_text(struct plan *p, const struct vvalue *v)
+{
+	if (!v->present || v->is_null) {
+		plan_param(p, NULL);
+		return TERR_OK;
+	}
+	return plan_param_copy(p, v->str, v->len);
+}
+
+static const struct vfield task_create_fields[] = {
+	{ "title", VK_TEXT, VF_REQUIRED | VF_TRIM, LIM_TITLE_MIN,
+	    LIM_TITLE_MAX, NULL },
+	{ "description", VK_TEXT, VF_NULLABLE, 0, LIM_DESCRIPTION_MAX, NULL },
+	{ "priority", VK_ENUM, 0, 0, 0, task_priorities },
+	{ "due_at", VK_TIMESTAMP, VF_NULLABLE, 0, 0, NULL },
+};
+
+/* POST /api/v1/tasks: 201 task + Location; 400; 401. */
+enum terr
+h_task_create_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
+    struct resp *resp, char *err, size_t errsz)
+{
+	struct vvalue	 v[4];
+	enum terr	 e;
+
+	(void)ctx; (void)resp;
+	if ((e = valid_fields(r->json, task_create_fields, 4, v, err, errsz)) !=
+	    TERR_OK)
+		return e;
+	p->stmt = STMT_TASK_INSERT;
+	plan_param(p, r->user_id);
+	if ((e = param_text(p, &v[0])) != TERR_OK ||
+	    (e = param_text(p, &v[1])) != TERR_OK)
+		return e;
+	if (v[2].present)
+		e = param_text(p, &v[2]);
+	else
+		plan_param(p, "medium");
+	if (e != TERR_OK || (e = param_ts(p, &v[3])) != TERR_OK)
+		return e;
+	return TERR_OK;
+}
+
+void
+h_task_create_render(const struct app_ctx *ctx, struct req *r,
+    const PGresult *res, enum terr e, struct resp *resp)
+{
+	struct json_object	*o;
+
+	(void)ctx; (void)r; (void)e;
+	if (PQntuples(res) == 0) {
+		resp_error(resp, TERR_UNAUTH, NULL);
+		return;
+	}
+	if ((o = render_task_row(res, 0)) == NULL) {
+		resp_error(resp, TERR_NOMEM, NULL);
+		return;
+	}
+	resp_json(resp, 201, o);
+	snprintf(resp->location, sizeof(resp->location), "/api/v1/tasks/%s",
+	    PQgetvalue(res, 0, 0));
+	json_object_put(o);
+}
+
+/* GET /api/v1/tasks/{id}: 200 task; 400 bad id; 401; 404. */
+enum terr
+h_task_get_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
+    struct resp *resp, char *err, size_t errsz)
+{
+	(void)ctx; (void)resp; (void)err; (void)errsz;
+	p->stmt = STMT_TASK_GET;
+	plan_param(p, r->user_id);
+	plan_param(p, r->match.id);
+	return TERR_OK;
+}
+
+/* Renders TASK_GET/TASK_UPDATE: no row 401, a row of NULLs 404. */
+void
+h_task_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
+    enum terr e, struct resp *resp)
+{
+	struct json_object	*o;
+
+	(void)ctx; (void)r; (void)e;
+	if (PQntuples(res) == 0) {
+		resp_error(resp, TERR_UNAUTH, NULL);
+		return;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		resp_error(resp, TERR_NOTFOUND, "task not found");
+		return;
+	}
+	if ((o = render_task_row(res, 0)) == NULL) {
+		resp_error(resp, TERR_NOMEM, NULL);
+		return;
+	}
+	resp_json(resp, 200, o);
+	json_object_put(o);
+}
+
+static const struct vfield task_patch_fields[] = {
+	{ "title", VK_TEXT, VF_TRIM, LIM_TITLE_MIN, LIM_TITLE_MAX, NULL },
+	{ "description", VK_TEXT, VF_NULLABLE, 0, LIM_DESCRIPTION_MAX, NULL },
+	{ "status", VK_ENUM, 0, 0, 0, task_statuses },
+	{ "priority", VK_ENUM, 0, 0, 0, task_priorities },
+	{ "due_at", VK_TIMESTAMP, VF_NULLABLE, 0, 0, NULL },
+};
+
+/*
+ * PATCH /api/v1/tasks/{id}: 200 task; 400; 401; 404.  One fixed
+ * statement takes a "present" flag before each value, so no SQL is
+ * ever assembled; updated_at moves only on a real change.
+ */
+enum terr
+h_task_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
+    struct resp *resp, char *err, size_t errsz)
+{
+	struct vvalue	 v[5];
+	enum terr	 e;
+
+	(void)ctx; (void)resp;
+	if ((e = valid_fields(r->json, task_patch_fields, 5, v, err, errsz)) !=
+	    TERR_OK)
+		return e;
+	p->stmt = STMT_TASK_UPDATE;
+	plan_param(p, r->user_id);
+	plan_param(p, r->match.id);
+	for (int i = 0; i < 5; i++) {
+		plan_param(p, v[i].present ? "t" : "f");
+		e = i == 4 ? param_ts(p, &v[i]) : param_text(p, &v[i]);
+		if (e != TERR_OK)
+			return e;
+	}
+	return TERR_OK;
+}
+
+/* DELETE /api/v1/tasks/{id}: 204; 400 bad id; 401; 404. */
+enum terr
+h_task_delete_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
+    struct resp *resp, char *err, size_t errsz)
+{
+	(void)ctx; (void)resp; (void)err; (void)errsz;
+	p->stmt = STMT_TASK_DELETE;
+	plan_param(p, r->user_id);
+	plan_param(p, r->match.id);
+	return TERR_OK;
+}
+
+void
+h_task_delete_render(const struct app_ctx *ctx, struct req *r,
+    const PGresult *res, enum terr e, struct resp *resp)
+{
+	(void)ctx; (void)r; (void)e;
+	if (PQntuples(res) == 0)
+		resp_error(resp, TERR_UNAUTH, NULL);
+	else if (PQgetisnull(res, 0, 0))
+		resp_error(resp, TERR_NOTFOUND, "task not found");
+	else
+		resp_empty(resp, 204);
+}
+
+/* GET /api/v1/tasks/export: 200 NDJSON, streamed; 401. */
+enum terr
+h_tasks_export_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
+    struct resp *resp, char *err, size_t errsz)
+{
+	(void)ctx; (void)resp; (void)err; (void)errsz;
+	p->stmt = STMT_TASKS_EXPORT;
+	plan_param(p, r->user_id);
+	return TERR_OK;
+}
+
+#define EXPORT_FLUSH_ROWS	256
+
+/*
+ * Streams every task of the caller, one JSON object a line, in
+ * single-row mode: one PGresult and one json_object alive at a time,
+ * so memory stays flat whatever the number of tasks.  The status is
+ * decided by the first result (no row: 401); after the head is out, a
+ * failure can only cut the connection (STREAM_ABORT).
+ */
+enum stream_result
+h_tasks_export_stream(const struct app_ctx *ctx, struct req *r,
+    struct plan *p, struct db *db, struct resp *resp,
+    const struct stream_out *out)
+{
+	PGresult		*res;
+	enum terr		 e;
+	bool			 started = false, failed = false;
+	unsigned long		 rows = 0;
+
+	(void)ctx; (void)r;
+	if ((e = db_ready(db)) != TERR_OK) {
+		resp_error(resp, e, NULL);
+		return STREAM_RESP;
+	}
+	if (PQsendQueryPrepared(db->conn, db_stmt_name(p->stmt), p->nparams,
+	    p->values, NULL, NULL, 0) != 1 ||
+	    PQsetSingleRowMode(db->conn) != 1) {
+		resp_error(resp, db_result_error(db, NULL), NULL);
+		/* Drain whatever was started. */
+		while (db->conn != NULL && (res = PQgetResult(db->conn)) != NULL)
+			PQclear(res);
+		return STREAM_RESP;
+	}
+	while ((res = PQgetResult(db->conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (failed) {
+			/* Keep reading so the connection stays usable. */
+		} else if (st == PGRES_SINGLE_TUPLE && PQnfields(res) >= 9) {
+			if (!started) {
+				resp->status = 200;
+				resp->content_type = "application/x-ndjson";
+				resp->stream = true;
+				if (out->head(out->ctx, resp) == -1)
+					failed = true;
+				started = true;
+			}
+			if (!failed && !PQgetisnull(res, 0, 0)) {
+				struct json_object *o = render_task_row(res, 0);
+				const char	*s;
+				size_t		 len;
+
+				s = o == NULL ? NULL :
+				    json_object_to_json_string_length(o,
+				    JSON_C_TO_STRING_PLAIN |
+				    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+				if (s == NULL || out->write(out->ctx, s, len) ||
+				    out->write(out->ctx, "\n", 1))
+					failed = true;
+				json_object_put(o);
+				if (!failed && ++rows % EXPORT_FLUSH_ROWS == 0 &&
+				    out->flush(out->ctx) == -1)
+					failed = true;
+			}
+		} else if (st == PGRES_TUPLES_OK) {
+			if (!started) {
+				/* Zero rows: the caller's user is gone. */
+				resp_error(resp, TERR_UNAUTH, NULL);
+			}
+		} else {
+			e = db_result_error(db, res);
+			if (!started)
+				resp_error(resp, e, NULL);
+			failed = true;
+		}
+		PQclear(res);
+		if (db->conn == NULL)
+			break;
+	}
+	if (!started)
+		return STREAM_RESP;
+	if (failed) {
+		log_error("export aborted after %lu rows", rows);
+		return STREAM_ABORT;
+	}
+	if (out->flush(out->ctx) == -1)
+		return STREAM_ABORT;
+	return STREAM_DONE;
+}

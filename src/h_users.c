@@ -1,0 +1,186 @@
+/*
+ * h_users.c: /api/v1/me and /api/v1/users[/{id}].
+ *
+ * Any signed-in user may read users; only the owner may change or
+ * delete an account (403 otherwise, also for ids that do not exist, so
+ * nothing can be learnt from it).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "api_limits.h"
+#include "handlers.h"
+#include "password.h"
+#include "valid.h"
+
+/* GET /api/v1/me: 200 user; 401. */
+enum terr
+h_me_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
+    struct resp *resp, char *err, size_t errsz)
+{
+	(void)ctx; (void)resp; (void)err; (void)errsz;
+	p->stmt = STMT_USER_ME;
+	plan_param(p, r->user_id);
+	return TERR_OK;
+}
+
+/* GET /api/v1/users/{id}: 200 user; 400 bad id; 401; 404. */
+enum terr
+h_user_get_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
+    struct resp *resp, char *err, size_t errsz)
+{
+	(void)ctx; (void)resp; (void)err; (void)errsz;
+	p->stmt = STMT_USER_GET;
+	plan_param(p, r->user_id);
+	plan_param(p, r->match.id);
+	return TERR_OK;
+}
+
+/* Renders USER_ME/USER_GET: no row 401, a row of NULLs 404. */
+void
+h_user_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
+    enum terr e, struct resp *resp)
+{
+	struct json_object	*o;
+
+	(void)ctx; (void)r; (void)e;
+	if (PQntuples(res) == 0) {
+		resp_error(resp, TERR_UNAUTH, NULL);
+		return;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		resp_error(resp, TERR_NOTFOUND, "user not found");
+		return;
+	}
+	if ((o = render_user_row(res, 0)) == NULL) {
+		resp_error(resp, TERR_NOMEM, NULL);
+		return;
+	}
+	resp_json(resp, 200, o);
+	json_object_put(o);
+}
+
+/* GET /api/v1/users: 200 array, newest first; 400 paging; 401. */
+enum terr
+h_users_list_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
+    struct resp *resp, char *err, size_t errsz)
+{
+	long long	 limit, offset;
+	enum terr	 e;
+
+	(void)ctx; (void)resp;
+	if ((e = hq_paging(r, &limit, &offset, err, errsz)) != TERR_OK)
+		return e;
+	p->stmt = STMT_USERS_LIST;
+	plan_param(p, r->user_id);
+	if ((e = plan_param_fmt(p, "%lld", limit)) != TERR_OK ||
+	    (e = plan_param_fmt(p, "%lld", offset)) != TERR_OK)
+		return e;
+	return TERR_OK;
+}
+
+void
+h_users_list_render(const struct app_ctx *ctx, struct req *r,
+    const PGresult *res, enum terr e, struct resp *resp)
+{
+	(void)ctx; (void)r; (void)e;
+	render_list(res, resp, render_user_row);
+}
+
+static bool
+is_self(const struct req *r)
+{
+	return strcmp(r->user_id, r->match.id) == 0;
+}
+
+static const struct vfield user_patch_fields[] = {
+	{ "name", VK_TEXT, VF_TRIM, LIM_NAME_MIN, LIM_NAME_MAX, NULL },
+	{ "email", VK_EMAIL, 0, 3, LIM_EMAIL_MAX, NULL },
+	{ "password", VK_TEXT, 0, LIM_PASSWORD_MIN, LIM_PASSWORD_MAX, NULL },
+};
+
+/*
+ * PATCH /api/v1/users/{id}: 200 user; 400; 401; 403 not yourself;
+ * 409 e-mail taken.  For another id the plan only checks that the
+ * caller still exists (401 before 403).
+ */
+enum terr
+h_user_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
+    struct resp *resp, char *err, size_t errsz)
+{
+	struct vvalue	 v[3];
+	char		 hash[PASSWORD_HASH_MAX];
+	enum terr	 e;
+
+	(void)ctx; (void)resp;
+	if (!is_self(r)) {
+		p->stmt = STMT_USER_EXISTS;
+		plan_param(p, r->user_id);
+		return TERR_OK;
+	}
+	if ((e = valid_fields(r->json, user_patch_fields, 3, v, err, errsz)) !=
+	    TERR_OK)
+		return e;
+	p->stmt = STMT_USER_UPDATE;
+	plan_param(p, r->user_id);
+	plan_param(p, v[0].present ? "t" : "f");
+	if (v[0].present)
+		e = plan_param_copy(p, v[0].str, v[0].len);
+	else
+		plan_param(p, NULL);
+	plan_param(p, v[1].present ? "t" : "f");
+	if (e == TERR_OK && v[1].present)
+		e = plan_param_copy(p, v[1].str, v[1].len);
+	else
+		plan_param(p, NULL);
+	plan_param(p, v[2].present ? "t" : "f");
+	if (e == TERR_OK && v[2].present) {
+		if (password_hash(v[2].str, v[2].len, hash) == -1)
+			return TERR_NOMEM;
+		e = plan_param_copy(p, hash, strlen(hash));
+	} else
+		plan_param(p, NULL);
+	return e;
+}
+
+void
+h_user_patch_render(const struct app_ctx *ctx, struct req *r,
+    const PGresult *res, enum terr e, struct resp *resp)
+{
+	if (PQntuples(res) == 0) {
+		resp_error(resp, TERR_UNAUTH, NULL);
+		return;
+	}
+	if (!is_self(r)) {
+		resp_error(resp, TERR_FORBIDDEN, NULL);
+		return;
+	}
+	h_user_render(ctx, r, res, e, resp);
+}
+
+/* DELETE /api/v1/users/{id}: 204 (tasks go too); 401; 403. */
+enum terr
+h_user_delete_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
+    struct resp *resp, char *err, size_t errsz)
+{
+	(void)ctx; (void)resp; (void)err; (void)errsz;
+	p->stmt = is_self(r) ? STMT_USER_DELETE : STMT_USER_EXISTS;
+	plan_param(p, r->user_id);
+	return TERR_OK;
+}
+
+void
+h_user_delete_render(const struct app_ctx *ctx, struct req *r,
+    const PGresult *res, enum terr e, struct resp *resp)
+{
+	(void)ctx; (void)e;
+	if (PQntuples(res) == 0)
+		resp_error(resp, TERR_UNAUTH, NULL);
+	else if (!is_self(r))
+		resp_error(resp, TERR_FORBIDDEN, NULL);
+	else
+		resp_empty(resp, 204);
+}

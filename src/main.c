@@ -1,0 +1,316 @@
+/*
+ * main.c: taskapi's entry point.
+ *
+ *   taskapi [options] [serve]    run the FastCGI pool (the default)
+ *   taskapi [options] migrate    apply pending SQL migrations
+ *   taskapi [options] check      validate the configuration and exit
+ *
+ * Start-up order (OpenBSD's slowcgi): fds 0-2 sane, configuration,
+ * socket, pid file, privileges dropped, schema checked, then the pool.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+#include "migrate.h"
+#include "supervisor.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: taskapi [--env-file PATH] [--listen ADDR] [serve|migrate|check]\n"
+	    "       taskapi --help | --version\n"
+	    "\n"
+	    "Commands:\n"
+	    "  serve      run the FastCGI worker pool (default)\n"
+	    "  migrate    apply pending SQL migrations, then exit\n"
+	    "  check      validate the configuration, then exit\n"
+	    "\n"
+	    "Options:\n"
+	    "  --env-file PATH  read KEY=VALUE settings (re-read on SIGHUP)\n"
+	    "  --listen ADDR    unix:/path/to.sock or HOST:PORT; without it the\n"
+	    "                   socket is fd 0 (spawn-fcgi)\n"
+	    "\n"
+	    "Signals: TERM/INT stop after requests in flight; HUP re-reads the\n"
+	    "configuration and replaces the workers one at a time.\n\n");
+	if (f == stdout)
+		conf_usage();
+}
+
+/* Makes sure fds 0-2 exist, so no later socket or file lands there. */
+static void
+sane_fds(void)
+{
+	struct stat	 st;
+
+	for (int fd = 0; fd <= 2; fd++)
+		if (fstat(fd, &st) == -1 && errno == EBADF) {
+			int n = open("/dev/null", O_RDWR);
+			if (n != fd && n >= 0)
+				close(n);
+		}
+}
+
+static bool
+fd_is_socket(int fd)
+{
+	struct stat	 st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* Opens the listening socket named by addr; returns the fd or -1. */
+static int
+open_listener(const char *addr, int backlog)
+{
+	int	 fd = -1;
+
+	if (strncmp(addr, "unix:", 5) == 0) {
+		struct sockaddr_un	 sun;
+		const char		*path = addr + 5;
+		struct stat		 st;
+		mode_t			 old;
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		if (strlen(path) >= sizeof(sun.sun_path) || *path == '\0') {
+			log_error("socket path too long or empty: %s", path);
+			return -1;
+		}
+		memcpy(sun.sun_path, path, strlen(path) + 1);
+		/* A stale socket from a previous run is replaced. */
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			(void)unlink(path);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+			goto fail;
+		old = umask(0117);	/* srw-rw---- */
+		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+			umask(old);
+			goto fail;
+		}
+		umask(old);
+	} else {
+		struct addrinfo	 hints, *res = NULL;
+		char		 host[256];
+		const char	*colon = strrchr(addr, ':');
+		int		 one = 1, gai;
+
+		if (colon == NULL || (size_t)(colon - addr) >= sizeof(host)) {
+			log_error("listen address must be unix:PATH or "
+			    "HOST:PORT: %s", addr);
+			return -1;
+		}
+		memcpy(host, addr, (size_t)(colon - addr));
+		host[colon - addr] = '\0';
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE;
+		if ((gai = getaddrinfo(host[0] != '\0' ? host : NULL, colon + 1,
+		    &hints, &res)) != 0) {
+			log_error("%s: %s", addr, gai_strerror(gai));
+			return -1;
+		}
+		fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one)) == -1 ||
+		    bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
+			freeaddrinfo(res);
+			goto fail;
+		}
+		freeaddrinfo(res);
+	}
+	if (listen(fd, backlog) == -1)
+		goto fail;
+	return fd;
+fail:
+	log_error("cannot listen on %s: %s", addr, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+/* As root: switch to user for good (and hand it the unix socket). */
+static int
+drop_privileges(const char *user, const char *listen)
+{
+	struct passwd	*pw;
+
+	if (getuid() != 0 && geteuid() != 0)
+		return 0;
+	if (user == NULL || (pw = getpwnam(user)) == NULL) {
+		log_error("started as root, but TASKAPI_USER '%s' does not "
+		    "exist: create it or start taskapi as another user",
+		    user != NULL ? user : "");
+		return -1;
+	}
+	if (listen != NULL && strncmp(listen, "unix:", 5) == 0 &&
+	    chown(listen + 5, pw->pw_uid, pw->pw_gid) == -1) {
+		log_error("chown %s: %s", listen + 5, strerror(errno));
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		log_error("dropping privileges to %s: %s", user,
+		    strerror(errno));
+		return -1;
+	}
+	if (setuid(0) != -1) {
+		log_error("could regain root after dropping privileges");
+		return -1;
+	}
+	log_info("running as %s", user);
+	return 0;
+}
+
+static int
+write_pid_file(const char *path)
+{
+	FILE	*f;
+
+	if (path == NULL)
+		return 0;
+	if ((f = fopen(path, "we")) == NULL) {
+		log_error("pid file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0) {
+		log_error("pid file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Refuses to serve an older schema than this binary needs.  An
+ * unreachable database is not fatal: the workers answer 503 until it
+ * comes, and check the schema again on every connect.
+ */
+static int
+check_schema(const struct conf *c)
+{
+	PGconn	*pg;
+	int	 version;
+
+	if ((pg = db_connect_once(c->database_url, c->db_connect_timeout)) ==
+	    NULL) {
+		log_warn("database unreachable at start; workers will retry");
+		return 0;
+	}
+	if (db_schema_version(pg, &version) == -1) {
+		PQfinish(pg);
+		return -1;
+	}
+	PQfinish(pg);
+	if (version < DB_SCHEMA_VERSION) {
+		log_error("database schema is version %d, this taskapi needs %d: "
+		    "run 'taskapi migrate' first", version, DB_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*env_file = NULL, *listen_arg = NULL, *cmd = "serve";
+	struct conf	*c;
+	char		 err[256];
+	int		 fd, rc;
+
+	sane_fds();
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("taskapi %s\n", PACKAGE_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "--env-file") == 0 && i + 1 < argc) {
+			env_file = argv[++i];
+		} else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+			listen_arg = argv[++i];
+		} else if (strcmp(argv[i], "serve") == 0 ||
+		    strcmp(argv[i], "migrate") == 0 ||
+		    strcmp(argv[i], "check") == 0) {
+			cmd = argv[i];
+		} else {
+			fprintf(stderr, "taskapi: unknown argument: %s\n",
+			    argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "taskapi: libsodium failed to initialise\n");
+		return 1;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		fprintf(stderr, "taskapi: out of memory\n");
+		return 1;
+	}
+	if (conf_load(c, env_file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "taskapi: configuration: %s\n", err);
+		free(c);
+		return 2;
+	}
+	if (listen_arg != NULL) {
+		free(c->listen);
+		if ((c->listen = strdup(listen_arg)) == NULL) {
+			fprintf(stderr, "taskapi: out of memory\n");
+			return 1;
+		}
+	}
+	log_setup(c->log_level, c->log_format, "master");
+
+	if (strcmp(cmd, "check") == 0) {
+		printf("configuration OK\n");
+		conf_free(c);
+		free(c);
+		return 0;
+	}
+	if (strcmp(cmd, "migrate") == 0) {
+		rc = migrate_run(c);
+		conf_free(c);
+		free(c);
+		return rc;
+	}
+
+	if (c->listen != NULL) {
+		if ((fd = open_listener(c->listen, (int)c->listen_backlog)) == -1)
+			return 1;
+	} else if (fd_is_socket(0)) {
+		fd = 0;		/* spawn-fcgi's FCGI_LISTENSOCK_FILENO */
+	} else {
+		log_error("no listen address and fd 0 is not a socket: run "
+		    "under spawn-fcgi or pass --listen unix:PATH|HOST:PORT");
+		return 2;
+	}
+	if (write_pid_file(c->pid_file) == -1 ||
+	    drop_privileges(c->user, c->listen) == -1 ||
+	    check_schema(c) == -1)
+		return 1;
+	rc = supervisor_run(c, env_file, fd);
+	return rc;
+}

@@ -1,0 +1,146 @@
+/*
+ * request.c: struct req lifecycle and the small parsers for the
+ * headers every request carries.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "request.h"
+
+enum http_method
+req_method_parse(const char *s)
+{
+	static const char *const names[METHOD__MAX] = {
+		[METHOD_GET] = "GET",
+		[METHOD_POST] = "POST",
+		[METHOD_PATCH] = "PATCH",
+		[METHOD_DELETE] = "DELETE",
+		[METHOD_PUT] = "PUT",
+		[METHOD_HEAD] = "HEAD",
+		[METHOD_OPTIONS] = "OPTIONS",
+		[METHOD_OTHER] = NULL,
+	};
+
+	if (s == NULL)
+		return METHOD_OTHER;
+	for (int i = 0; i < METHOD_OTHER; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (enum http_method)i;
+	return METHOD_OTHER;
+}
+
+static bool
+request_id_ok(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; s[n] != '\0'; n++) {
+		char c = s[n];
+		if (n >= LIM_REQUEST_ID_MAX)
+			return false;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return n > 0;
+}
+
+void
+req_set_request_id(struct req *r, const char *given)
+{
+	unsigned char	 raw[16];
+
+	if (given != NULL && request_id_ok(given)) {
+		memcpy(r->request_id, given, strlen(given) + 1);
+		return;
+	}
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(r->request_id, sizeof(r->request_id), raw, sizeof(raw));
+}
+
+static bool
+hex_run(const char *s, size_t n, bool *allzero)
+{
+	*allzero = true;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+		if (c != '0')
+			*allzero = false;
+	}
+	return true;
+}
+
+void
+req_set_trace(struct req *r, const char *tp)
+{
+	bool	 z1, z2, z3;
+
+	r->trace_id[0] = '\0';
+	if (tp == NULL || strlen(tp) < 55)
+		return;
+	/* version-traceid-parentid-flags; version ff is invalid. */
+	if (!hex_run(tp, 2, &z1) || strncmp(tp, "ff", 2) == 0 || tp[2] != '-' ||
+	    !hex_run(tp + 3, 32, &z2) || tp[35] != '-' ||
+	    !hex_run(tp + 36, 16, &z3) || tp[52] != '-' ||
+	    !hex_run(tp + 53, 2, &z1) || z2 || z3)
+		return;
+	if (strncmp(tp, "00", 2) == 0 && tp[55] != '\0')
+		return;
+	memcpy(r->trace_id, tp + 3, 32);
+	r->trace_id[32] = '\0';
+}
+
+char *
+req_body_reserve(struct req *r, size_t n)
+{
+	if (r->body_len + n + 1 > r->body_cap) {
+		size_t	 cap = r->body_cap == 0 ? 4096 : r->body_cap;
+		char	*p;
+
+		while (cap < r->body_len + n + 1)
+			cap *= 2;
+		if ((p = realloc(r->body, cap)) == NULL)
+			return NULL;
+		r->body = p;
+		r->body_cap = cap;
+	}
+	return r->body + r->body_len;
+}
+
+void
+req_reset(struct req *r)
+{
+	char	*body = r->body;
+	size_t	 cap = r->body_cap;
+
+	if (r->json != NULL)
+		json_object_put(r->json);
+	/* Bodies may hold passwords: wipe what was used. */
+	if (body != NULL && r->body_len > 0)
+		sodium_memzero(body, r->body_len);
+	/* Keep the body buffer unless a large body grew it. */
+	if (cap > 2 * LIM_BODY_MAX) {
+		free(body);
+		body = NULL;
+		cap = 0;
+	}
+	memset(r, 0, sizeof(*r));
+	r->body = body;
+	r->body_cap = cap;
+}
+
+void
+req_free(struct req *r)
+{
+	req_reset(r);
+	free(r->body);
+	r->body = NULL;
+	r->body_cap = 0;
+}

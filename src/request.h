@@ -1,0 +1,87 @@
+/*
+ * request.h: one HTTP request as a worker loop hands it to app.c.
+ *
+ * The worker loop fills the "input" part (strings it borrows from its
+ * FastCGI library or its own parser, valid until the request ends) and
+ * the body.  app.c fills the rest.  req_reset() releases everything a
+ * request owns, so one struct req serves a worker's whole life.
+ */
+#ifndef TASKAPI_REQUEST_H
+#define TASKAPI_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api_limits.h"
+#include "query.h"
+#include "router.h"
+
+struct json_object;
+
+enum http_method {
+	METHOD_GET = 0,
+	METHOD_POST,
+	METHOD_PATCH,
+	METHOD_DELETE,
+	METHOD_PUT,
+	METHOD_HEAD,
+	METHOD_OPTIONS,
+	METHOD_OTHER,
+	METHOD__MAX
+};
+
+struct req {
+	/* Input, borrowed from the worker loop. */
+	enum http_method	 method;
+	const char		*method_str;
+	const char		*uri;		/* REQUEST_URI, raw */
+	const char		*content_type;	/* may be NULL */
+	const char		*authorization;	/* may be NULL */
+	const char		*traceparent;	/* may be NULL */
+	char			 request_id[LIM_REQUEST_ID_MAX + 1];
+	int64_t			 start_us;	/* monotonic */
+
+	/* The body, owned; the buffer is kept across requests. */
+	char			*body;
+	size_t			 body_len;
+	size_t			 body_cap;
+	bool			 body_too_large;
+
+	/* Filled by app.c. */
+	struct route_match	 match;
+	struct query		 query;
+	struct json_object	*json;		/* parsed body, owned */
+	char			 user_id[LIM_UUID_LEN + 1]; /* "" if none */
+	char			 trace_id[33];	/* "" if none */
+};
+
+/* Maps a method name to the enum (METHOD_OTHER for anything unknown). */
+enum http_method req_method_parse(const char *);
+
+/*
+ * Sets req->request_id from the id the front end passed (nginx's
+ * validated X-Request-Id) when it is 1..64 of [A-Za-z0-9._-], else to
+ * 32 random hex digits.
+ */
+void	req_set_request_id(struct req *, const char *given);
+
+/*
+ * Sets trace_id from a W3C traceparent header when it is well formed
+ * ("00-<32 hex>-<16 hex>-<2 hex>", ids not all zero).
+ */
+void	req_set_trace(struct req *, const char *traceparent);
+
+/*
+ * Makes room for n more body bytes; returns a pointer to write them at,
+ * or NULL when memory is short.
+ */
+char	*req_body_reserve(struct req *, size_t n);
+
+/* Releases what the request owns and clears it for the next one. */
+void	req_reset(struct req *);
+
+/* Frees the kept buffers too, when the worker exits. */
+void	req_free(struct req *);
+
+#endif /* TASKAPI_REQUEST_H */

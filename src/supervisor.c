@@ -1,0 +1,473 @@
+/*
+ * supervisor.c: the master's event loop.
+ *
+ * Signal handlers only write the signal number to a self-pipe; the loop
+ * polls the pipe with a timeout and does all the work in plain context
+ * (php-fpm's fpm_signals.c).  Signals are blocked across fork(), and
+ * each child resets its handlers before it unblocks them.
+ *
+ * Worker bookkeeping: struct child (master-only) next to the shared
+ * scoreboard slot of the same index.  A reload bumps the generation;
+ * workers of an older generation are replaced one at a time: start one
+ * new worker, wait until it accepts, then ask one old worker to stop.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "scoreboard.h"
+#include "supervisor.h"
+#include "util.h"
+#include "worker.h"
+
+#define CRASH_WINDOW_US		(30LL * 1000000)	/* brake window */
+#define CRASH_LIMIT		5	/* abnormal exits per window */
+#define BACKOFF_MIN_US		(500LL * 1000)
+#define BACKOFF_MAX_US		(30LL * 1000000)
+#define STUCK_GRACE_US		(5LL * 1000000)	/* past request_timeout */
+#define TERM_RESEND_US		(1LL * 1000000)
+
+struct child {
+	pid_t		 pid;		/* 0: slot free */
+	unsigned	 gen;
+	bool		 retiring;	/* asked to stop */
+	int64_t		 started_us;
+	int64_t		 term_sent_us;
+};
+
+static int		 sig_pipe[2] = { -1, -1 };
+
+static struct {
+	struct conf		*conf;
+	const char		*env_file;
+	int			 listen_fd;
+	struct scoreboard	*sb;
+	struct child		 children[SB_SLOTS_MAX];
+	unsigned		 gen;
+	bool			 stopping;
+	int64_t			 stop_deadline;
+	int64_t			 crashes[CRASH_LIMIT];	/* ring of times */
+	size_t			 crash_next;
+	int64_t			 backoff_us;
+	int64_t			 spawn_at;	/* no spawn before */
+	unsigned long		 restarts;
+} sv;
+
+static void
+on_signal(int sig)
+{
+	int		 saved = errno;
+	unsigned char	 b = (unsigned char)sig;
+
+	/* The pipe is non-blocking: a full pipe drops the byte, harmless. */
+	if (write(sig_pipe[1], &b, 1) == -1) {
+		/* nothing to do in a handler */
+	}
+	errno = saved;
+}
+
+static int
+setup_signals(void)
+{
+	struct sigaction	 sa;
+	static const int	 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT,
+	    SIGHUP };
+
+	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) == -1)
+			return -1;
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* In the child: default handlers, no self-pipe. */
+static void
+child_reset_signals(void)
+{
+	struct sigaction	 sa;
+	static const int	 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT,
+	    SIGHUP };
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		(void)sigaction(sigs[i], &sa, NULL);
+	close(sig_pipe[0]);
+	close(sig_pipe[1]);
+}
+
+static size_t
+free_slot(void)
+{
+	size_t	 limit = sv.sb->nslots;
+
+	for (size_t i = 0; i < limit; i++)
+		if (sv.children[i].pid == 0)
+			return i;
+	return limit;
+}
+
+/* Forks one worker of the current generation; returns 0 or -1. */
+static int
+spawn(void)
+{
+	sigset_t	 all, old;
+	size_t		 i = free_slot();
+	pid_t		 pid;
+
+	if (i >= sv.sb->nslots) {
+		log_error("no free scoreboard slot; not starting a worker");
+		return -1;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		struct sb_slot *slot = &sv.sb->slots[i];
+		child_reset_signals();
+		atomic_store(&slot->pid, (int)getpid());
+		atomic_store(&slot->requests, 0ULL);
+		atomic_store(&slot->req_start_us, 0LL);
+		atomic_store(&slot->started_us, util_mono_us());
+		atomic_store(&slot->state, SB_STARTING);
+		/* worker_main unblocks signals once its handlers are set. */
+		_exit(worker_main(sv.conf, sv.listen_fd, slot));
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
+		log_error("fork: %s", strerror(errno));
+		return -1;
+	}
+	sv.children[i].pid = pid;
+	sv.children[i].gen = sv.gen;
+	sv.children[i].retiring = false;
+	sv.children[i].started_us = util_mono_us();
+	sv.children[i].term_sent_us = 0;
+	atomic_store(&sv.sb->slots[i].pid, (int)pid);
+	atomic_store(&sv.sb->slots[i].state, SB_STARTING);
+	log_debug("started worker %ld (generation %u)", (long)pid, sv.gen);
+	return 0;
+}
+
+static void
+retire(size_t i)
+{
+	struct child	*c = &sv.children[i];
+
+	c->retiring = true;
+	c->term_sent_us = util_mono_us();
+	if (kill(c->pid, SIGTERM) == -1 && errno != ESRCH)
+		log_warn("kill %ld: %s", (long)c->pid, strerror(errno));
+}
+
+/* Notes an abnormal exit and sets the respawn backoff when they pile up. */
+static void
+note_crash(int64_t now)
+{
+	int64_t	 oldest;
+
+	sv.crashes[sv.crash_next] = now;
+	sv.crash_next = (sv.crash_next + 1) % CRASH_LIMIT;
+	oldest = sv.crashes[sv.crash_next];
+	if (oldest != 0 && now - oldest < CRASH_WINDOW_US) {
+		sv.backoff_us = sv.backoff_us == 0 ? BACKOFF_MIN_US :
+		    sv.backoff_us * 2;
+		if (sv.backoff_us > BACKOFF_MAX_US)
+			sv.backoff_us = BACKOFF_MAX_US;
+		sv.spawn_at = now + sv.backoff_us;
+		log_error("%d workers died within %lld s; waiting %lld ms "
+		    "before starting another", CRASH_LIMIT,
+		    (long long)(CRASH_WINDOW_US / 1000000),
+		    (long long)(sv.backoff_us / 1000));
+	}
+}
+
+static void
+reap(void)
+{
+	pid_t	 pid;
+	int	 st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		size_t	 i;
+		bool	 planned;
+		int64_t	 now = util_mono_us();
+
+		for (i = 0; i < SB_SLOTS_MAX; i++)
+			if (sv.children[i].pid == pid)
+				break;
+		if (i == SB_SLOTS_MAX) {
+			log_warn("reaped unknown child %ld", (long)pid);
+			continue;
+		}
+		planned = sv.stopping || sv.children[i].retiring;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			if (planned)
+				log_debug("worker %ld exited", (long)pid);
+			else
+				log_info("worker %ld exited after its "
+				    "max_requests; replacing it", (long)pid);
+		} else if (WIFEXITED(st)) {
+			log_error("worker %ld exited with status %d", (long)pid,
+			    WEXITSTATUS(st));
+			note_crash(now);
+		} else if (WIFSIGNALED(st)) {
+			int sig = WTERMSIG(st);
+			if (planned && (sig == SIGTERM || sig == SIGKILL))
+				log_info("worker %ld stopped by signal %d",
+				    (long)pid, sig);
+			else {
+				log_error("worker %ld killed by signal %d%s",
+				    (long)pid, sig, WCOREDUMP(st) ?
+				    " (core dumped)" : "");
+				note_crash(now);
+			}
+		}
+		if (!planned)
+			sv.restarts++;
+		memset(&sv.children[i], 0, sizeof(sv.children[i]));
+		atomic_store(&sv.sb->slots[i].pid, 0);
+		atomic_store(&sv.sb->slots[i].state, SB_EMPTY);
+	}
+}
+
+/* Kills workers stuck in one request well past the request timeout. */
+static void
+kill_stuck(int64_t now)
+{
+	int64_t	 limit = sv.conf->request_timeout * 1000000LL + STUCK_GRACE_US;
+
+	for (size_t i = 0; i < sv.sb->nslots; i++) {
+		struct sb_slot	*s = &sv.sb->slots[i];
+		int64_t		 start;
+
+		if (sv.children[i].pid == 0 ||
+		    atomic_load(&s->state) != SB_BUSY)
+			continue;
+		start = atomic_load(&s->req_start_us);
+		if (start != 0 && now - start > limit) {
+			log_error("worker %ld stuck in one request for %lld s; "
+			    "killing it", (long)sv.children[i].pid,
+			    (long long)((now - start) / 1000000));
+			kill(sv.children[i].pid, SIGKILL);
+			sv.children[i].retiring = true;	/* replaced, not a crash */
+			atomic_store(&s->req_start_us, 0LL);
+		}
+	}
+}
+
+/* Brings the pool to its size and carries a rolling reload forward. */
+static void
+maintain(int64_t now)
+{
+	size_t	 cur = 0, old = 0, retiring = 0, starting = 0;
+	size_t	 want = (size_t)sv.conf->workers;
+
+	for (size_t i = 0; i < sv.sb->nslots; i++) {
+		struct child *c = &sv.children[i];
+		if (c->pid == 0)
+			continue;
+		if (c->retiring)
+			retiring++;
+		else if (c->gen == sv.gen) {
+			cur++;
+			if (atomic_load(&sv.sb->slots[i].state) == SB_STARTING)
+				starting++;
+		} else
+			old++;
+	}
+	/* A long-lived pool forgets old crashes. */
+	if (sv.backoff_us > 0 && now > sv.spawn_at + CRASH_WINDOW_US)
+		sv.backoff_us = 0;
+
+	while (cur + old < want && now >= sv.spawn_at) {
+		if (spawn() == -1)
+			return;
+		cur++;
+		starting++;
+		if (sv.backoff_us > 0) {
+			sv.spawn_at = now + sv.backoff_us;
+			break;
+		}
+	}
+	if (old > 0 && retiring == 0 && starting == 0) {
+		/* Rolling reload: one new worker in, then one old one out. */
+		if (cur + old <= want && now >= sv.spawn_at) {
+			if (spawn() == -1)
+				return;
+			return;	/* retire once it accepts */
+		}
+		for (size_t i = 0; i < sv.sb->nslots; i++)
+			if (sv.children[i].pid != 0 && !sv.children[i].retiring &&
+			    sv.children[i].gen != sv.gen) {
+				retire(i);
+				break;
+			}
+	} else if (old == 0 && cur > want && retiring == 0) {
+		for (size_t i = 0; i < sv.sb->nslots; i++)
+			if (sv.children[i].pid != 0 &&
+			    !sv.children[i].retiring) {
+				retire(i);
+				break;
+			}
+	}
+}
+
+static void
+reload(void)
+{
+	struct conf	*nc;
+	char		 err[256];
+
+	if ((nc = calloc(1, sizeof(*nc))) == NULL) {
+		log_error("reload: out of memory");
+		return;
+	}
+	if (conf_load(nc, sv.env_file, err, sizeof(err)) == -1) {
+		log_error("reload refused, keeping the running configuration: "
+		    "%s", err);
+		free(nc);
+		return;
+	}
+	/* The socket is already open: a new listen address needs a restart. */
+	free(nc->listen);
+	nc->listen = sv.conf->listen;
+	sv.conf->listen = NULL;
+	conf_free(sv.conf);
+	free(sv.conf);
+	sv.conf = nc;
+	log_setup(nc->log_level, nc->log_format, "master");
+	sv.gen++;
+	log_info("configuration reloaded; replacing %ld workers one at a time "
+	    "(generation %u)", nc->workers, sv.gen);
+}
+
+static void
+begin_stop(int sig)
+{
+	sv.stopping = true;
+	sv.stop_deadline = util_mono_us() +
+	    sv.conf->shutdown_timeout * 1000000LL;
+	log_info("signal %d: stopping; waiting up to %ld s for requests in "
+	    "flight", sig, sv.conf->shutdown_timeout);
+	for (size_t i = 0; i < sv.sb->nslots; i++)
+		if (sv.children[i].pid != 0)
+			retire(i);
+}
+
+static size_t
+live_children(void)
+{
+	size_t	 n = 0;
+
+	for (size_t i = 0; i < sv.sb->nslots; i++)
+		if (sv.children[i].pid != 0)
+			n++;
+	return n;
+}
+
+int
+supervisor_run(struct conf *conf, const char *env_file, int listen_fd)
+{
+	memset(&sv, 0, sizeof(sv));
+	sv.conf = conf;
+	sv.env_file = env_file;
+	sv.listen_fd = listen_fd;
+	if ((sv.sb = scoreboard_create(SB_SLOTS_MAX)) == NULL) {
+		log_error("scoreboard: %s", strerror(errno));
+		return 1;
+	}
+	if (setup_signals() == -1) {
+		log_error("signals: %s", strerror(errno));
+		return 1;
+	}
+	log_info("taskapi %s master started: %ld workers", PACKAGE_VERSION,
+	    conf->workers);
+
+	for (;;) {
+		struct pollfd	 pfd = { .fd = sig_pipe[0], .events = POLLIN };
+		unsigned char	 sigs[64];
+		ssize_t		 n;
+		int64_t		 now;
+
+		if (poll(&pfd, 1, 200) == -1 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			return 1;
+		}
+		while ((n = read(sig_pipe[0], sigs, sizeof(sigs))) > 0) {
+			for (ssize_t i = 0; i < n; i++) {
+				switch (sigs[i]) {
+				case SIGCHLD:
+					break;	/* reaped below, always */
+				case SIGHUP:
+					if (!sv.stopping)
+						reload();
+					break;
+				default:	/* SIGTERM, SIGINT, SIGQUIT */
+					if (!sv.stopping)
+						begin_stop(sigs[i]);
+					break;
+				}
+			}
+		}
+		reap();
+		now = util_mono_us();
+		if (sv.stopping) {
+			if (live_children() == 0)
+				break;
+			for (size_t i = 0; i < sv.sb->nslots; i++) {
+				struct child *c = &sv.children[i];
+				if (c->pid == 0)
+					continue;
+				if (now >= sv.stop_deadline) {
+					log_warn("worker %ld still busy after "
+					    "%ld s; killing it", (long)c->pid,
+					    sv.conf->shutdown_timeout);
+					kill(c->pid, SIGKILL);
+				} else if (now - c->term_sent_us >=
+				    TERM_RESEND_US) {
+					/* A TERM that raced accept() is resent. */
+					c->term_sent_us = now;
+					kill(c->pid, SIGTERM);
+				}
+			}
+			if (now >= sv.stop_deadline)
+				sv.stop_deadline = now + TERM_RESEND_US;
+			continue;
+		}
+		kill_stuck(now);
+		maintain(now);
+		/* Old workers asked to stop get a TERM again until they go. */
+		for (size_t i = 0; i < sv.sb->nslots; i++) {
+			struct child *c = &sv.children[i];
+			if (c->pid != 0 && c->retiring &&
+			    now - c->term_sent_us >= TERM_RESEND_US &&
+			    atomic_load(&sv.sb->slots[i].state) != SB_BUSY) {
+				c->term_sent_us = now;
+				kill(c->pid, SIGTERM);
+			}
+		}
+	}
+	log_info("all workers stopped; master exiting");
+	conf_free(sv.conf);
+	free(sv.conf);
+	return 0;
+}

@@ -1,0 +1,19 @@
+/*
+ * supervisor.h: the master process.  It forks the workers, replaces
+ * those that die (with a brake when they keep dying), kills those stuck
+ * past the request timeout, stops gracefully on SIGTERM/SIGINT and
+ * replaces the workers one at a time on SIGHUP.
+ */
+#ifndef TASKAPI_SUPERVISOR_H
+#define TASKAPI_SUPERVISOR_H
+
+#include "conf.h"
+
+/*
+ * Runs the pool on listen_fd until it is told to stop.  conf is owned
+ * by the supervisor from here on (SIGHUP swaps it); env_file is re-read
+ * on SIGHUP.  Returns the exit code of the master.
+ */
+int	supervisor_run(struct conf *conf, const char *env_file, int listen_fd);
+
+#endif /* TASKAPI_SUPERVISOR_H */

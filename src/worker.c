@@ -1,0 +1,290 @@
+/*
+ * worker.c: the libfcgi request loop.
+ *
+ * FCGX_Accept_r blocks in accept(2) on the shared socket; the kernel
+ * hands each connection to one idle worker.  The stop signal is
+ * installed without SA_RESTART and the request opened with
+ * FCGI_FAIL_ACCEPT_ON_INTR, so a signal makes accept return and the
+ * loop end; a signal during a request only ends the loop after it.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+#include <sodium.h>
+
+#include "api_limits.h"
+#include "app.h"
+#include "log.h"
+#include "request.h"
+#include "response.h"
+#include "util.h"
+#include "worker.h"
+
+static volatile sig_atomic_t worker_stop;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	worker_stop = 1;
+}
+
+static int
+install_signals(void)
+{
+	struct sigaction	 sa;
+	sigset_t		 none;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sa.sa_flags = 0;	/* no SA_RESTART: accept(2) must return */
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGQUIT, &sa, NULL) == -1)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1 ||
+	    sigaction(SIGHUP, &sa, NULL) == -1)
+		return -1;
+	sigemptyset(&none);
+	return sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/*
+ * Reads the body: at most LIM_BODY_MAX bytes are kept; a longer body
+ * (or a CONTENT_LENGTH that says so) marks the request too large
+ * without reading the rest.  Chunked uploads arrive without a length
+ * and are read to their end under the same cap.
+ */
+static int
+read_body(FCGX_Request *fr, struct req *r)
+{
+	const char	*cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+	long long	 want = -1;
+
+	if (cl != NULL && *cl != '\0') {
+		if (!util_parse_int(cl, 0, INT64_MAX, &want)) {
+			r->body_too_large = true;	/* unparsable: refuse */
+			return 0;
+		}
+		if (want > LIM_BODY_MAX) {
+			r->body_too_large = true;
+			return 0;
+		}
+		if (want == 0)
+			return 0;
+	}
+	for (;;) {
+		char	*dst;
+		int	 n;
+
+		if ((dst = req_body_reserve(r, 8192)) == NULL)
+			return -1;
+		n = FCGX_GetStr(dst, 8192, fr->in);
+		if (n < 0)
+			return -1;
+		r->body_len += (size_t)n;
+		if (r->body_len > LIM_BODY_MAX) {
+			r->body_too_large = true;
+			return 0;
+		}
+		if (n < 8192)
+			break;
+	}
+	r->body[r->body_len] = '\0';
+	return 0;
+}
+
+/* What the streaming callbacks write to. */
+struct fcgi_out {
+	FCGX_Request	*fr;
+	struct req	*req;
+};
+
+static int
+fcgi_head(void *ctx, const struct resp *resp)
+{
+	struct fcgi_out	*o = ctx;
+	char		 head[1024];
+	size_t		 n;
+
+	n = resp_head(resp, o->req->request_id, head, sizeof(head));
+	if (n == 0)
+		return -1;
+	return FCGX_PutStr(head, (int)n, o->fr->out) == (int)n ? 0 : -1;
+}
+
+static int
+fcgi_write(void *ctx, const char *buf, size_t len)
+{
+	struct fcgi_out	*o = ctx;
+
+	return FCGX_PutStr(buf, (int)len, o->fr->out) == (int)len ? 0 : -1;
+}
+
+static int
+fcgi_flush(void *ctx)
+{
+	struct fcgi_out	*o = ctx;
+
+	return FCGX_FFlush(o->fr->out) == 0 ? 0 : -1;
+}
+
+/* Writes a complete buffered response; returns 0 or -1. */
+static int
+send_resp(FCGX_Request *fr, const struct req *r, const struct resp *resp)
+{
+	char	 head[1024];
+	size_t	 n;
+
+	n = resp_head(resp, r->request_id, head, sizeof(head));
+	if (n == 0)
+		return -1;
+	if (FCGX_PutStr(head, (int)n, fr->out) != (int)n)
+		return -1;
+	if (resp->len > 0 && FCGX_PutStr(resp->body, (int)resp->len,
+	    fr->out) != (int)resp->len)
+		return -1;
+	return 0;
+}
+
+/* Fills the request's input fields from the FastCGI parameters. */
+static void
+req_from_fcgi(FCGX_Request *fr, struct req *r)
+{
+	const char	*uri;
+
+	r->start_us = util_mono_us();
+	r->match.route = ROUTE__MAX;	/* "-" in the log until routed */
+	r->method_str = FCGX_GetParam("REQUEST_METHOD", fr->envp);
+	if (r->method_str == NULL)
+		r->method_str = "-";
+	r->method = req_method_parse(r->method_str);
+	uri = FCGX_GetParam("REQUEST_URI", fr->envp);
+	if (uri == NULL)
+		uri = FCGX_GetParam("SCRIPT_NAME", fr->envp);
+	r->uri = uri != NULL ? uri : "/";
+	r->content_type = FCGX_GetParam("CONTENT_TYPE", fr->envp);
+	if (r->content_type != NULL && *r->content_type == '\0')
+		r->content_type = NULL;
+	r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
+	r->traceparent = FCGX_GetParam("HTTP_TRACEPARENT", fr->envp);
+	req_set_request_id(r, FCGX_GetParam("HTTP_X_REQUEST_ID", fr->envp));
+	req_set_trace(r, r->traceparent);
+}
+
+int
+worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
+{
+	FCGX_Request		 fr;
+	struct app		 app;
+	struct req		 req;
+	struct resp		 resp;
+	struct stream_out	 out;
+	struct fcgi_out		 octx;
+	unsigned long		 served = 0;
+
+	log_setup(c->log_level, c->log_format, "worker");
+	if (install_signals() == -1) {
+		log_error("worker signals: %s", strerror(errno));
+		return 70;
+	}
+	if (FCGX_Init() != 0) {
+		log_error("FCGX_Init failed");
+		return 70;
+	}
+	if (FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_error("FCGX_InitRequest failed");
+		return 70;
+	}
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	app_init(&app, c);
+	/* Connect now so the first request doesn't pay for it. */
+	(void)db_ready(&app.db);
+	octx.fr = &fr;
+	octx.req = &req;
+	out.ctx = &octx;
+	out.head = fcgi_head;
+	out.write = fcgi_write;
+	out.flush = fcgi_flush;
+
+	while (!worker_stop) {
+		enum stream_result	 sr;
+		int			 status;
+
+		atomic_store(&slot->state, SB_IDLE);
+		if (FCGX_Accept_r(&fr) < 0) {
+			if (worker_stop)
+				break;
+			if (errno == EINTR)
+				continue;
+			log_error("accept failed: %s", strerror(errno));
+			break;
+		}
+		atomic_store(&slot->req_start_us, util_mono_us());
+		atomic_store(&slot->state, SB_BUSY);
+
+		req_from_fcgi(&fr, &req);
+		log_set_request(req.request_id,
+		    req.trace_id[0] != '\0' ? req.trace_id : NULL);
+		if (read_body(&fr, &req) == -1) {
+			resp_error(&resp, TERR_NOMEM, NULL);
+			sr = STREAM_RESP;
+		} else
+			sr = app_handle_blocking(&app, &req, &resp, &out);
+		atomic_store(&slot->handler, (int)req.match.handler);
+
+		status = resp.status;
+		if (sr == STREAM_RESP) {
+			if (send_resp(&fr, &req, &resp) == -1)
+				log_info("client went away before the response "
+				    "was sent");
+		} else if (sr == STREAM_ABORT) {
+			/*
+			 * Part of a 200 is out; the only honest signal left
+			 * is to cut the connection so nginx doesn't close the
+			 * response as if it were complete.
+			 */
+			if (shutdown(fr.ipcFd, SHUT_RDWR) == -1)
+				log_warn("shutdown: %s", strerror(errno));
+		}
+		FCGX_Finish_r(&fr);
+
+		struct log_access la = {
+			.method = req.method_str,
+			.route = router_pattern(req.match.route),
+			.status = status,
+			.duration_us = util_mono_us() - req.start_us,
+			.user_id = req.user_id,
+		};
+		log_access(&la);
+		log_set_request(NULL, NULL);
+
+		atomic_fetch_add(&slot->requests, 1);
+		atomic_store(&slot->req_start_us, 0);
+		req_reset(&req);
+		resp_reset(&resp);
+		plan_reset(&app.plan);
+		served++;
+		if (c->max_requests > 0 && served >= (unsigned long)c->max_requests) {
+			log_info("served %lu requests; exiting to be replaced",
+			    served);
+			break;
+		}
+	}
+	atomic_store(&slot->state, SB_STOPPING);
+	FCGX_Free(&fr, 1);
+	app_free(&app);
+	req_free(&req);
+	resp_free(&resp);
+	return 0;
+}
