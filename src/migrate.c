@@ -21,8 +21,8 @@
 #include "migrate.h"
 #include "util.h"
 
-/* pg_advisory_lock key: "taskapi" in ASCII, as a number. */
-#define MIGRATE_LOCK_KEY	"0x7461736b617069"
+/* pg_advisory_lock key: the ASCII bytes of "taskapi" as one number. */
+#define MIGRATE_LOCK_KEY	"32758245649117289"
 
 #define MIGRATION_MAX_BYTES	(4 * 1024 * 1024)
 
