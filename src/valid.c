@@ -13,6 +13,215 @@
 #include "util.h"
 #include "valid.h"
 
+/*
+ * A strict RFC 8259 syntax check run before json-c, which (0.16) still
+ * accepts single-quoted keys in its strict mode and turns lone UTF-16
+ * surrogate escapes into replacement characters.  Recursion is bounded
+ * by LIM_JSON_DEPTH.
+ */
+struct jscan {
+	const char	*p;
+	const char	*end;
+	int		 depth;
+};
+
+static void
+js_ws(struct jscan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+	    *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static int
+js_hex4(const char *p)
+{
+	int	 v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char	 c = p[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+static bool
+js_string(struct jscan *s)
+{
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	s->p++;
+	while (s->p < s->end) {
+		unsigned char c = (unsigned char)*s->p;
+		if (c == '"') {
+			s->p++;
+			return true;
+		}
+		if (c < 0x20)
+			return false;
+		if (c != '\\') {
+			s->p++;
+			continue;
+		}
+		if (s->end - s->p < 2)
+			return false;
+		switch (s->p[1]) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+		case 'r': case 't':
+			s->p += 2;
+			break;
+		case 'u': {
+			int	 u;
+			if (s->end - s->p < 6 || (u = js_hex4(s->p + 2)) < 0)
+				return false;
+			s->p += 6;
+			if (u >= 0xdc00 && u <= 0xdfff)
+				return false;	/* lone low surrogate */
+			if (u >= 0xd800 && u <= 0xdbff) {
+				int	 l;
+				if (s->end - s->p < 6 || s->p[0] != '\\' ||
+				    s->p[1] != 'u' ||
+				    (l = js_hex4(s->p + 2)) < 0xdc00 || l > 0xdfff)
+					return false;	/* lone high surrogate */
+				s->p += 6;
+			}
+			break;
+		}
+		default:
+			return false;
+		}
+	}
+	return false;
+}
+
+static bool
+js_digits(struct jscan *s)
+{
+	const char	*start = s->p;
+
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > start;
+}
+
+static bool
+js_number(struct jscan *s)
+{
+	if (s->p < s->end && *s->p == '-')
+		s->p++;
+	if (s->p < s->end && *s->p == '0')
+		s->p++;
+	else if (!js_digits(s))
+		return false;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (!js_digits(s))
+			return false;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (!js_digits(s))
+			return false;
+	}
+	return true;
+}
+
+static bool
+js_literal(struct jscan *s, const char *lit)
+{
+	size_t	 n = strlen(lit);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+static bool
+js_value(struct jscan *s)
+{
+	bool	 ok;
+
+	js_ws(s);
+	if (s->p >= s->end)
+		return false;
+	switch (*s->p) {
+	case '{':
+	case '[': {
+		char	 close = *s->p == '{' ? '}' : ']';
+		bool	 obj = close == '}';
+
+		if (++s->depth > LIM_JSON_DEPTH)
+			return false;
+		s->p++;
+		js_ws(s);
+		if (s->p < s->end && *s->p == close) {
+			s->p++;
+			s->depth--;
+			return true;
+		}
+		for (;;) {
+			if (obj) {
+				js_ws(s);
+				if (!js_string(s))
+					return false;
+				js_ws(s);
+				if (s->p >= s->end || *s->p != ':')
+					return false;
+				s->p++;
+			}
+			if (!js_value(s))
+				return false;
+			js_ws(s);
+			if (s->p >= s->end)
+				return false;
+			if (*s->p == ',') {
+				s->p++;
+				continue;
+			}
+			if (*s->p != close)
+				return false;
+			s->p++;
+			s->depth--;
+			return true;
+		}
+	}
+	case '"':
+		return js_string(s);
+	case 't':
+		return js_literal(s, "true");
+	case 'f':
+		return js_literal(s, "false");
+	case 'n':
+		return js_literal(s, "null");
+	default:
+		ok = js_number(s);
+		return ok;
+	}
+}
+
+/* True when buf is exactly one JSON value (surrounded by white space). */
+static bool
+json_syntax_ok(const char *buf, size_t len)
+{
+	struct jscan	 s = { buf, buf + len, 0 };
+
+	if (!js_value(&s))
+		return false;
+	js_ws(&s);
+	return s.p == s.end;
+}
+
 enum terr
 valid_parse_body(const char *body, size_t len, struct json_object **out,
     char *err, size_t errsz)
@@ -40,7 +249,11 @@ valid_parse_body(const char *body, size_t len, struct json_object **out,
 		snprintf(err, errsz, "request body is not valid UTF-8");
 		return TERR_INVALID;
 	}
-	if ((tok = json_tokener_new_ex(LIM_JSON_DEPTH)) == NULL)
+	if (!json_syntax_ok(body, len)) {
+		snprintf(err, errsz, "request body is not valid JSON");
+		return TERR_INVALID;
+	}
+	if ((tok = json_tokener_new_ex(LIM_JSON_DEPTH + 1)) == NULL)
 		return TERR_NOMEM;
 	json_tokener_set_flags(tok,
 	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);

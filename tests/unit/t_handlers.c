@@ -1,0 +1,385 @@
+/*
+ * t_handlers.c: the plan and render halves of the handlers, with no
+ * database: plans are checked for their statement and parameters, and
+ * renders are fed PGresults built on the client with PQsetvalue().
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "handlers.h"
+#include "jwt.h"
+#include "password.h"
+#include "valid.h"
+
+#define ME	"0b6f3a0e-8c2d-4f5e-9a1b-2c3d4e5f6a7b"
+#define OTHER	"1c7f4b1f-9d3e-4a6f-8b2c-3d4e5f6a7b8c"
+#define TASK	"2d8a5c2a-ae4f-4b7a-9c3d-4e5f6a7b8c9d"
+#define TS	"2026-11-21T09:30:00.000000Z"
+
+static struct conf	 conf;
+static struct app_ctx	 ctx;
+
+struct fixture {
+	struct req	 req;
+	struct plan	 plan;
+	struct resp	 resp;
+	char		 err[256];
+};
+
+static int
+setup(void **state)
+{
+	static struct fixture	 f;
+	static unsigned char	 secret[] = "0123456789abcdef0123456789abcdef";
+
+	memset(&f, 0, sizeof(f));
+	conf.jwt_secret = secret;
+	conf.jwt_secret_len = sizeof(secret) - 1;
+	conf.jwt_ttl = 3600;
+	ctx.conf = &conf;
+	ctx.now = 1795253400;
+	memcpy(f.req.user_id, ME, sizeof(ME));
+	*state = &f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+
+	req_free(&f->req);
+	plan_free(&f->plan);
+	resp_free(&f->resp);
+	return 0;
+}
+
+static void
+with_body(struct fixture *f, const char *body)
+{
+	char	 err[256];
+
+	assert_int_equal(valid_parse_body(body, strlen(body), &f->req.json,
+	    err, sizeof(err)), TERR_OK);
+}
+
+static void
+param_is(const struct plan *p, int i, const char *want)
+{
+	assert_true(i < p->nparams);
+	if (want == NULL)
+		assert_null(p->values[i]);
+	else {
+		assert_non_null(p->values[i]);
+		assert_string_equal(p->values[i], want);
+	}
+}
+
+/* A result with the given column names and rows (NULL cells allowed). */
+static PGresult *
+make_result(int ncols, const char *const *names, int nrows,
+    const char *const *cells)
+{
+	PGresAttDesc	 attrs[16];
+	PGresult	*r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+
+	assert_non_null(r);
+	memset(attrs, 0, sizeof(attrs));
+	for (int i = 0; i < ncols; i++) {
+		attrs[i].name = (char *)(uintptr_t)names[i];
+		attrs[i].typid = 25;	/* text */
+		attrs[i].typlen = -1;
+		attrs[i].atttypmod = -1;
+	}
+	assert_int_equal(PQsetResultAttrs(r, ncols, attrs), 1);
+	for (int row = 0; row < nrows; row++)
+		for (int c = 0; c < ncols; c++) {
+			const char *v = cells[row * ncols + c];
+			assert_int_equal(PQsetvalue(r, row, c, (char *)(uintptr_t)v,
+			    v == NULL ? -1 : (int)strlen(v)), 1);
+		}
+	return r;
+}
+
+static const char *const task_cols[] = { "id", "user_id", "title",
+	"description", "status", "priority", "due_at", "created_at",
+	"updated_at" };
+
+static PGresult *
+task_result(int nrows, bool nulls)
+{
+	const char *full[] = { TASK, ME, "t", NULL, "todo", "high", NULL, TS, TS };
+	const char *none[9] = { NULL };
+
+	return make_result(9, task_cols, nrows, nulls ? none : full);
+}
+
+static struct json_object *
+resp_obj(const struct resp *r)
+{
+	struct json_object	*o = json_tokener_parse(r->body);
+
+	assert_non_null(o);
+	return o;
+}
+
+static void
+test_task_create_plan(void **state)
+{
+	struct fixture	*f = *state;
+
+	with_body(f, "{\"title\":\"  ab \",\"due_at\":\"2026-11-21T10:30:00+01:00\","
+	    "\"status\":\"done\"}");
+	assert_int_equal(h_task_create_plan(&ctx, &f->req, &f->plan, &f->resp,
+	    f->err, sizeof(f->err)), TERR_OK);
+	assert_int_equal(f->plan.stmt, STMT_TASK_INSERT);
+	assert_int_equal(f->plan.nparams, db_stmt_nparams(STMT_TASK_INSERT));
+	param_is(&f->plan, 0, ME);
+	param_is(&f->plan, 1, "ab");
+	param_is(&f->plan, 2, NULL);
+	param_is(&f->plan, 3, "medium");
+	param_is(&f->plan, 4, TS);
+}
+
+static void
+test_task_create_plan_refuses(void **state)
+{
+	struct fixture	*f = *state;
+
+	with_body(f, "{\"title\":\"x\",\"priority\":\"urgent\"}");
+	assert_int_equal(h_task_create_plan(&ctx, &f->req, &f->plan, &f->resp,
+	    f->err, sizeof(f->err)), TERR_INVALID);
+	assert_non_null(strstr(f->err, "priority"));
+}
+
+static void
+test_task_patch_plan(void **state)
+{
+	struct fixture	*f = *state;
+
+	memcpy(f->req.match.id, TASK, sizeof(TASK));
+	with_body(f, "{\"description\":null,\"status\":\"done\"}");
+	assert_int_equal(h_task_patch_plan(&ctx, &f->req, &f->plan, &f->resp,
+	    f->err, sizeof(f->err)), TERR_OK);
+	assert_int_equal(f->plan.stmt, STMT_TASK_UPDATE);
+	assert_int_equal(f->plan.nparams, db_stmt_nparams(STMT_TASK_UPDATE));
+	param_is(&f->plan, 0, ME);
+	param_is(&f->plan, 1, TASK);
+	param_is(&f->plan, 2, "f");	/* title absent */
+	param_is(&f->plan, 4, "t");	/* description present ... */
+	param_is(&f->plan, 5, NULL);	/* ... and cleared */
+	param_is(&f->plan, 6, "t");
+	param_is(&f->plan, 7, "done");
+	param_is(&f->plan, 8, "f");
+	param_is(&f->plan, 10, "f");
+}
+
+static void
+test_tasks_list_plan(void **state)
+{
+	struct fixture	*f = *state;
+
+	assert_int_equal(query_parse("status=done&limit=5&x=y", &f->req.query),
+	    0);
+	assert_int_equal(h_tasks_list_plan(&ctx, &f->req, &f->plan, &f->resp,
+	    f->err, sizeof(f->err)), TERR_OK);
+	assert_int_equal(f->plan.stmt, STMT_TASKS_LIST);
+	param_is(&f->plan, 1, "done");
+	param_is(&f->plan, 2, NULL);
+	param_is(&f->plan, 3, "5");
+	param_is(&f->plan, 4, "0");
+}
+
+static void
+test_tasks_list_plan_refuses(void **state)
+{
+	static const char *const bad[] = { "status=nope", "priority=", "limit=0",
+	    "limit=101", "limit=abc", "limit=", "limit=1.5", "offset=-1",
+	    "limit=1&limit=2", "status=done&status=todo", "limit=+5",
+	    "limit=99999999999999999999" };
+	struct fixture	*f = *state;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(query_parse(bad[i], &f->req.query), 0);
+		plan_reset(&f->plan);
+		if (h_tasks_list_plan(&ctx, &f->req, &f->plan, &f->resp, f->err,
+		    sizeof(f->err)) != TERR_INVALID)
+			fail_msg("accepted %s", bad[i]);
+	}
+}
+
+static void
+test_user_patch_other_checks_caller_only(void **state)
+{
+	struct fixture	*f = *state;
+
+	memcpy(f->req.match.id, OTHER, sizeof(OTHER));
+	with_body(f, "{\"name\":\"x\"}");
+	assert_int_equal(h_user_patch_plan(&ctx, &f->req, &f->plan, &f->resp,
+	    f->err, sizeof(f->err)), TERR_OK);
+	assert_int_equal(f->plan.stmt, STMT_USER_EXISTS);
+	param_is(&f->plan, 0, ME);
+}
+
+static void
+test_task_render_statuses(void **state)
+{
+	struct fixture		*f = *state;
+	PGresult		*r;
+	struct json_object	*o, *v;
+
+	r = task_result(0, false);
+	h_task_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	assert_int_equal(f->resp.status, 401);
+	assert_true(f->resp.www_authenticate);
+	PQclear(r);
+
+	resp_reset(&f->resp);
+	r = task_result(1, true);
+	h_task_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	assert_int_equal(f->resp.status, 404);
+	PQclear(r);
+
+	resp_reset(&f->resp);
+	r = task_result(1, false);
+	h_task_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	assert_int_equal(f->resp.status, 200);
+	o = resp_obj(&f->resp);
+	assert_int_equal(json_object_object_length(o), 9);
+	assert_true(json_object_object_get_ex(o, "description", &v));
+	assert_null(v);
+	assert_true(json_object_object_get_ex(o, "priority", &v));
+	assert_string_equal(json_object_get_string(v), "high");
+	json_object_put(o);
+	PQclear(r);
+}
+
+static void
+test_task_delete_render(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*names[] = { "id" };
+	const char	*yes[] = { TASK }, *no[] = { NULL };
+	PGresult	*r;
+
+	r = make_result(1, names, 1, yes);
+	h_task_delete_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	assert_int_equal(f->resp.status, 204);
+	assert_int_equal(f->resp.len, 0);
+	PQclear(r);
+	resp_reset(&f->resp);
+	r = make_result(1, names, 1, no);
+	h_task_delete_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	assert_int_equal(f->resp.status, 404);
+	PQclear(r);
+}
+
+static void
+test_list_render_empty_page(void **state)
+{
+	struct fixture	*f = *state;
+	PGresult	*r = task_result(1, true);
+
+	h_tasks_list_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	assert_int_equal(f->resp.status, 200);
+	assert_string_equal(f->resp.body, "[]");
+	PQclear(r);
+}
+
+static void
+test_health_render(void **state)
+{
+	struct fixture	*f = *state;
+
+	h_health_render(&ctx, &f->req, NULL, TERR_DB, &f->resp);
+	assert_int_equal(f->resp.status, 503);
+	assert_int_equal(f->resp.retry_after, 1);
+	assert_non_null(strstr(f->resp.body, "\"degraded\""));
+}
+
+static void
+test_login_render(void **state)
+{
+	struct fixture	*f = *state;
+	const char	*names[] = { "id", "password_hash" };
+	char		 hash[PASSWORD_HASH_MAX], sub[64];
+	const char	*cells[2] = { ME, hash };
+	PGresult	*r;
+	struct json_object *o, *tok;
+
+	assert_int_equal(password_hash("password123", 11, hash), 0);
+	with_body(f, "{\"email\":\"a@b.c\",\"password\":\"password123\"}");
+	r = make_result(2, names, 1, cells);
+	h_login_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	assert_int_equal(f->resp.status, 200);
+	o = resp_obj(&f->resp);
+	assert_true(json_object_object_get_ex(o, "token", &tok));
+	assert_int_equal(jwt_verify(conf.jwt_secret, conf.jwt_secret_len,
+	    json_object_get_string(tok), strlen(json_object_get_string(tok)),
+	    ctx.now + 10, sub, sizeof(sub)), JWT_OK);
+	assert_string_equal(sub, ME);
+	json_object_put(o);
+	PQclear(r);
+
+	/* Wrong password and unknown e-mail: the same 401. */
+	json_object_put(f->req.json);
+	f->req.json = NULL;
+	resp_reset(&f->resp);
+	with_body(f, "{\"email\":\"a@b.c\",\"password\":\"password124\"}");
+	r = make_result(2, names, 1, cells);
+	h_login_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	assert_int_equal(f->resp.status, 401);
+	char body1[256];
+	snprintf(body1, sizeof(body1), "%s", f->resp.body);
+	PQclear(r);
+	resp_reset(&f->resp);
+	r = make_result(2, names, 0, cells);
+	h_login_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	assert_int_equal(f->resp.status, 401);
+	assert_string_equal(f->resp.body, body1);
+	PQclear(r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_task_create_plan, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_task_create_plan_refuses,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_task_patch_plan, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tasks_list_plan, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tasks_list_plan_refuses,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_user_patch_other_checks_caller_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_task_render_statuses, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_task_delete_render, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_list_render_empty_page,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_health_render, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_login_render, setup,
+		    teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests_name("handlers", tests, NULL, NULL);
+}
