@@ -31,6 +31,7 @@
 #include "db.h"
 #include "log.h"
 #include "migrate.h"
+#include "password.h"
 #include "supervisor.h"
 
 static void
@@ -306,6 +307,10 @@ main(int argc, char *argv[])
 		log_error("no listen address and fd 0 is not a socket: run "
 		    "under spawn-fcgi or pass --listen unix:PATH|HOST:PORT");
 		return 2;
+	}
+	if (password_init() == -1) {
+		log_error("cannot allocate memory for password hashing");
+		return 1;
 	}
 	if (write_pid_file(c->pid_file) == -1 ||
 	    drop_privileges(c->user, c->listen) == -1 ||

@@ -63,33 +63,45 @@ password_verify(const char *hash, const char *pw, size_t len)
 }
 
 /*
- * The dummy hash is made on first use from a random password nobody
- * knows, with the same parameters as real hashes, so a verification
- * against it costs what a real one costs.  The first call in a process
- * pays for the hash as well.  Workers are single-threaded processes, so
- * the lazy static needs no lock.  If the dummy cannot be made (no
- * memory), the time is spent hashing pw instead, which costs about the
- * same.
+ * The dummy hash is made from a random password nobody knows, with the
+ * same parameters as real hashes, so a verification against it costs
+ * what a real one costs.  main() calls password_init() before the
+ * workers fork, so no worker pays for the hash on its first unknown
+ * e-mail (that would be a timing signal); a process that did not call
+ * it makes the hash on first use.  Workers are single-threaded, so the
+ * statics need no lock.
+ */
+static char	dummy[PASSWORD_HASH_MAX];
+static bool	dummy_ready;
+
+int
+password_init(void)
+{
+	unsigned char	rnd[PW_DUMMY_LEN];
+
+	if (dummy_ready)
+		return 0;
+	randombytes_buf(rnd, sizeof(rnd));
+	if (crypto_pwhash_str_alg(dummy, (const char *)rnd, sizeof(rnd),
+	    PW_OPSLIMIT, PW_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13) == 0)
+		dummy_ready = true;
+	sodium_memzero(rnd, sizeof(rnd));
+	return dummy_ready ? 0 : -1;
+}
+
+/*
+ * If the dummy cannot be made (no memory), the time is spent hashing pw
+ * instead, which costs about the same.
  */
 void
 password_verify_dummy(const char *pw, size_t len)
 {
-	static char	dummy[PASSWORD_HASH_MAX];
-	static bool	ready;
 	volatile int	rc;	/* the result is of no interest */
+	bool		ready;
 
 	if (pw == NULL && len != 0)
 		return;
-	if (!ready) {
-		unsigned char	rnd[PW_DUMMY_LEN];
-
-		randombytes_buf(rnd, sizeof(rnd));
-		if (crypto_pwhash_str_alg(dummy, (const char *)rnd,
-		    sizeof(rnd), PW_OPSLIMIT, PW_MEMLIMIT,
-		    crypto_pwhash_ALG_ARGON2ID13) == 0)
-			ready = true;
-		sodium_memzero(rnd, sizeof(rnd));
-	}
+	ready = password_init() == 0;
 	if (ready)
 		rc = crypto_pwhash_str_verify(dummy, pw == NULL ? "" : pw,
 		    len);

@@ -13,6 +13,12 @@
 #define PASSWORD_HASH_MAX	128	/* == crypto_pwhash_STRBYTES */
 
 /*
+ * Makes the dummy hash of password_verify_dummy() now (call it before
+ * forking workers).  Returns 0, or -1 when memory could not be had.
+ */
+int	password_init(void);
+
+/*
  * Hashes pw (len bytes) into out (PASSWORD_HASH_MAX bytes, NUL
  * terminated).  Returns 0, or -1 when memory could not be had.
  */

@@ -119,6 +119,25 @@ json_ok '.token | type == "string" and test("^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.
 json_is .token_type Bearer 'login: token_type is "Bearer"'
 json_ok '.expires_in | type == "number" and . > 0 and . == floor' \
     "login: expires_in is a positive integer"
+expires_in=$(jbody .expires_in)
+
+# b64url_json PART: the JSON a base64url token part decodes to.
+b64url_json() {
+	local p
+	p=$(printf '%s' "$1" | tr -- '-_' '+/')
+	while (((${#p} % 4) != 0)); do p+='='; done
+	printf '%s' "$p" | base64 -d 2>/dev/null
+}
+IFS=. read -r l_h l_p _ <<<"$token"
+is "$(b64url_json "$l_h" | jq -r .alg 2>/dev/null)" HS256 'login token: header alg is "HS256"'
+claims=$(b64url_json "$l_p")
+ok_cmd "login token: sub is the user id, iat and exp integers, exp - iat == expires_in" \
+    jq -e --arg sub "$uid" --argjson ttl "${expires_in:-0}" \
+    '.sub == $sub and (.iat | type == "number" and . == floor)
+     and (.exp | type == "number" and . == floor) and (.exp - .iat == $ttl)' <<<"$claims"
+now_s=$(date +%s)
+ok_cmd "login token: iat is now (within 60 s)" \
+    jq -e --argjson now "$now_s" '(.iat - $now) | fabs < 60' <<<"$claims"
 
 login "$(printf '%s' "$email_lower" | tr '[:lower:]' '[:upper:]')" "$pw"
 expect_status 200 "login: email is case-insensitive -> 200"

@@ -107,6 +107,11 @@ api "$A_TOKEN" GET /api/v1/me
 json_ok ".name == \"Alice Renamed\" and .email == \"$A_EMAIL\"" \
     "own account unchanged after the refused PATCHes"
 
+api "$A_TOKEN" PATCH "/api/v1/users/$A_ID" \
+    "{\"email\":\"$(tr '[:lower:]' '[:upper:]' <<<"$A_EMAIL")\"}"
+expect_json 200 "PATCH own email to itself in upper case -> 200 (not a conflict with oneself)"
+json_is .email "$A_EMAIL" "PATCH own email in upper case: still stored lower-cased"
+
 new_email_mixed="It-Users-New-$(uniq_suffix)@Example.Test"
 new_email=$(tr '[:upper:]' '[:lower:]' <<<"$new_email_mixed")
 api "$A_TOKEN" PATCH "/api/v1/users/$A_ID" "{\"email\":\"$new_email_mixed\"}"

@@ -97,6 +97,12 @@ post_ok "$(title_json "   $(repeat a 200)   ")" \
     "create: 200 characters plus surrounding spaces -> 201 (trimmed before counting)"
 json_ok '.title | length == 200' "create: surrounding spaces stripped from the long title"
 post_ok "$(title_json x)" "create: title of 1 character -> 201"
+post_ok '{"title":"a  \t  b"}' "create: title with inner white space -> 201"
+json_is .title "a  	  b" "create: inner white space of a title is kept"
+post_ok '{"title":"\u00a0nbsp\u00a0"}' "create: title with no-break spaces at both ends -> 201"
+json_is .title "$(printf '\302\240nbsp\302\240')" "create: only ASCII white space is trimmed (U+00A0 kept)"
+post_ok '{"title":"desc","description":"  spaced  \n"}' "create: description with surrounding spaces -> 201"
+json_ok '.description == "  spaced  \n"' "create: description is stored as sent (not trimmed)"
 
 # Description: at most 2000 code points, or null.
 post_ok "$(title_json d "{description: \"$(repeat é 2000)\"}")" \
@@ -385,6 +391,9 @@ filter_is "status=done&priority=high" 1 '.status == "done" and .priority == "hig
 filter_is "status=todo&priority=critical" 0 'true'
 filter_is "status=done&limit=2" 2 '.status == "done"'
 filter_is "status=done&limit=2&offset=2" 1 '.status == "done"'
+filter_is "status=in%5Fprogress" 2 '.status == "in_progress"'
+filter_is "priority=%68igh" 3 '.priority == "high"'
+filter_is "user_id=$A_ID&limit=100" 8 ".user_id == \"$F_ID\""
 api "$F_TOKEN" GET "/api/v1/tasks?status=done"
 is "$(jq -c '[.[].title]' "$T_BODY")" '["done:low","done:critical","done:high"]' \
     "filtered list is newest first too"

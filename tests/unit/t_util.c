@@ -678,7 +678,9 @@ t_sweep_against_timegm(void **state)
 
 	(void)state;
 	for (y = 1; y <= 9999; y++) {
-		int	full = y <= 401 || (y >= 1899 && y <= 2101) || y >= 9599;
+		int	full = y <= 401 || (y >= 1899 && y <= 2101) ||
+		    y >= 9599;
+
 		for (m = 1; m <= 12; m++) {
 			mdays = ml[m - 1];
 			if (m == 2 && ((y % 4 == 0 && y % 100 != 0) ||

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# 70-pool.sh: the master keeps the pool alive and replaces it without
+# dropping requests: kill -9 of a worker, SIGHUP under load, max_requests
+# rotation, and statement_timeout on a stuck query.
+. "$(dirname "$0")/lib.sh"
+
+PIDF=${TASKAPI_VAR:-}/run/taskapi.pid
+ENVF=${TASKAPI_VAR:-}/taskapi.env
+LOG=${TASKAPI_VAR:-}/log/taskapi.log
+[[ -n ${TASKAPI_VAR:-} && -r $PIDF && -w $ENVF ]] ||
+	skip_all "needs TASKAPI_VAR from ./dev test (pool pid and env file)"
+MASTER=$(cat "$PIDF")
+
+workers() { pgrep -P "$MASTER" | sort; }
+nworkers() { workers | wc -l; }
+now_ms() { date +%s%3N; }
+
+# wait_until TIMEOUT-MS CMD...: polls CMD every 50 ms; prints the elapsed ms.
+wait_until() {
+	local limit=$1 t0 t
+	shift
+	t0=$(now_ms)
+	while :; do
+		if "$@"; then
+			printf '%d\n' $(($(now_ms) - t0))
+			return 0
+		fi
+		t=$(now_ms)
+		((t - t0 > limit)) && { printf '%d\n' $((t - t0)); return 1; }
+		sleep 0.05
+	done
+}
+
+# Sets a KEY=VALUE in the env file (empty VALUE removes it), then SIGHUP.
+set_env() {
+	sed -i "/^$1=/d" "$ENVF"
+	[[ -n $2 ]] && printf '%s=%s\n' "$1" "$2" >>"$ENVF"
+	kill -HUP "$MASTER"
+}
+
+# The old generation is gone once none of the given pids is a worker.
+all_gone() {
+	local p
+	for p in $1; do
+		kill -0 "$p" 2>/dev/null && return 1
+	done
+	[[ $(nworkers) -eq $N0 ]]
+}
+
+# load SECONDS CLIENTS OUTFILE: background clients recording status codes.
+load() {
+	local secs=$1 n=$2 out=$3 i
+	: >"$out"
+	for ((i = 0; i < n; i++)); do
+		(
+			end=$(($(date +%s) + secs))
+			while (($(date +%s) < end)); do
+				curl_code -H "Authorization: Bearer $U_TOKEN" \
+				    "$BASE/api/v1/tasks?limit=5" >>"$out"
+			done
+		) &
+	done
+}
+
+N0=$(nworkers)
+num_cmp "$N0" -ge 2 "the pool runs at least 2 workers (has $N0)"
+make_user U || bail "cannot create a user"
+create_titled "$U_TOKEN" "pool test" >/dev/null
+
+# --- 1. a worker killed with SIGKILL is replaced within a second
+victim=$(workers | head -n 1)
+kill -9 "$victim"
+replaced() { ! kill -0 "$victim" 2>/dev/null && [[ $(nworkers) -eq $N0 ]]; }
+if ms=$(wait_until 3000 replaced); then
+	num_cmp "$ms" -le 1000 "kill -9 of worker $victim: replaced in ${ms} ms (<= 1000)"
+else
+	fail "kill -9 of worker $victim: pool back to $N0 workers" "after $ms ms: $(nworkers) workers"
+fi
+bad=0
+for i in $(seq 1 40); do
+	[[ $(curl_code -H "Authorization: Bearer $U_TOKEN" "$BASE/api/v1/me") == 200 ]] || bad=$((bad + 1))
+done
+is "$bad" 0 "40 requests after the kill: none failed"
+like "$(grep -c "worker $victim killed by signal 9" "$LOG")" '^[1-9]' \
+	"the master logged how worker $victim died"
+
+# --- 2. SIGHUP under load: every worker replaced, no request fails
+out=$T_DIR/hup.codes
+load 5 4 "$out"
+sleep 1
+old=$(workers)
+kill -HUP "$MASTER"
+if ms=$(wait_until 15000 all_gone "$old"); then
+	pass "SIGHUP replaced all $N0 workers one at a time in ${ms} ms"
+else
+	fail "SIGHUP replaced all workers" "still there after $ms ms: $(workers | tr '\n' ' ')"
+fi
+wait
+total=$(wc -l <"$out")
+non200=$(grep -vc '^200$' "$out")
+num_cmp "$total" -ge 50 "requests made during the reload ($total)"
+is "$non200" 0 "SIGHUP under load: $total requests, non-200: $non200"
+like "$(grep -c 'configuration reloaded' "$LOG")" '^[1-9]' "the master logged the reload"
+
+# --- 3. max_requests: workers exit after N requests and are replaced
+old=$(workers)
+set_env TASKAPI_MAX_REQUESTS 10
+wait_until 15000 all_gone "$old" >/dev/null || diag "reload for max_requests slow"
+before=$(workers)
+bad=0
+for i in $(seq 1 100); do
+	[[ $(curl_code "$BASE/health") == 200 ]] || bad=$((bad + 1))
+done
+is "$bad" 0 "max_requests=10: 100 requests, none failed"
+after=$(workers)
+rotated=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") | wc -l)
+num_cmp "$rotated" -ge 1 "max_requests=10: workers were replaced ($rotated new pids)"
+old=$(workers)
+set_env TASKAPI_MAX_REQUESTS ""
+wait_until 15000 all_gone "$old" >/dev/null || diag "reload back slow"
+
+# --- 4. a query stuck behind a lock ends at the request timeout (503)
+if have_psql; then
+	old=$(workers)
+	set_env TASKAPI_REQUEST_TIMEOUT 1
+	wait_until 15000 all_gone "$old" >/dev/null || diag "reload for timeout slow"
+	$TASKAPI_PSQL -c "BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;" \
+		>/dev/null 2>&1 &
+	locker=$!
+	sleep 0.5
+	t0=$(now_ms)
+	api "$U_TOKEN" GET "/api/v1/tasks?limit=1"
+	ms=$(($(now_ms) - t0))
+	expect_error 503 "a query blocked by a lock -> 503 JSON after statement_timeout"
+	has_header Retry-After && pass "the 503 carries Retry-After" ||
+		fail "the 503 carries Retry-After" "$(resp_summary)"
+	num_cmp "$ms" -le 2500 "the blocked request ended in ${ms} ms (timeout 1 s)"
+	wait "$locker"
+	old=$(workers)
+	set_env TASKAPI_REQUEST_TIMEOUT ""
+	wait_until 15000 all_gone "$old" >/dev/null || diag "reload back slow"
+	api "$U_TOKEN" GET "/api/v1/tasks?limit=1"
+	expect_json 200 "after the lock is gone the same request succeeds"
+	is "$(nworkers)" "$N0" "the pool kept its size"
+else
+	skip "statement timeout" "no TASKAPI_PSQL"
+fi
+
+done_testing
