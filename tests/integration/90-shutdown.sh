@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# 90-shutdown.sh: SIGTERM stops the pool gracefully: a request in flight
+# when the signal arrives still gets its whole response, the master
+# exits, and the pool comes back with ./dev app-up.  Runs last but one:
+# it takes the pool down for a moment.
+. "$(dirname "$0")/lib.sh"
+
+PIDF=${TASKAPI_VAR:-}/run/taskapi.pid
+LOG=${TASKAPI_VAR:-}/log/taskapi.log
+DEV=${TASKAPI_SRCDIR:-}/dev
+[[ -n ${TASKAPI_VAR:-} && -r $PIDF && -x $DEV ]] || skip_all "needs ./dev test's TASKAPI_VAR and TASKAPI_SRCDIR"
+have_psql || skip_all "needs TASKAPI_PSQL"
+MASTER=$(cat "$PIDF")
+now_ms() { date +%s%3N; }
+
+make_user U || bail "cannot create a user"
+create_titled "$U_TOKEN" "in flight" || bail "cannot create a task"
+
+# Hold the tasks table for 2 s so the next request is in flight when
+# SIGTERM arrives.
+$TASKAPI_PSQL -c "BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;" \
+	>/dev/null 2>&1 &
+locker=$!
+sleep 0.3
+out=$T_DIR/inflight
+curl -s -o "$out.body" -w '%{http_code}' --max-time 20 \
+	-H "Authorization: Bearer $U_TOKEN" "$BASE/api/v1/tasks?limit=5" >"$out.code" &
+client=$!
+sleep 0.5
+t0=$(now_ms)
+kill -TERM "$MASTER"
+wait "$client"
+is "$(cat "$out.code")" 200 "a request in flight at SIGTERM completes with 200"
+is "$(jq -r '.[0].title' "$out.body" 2>/dev/null)" "in flight" "... and its body is complete"
+wait "$locker"
+
+# Exited: no process, or a zombie waiting for its (re)parent to reap it.
+gone() { [[ ! -e /proc/$MASTER ]] || grep -q '^State:[[:space:]]*Z' "/proc/$MASTER/status" 2>/dev/null; }
+while ! gone && (($(now_ms) - t0 < 15000)); do sleep 0.1; done
+ms=$(($(now_ms) - t0))
+gone && pass "the master exited ${ms} ms after SIGTERM" ||
+	fail "the master exited after SIGTERM" "still running after $ms ms"
+like "$(grep -c 'all workers stopped; master exiting' "$LOG")" '^[1-9]' \
+	"the master logged a clean stop"
+
+req GET /health
+expect_error 502 "with the pool stopped nginx answers a JSON 502"
+
+"$DEV" app-up >/dev/null 2>&1
+req GET /health
+expect_json 200 "the pool is back after ./dev app-up"
+done_testing
