@@ -237,7 +237,12 @@ isnt "$r1" "$r2" "two requests get two different generated ids"
 
 # The id is echoed on errors of every origin.
 req GET /api/v1/nope -H "X-Request-Id: rid-404"
-is "$(header X-Request-Id)" rid-404 "client X-Request-Id echoed on a 404"
+is "$(header X-Request-Id)" rid-404 "client X-Request-Id echoed on the app's 404"
+req GET /nope.html -H "X-Request-Id: rid-404-nginx"
+expect_error 404 "GET /nope.html (outside /api, nginx's own 404) -> 404 JSON error"
+is "$(header X-Request-Id)" rid-404-nginx "client X-Request-Id echoed on nginx's own 404"
+req GET /nope.html
+header_like X-Request-Id "$RE_REQID" "nginx's own 404 carries a generated X-Request-Id"
 req GET /api/v1/me -H "X-Request-Id: rid-401"
 is "$(header X-Request-Id)" rid-401 "client X-Request-Id echoed on a 401"
 req DELETE /api/v1/tasks -H "X-Request-Id: rid-405" -H "Authorization: Bearer $A_TOKEN"

@@ -29,16 +29,23 @@ diag() {
 	done <<<"$*"
 }
 
+# tap_desc DESC: DESC on one line, with "#" escaped (TAP would read
+# "# SKIP"/"# TODO" in a description as a directive).
+tap_desc() {
+	local d=${1//$'\n'/ }
+	printf '%s' "${d//#/\\#}"
+}
+
 # pass DESC / fail DESC [DIAG]: one TAP line.
 pass() {
 	T_N=$((T_N + 1))
-	printf 'ok %d - %s\n' "$T_N" "$1"
+	printf 'ok %d - %s\n' "$T_N" "$(tap_desc "$1")"
 }
 
 fail() {
 	T_N=$((T_N + 1))
 	T_FAILED=$((T_FAILED + 1))
-	printf 'not ok %d - %s\n' "$T_N" "$1"
+	printf 'not ok %d - %s\n' "$T_N" "$(tap_desc "$1")"
 	if [[ $# -gt 1 && -n $2 ]]; then
 		diag "$2"
 	fi
@@ -47,10 +54,9 @@ fail() {
 # skip DESC REASON: an assertion that could not run (counted as skipped).
 skip() {
 	T_N=$((T_N + 1))
-	printf 'ok %d - %s # SKIP %s\n' "$T_N" "$1" "$2"
+	printf 'ok %d - %s # SKIP %s\n' "$T_N" "$(tap_desc "$1")" "$2"
 }
 
-# done_testing: prints the plan and exits (0 only when nothing failed).
 # done_testing: prints the plan and exits 0.  The "not ok" lines are the
 # verdict (automake's tap-driver counts them); a non-zero exit would add
 # a second, misleading "ERROR: exited with status 1" for the same failures.
@@ -149,6 +155,11 @@ T_HDR=$T_DIR/resp.headers
 T_BODY=$T_DIR/resp.body
 T_ERR=$T_DIR/curl.stderr
 T_REQ=$T_DIR/req.body
+: >"$T_HDR"
+: >"$T_BODY"
+RESP_STATUS=000
+RESP_BODY=""
+RESP_CURL_RC=0
 
 for t_tool in curl jq; do
 	command -v "$t_tool" >/dev/null 2>&1 || skip_all "$t_tool not installed"
