@@ -97,7 +97,7 @@ app_auth(const struct app *a, struct req *r, int64_t now)
 }
 
 bool
-app_begin(struct app *a, struct req *r, struct resp *resp)
+app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 {
 	const char		*q, *qs = NULL;
 	size_t			 plen;
@@ -156,14 +156,19 @@ app_begin(struct app *a, struct req *r, struct resp *resp)
 		}
 	}
 
-	plan_reset(&a->plan);
+	plan_reset(p);
+	/* Every copied parameter comes from the body, or is small. */
+	if (plan_reserve(p, r->body_len + 1024) != TERR_OK) {
+		resp_error(resp, TERR_NOMEM, NULL);
+		return false;
+	}
 	err[0] = '\0';
-	e = h->plan(&ctx, r, &a->plan, resp, err, sizeof(err));
+	e = h->plan(&ctx, r, p, resp, err, sizeof(err));
 	if (e != TERR_OK) {
 		resp_error(resp, e, err[0] != '\0' ? err : NULL);
 		return false;
 	}
-	return a->plan.stmt != STMT_NONE;
+	return p->stmt != STMT_NONE;
 }
 
 void
@@ -188,7 +193,7 @@ app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
 	PGresult	*res = NULL;
 	enum terr	 e;
 
-	if (!app_begin(a, r, resp))
+	if (!app_begin(a, r, resp, &a->plan))
 		return STREAM_RESP;
 	if (handlers[r->match.handler].flags & HF_STREAM) {
 		struct app_ctx ctx = app_ctx(a);

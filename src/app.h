@@ -23,18 +23,19 @@
 struct app {
 	const struct conf	*conf;
 	struct db		 db;
-	struct plan		 plan;
+	struct plan		 plan;	/* the blocking worker's one plan */
 };
 
 void	app_init(struct app *, const struct conf *);
 void	app_free(struct app *);
 
 /*
- * Runs every step before the database.  Returns true when app->plan
- * holds a statement to run (or the handler streams), false when resp
- * already holds the answer.
+ * Runs every step before the database.  Returns true when plan holds a
+ * statement to run (or the handler streams), false when resp already
+ * holds the answer.  The plan belongs to the request (an event loop has
+ * one per request in flight).
  */
-bool	app_begin(struct app *, struct req *, struct resp *);
+bool	app_begin(struct app *, struct req *, struct resp *, struct plan *);
 
 /* Renders the result of the planned statement (res NULL when e != OK). */
 void	app_finish(struct app *, struct req *, const PGresult *res,

@@ -38,6 +38,8 @@ enum var {
 	VAR_MAX_REQUESTS,
 	VAR_SHUTDOWN_TIMEOUT,
 	VAR_LISTEN_BACKLOG,
+	VAR_EV_LISTEN,
+	VAR_EV_WORKERS,
 	VAR__MAX
 };
 
@@ -73,7 +75,12 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	[VAR_SHUTDOWN_TIMEOUT] = { "TASKAPI_SHUTDOWN_TIMEOUT", "10",
 	    "seconds SIGTERM waits for requests in flight before SIGKILL" },
 	[VAR_LISTEN_BACKLOG] = { "TASKAPI_LISTEN_BACKLOG", "1024",
-	    "listen(2) backlog of the socket taskapi opens itself" },
+	    "listen(2) backlog of the sockets taskapi opens itself" },
+	[VAR_EV_LISTEN] = { "TASKAPI_EV_LISTEN", NULL,
+	    "unix:PATH or HOST:PORT of the event-driven workers' socket "
+	    "(nginx keeps FastCGI connections to it); unset: none" },
+	[VAR_EV_WORKERS] = { "TASKAPI_EV_WORKERS", "1",
+	    "event-driven worker processes, when TASKAPI_EV_LISTEN is set" },
 };
 
 /* Values read from the env file, indexed like conf_vars. */
@@ -154,6 +161,7 @@ read_env_file(const char *path, struct file_vals *fv, char *err, size_t errsz)
 		end = v + strlen(v);
 		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
 			*--end = '\0';
+		/* cppcheck-suppress knownConditionTrueFalse */
 		if (end - v >= 2 && (*v == '"' || *v == '\'') &&
 		    end[-1] == *v) {
 			end[-1] = '\0';
@@ -183,7 +191,7 @@ out:
 		sodium_memzero(line, cap);
 		free(line);
 	}
-	fclose(f);
+	(void)fclose(f);	/* read only: nothing to lose */
 	return rc;
 }
 
@@ -251,7 +259,8 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	    get_str(&fv, VAR_LISTEN, &c->listen, err, errsz) ||
 	    get_str(&fv, VAR_MIGRATIONS_DIR, &c->migrations_dir, err, errsz) ||
 	    get_str(&fv, VAR_USER, &c->user, err, errsz) ||
-	    get_str(&fv, VAR_PID_FILE, &c->pid_file, err, errsz))
+	    get_str(&fv, VAR_PID_FILE, &c->pid_file, err, errsz) ||
+	    get_str(&fv, VAR_EV_LISTEN, &c->ev_listen, err, errsz))
 		goto fail;
 
 	s = lookup(&fv, VAR_JWT_SECRET);
@@ -275,6 +284,7 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	c->max_requests = 10000;
 	c->shutdown_timeout = 10;
 	c->listen_backlog = 1024;
+	c->ev_workers = 1;
 	if (get_long(&fv, VAR_JWT_TTL, 60, 31L * 24 * 3600, &c->jwt_ttl, err,
 	    errsz) ||
 	    get_long(&fv, VAR_WORKERS, 1, 256, &c->workers, err, errsz) ||
@@ -287,7 +297,8 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	    get_long(&fv, VAR_SHUTDOWN_TIMEOUT, 1, 3600, &c->shutdown_timeout,
 	    err, errsz) ||
 	    get_long(&fv, VAR_LISTEN_BACKLOG, 16, 65535, &c->listen_backlog,
-	    err, errsz))
+	    err, errsz) ||
+	    get_long(&fv, VAR_EV_WORKERS, 0, 64, &c->ev_workers, err, errsz))
 		goto fail;
 
 	if ((lv = log_level_parse(lookup(&fv, VAR_LOG_LEVEL))) < 0) {
@@ -320,6 +331,7 @@ conf_free(struct conf *c)
 	free(c->migrations_dir);
 	free(c->user);
 	free(c->pid_file);
+	free(c->ev_listen);
 	memset(c, 0, sizeof(*c));
 }
 

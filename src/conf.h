@@ -27,6 +27,8 @@ struct conf {
 	long		 max_requests;		/* TASKAPI_MAX_REQUESTS */
 	long		 shutdown_timeout;	/* TASKAPI_SHUTDOWN_TIMEOUT, s */
 	long		 listen_backlog;	/* TASKAPI_LISTEN_BACKLOG */
+	char		*ev_listen;		/* TASKAPI_EV_LISTEN; NULL: none */
+	long		 ev_workers;		/* TASKAPI_EV_WORKERS */
 };
 
 /*

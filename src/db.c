@@ -9,6 +9,8 @@
  */
 #include "config.h"
 
+#include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,24 +146,38 @@ plan_param(struct plan *p, const char *s)
 		p->values[p->nparams++] = s;
 }
 
+#define PLAN_ARENA_KEEP	(8 * 1024)	/* kept across requests */
+
 /*
- * The arena only grows at the start of a plan: values already handed
- * out point into it, so it must never move while a plan is built.  It
- * is sized for the largest request up front (64 KiB body + the fixed
- * parameters), so one allocation per worker is all it ever takes.
+ * The arena only grows in plan_reserve(), before any value points into
+ * it; app_begin() reserves the body's size plus room for the small
+ * parameters, which bounds everything a plan copies.
  */
+enum terr
+plan_reserve(struct plan *p, size_t n)
+{
+	char	*a;
+
+	if (p->arena_len != 0)
+		return n <= p->arena_cap - p->arena_len ? TERR_OK : TERR_INTERNAL;
+	if (n <= p->arena_cap)
+		return TERR_OK;
+	if (n < 1024)
+		n = 1024;
+	if ((a = realloc(p->arena, n)) == NULL)
+		return TERR_NOMEM;
+	p->arena = a;
+	p->arena_cap = n;
+	return TERR_OK;
+}
+
 static char *
 arena_alloc(struct plan *p, size_t n)
 {
 	char	*s;
 
-	if (p->arena == NULL) {
-		p->arena_cap = 80 * 1024;
-		if ((p->arena = malloc(p->arena_cap)) == NULL) {
-			p->arena_cap = 0;
-			return NULL;
-		}
-	}
+	if (p->arena == NULL && plan_reserve(p, n + 1024) != TERR_OK)
+		return NULL;
 	if (n > p->arena_cap - p->arena_len)
 		return NULL;
 	s = p->arena + p->arena_len;
@@ -204,6 +220,11 @@ plan_reset(struct plan *p)
 	p->nparams = 0;
 	memset(p->values, 0, sizeof(p->values));
 	p->arena_len = 0;
+	if (p->arena_cap > PLAN_ARENA_KEEP) {
+		free(p->arena);
+		p->arena = NULL;
+		p->arena_cap = 0;
+	}
 }
 
 void
@@ -269,6 +290,7 @@ int
 db_schema_version(PGconn *c, int *version)
 {
 	PGresult	*r;
+	long long	 v;
 	int		 rc = -1;
 
 	*version = 0;
@@ -289,7 +311,11 @@ db_schema_version(PGconn *c, int *version)
 		log_error("schema check failed: %s", PQerrorMessage(c));
 		goto out;
 	}
-	*version = atoi(PQgetvalue(r, 0, 0)); /* an int4 from the server */
+	if (!util_parse_int(PQgetvalue(r, 0, 0), 0, INT_MAX, &v)) {
+		log_error("schema check: bad version %s", PQgetvalue(r, 0, 0));
+		goto out;
+	}
+	*version = (int)v;
 	rc = 0;
 out:
 	PQclear(r);
@@ -337,20 +363,38 @@ db_setup(struct db *db)
 	return TERR_OK;
 }
 
+/*
+ * True when the idle connection is still usable.  A server that shut
+ * down sent a FATAL message and closed the socket; libpq takes the
+ * message of an idle connection as a notice and only sees the end of
+ * the stream on a later read.  So: read while the socket has something
+ * (at most a few times; a healthy idle connection has nothing), and
+ * look at the status after each read.  One poll(2) when all is well.
+ */
+static bool
+db_alive(PGconn *c)
+{
+	for (int i = 0; i < 4; i++) {
+		struct pollfd	 p = { .fd = PQsocket(c), .events = POLLIN };
+
+		if (PQstatus(c) != CONNECTION_OK || p.fd < 0)
+			return false;
+		if (poll(&p, 1, 0) <= 0)
+			return true;
+		if (PQconsumeInput(c) != 1)
+			return false;
+	}
+	return PQstatus(c) == CONNECTION_OK;
+}
+
 enum terr
 db_ready(struct db *db)
 {
 	int64_t	 now;
 
 	if (db->conn != NULL) {
-		/*
-		 * A server that restarted has closed our socket; reading
-		 * what is pending finds that out before we send a query
-		 * into a dead connection.
-		 */
-		if (PQstatus(db->conn) == CONNECTION_OK &&
-		    PQconsumeInput(db->conn) == 1 &&
-		    PQstatus(db->conn) == CONNECTION_OK)
+		/* Found out before a query goes into a dead connection. */
+		if (db_alive(db->conn))
 			return TERR_OK;
 		log_warn("database connection lost; reconnecting");
 		db_close(db);
@@ -383,7 +427,9 @@ db_result_error(struct db *db, const PGresult *r)
 		db_close(db);
 		return TERR_DB;
 	}
-	if (state == NULL)
+	if (state == NULL || strncmp(state, "57", 2) == 0 ||
+	    strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
+	    strncmp(state, "40", 2) == 0)
 		e = TERR_DB;
 	else if (strcmp(state, "23505") == 0)
 		e = TERR_CONFLICT;
@@ -391,9 +437,6 @@ db_result_error(struct db *db, const PGresult *r)
 		e = TERR_UNAUTH;
 	else if (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0)
 		e = TERR_INVALID;
-	else if (strncmp(state, "57", 2) == 0 || strncmp(state, "08", 2) == 0 ||
-	    strncmp(state, "53", 2) == 0 || strncmp(state, "40", 2) == 0)
-		e = TERR_DB;
 	if (e == TERR_CONFLICT)
 		log_info("database: %s", state);
 	else

@@ -65,6 +65,13 @@ enum terr plan_param_copy(struct plan *, const char *s, size_t len);
 /* Adds a formatted parameter (numbers, booleans). */
 enum terr plan_param_fmt(struct plan *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/*
+ * Makes sure the arena holds n bytes; call before the first parameter
+ * (values point into the arena, so it never moves while a plan is
+ * built).  Returns TERR_OK or TERR_NOMEM.
+ */
+enum terr plan_reserve(struct plan *, size_t n);
+/* Clears the plan; a large arena is given back. */
 void	plan_reset(struct plan *);
 void	plan_free(struct plan *);
 

@@ -112,7 +112,6 @@ h_user_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
     struct resp *resp, char *err, size_t errsz)
 {
 	struct vvalue	 v[3];
-	char		 hash[PASSWORD_HASH_MAX];
 	enum terr	 e;
 
 	(void)ctx; (void)resp;
@@ -138,6 +137,8 @@ h_user_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 		plan_param(p, NULL);
 	plan_param(p, v[2].present ? "t" : "f");
 	if (e == TERR_OK && v[2].present) {
+		char	 hash[PASSWORD_HASH_MAX];
+
 		if (password_hash(v[2].str, v[2].len, hash) == -1)
 			return TERR_NOMEM;
 		e = plan_param_copy(p, hash, strlen(hash));

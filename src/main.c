@@ -150,9 +150,22 @@ fail:
 	return -1;
 }
 
-/* As root: switch to user for good (and hand it the unix socket). */
+/* Hands a unix socket taskapi made to the user it is switching to. */
 static int
-drop_privileges(const char *user, const char *listen)
+chown_socket(const char *addr, const struct passwd *pw)
+{
+	if (addr == NULL || strncmp(addr, "unix:", 5) != 0)
+		return 0;
+	if (chown(addr + 5, pw->pw_uid, pw->pw_gid) == -1) {
+		log_error("chown %s: %s", addr + 5, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* As root: switch to user for good (and hand it the unix sockets). */
+static int
+drop_privileges(const char *user, const char *listen, const char *ev_listen)
 {
 	struct passwd	*pw;
 
@@ -164,11 +177,8 @@ drop_privileges(const char *user, const char *listen)
 		    user != NULL ? user : "");
 		return -1;
 	}
-	if (listen != NULL && strncmp(listen, "unix:", 5) == 0 &&
-	    chown(listen + 5, pw->pw_uid, pw->pw_gid) == -1) {
-		log_error("chown %s: %s", listen + 5, strerror(errno));
+	if (chown_socket(listen, pw) == -1 || chown_socket(ev_listen, pw) == -1)
 		return -1;
-	}
 	if (setgroups(1, &pw->pw_gid) == -1 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
@@ -238,7 +248,7 @@ main(int argc, char *argv[])
 	const char	*env_file = NULL, *listen_arg = NULL, *cmd = "serve";
 	struct conf	*c;
 	char		 err[256];
-	int		 fd, rc;
+	int		 fd, ev_fd = -1, rc;
 
 	sane_fds();
 	for (int i = 1; i < argc; i++) {
@@ -308,14 +318,19 @@ main(int argc, char *argv[])
 		    "under spawn-fcgi or pass --listen unix:PATH|HOST:PORT");
 		return 2;
 	}
+	if (c->ev_listen != NULL && c->ev_workers > 0) {
+		if ((ev_fd = open_listener(c->ev_listen,
+		    (int)c->listen_backlog)) == -1)
+			return 1;
+	}
 	if (password_init() == -1) {
 		log_error("cannot allocate memory for password hashing");
 		return 1;
 	}
 	if (write_pid_file(c->pid_file) == -1 ||
-	    drop_privileges(c->user, c->listen) == -1 ||
+	    drop_privileges(c->user, c->listen, c->ev_listen) == -1 ||
 	    check_schema(c) == -1)
 		return 1;
-	rc = supervisor_run(c, env_file, fd);
+	rc = supervisor_run(c, env_file, fd, ev_fd);
 	return rc;
 }

@@ -70,7 +70,7 @@ void	req_set_request_id(struct req *, const char *given);
  * Sets trace_id from a W3C traceparent header when it is well formed
  * ("00-<32 hex>-<16 hex>-<2 hex>", ids not all zero).
  */
-void	req_set_trace(struct req *, const char *traceparent);
+void	req_set_trace(struct req *, const char *tp);
 
 /*
  * Makes room for n more body bytes; returns a pointer to write them at,

@@ -115,7 +115,8 @@ resp_json(struct resp *r, int status, struct json_object *obj)
 	s = json_object_to_json_string_length(obj,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (s == NULL) {
-		resp_error(r, TERR_NOMEM, NULL);
+		/* Not resp_error(): that calls back here, again and again. */
+		resp_raw(r, 500, CT_JSON, "{\"error\":\"internal error\"}", 26);
 		return;
 	}
 	resp_raw(r, status, CT_JSON, s, len);

@@ -22,8 +22,15 @@ enum sb_state {
 	SB__MAX
 };
 
+enum sb_kind {
+	SB_KIND_FCGI = 0,	/* blocking libfcgi worker */
+	SB_KIND_EV,		/* event-driven worker */
+	SB_KIND__MAX
+};
+
 struct sb_slot {
 	atomic_int		 pid;
+	atomic_int		 kind;		/* enum sb_kind */
 	atomic_int		 state;
 	atomic_int		 handler;	/* enum handler_id while busy */
 	atomic_llong		 req_start_us;	/* monotonic, while busy */

@@ -29,6 +29,7 @@
 #include "scoreboard.h"
 #include "supervisor.h"
 #include "util.h"
+#include "evworker.h"
 #include "worker.h"
 
 #define CRASH_WINDOW_US		(30LL * 1000000)	/* brake window */
@@ -40,6 +41,7 @@
 
 struct child {
 	pid_t		 pid;		/* 0: slot free */
+	enum sb_kind	 kind;
 	unsigned	 gen;
 	bool		 retiring;	/* asked to stop */
 	int64_t		 started_us;
@@ -52,6 +54,7 @@ static struct {
 	struct conf		*conf;
 	const char		*env_file;
 	int			 listen_fd;
+	int			 ev_fd;		/* -1: no event workers */
 	struct scoreboard	*sb;
 	struct child		 children[SB_SLOTS_MAX];
 	unsigned		 gen;
@@ -125,9 +128,9 @@ free_slot(void)
 	return limit;
 }
 
-/* Forks one worker of the current generation; returns 0 or -1. */
+/* Forks one worker of the kind, current generation; returns 0 or -1. */
 static int
-spawn(void)
+spawn(enum sb_kind kind)
 {
 	sigset_t	 all, old;
 	size_t		 i = free_slot();
@@ -147,7 +150,15 @@ spawn(void)
 		atomic_store(&slot->requests, 0ULL);
 		atomic_store(&slot->req_start_us, 0LL);
 		atomic_store(&slot->started_us, util_mono_us());
+		atomic_store(&slot->kind, (int)kind);
 		atomic_store(&slot->state, SB_STARTING);
+		/* Each worker keeps only its own socket. */
+		if (kind == SB_KIND_EV) {
+			close(sv.listen_fd);
+			_exit(evworker_main(sv.conf, sv.ev_fd, slot));
+		}
+		if (sv.ev_fd != -1)
+			close(sv.ev_fd);
 		/* worker_main unblocks signals once its handlers are set. */
 		_exit(worker_main(sv.conf, sv.listen_fd, slot));
 	}
@@ -157,13 +168,16 @@ spawn(void)
 		return -1;
 	}
 	sv.children[i].pid = pid;
+	sv.children[i].kind = kind;
 	sv.children[i].gen = sv.gen;
 	sv.children[i].retiring = false;
 	sv.children[i].started_us = util_mono_us();
 	sv.children[i].term_sent_us = 0;
 	atomic_store(&sv.sb->slots[i].pid, (int)pid);
+	atomic_store(&sv.sb->slots[i].kind, (int)kind);
 	atomic_store(&sv.sb->slots[i].state, SB_STARTING);
-	log_debug("started worker %ld (generation %u)", (long)pid, sv.gen);
+	log_debug("started %s worker %ld (generation %u)",
+	    kind == SB_KIND_EV ? "event" : "fastcgi", (long)pid, sv.gen);
 	return 0;
 }
 
@@ -274,16 +288,18 @@ kill_stuck(int64_t now)
 	}
 }
 
-/* Brings the pool to its size and carries a rolling reload forward. */
+/*
+ * Brings one kind of worker to its number and carries a rolling reload
+ * forward: one new worker in, and once it accepts, one old one out.
+ */
 static void
-maintain(int64_t now)
+maintain_kind(enum sb_kind kind, size_t want, int64_t now)
 {
 	size_t	 cur = 0, old = 0, retiring = 0, starting = 0;
-	size_t	 want = (size_t)sv.conf->workers;
 
 	for (size_t i = 0; i < sv.sb->nslots; i++) {
 		struct child *c = &sv.children[i];
-		if (c->pid == 0)
+		if (c->pid == 0 || c->kind != kind)
 			continue;
 		if (c->retiring)
 			retiring++;
@@ -294,12 +310,8 @@ maintain(int64_t now)
 		} else
 			old++;
 	}
-	/* A long-lived pool forgets old crashes. */
-	if (sv.backoff_us > 0 && now > sv.spawn_at + CRASH_WINDOW_US)
-		sv.backoff_us = 0;
-
 	while (cur + old < want && now >= sv.spawn_at) {
-		if (spawn() == -1)
+		if (spawn(kind) == -1)
 			return;
 		cur++;
 		starting++;
@@ -309,26 +321,36 @@ maintain(int64_t now)
 		}
 	}
 	if (old > 0 && retiring == 0 && starting == 0) {
-		/* Rolling reload: one new worker in, then one old one out. */
 		if (cur + old <= want && now >= sv.spawn_at) {
-			if (spawn() == -1)
-				return;
-			return;	/* retire once it accepts */
+			(void)spawn(kind);
+			return;	/* retire an old one once this one accepts */
 		}
 		for (size_t i = 0; i < sv.sb->nslots; i++)
-			if (sv.children[i].pid != 0 && !sv.children[i].retiring &&
+			if (sv.children[i].pid != 0 && sv.children[i].kind == kind &&
+			    !sv.children[i].retiring &&
 			    sv.children[i].gen != sv.gen) {
 				retire(i);
 				break;
 			}
 	} else if (old == 0 && cur > want && retiring == 0) {
 		for (size_t i = 0; i < sv.sb->nslots; i++)
-			if (sv.children[i].pid != 0 &&
+			if (sv.children[i].pid != 0 && sv.children[i].kind == kind &&
 			    !sv.children[i].retiring) {
 				retire(i);
 				break;
 			}
 	}
+}
+
+static void
+maintain(int64_t now)
+{
+	/* A long-lived pool forgets old crashes. */
+	if (sv.backoff_us > 0 && now > sv.spawn_at + CRASH_WINDOW_US)
+		sv.backoff_us = 0;
+	maintain_kind(SB_KIND_FCGI, (size_t)sv.conf->workers, now);
+	maintain_kind(SB_KIND_EV, sv.ev_fd != -1 ?
+	    (size_t)sv.conf->ev_workers : 0, now);
 }
 
 static void
@@ -351,6 +373,9 @@ reload(void)
 	free(nc->listen);
 	nc->listen = sv.conf->listen;
 	sv.conf->listen = NULL;
+	free(nc->ev_listen);
+	nc->ev_listen = sv.conf->ev_listen;
+	sv.conf->ev_listen = NULL;
 	conf_free(sv.conf);
 	free(sv.conf);
 	sv.conf = nc;
@@ -385,12 +410,14 @@ live_children(void)
 }
 
 int
-supervisor_run(struct conf *conf, const char *env_file, int listen_fd)
+supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
+    int ev_fd)
 {
 	memset(&sv, 0, sizeof(sv));
 	sv.conf = conf;
 	sv.env_file = env_file;
 	sv.listen_fd = listen_fd;
+	sv.ev_fd = ev_fd;
 	if ((sv.sb = scoreboard_create(SB_SLOTS_MAX)) == NULL) {
 		log_error("scoreboard: %s", strerror(errno));
 		return 1;
@@ -399,8 +426,9 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd)
 		log_error("signals: %s", strerror(errno));
 		return 1;
 	}
-	log_info("taskapi %s master started: %ld workers", PACKAGE_VERSION,
-	    conf->workers);
+	log_info("taskapi %s master started: %ld fastcgi workers, %ld event "
+	    "workers", PACKAGE_VERSION, conf->workers,
+	    ev_fd != -1 ? conf->ev_workers : 0L);
 
 	for (;;) {
 		struct pollfd	 pfd = { .fd = sig_pipe[0], .events = POLLIN };

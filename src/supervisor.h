@@ -10,10 +10,13 @@
 #include "conf.h"
 
 /*
- * Runs the pool on listen_fd until it is told to stop.  conf is owned
- * by the supervisor from here on (SIGHUP swaps it); env_file is re-read
- * on SIGHUP.  Returns the exit code of the master.
+ * Runs the pool until it is told to stop: conf->workers blocking
+ * workers on listen_fd, and conf->ev_workers event-driven workers on
+ * ev_fd unless it is -1.  conf is owned by the supervisor from here on
+ * (SIGHUP swaps it); env_file is re-read on SIGHUP.  Returns the exit
+ * code of the master.
  */
-int	supervisor_run(struct conf *conf, const char *env_file, int listen_fd);
+int	supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
+	    int ev_fd);
 
 #endif /* TASKAPI_SUPERVISOR_H */

@@ -147,8 +147,9 @@ js_literal(struct jscan *s, const char *lit)
 	return true;
 }
 
+/* Recursion is bounded: s->depth stops at LIM_JSON_DEPTH. */
 static bool
-js_value(struct jscan *s)
+js_value(struct jscan *s)	/* NOLINT(misc-no-recursion) */
 {
 	bool	 ok;
 

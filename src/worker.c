@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,7 @@
 #include "util.h"
 #include "worker.h"
 
-static volatile sig_atomic_t worker_stop;
+volatile sig_atomic_t worker_stop;
 
 static void
 on_stop(int sig)
@@ -36,8 +37,8 @@ on_stop(int sig)
 	worker_stop = 1;
 }
 
-static int
-install_signals(void)
+int
+worker_install_signals(void)
 {
 	struct sigaction	 sa;
 	sigset_t		 none;
@@ -193,7 +194,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 	unsigned long		 served = 0;
 
 	log_setup(c->log_level, c->log_format, "worker");
-	if (install_signals() == -1) {
+	if (worker_install_signals() == -1) {
 		log_error("worker signals: %s", strerror(errno));
 		return 70;
 	}
@@ -220,6 +221,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 	while (!worker_stop) {
 		enum stream_result	 sr;
 		int			 status;
+		char			 method[16];
 
 		atomic_store(&slot->state, SB_IDLE);
 		if (FCGX_Accept_r(&fr) < 0) {
@@ -244,6 +246,8 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		atomic_store(&slot->handler, (int)req.match.handler);
 
 		status = resp.status;
+		/* FCGX_Finish_r frees the params method_str points into. */
+		snprintf(method, sizeof(method), "%s", req.method_str);
 		if (sr == STREAM_RESP) {
 			if (send_resp(&fr, &req, &resp) == -1)
 				log_info("client went away before the response "
@@ -260,7 +264,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		FCGX_Finish_r(&fr);
 
 		struct log_access la = {
-			.method = req.method_str,
+			.method = method,
 			.route = router_pattern(req.match.route),
 			.status = status,
 			.duration_us = util_mono_us() - req.start_us,

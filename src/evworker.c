@@ -1,0 +1,1054 @@
+/*
+ * evworker.c: the event-driven worker for the short, database-bound
+ * routes.
+ *
+ * One process multiplexes many FastCGI connections (nginx keeps them
+ * alive with fastcgi_keep_conn) with epoll, and runs the planned
+ * statements of all of them on one libpq connection in pipeline mode:
+ * every statement read in one loop turn is sent, then one
+ * PQpipelineSync, so under load many queries share a write and their
+ * results come back together, as tokio-postgres batches.  The handlers'
+ * plan and render halves are the same as the blocking worker's.
+ *
+ * Ownership: a connection (struct evconn) owns its buffers and its one
+ * request.  While its statement is in the pipeline it may not be freed:
+ * a connection closed then is only marked, and freed when its result
+ * comes back (redis' freeClientAsync).
+ *
+ * Not here: password hashing routes work but block the loop while they
+ * hash (nginx routes them to the blocking pool), and the export is
+ * refused (it streams from the blocking pool).
+ */
+#include "config.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "api_limits.h"
+#include "app.h"
+#include "evworker.h"
+#include "fcgi_proto.h"
+#include "log.h"
+#include "request.h"
+#include "response.h"
+#include "util.h"
+#include "worker.h"
+
+#define EV_MAX_EVENTS	128
+#define EV_MAX_CONNS	8192
+#define EV_PARAMS_MAX	(64 * 1024)	/* bytes of FastCGI params */
+#define EV_IN_MAX	(FCGI_HEADER_LEN + FCGI_MAX_CONTENT + 255 + 4096)
+#define EV_IDLE_US	(300LL * 1000000)	/* idle kept connection */
+#define EV_BUF_KEEP	(64 * 1024)	/* larger buffers are given back */
+
+enum pstate {
+	PS_NONE = 0,
+	PS_RESULT,	/* waiting for the statement's result */
+	PS_NULL		/* got it; waiting for the NULL that ends it */
+};
+
+struct evconn {
+	int		 fd;		/* -1 once closed */
+	bool		 active;	/* between BEGIN_REQUEST and the answer */
+	bool		 dispatched;	/* the request is being served */
+	bool		 aborted;	/* ABORT_REQUEST: answer, no body */
+	bool		 keep_conn;
+	bool		 params_done;
+	bool		 want_write;	/* EPOLLOUT armed */
+	bool		 retried;	/* re-sent once after a pipeline abort */
+	bool		 parsing;	/* inside conn_parse: don't re-enter */
+	uint16_t	 id;
+
+	uint8_t		*in;
+	size_t		 in_len, in_cap;
+	uint8_t		*out;
+	size_t		 out_len, out_off, out_cap;
+	uint8_t		*params;
+	size_t		 params_len, params_cap;
+	char		*strs;		/* NUL-terminated copies of params */
+	size_t		 strs_cap;
+
+	struct req	 req;
+	struct resp	 resp;
+	struct plan	 plan;
+	enum pstate	 pstate;
+	PGresult	*res;
+	enum terr	 err;
+	int64_t		 last_us;	/* monotonic, last I/O */
+	size_t		 slot;		/* index in ev.conns */
+	struct evconn	*dead_next;	/* on ev.dead, freed after the turn */
+};
+
+/* A pipeline entry: a connection's statement, or a sync point (NULL). */
+struct qitem {
+	struct evconn	*c;
+};
+
+static struct {
+	const struct conf	*conf;
+	struct sb_slot		*slot;
+	int			 ep;
+	int			 lfd;
+	bool			 accepting;
+	int64_t			 accept_resume_us;
+	struct app		 app;		/* app.db is the pipeline */
+	int			 pg_fd;		/* registered with epoll, or -1 */
+	bool			 pg_want_write;
+	bool			 pg_unsynced;	/* statements sent since the sync */
+	struct qitem		*q;		/* ring of pipeline entries */
+	size_t			 q_head, q_len, q_cap;
+	struct evconn		**conns;
+	size_t			 nconns, conns_cap;
+	struct evconn		*dead;		/* closed, to free after the turn */
+} ev;
+
+/* epoll tags for the two fds that are not connections. */
+static char	tag_listen, tag_pg;
+
+static void	conn_close(struct evconn *);
+static void	conn_parse(struct evconn *);
+static void	conn_flush(struct evconn *);
+static void	request_done(struct evconn *);
+
+/* --- the pipeline queue ---------------------------------------------- */
+
+static int
+q_push(struct evconn *c)
+{
+	if (ev.q_len == ev.q_cap) {
+		size_t		 cap = ev.q_cap == 0 ? 256 : ev.q_cap * 2;
+		struct qitem	*nq = malloc(cap * sizeof(*nq));
+
+		if (nq == NULL)
+			return -1;
+		for (size_t i = 0; i < ev.q_len; i++)
+			nq[i] = ev.q[(ev.q_head + i) % ev.q_cap];
+		free(ev.q);
+		ev.q = nq;
+		ev.q_cap = cap;
+		ev.q_head = 0;
+	}
+	ev.q[(ev.q_head + ev.q_len) % ev.q_cap].c = c;
+	ev.q_len++;
+	return 0;
+}
+
+static struct qitem *
+q_front(void)
+{
+	return ev.q_len > 0 ? &ev.q[ev.q_head] : NULL;
+}
+
+static void
+q_pop(void)
+{
+	ev.q_head = (ev.q_head + 1) % ev.q_cap;
+	ev.q_len--;
+}
+
+/* --- connection registry ---------------------------------------------- */
+
+static int
+conns_add(struct evconn *c)
+{
+	if (ev.nconns == ev.conns_cap) {
+		size_t		 cap = ev.conns_cap == 0 ? 64 : ev.conns_cap * 2;
+		struct evconn	**n = realloc(ev.conns, cap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		ev.conns = n;
+		ev.conns_cap = cap;
+	}
+	c->slot = ev.nconns;
+	ev.conns[ev.nconns++] = c;
+	return 0;
+}
+
+static void
+conns_remove(struct evconn *c)
+{
+	struct evconn	*last = ev.conns[--ev.nconns];
+
+	ev.conns[c->slot] = last;
+	last->slot = c->slot;
+}
+
+static void
+conn_free(struct evconn *c)
+{
+	if (c->res != NULL)
+		PQclear(c->res);
+	req_free(&c->req);
+	resp_free(&c->resp);
+	plan_free(&c->plan);
+	free(c->in);
+	free(c->out);
+	free(c->params);
+	free(c->strs);
+	free(c);
+}
+
+/*
+ * Closes the fd now.  The struct is freed at the end of the loop turn
+ * (callers up the stack may still hold it), and not before its
+ * statement has left the pipeline: the result handler retires it then.
+ */
+static void
+conn_close(struct evconn *c)
+{
+	if (c->fd == -1)
+		return;
+	close(c->fd);	/* also takes it out of the epoll set */
+	c->fd = -1;
+	conns_remove(c);
+	if (c->pstate == PS_NONE) {
+		c->dead_next = ev.dead;
+		ev.dead = c;
+	}
+}
+
+/* A closed connection whose statement came back: free it after the turn. */
+static void
+conn_retire(struct evconn *c)
+{
+	c->dead_next = ev.dead;
+	ev.dead = c;
+}
+
+static void
+free_dead(void)
+{
+	while (ev.dead != NULL) {
+		struct evconn *c = ev.dead;
+		ev.dead = c->dead_next;
+		conn_free(c);
+	}
+}
+
+static int
+ep_mod(int fd, uint32_t events, void *tag)
+{
+	struct epoll_event	 e;
+
+	memset(&e, 0, sizeof(e));
+	e.events = events;
+	e.data.ptr = tag;
+	return epoll_ctl(ev.ep, EPOLL_CTL_MOD, fd, &e);
+}
+
+static int
+ep_add(int fd, uint32_t events, void *tag)
+{
+	struct epoll_event	 e;
+
+	memset(&e, 0, sizeof(e));
+	e.events = events;
+	e.data.ptr = tag;
+	return epoll_ctl(ev.ep, EPOLL_CTL_ADD, fd, &e);
+}
+
+/* Grows *buf to hold need bytes (never past max); returns 0 or -1. */
+static int
+buf_reserve(uint8_t **buf, size_t *cap, size_t need, size_t max)
+{
+	size_t	 n = *cap == 0 ? 4096 : *cap;
+	uint8_t	*p;
+
+	if (need <= *cap)
+		return 0;
+	if (need > max)
+		return -1;
+	while (n < need)
+		n *= 2;
+	if (n > max)
+		n = max;
+	if ((p = realloc(*buf, n)) == NULL)
+		return -1;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+/* --- output ----------------------------------------------------------- */
+
+static int
+out_reserve(struct evconn *c, size_t n)
+{
+	return buf_reserve(&c->out, &c->out_cap, c->out_len + n, SIZE_MAX / 2);
+}
+
+/* Queues a management or END_REQUEST record without a request. */
+static void
+out_end_request(struct evconn *c, uint16_t id, uint8_t status)
+{
+	if (out_reserve(c, 16) == -1) {
+		conn_close(c);
+		return;
+	}
+	c->out_len += fcgi_end_request(c->out + c->out_len, id, 0, status);
+}
+
+/*
+ * Writes the response of the connection's request: the CGI head and
+ * body as STDOUT records, the empty STDOUT and END_REQUEST, then logs
+ * it and clears the request.
+ */
+static void
+respond(struct evconn *c)
+{
+	char		 head[1024];
+	size_t		 hlen, need;
+	struct resp	*r = &c->resp;
+
+	hlen = resp_head(r, c->req.request_id, head, sizeof(head));
+	if (c->aborted) {	/* nginx gave up on it: end it, no content */
+		hlen = 0;
+		r->len = 0;
+	}
+	need = fcgi_stream_size(hlen) + fcgi_stream_size(r->len) +
+	    FCGI_HEADER_LEN + 16;
+	if (out_reserve(c, need) == -1) {
+		log_error("out of memory for a response");
+		conn_close(c);
+		return;
+	}
+	c->out_len += fcgi_stream(c->out + c->out_len, FCGI_T_STDOUT, c->id,
+	    head, hlen);
+	c->out_len += fcgi_stream(c->out + c->out_len, FCGI_T_STDOUT, c->id,
+	    r->body, r->len);
+	c->out_len += fcgi_header(c->out + c->out_len, FCGI_T_STDOUT, c->id, 0,
+	    0);
+	c->out_len += fcgi_end_request(c->out + c->out_len, c->id, 0,
+	    FCGI_PS_REQUEST_COMPLETE);
+
+	struct log_access la = {
+		.method = c->req.method_str != NULL ? c->req.method_str : "-",
+		.route = router_pattern(c->req.match.route),
+		.status = r->status,
+		.duration_us = util_mono_us() - c->req.start_us,
+		.user_id = c->req.user_id,
+	};
+	log_set_request(c->req.request_id, c->req.trace_id[0] != '\0' ?
+	    c->req.trace_id : NULL);
+	log_access(&la);
+	log_set_request(NULL, NULL);
+	atomic_fetch_add(&ev.slot->requests, 1);
+	request_done(c);
+	conn_flush(c);
+}
+
+/* Clears the request; the connection may carry the next one. */
+static void
+request_done(struct evconn *c)
+{
+	req_reset(&c->req);
+	resp_reset(&c->resp);
+	plan_reset(&c->plan);
+	c->active = c->dispatched = c->aborted = c->params_done = false;
+	c->retried = false;
+	c->params_len = 0;
+	c->err = TERR_OK;
+	if (c->params_cap > EV_BUF_KEEP) {
+		free(c->params);
+		c->params = NULL;
+		c->params_cap = 0;
+	}
+}
+
+static void
+conn_flush(struct evconn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = write(c->fd, c->out + c->out_off,
+		    c->out_len - c->out_off);
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN)) {
+			if (!c->want_write && ep_mod(c->fd, EPOLLIN | EPOLLOUT,
+			    c) == 0)
+				c->want_write = true;
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+	c->out_off = c->out_len = 0;
+	if (c->out_cap > EV_BUF_KEEP) {
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
+	if (c->want_write) {
+		(void)ep_mod(c->fd, EPOLLIN, c);
+		c->want_write = false;
+	}
+	if (!c->active && (!c->keep_conn || worker_stop)) {
+		conn_close(c);
+		return;
+	}
+	/* nginx may already have sent the next request (conn_parse's own
+	 * loop goes on by itself when the answer came from inside it). */
+	if (!c->active && c->in_len > 0 && !c->parsing)
+		conn_parse(c);
+}
+
+/* --- the database pipeline ------------------------------------------- */
+
+/* Fails every statement in the pipeline and drops the connection. */
+static void
+pg_broken(void)
+{
+	struct qitem	*it;
+
+	log_warn("database connection lost; %zu statements in flight fail",
+	    ev.q_len);
+	db_close(&ev.app.db);	/* closing the fd drops it from epoll */
+	ev.pg_fd = -1;
+	ev.pg_want_write = ev.pg_unsynced = false;
+	while ((it = q_front()) != NULL) {
+		struct evconn *c = it->c;
+
+		q_pop();
+		if (c == NULL)
+			continue;
+		c->pstate = PS_NONE;
+		if (c->res != NULL) {
+			PQclear(c->res);
+			c->res = NULL;
+		}
+		if (c->fd == -1) {
+			conn_retire(c);
+			continue;
+		}
+		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
+		respond(c);
+	}
+}
+
+/* A connection in pipeline mode, registered with epoll; or TERR_DB. */
+static enum terr
+pg_ready(void)
+{
+	PGconn	*pg;
+
+	if (ev.app.db.conn != NULL)
+		return TERR_OK;
+	if (db_ready(&ev.app.db) != TERR_OK)
+		return TERR_DB;
+	pg = ev.app.db.conn;
+	if (PQenterPipelineMode(pg) != 1 || PQsetnonblocking(pg, 1) != 0) {
+		log_error("cannot enter pipeline mode: %s", PQerrorMessage(pg));
+		db_close(&ev.app.db);
+		return TERR_DB;
+	}
+	ev.pg_fd = PQsocket(pg);
+	if (ep_add(ev.pg_fd, EPOLLIN, &tag_pg) == -1) {
+		log_error("epoll_ctl: %s", strerror(errno));
+		db_close(&ev.app.db);
+		ev.pg_fd = -1;
+		return TERR_DB;
+	}
+	return TERR_OK;
+}
+
+/* Sends the connection's planned statement into the pipeline. */
+static void
+pg_send(struct evconn *c)
+{
+	PGconn	*pg;
+
+	if (pg_ready() != TERR_OK) {
+		/* The handler decides (health renders "degraded"). */
+		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
+		respond(c);
+		return;
+	}
+	pg = ev.app.db.conn;
+	if (PQsendQueryPrepared(pg, db_stmt_name(c->plan.stmt),
+	    c->plan.nparams, c->plan.values, NULL, NULL, 0) != 1) {
+		log_error("sending a statement: %s", PQerrorMessage(pg));
+		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
+		respond(c);
+		pg_broken();
+		return;
+	}
+	if (q_push(c) == -1) {
+		/* The statement is out; without a queue entry we cannot match
+		 * its result, so the pipeline is unusable. */
+		resp_error(&c->resp, TERR_NOMEM, NULL);
+		respond(c);
+		pg_broken();
+		return;
+	}
+	c->pstate = PS_RESULT;
+	ev.pg_unsynced = true;
+}
+
+/* End of a loop turn: one sync for everything sent in it, then flush. */
+static void
+pg_sync_and_flush(void)
+{
+	PGconn	*pg = ev.app.db.conn;
+	int	 rc;
+
+	if (pg == NULL)
+		return;
+	if (ev.pg_unsynced) {
+		if (PQpipelineSync(pg) != 1 || q_push(NULL) == -1) {
+			log_error("pipeline sync: %s", PQerrorMessage(pg));
+			pg_broken();
+			return;
+		}
+		ev.pg_unsynced = false;
+	}
+	rc = PQflush(pg);
+	if (rc == -1) {
+		pg_broken();
+		return;
+	}
+	if ((rc == 1) != ev.pg_want_write) {
+		ev.pg_want_write = rc == 1;
+		(void)ep_mod(ev.pg_fd, EPOLLIN | (rc == 1 ? EPOLLOUT : 0),
+		    &tag_pg);
+	}
+}
+
+/* A statement's result is in (or failed): render and answer. */
+static void
+pg_complete(struct evconn *c)
+{
+	c->pstate = PS_NONE;
+	if (c->fd == -1) {
+		conn_retire(c);
+		return;
+	}
+	if (c->err == TERR_INTERNAL && c->res == NULL && !c->retried) {
+		/* Aborted by another statement's failure: send it again. */
+		c->retried = true;
+		c->err = TERR_OK;
+		pg_send(c);
+		return;
+	}
+	app_finish(&ev.app, &c->req, c->res, c->err, &c->resp);
+	if (c->res != NULL) {
+		PQclear(c->res);
+		c->res = NULL;
+	}
+	respond(c);
+}
+
+static void
+pg_read(void)
+{
+	PGconn		*pg = ev.app.db.conn;
+	struct qitem	*it;
+
+	if (pg == NULL)
+		return;
+	if (PQconsumeInput(pg) != 1 || PQstatus(pg) != CONNECTION_OK) {
+		pg_broken();
+		return;
+	}
+	while ((it = q_front()) != NULL && !PQisBusy(pg)) {
+		PGresult	*res = PQgetResult(pg);
+		struct evconn	*c = it->c;
+
+		if (c == NULL) {
+			/* A sync point: PGRES_PIPELINE_SYNC, nothing else. */
+			if (res == NULL ||
+			    PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+				log_error("pipeline out of step at a sync point");
+				PQclear(res);
+				pg_broken();
+				return;
+			}
+			PQclear(res);
+			q_pop();
+			continue;
+		}
+		if (c->pstate == PS_RESULT) {
+			ExecStatusType st;
+
+			if (res == NULL) {
+				log_error("pipeline out of step: no result");
+				pg_broken();
+				return;
+			}
+			st = PQresultStatus(res);
+			if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+				c->res = res;
+			} else if (st == PGRES_PIPELINE_ABORTED) {
+				c->err = TERR_INTERNAL;	/* retried once */
+				PQclear(res);
+			} else {
+				c->err = db_result_error(&ev.app.db, res);
+				PQclear(res);
+				if (ev.app.db.conn == NULL) {
+					/* db_result_error dropped it. */
+					ev.pg_fd = -1;
+					c->pstate = PS_NONE;
+					q_pop();
+					pg_complete(c);
+					pg_broken();
+					return;
+				}
+				if (c->err == TERR_INTERNAL)
+					c->err = TERR_DB;
+			}
+			c->pstate = PS_NULL;
+			continue;
+		}
+		/* PS_NULL: the NULL that ends this statement's results. */
+		if (res != NULL) {
+			log_error("pipeline out of step: extra result");
+			PQclear(res);
+			pg_broken();
+			return;
+		}
+		q_pop();
+		pg_complete(c);
+		pg = ev.app.db.conn;
+		if (pg == NULL)
+			return;
+	}
+}
+
+/* --- input ------------------------------------------------------------ */
+
+/*
+ * Copies the params this service reads into c->strs (NUL-terminated)
+ * and points the request at them.  Returns 0, or -1 on malformed pairs.
+ */
+static int
+params_decode(struct evconn *c)
+{
+	static const char *const wanted[] = { "REQUEST_METHOD", "REQUEST_URI",
+	    "CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_AUTHORIZATION",
+	    "HTTP_TRACEPARENT", "HTTP_X_REQUEST_ID" };
+	const char	*vals[7] = { NULL };
+	const uint8_t	*p = c->params, *name, *val;
+	size_t		 left = c->params_len, nlen, vlen, off = 0;
+	int		 rc;
+	struct req	*r = &c->req;
+
+	if (c->strs_cap < c->params_len + 8) {
+		char *s = realloc(c->strs, c->params_len + 8);
+		if (s == NULL)
+			return -1;
+		c->strs = s;
+		c->strs_cap = c->params_len + 8;
+	}
+	while ((rc = fcgi_param_next(&p, &left, &name, &nlen, &val, &vlen)) ==
+	    1) {
+		for (size_t i = 0; i < 7; i++) {
+			if (strlen(wanted[i]) != nlen ||
+			    memcmp(wanted[i], name, nlen) != 0)
+				continue;
+			/* A NUL inside a value would cut it: refuse it. */
+			if (memchr(val, '\0', vlen) != NULL)
+				return -1;
+			memcpy(c->strs + off, val, vlen);
+			c->strs[off + vlen] = '\0';
+			vals[i] = c->strs + off;
+			off += vlen + 1;
+		}
+	}
+	if (rc == -1)
+		return -1;
+
+	r->start_us = util_mono_us();
+	r->match.route = ROUTE__MAX;
+	r->method_str = vals[0] != NULL ? vals[0] : "-";
+	r->method = req_method_parse(vals[0]);
+	r->uri = vals[1] != NULL ? vals[1] : "/";
+	r->content_type = vals[2] != NULL && *vals[2] != '\0' ? vals[2] : NULL;
+	if (vals[3] != NULL && *vals[3] != '\0') {
+		long long n;
+		if (!util_parse_int(vals[3], 0, INT64_MAX, &n) ||
+		    n > LIM_BODY_MAX)
+			r->body_too_large = true;
+	}
+	r->authorization = vals[4];
+	r->traceparent = vals[5];
+	req_set_request_id(r, vals[6]);
+	req_set_trace(r, vals[5]);
+	return 0;
+}
+
+/* The whole request is in: plan it, and answer or queue its statement. */
+static void
+dispatch(struct evconn *c)
+{
+	c->dispatched = true;
+	if (c->req.body != NULL)
+		c->req.body[c->req.body_len] = '\0';
+	log_set_request(c->req.request_id, NULL);
+	if (!app_begin(&ev.app, &c->req, &c->resp, &c->plan)) {
+		log_set_request(NULL, NULL);
+		respond(c);
+		return;
+	}
+	log_set_request(NULL, NULL);
+	if (handlers[c->req.match.handler].flags & HF_STREAM) {
+		log_error("%s reached the event worker; route it to the "
+		    "blocking pool in nginx", router_pattern(c->req.match.route));
+		resp_error_status(&c->resp, 500,
+		    "this route is not served here");
+		respond(c);
+		return;
+	}
+	pg_send(c);
+}
+
+static void
+handle_record(struct evconn *c, const struct fcgi_record *rec)
+{
+	if (rec->id == 0) {
+		/* Management records: say we don't multiplex, know nothing else. */
+		uint8_t	 buf[FCGI_HEADER_LEN + 8];
+		if (rec->type == FCGI_T_GET_VALUES) {
+			if (out_reserve(c, FCGI_HEADER_LEN) == 0)
+				c->out_len += fcgi_header(c->out + c->out_len,
+				    FCGI_T_GET_VALUES_RESULT, 0, 0, 0);
+		} else if (out_reserve(c, sizeof(buf)) == 0) {
+			c->out_len += fcgi_header(c->out + c->out_len,
+			    FCGI_T_UNKNOWN_TYPE, 0, 8, 0);
+			memset(c->out + c->out_len, 0, 8);
+			c->out[c->out_len] = rec->type;
+			c->out_len += 8;
+		}
+		return;
+	}
+	switch (rec->type) {
+	case FCGI_T_BEGIN_REQUEST:
+		if (rec->len < 8) {
+			conn_close(c);
+			return;
+		}
+		if (c->active) {
+			/* One request at a time per connection. */
+			out_end_request(c, rec->id, FCGI_PS_CANT_MPX_CONN);
+			return;
+		}
+		if (((rec->content[0] << 8) | rec->content[1]) !=
+		    FCGI_ROLE_RESPONDER) {
+			out_end_request(c, rec->id, FCGI_PS_UNKNOWN_ROLE);
+			return;
+		}
+		c->active = true;
+		c->id = rec->id;
+		c->keep_conn = (rec->content[2] & FCGI_FLAG_KEEP_CONN) != 0;
+		c->params_len = 0;
+		return;
+	case FCGI_T_ABORT_REQUEST:
+		if (c->active && rec->id == c->id) {
+			c->aborted = true;
+			if (!c->dispatched) {
+				c->resp.status = 499;
+				respond(c);
+			}
+		}
+		return;
+	case FCGI_T_PARAMS:
+		if (!c->active || rec->id != c->id || c->params_done)
+			return;
+		if (rec->len == 0) {
+			c->params_done = true;
+			if (params_decode(c) == -1) {
+				log_warn("malformed FastCGI params; closing");
+				conn_close(c);
+			}
+			return;
+		}
+		if (buf_reserve(&c->params, &c->params_cap,
+		    c->params_len + rec->len, EV_PARAMS_MAX) == -1) {
+			log_warn("FastCGI params over %d bytes; closing",
+			    EV_PARAMS_MAX);
+			conn_close(c);
+			return;
+		}
+		memcpy(c->params + c->params_len, rec->content, rec->len);
+		c->params_len += rec->len;
+		return;
+	case FCGI_T_STDIN:
+		if (!c->active || rec->id != c->id || c->dispatched)
+			return;
+		if (rec->len == 0) {
+			if (!c->params_done) {
+				conn_close(c);
+				return;
+			}
+			dispatch(c);
+			return;
+		}
+		if (c->req.body_too_large ||
+		    c->req.body_len + rec->len > LIM_BODY_MAX) {
+			c->req.body_too_large = true;
+			return;
+		}
+		{
+			char *dst = req_body_reserve(&c->req, rec->len);
+			if (dst == NULL) {
+				conn_close(c);
+				return;
+			}
+			memcpy(dst, rec->content, rec->len);
+			c->req.body_len += rec->len;
+		}
+		return;
+	default:
+		return;		/* DATA and stray records are ignored */
+	}
+}
+
+/*
+ * Handles every whole record in the input, until a request is taken.
+ * An answer made right away (a 404, a 401) may let the loop go on to
+ * the next request; conn_flush() never re-enters it.
+ */
+static void
+conn_parse(struct evconn *c)
+{
+	size_t	 off = 0;
+
+	c->parsing = true;
+	while (c->fd != -1 && !c->dispatched) {
+		struct fcgi_record	 rec;
+		long			 n;
+
+		n = fcgi_record_next(c->in + off, c->in_len - off, &rec);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			log_warn("not FastCGI on the event socket; closing");
+			c->parsing = false;
+			conn_close(c);
+			return;
+		}
+		off += (size_t)n;
+		handle_record(c, &rec);
+	}
+	c->parsing = false;
+	if (c->fd == -1)
+		return;
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+	if (c->in_len == 0 && c->in_cap > EV_BUF_KEEP) {
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+	if (c->out_len > c->out_off && c->fd != -1)
+		conn_flush(c);
+}
+
+static void
+conn_read(struct evconn *c)
+{
+	for (;;) {
+		ssize_t	 n;
+
+		if (buf_reserve(&c->in, &c->in_cap, c->in_len + 4096,
+		    EV_IN_MAX) == -1) {
+			/* A request is being served and nginx keeps sending:
+			 * let the socket buffer hold it until we answer. */
+			if (c->dispatched)
+				return;
+			conn_close(c);
+			return;
+		}
+		n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+		if (n > 0) {
+			c->in_len += (size_t)n;
+			c->last_us = util_mono_us();
+			if (c->in_len < c->in_cap)
+				break;
+			continue;
+		}
+		if (n == 0) {
+			conn_close(c);
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			break;
+		conn_close(c);
+		return;
+	}
+	if (!c->dispatched)
+		conn_parse(c);
+}
+
+static void
+accept_all(void)
+{
+	for (;;) {
+		struct evconn	*c;
+		int		 fd;
+
+		fd = accept4(ev.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* Out of descriptors: stop accepting for a
+				 * second instead of spinning (slowcgi). */
+				log_warn("accept: %s; pausing accepts for 1 s",
+				    strerror(errno));
+				(void)epoll_ctl(ev.ep, EPOLL_CTL_DEL, ev.lfd, NULL);
+				ev.accepting = false;
+				ev.accept_resume_us = util_mono_us() + 1000000;
+			} else if (errno != EAGAIN)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (ev.nconns >= EV_MAX_CONNS ||
+		    (c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->last_us = util_mono_us();
+		if (conns_add(c) == -1 || ep_add(fd, EPOLLIN, c) == -1) {
+			close(fd);
+			free(c);
+			continue;
+		}
+	}
+}
+
+/* Once a second: drop stale connections, resume accepting. */
+static void
+sweep(int64_t now)
+{
+	int64_t	 req_limit = ev.conf->request_timeout * 1000000LL;
+
+	for (size_t i = 0; i < ev.nconns;) {
+		struct evconn *c = ev.conns[i];
+		bool stale = c->active ? (!c->dispatched &&
+		    now - c->last_us > req_limit) :
+		    (now - c->last_us > EV_IDLE_US ||
+		    (worker_stop && c->out_len == 0));
+		if (stale && c->pstate == PS_NONE) {
+			conn_close(c);	/* moves the last entry into i */
+			continue;
+		}
+		i++;
+	}
+	if (!ev.accepting && !worker_stop && now >= ev.accept_resume_us &&
+	    ep_add(ev.lfd, EPOLLIN | EPOLLEXCLUSIVE, &tag_listen) == 0)
+		ev.accepting = true;
+}
+
+int
+evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
+{
+	struct epoll_event	 events[EV_MAX_EVENTS];
+	int64_t			 last_sweep = 0;
+	int			 fl;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.conf = c;
+	ev.slot = slot;
+	ev.lfd = lfd;
+	ev.pg_fd = -1;
+	log_setup(c->log_level, c->log_format, "evworker");
+	if (worker_install_signals() == -1) {
+		log_error("signals: %s", strerror(errno));
+		return 70;
+	}
+	/* The event socket is ours alone (the blocking pool has its own). */
+	if ((fl = fcntl(lfd, F_GETFL)) == -1 ||
+	    fcntl(lfd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    (ev.ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    ep_add(lfd, EPOLLIN | EPOLLEXCLUSIVE, &tag_listen) == -1) {
+		log_error("event worker setup: %s", strerror(errno));
+		return 70;
+	}
+	ev.accepting = true;
+	app_init(&ev.app, c);
+	(void)pg_ready();
+	atomic_store(&slot->state, SB_IDLE);
+
+	for (;;) {
+		int	 n;
+		int64_t	 now;
+
+		if (worker_stop) {
+			if (ev.accepting) {
+				(void)epoll_ctl(ev.ep, EPOLL_CTL_DEL, lfd, NULL);
+				ev.accepting = false;
+				atomic_store(&slot->state, SB_STOPPING);
+			}
+			if (ev.nconns == 0 && ev.q_len == 0)
+				break;
+		}
+		n = epoll_wait(ev.ep, events, EV_MAX_EVENTS,
+		    worker_stop ? 100 : 1000);
+		if (n == -1 && errno != EINTR) {
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			void		*tag = events[i].data.ptr;
+			uint32_t	 e = events[i].events;
+
+			if (tag == &tag_listen) {
+				if (!worker_stop)
+					accept_all();
+			} else if (tag == &tag_pg) {
+				if ((e & EPOLLOUT) && ev.app.db.conn != NULL &&
+				    PQflush(ev.app.db.conn) == -1)
+					pg_broken();
+				if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
+					pg_read();
+			} else {
+				struct evconn *ec = tag;
+				/* Closed earlier in this batch: the fd is gone,
+				 * the struct is alive only while in the pipeline. */
+				if (ec->fd == -1)
+					continue;
+				if (e & EPOLLOUT)
+					conn_flush(ec);
+				if (ec->fd != -1 &&
+				    (e & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+					conn_read(ec);
+			}
+		}
+		pg_sync_and_flush();
+		free_dead();
+		atomic_store(&slot->state, ev.q_len > 0 ? SB_BUSY :
+		    (worker_stop ? SB_STOPPING : SB_IDLE));
+		now = util_mono_us();
+		if (now - last_sweep >= 1000000 || worker_stop) {
+			sweep(now);
+			last_sweep = now;
+		}
+	}
+	while (ev.nconns > 0)
+		conn_close(ev.conns[0]);
+	free_dead();
+	app_free(&ev.app);
+	free(ev.conns);
+	free(ev.q);
+	close(ev.ep);
+	return 0;
+}
