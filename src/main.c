@@ -177,6 +177,11 @@ drop_privileges(const char *user, const char *listen, const char *ev_listen)
 		    user != NULL ? user : "");
 		return -1;
 	}
+	if (pw->pw_uid == 0) {
+		log_error("refusing to serve as root: set TASKAPI_USER to an "
+		    "unprivileged user");
+		return -1;
+	}
 	if (chown_socket(listen, pw) == -1 || chown_socket(ev_listen, pw) == -1)
 		return -1;
 	if (setgroups(1, &pw->pw_gid) == -1 ||
