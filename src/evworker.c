@@ -971,6 +971,7 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 	ev.lfd = lfd;
 	ev.pg_fd = -1;
 	log_setup(c->log_level, c->log_format, "evworker");
+	log_set_buffered(1);
 	if (worker_install_signals() == -1) {
 		log_error("signals: %s", strerror(errno));
 		return 70;
@@ -1035,6 +1036,7 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 		}
 		pg_sync_and_flush();
 		free_dead();
+		log_flush();
 		atomic_store(&slot->state, ev.q_len > 0 ? SB_BUSY :
 		    (worker_stop ? SB_STOPPING : SB_IDLE));
 		now = util_mono_us();
@@ -1047,6 +1049,7 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 		conn_close(ev.conns[0]);
 	free_dead();
 	app_free(&ev.app);
+	log_flush();
 	free(ev.conns);
 	free(ev.q);
 	close(ev.ep);

@@ -21,6 +21,10 @@ static enum log_format	 log_fmt = LOGF_JSON;
 static const char	*log_role = "taskapi";
 static const char	*log_reqid;
 static const char	*log_traceid;
+static long		 log_pid;	/* cached: one getpid() per process */
+static int		 log_buffered;
+static char		 log_buf[16384];
+static size_t		 log_buf_len;
 
 static const char *const level_names[LOGL__MAX] = {
 	[LOGL_DEBUG] = "debug",
@@ -54,6 +58,14 @@ log_setup(enum log_level level, enum log_format fmt, const char *role)
 	log_min = level;
 	log_fmt = fmt;
 	log_role = role;
+	log_pid = (long)getpid();	/* called again in every child */
+}
+
+void
+log_set_buffered(int on)
+{
+	log_flush();
+	log_buffered = on;
 }
 
 void
@@ -63,9 +75,9 @@ log_set_request(const char *request_id, const char *trace_id)
 	log_traceid = trace_id;
 }
 
-/* Writes the whole line, retrying on EINTR; a failing stderr is ignored. */
+/* Writes it all, retrying on EINTR; a failing stderr is ignored. */
 static void
-log_write(const char *buf, size_t len)
+log_write_now(const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(STDERR_FILENO, buf, len);
@@ -77,6 +89,32 @@ log_write(const char *buf, size_t len)
 		buf += n;
 		len -= (size_t)n;
 	}
+}
+
+void
+log_flush(void)
+{
+	if (log_buf_len > 0)
+		log_write_now(log_buf, log_buf_len);
+	log_buf_len = 0;
+}
+
+/* One whole line (or part of one, the rest following at once). */
+static void
+log_write(const char *buf, size_t len)
+{
+	if (!log_buffered) {
+		log_write_now(buf, len);
+		return;
+	}
+	if (len > sizeof(log_buf) - log_buf_len)
+		log_flush();
+	if (len > sizeof(log_buf)) {
+		log_write_now(buf, len);
+		return;
+	}
+	memcpy(log_buf + log_buf_len, buf, len);
+	log_buf_len += len;
 }
 
 static void
@@ -104,7 +142,7 @@ log_emit(enum log_level level, struct json_object *obj)
 		int	 n;
 
 		n = snprintf(line, sizeof(line), "%s %s %s[%ld]", ts,
-		    level_names[level], log_role, (long)getpid());
+		    level_names[level], log_role, log_pid);
 		off = n > 0 ? (size_t)n : 0;
 		json_object_object_foreach(obj, key, val) {
 			if (off >= sizeof(line))
@@ -132,7 +170,7 @@ log_emit(enum log_level level, struct json_object *obj)
 	json_object_object_add(line, "level",
 	    json_object_new_string(level_names[level]));
 	json_object_object_add(line, "role", json_object_new_string(log_role));
-	json_object_object_add(line, "pid", json_object_new_int(getpid()));
+	json_object_object_add(line, "pid", json_object_new_int64(log_pid));
 	if (log_reqid != NULL)
 		json_object_object_add(line, "request_id",
 		    json_object_new_string(log_reqid));

@@ -31,6 +31,14 @@ int	log_level_parse(const char *);
 int	log_format_parse(const char *);
 
 void	log_setup(enum log_level, enum log_format, const char *role);
+
+/*
+ * Buffered mode (the event worker): lines collect in memory and go out
+ * with one write(2) in log_flush(), once per loop turn or when 16 KiB
+ * are waiting.  Lines stay whole; only their write is batched.
+ */
+void	log_set_buffered(int on);
+void	log_flush(void);
 /* Borrowed pointers, kept until the next call; NULL clears. */
 void	log_set_request(const char *request_id, const char *trace_id);
 
