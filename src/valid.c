@@ -23,6 +23,7 @@ struct jscan {
 	const char	*p;
 	const char	*end;
 	int		 depth;
+	size_t		 top_members;	/* members of the outermost object */
 };
 
 static void
@@ -176,6 +177,8 @@ js_value(struct jscan *s)	/* NOLINT(misc-no-recursion) */
 				js_ws(s);
 				if (!js_string(s))
 					return false;
+				if (s->depth == 1)
+					s->top_members++;
 				js_ws(s);
 				if (s->p >= s->end || *s->p != ':')
 					return false;
@@ -211,15 +214,19 @@ js_value(struct jscan *s)	/* NOLINT(misc-no-recursion) */
 	}
 }
 
-/* True when buf is exactly one JSON value (surrounded by white space). */
+/*
+ * True when buf is exactly one JSON value (surrounded by white space);
+ * *members is the number of members of the outermost object.
+ */
 static bool
-json_syntax_ok(const char *buf, size_t len)
+json_syntax_ok(const char *buf, size_t len, size_t *members)
 {
-	struct jscan	 s = { buf, buf + len, 0 };
+	struct jscan	 s = { buf, buf + len, 0, 0 };
 
 	if (!js_value(&s))
 		return false;
 	js_ws(&s);
+	*members = s.top_members;
 	return s.p == s.end;
 }
 
@@ -230,7 +237,7 @@ valid_parse_body(const char *body, size_t len, struct json_object **out,
 	struct json_tokener	*tok;
 	struct json_object	*obj;
 	enum json_tokener_error	 jerr;
-	size_t			 end;
+	size_t			 end, members = 0;
 
 	*out = NULL;
 	if (len == 0) {
@@ -250,7 +257,7 @@ valid_parse_body(const char *body, size_t len, struct json_object **out,
 		snprintf(err, errsz, "request body is not valid UTF-8");
 		return TERR_INVALID;
 	}
-	if (!json_syntax_ok(body, len)) {
+	if (!json_syntax_ok(body, len, &members)) {
 		snprintf(err, errsz, "request body is not valid JSON");
 		return TERR_INVALID;
 	}
@@ -282,6 +289,15 @@ valid_parse_body(const char *body, size_t len, struct json_object **out,
 	if (!json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
 		snprintf(err, errsz, "request body must be a JSON object");
+		return TERR_INVALID;
+	}
+	/*
+	 * json-c keeps the last of two equal keys; which one the client
+	 * meant is anyone's guess, so such a body is refused.
+	 */
+	if ((size_t)json_object_object_length(obj) != members) {
+		json_object_put(obj);
+		snprintf(err, errsz, "request body has a duplicate key");
 		return TERR_INVALID;
 	}
 	*out = obj;

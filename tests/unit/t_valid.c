@@ -54,6 +54,8 @@ test_body_accepts_objects(void **state)
 	json_object_put(parse_ok(" {\"a\": 1}\n"));
 	json_object_put(parse_ok("{\"t\":\"\\u00e9\\ud83d\\ude00\"}"));
 	json_object_put(parse_ok("{\"t\":\"caf\xc3\xa9\"}"));
+	/* Equal keys in nested objects are not ours to judge. */
+	json_object_put(parse_ok("{\"a\":{\"b\":1},\"c\":{\"b\":2}}"));
 }
 
 static void
@@ -89,6 +91,8 @@ test_body_refuses(void **state)
 	parse_bad("{\"a\":.5}");
 	parse_bad("{\"a\":tru}");
 	parse_bad("{\"a\" 1}");
+	parse_bad("{\"a\":1,\"a\":2}");		/* duplicate key */
+	parse_bad("{\"a\":1,\"\\u0061\":2}");	/* the same key, escaped */
 	parse_bad_len("{\"t\":\"a\0b\"}", 10);		/* raw NUL */
 	/* Nested deeper than the limit. */
 	for (int i = 0; i < LIM_JSON_DEPTH + 2; i++)
