@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# 65-hostile.sh: what an attacker sends.  Forged tokens, SQL
+# metacharacters in every field, dot segments and encoded slashes,
+# duplicate keys, huge numbers, and slow clients that dribble their
+# request (nginx cuts them off; no worker is held).
+. "$(dirname "$0")/lib.sh"
+
+make_user U || bail "cannot create a user"
+make_user V || bail "cannot create a second user"
+
+# --- tokens: each a correct HS256 signature over a wrong claim set, or a
+# header that asks for another algorithm.
+if have_secret; then
+	now=$(date +%s)
+	S=$TASKAPI_JWT_SECRET
+	declare -A forged=(
+		["RS256 header, HMAC signature"]=$(jwt_make '{"alg":"RS256","typ":"JWT"}' "{\"sub\":\"$U_ID\",\"iat\":$now,\"exp\":$((now + 600))}" "$S" HS256)
+		["alg HS256 but crit header"]=$(jwt_make '{"alg":"HS256","crit":["exp"]}' "{\"sub\":\"$U_ID\",\"iat\":$now,\"exp\":$((now + 600))}" "$S" HS256)
+		["sub not a UUID"]=$(jwt_make "$JWT_HS256_HEADER" "{\"sub\":\"admin\",\"iat\":$now,\"exp\":$((now + 600))}" "$S" HS256)
+		["sub an upper-case UUID"]=$(jwt_make "$JWT_HS256_HEADER" "{\"sub\":\"${U_ID^^}\",\"iat\":$now,\"exp\":$((now + 600))}" "$S" HS256)
+		["sub a number"]=$(jwt_make "$JWT_HS256_HEADER" "{\"sub\":1,\"iat\":$now,\"exp\":$((now + 600))}" "$S" HS256)
+		["no exp"]=$(jwt_make "$JWT_HS256_HEADER" "{\"sub\":\"$U_ID\",\"iat\":$now}" "$S" HS256)
+		["exp a float"]=$(jwt_make "$JWT_HS256_HEADER" "{\"sub\":\"$U_ID\",\"iat\":$now,\"exp\":$((now + 600)).5}" "$S" HS256)
+		["exp beyond 64 bits"]=$(jwt_make "$JWT_HS256_HEADER" "{\"sub\":\"$U_ID\",\"iat\":$now,\"exp\":99999999999999999999999}" "$S" HS256)
+		["payload an array"]=$(jwt_make "$JWT_HS256_HEADER" "[\"$U_ID\"]" "$S" HS256)
+		["a random uuid as sub"]=$(jwt_make "$JWT_HS256_HEADER" "{\"sub\":\"$(random_uuid)\",\"iat\":$now,\"exp\":$((now + 600))}" "$S" HS256)
+	)
+	for name in "${!forged[@]}"; do
+		api "${forged[$name]}" GET /api/v1/me
+		expect_error 401 "token with $name -> 401"
+	done
+	good=$(jwt_for "$U_ID")
+	api "${good}=" GET /api/v1/me
+	expect_error 401 "token with base64 padding appended -> 401"
+	api "${good//_/\/}" GET /api/v1/me
+	if [[ $good == *_* ]]; then
+		expect_error 401 "token in standard (not url-safe) base64 -> 401"
+	fi
+	api "$good" GET /api/v1/me
+	expect_json 200 "control: the correctly forged token is accepted"
+else
+	skip "forged tokens" "no TASKAPI_JWT_SECRET"
+fi
+
+# --- SQL metacharacters everywhere: stored and returned verbatim.
+evil="'; DROP TABLE tasks; -- \\\" % _ \$1 \\\\x00 /* */"
+body=$(jq -cn --arg t "$evil" '{title: $t, description: $t, priority: "low"}')
+create_task "$U_TOKEN" "$body"
+expect_json 201 "a task whose title and description are SQL metacharacters -> 201"
+json_ok '.title == $t and .description == $t' \
+	"... and both come back byte for byte" --arg t "$evil"
+api "$U_TOKEN" GET "/api/v1/tasks/$TASK_ID"
+json_ok '.title == $t' "... also when read again" --arg t "$evil"
+api "$U_TOKEN" GET "/api/v1/tasks?status=todo'%20OR%201=1--"
+expect_error 400 "a filter value with SQL in it -> 400"
+api "$U_TOKEN" GET "/api/v1/tasks?limit=1;DROP%20TABLE%20tasks"
+expect_error 400 "a limit with SQL in it -> 400"
+email="o'brien+\"x\"-$(uniq_suffix)@example.com"
+register "$email" "password-1234" "Robert'); DROP TABLE users;--"
+expect_json 201 "register with quotes in the e-mail and name -> 201"
+login "$email" "password-1234"
+expect_json 200 "... and that e-mail logs in"
+login "' OR '1'='1" "' OR '1'='1"
+expect_error 401 "login with a classic injection -> 401"
+if have_psql; then
+	is "$(sql "SELECT to_regclass('tasks') IS NOT NULL AND to_regclass('users') IS NOT NULL")" t \
+		"the tables are still there"
+fi
+
+# --- paths
+for p in "/api/v1/tasks/..%2f..%2fusers" "/api/v1/tasks/%2e%2e" "/api/v1/tasks/./$TASK_ID" \
+	"/api/v1/tasks/$TASK_ID/.." "/api/v1/tasks/%7B$TASK_ID%7D" "/api/v1/tasks/${TASK_ID}%00"; do
+	api "$U_TOKEN" GET "$p"
+	if [[ $RESP_STATUS == 400 || $RESP_STATUS == 404 ]] && is_error_body; then
+		pass "GET $p -> $RESP_STATUS JSON"
+	else
+		fail "GET $p -> 400 or 404 JSON" "$(resp_summary)"
+	fi
+done
+api "$V_TOKEN" GET "/api/v1/tasks/../tasks/$TASK_ID"
+if [[ $RESP_STATUS != 200 ]]; then
+	pass "a dot-segment path does not reach another user's task ($RESP_STATUS)"
+else
+	fail "a dot-segment path does not reach another user's task" "$(resp_summary)"
+fi
+
+# --- bodies
+api "$U_TOKEN" POST /api/v1/tasks '{"title":"a","title":"b"}'
+expect_error 400 "a duplicate key -> 400"
+api "$U_TOKEN" POST /api/v1/tasks '{"title":1e999999}'
+expect_error 400 "a title that is a huge number -> 400"
+api "$U_TOKEN" POST /api/v1/tasks '{"title":"x","priority":123456789012345678901234567890}'
+expect_error 400 "a priority that is a huge integer -> 400"
+api "$U_TOKEN" POST /api/v1/tasks '{"title":"x","due_at":"99999-01-01T00:00:00Z"}'
+expect_error 400 "a due_at in year 99999 -> 400"
+api "$U_TOKEN" POST /api/v1/tasks '{"title":"x","due_at":"0000-01-01T00:00:00Z"}'
+expect_error 400 "a due_at in year 0 -> 400"
+for f in title description; do
+	api "$U_TOKEN" POST /api/v1/tasks "{\"title\":\"ok\",\"$f\":\"a\\ud800b\"}"
+	expect_error 400 "a lone surrogate in $f -> 400"
+done
+deep=$(printf '{"a":%.0s' $(seq 1 100))1$(printf '}%.0s' $(seq 1 100))
+api "$U_TOKEN" POST /api/v1/tasks "$deep"
+expect_error 400 "JSON nested 100 deep -> 400"
+
+# --- slow clients: nginx holds them, the workers stay free, and nginx
+# closes them after its timeouts: a header not complete within
+# client_header_timeout, a body that stalls longer than
+# client_body_timeout.  (A body dribbled faster than that is held by
+# nginx, never by a worker: see SECURITY.md.)
+slow() {
+	python3 - "$1" "$2" <<-'PY'
+		import socket, sys, time
+		host, port = sys.argv[1].split(":")
+		mode = sys.argv[2]
+		s = socket.create_connection((host, int(port)))
+		s.settimeout(30)
+		try:
+		    if mode == "headers":
+		        s.sendall(b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\n")
+		        for _ in range(30):
+		            time.sleep(1)
+		            s.sendall(b"X-a: b\r\n")
+		    else:
+		        # A byte, then silence longer than client_body_timeout.
+		        s.sendall(b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\n"
+		                  b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+		        for _ in range(3):
+		            time.sleep(12)
+		            s.sendall(b" ")
+		    print("never cut off")
+		except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
+		    print("cut off")
+		PY
+}
+hostport=${BASE#http://}
+t0=$(date +%s)
+for i in $(seq 1 20); do slow "$hostport" headers >"$T_DIR/slow.h$i" 2>&1 & done
+for i in $(seq 1 20); do slow "$hostport" body >"$T_DIR/slow.b$i" 2>&1 & done
+sleep 2
+bad=0
+for i in $(seq 1 20); do
+	[[ $(curl_code -H "Authorization: Bearer $U_TOKEN" "$BASE/api/v1/users?limit=1") == 200 ]] || bad=$((bad + 1))
+done
+is "$bad" 0 "with 40 slow clients connected, 20 requests to the blocking pool all succeed"
+wait
+secs=$(($(date +%s) - t0))
+cut=$(cat "$T_DIR"/slow.* | grep -c '^cut off$')
+is "$cut" 40 "nginx cut off all 40 slow clients"
+num_cmp "$secs" -le 30 "... within ${secs} s (header and body timeouts 10 s)"
+done_testing
