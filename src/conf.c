@@ -24,6 +24,7 @@
 
 enum var {
 	VAR_DATABASE_URL,
+	VAR_MIGRATE_DATABASE_URL,
 	VAR_JWT_SECRET,
 	VAR_JWT_TTL,
 	VAR_WORKERS,
@@ -52,6 +53,9 @@ struct var_def {
 static const struct var_def conf_vars[VAR__MAX] = {
 	[VAR_DATABASE_URL] = { "DATABASE_URL", "postgresql:///taskapi",
 	    "libpq connection URI or key=value string" },
+	[VAR_MIGRATE_DATABASE_URL] = { "TASKAPI_MIGRATE_DATABASE_URL", NULL,
+	    "what 'taskapi migrate' connects with: the schema owner's role "
+	    "(default: DATABASE_URL)" },
 	[VAR_JWT_SECRET] = { "JWT_SECRET", NULL,
 	    "HS256 signing key, at least 32 bytes (required)" },
 	[VAR_JWT_TTL] = { "JWT_TTL", "3600", "token lifetime in seconds" },
@@ -256,6 +260,7 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 		goto fail;
 
 	if (get_str(&fv, VAR_DATABASE_URL, &c->database_url, err, errsz) ||
+	    get_str(&fv, VAR_MIGRATE_DATABASE_URL, &c->migrate_url, err, errsz) ||
 	    get_str(&fv, VAR_LISTEN, &c->listen, err, errsz) ||
 	    get_str(&fv, VAR_MIGRATIONS_DIR, &c->migrations_dir, err, errsz) ||
 	    get_str(&fv, VAR_USER, &c->user, err, errsz) ||
@@ -327,6 +332,7 @@ conf_free(struct conf *c)
 		free(c->jwt_secret);
 	}
 	free(c->database_url);
+	free(c->migrate_url);
 	free(c->listen);
 	free(c->migrations_dir);
 	free(c->user);

@@ -12,6 +12,7 @@
 
 struct conf {
 	char		*database_url;		/* DATABASE_URL */
+	char		*migrate_url;		/* TASKAPI_MIGRATE_DATABASE_URL */
 	unsigned char	*jwt_secret;		/* JWT_SECRET, >= 32 bytes */
 	size_t		 jwt_secret_len;
 	long		 jwt_ttl;		/* JWT_TTL, seconds */

@@ -213,8 +213,8 @@ migrate_run(const struct conf *conf)
 			goto out;
 		}
 
-	if ((c = db_connect_once(conf->database_url,
-	    conf->db_connect_timeout)) == NULL)
+	if ((c = db_connect_once(conf->migrate_url != NULL ? conf->migrate_url :
+	    conf->database_url, conf->db_connect_timeout)) == NULL)
 		goto out;
 	if (!exec_ok(c, "SET client_min_messages = warning", "settings") ||
 	    !exec_ok(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")",

@@ -65,6 +65,17 @@ expect_error 401 "login with a classic injection -> 401"
 if have_psql; then
 	is "$(sql "SELECT to_regclass('tasks') IS NOT NULL AND to_regclass('users') IS NOT NULL")" t \
 		"the tables are still there"
+	# The service's own role (TASKAPI_PSQL logs in as it) reads and
+	# writes rows, and can do nothing else.  Each probe is rolled back,
+	# so a failing check harms nothing.
+	for ddl in "DROP TABLE tasks" "ALTER TABLE users ADD COLUMN x int" \
+		"CREATE TABLE t (x int)" "TRUNCATE tasks" "DELETE FROM schema_migrations"; do
+		if $TASKAPI_PSQL -v ON_ERROR_STOP=1 -c "BEGIN; $ddl; ROLLBACK;" >/dev/null 2>&1; then
+			fail "the service's database role may not: $ddl" "it could"
+		else
+			pass "the service's database role may not: $ddl"
+		fi
+	done
 fi
 
 # --- paths
