@@ -49,6 +49,7 @@
 #define EV_IN_MAX	(FCGI_HEADER_LEN + FCGI_MAX_CONTENT + 255 + 4096)
 #define EV_IDLE_US	(300LL * 1000000)	/* idle kept connection */
 #define EV_BUF_KEEP	(64 * 1024)	/* larger buffers are given back */
+#define EV_TRIM_US	(2LL * 1000000)	/* idle this long: drop buffers */
 
 enum pstate {
 	PS_NONE = 0,
@@ -261,7 +262,7 @@ ep_add(int fd, uint32_t events, void *tag)
 static int
 buf_reserve(uint8_t **buf, size_t *cap, size_t need, size_t max)
 {
-	size_t	 n = *cap == 0 ? 4096 : *cap;
+	size_t	 n = *cap == 0 ? 1024 : *cap;
 	uint8_t	*p;
 
 	if (need <= *cap)
@@ -864,7 +865,7 @@ conn_read(struct evconn *c)
 	for (;;) {
 		ssize_t	 n;
 
-		if (buf_reserve(&c->in, &c->in_cap, c->in_len + 4096,
+		if (buf_reserve(&c->in, &c->in_cap, c->in_len + 2048,
 		    EV_IN_MAX) == -1) {
 			/* A request is being served and nginx keeps sending:
 			 * let the socket buffer hold it until we answer. */
@@ -935,6 +936,28 @@ accept_all(void)
 	}
 }
 
+/*
+ * An idle kept connection gives its buffers back: nginx may keep
+ * hundreds open, and most sit idle once a burst is over.
+ */
+static void
+conn_trim(struct evconn *c)
+{
+	if (c->in_cap == 0 && c->out_cap == 0 && c->params_cap == 0)
+		return;
+	free(c->in);
+	free(c->out);
+	free(c->params);
+	free(c->strs);
+	c->in = c->out = c->params = NULL;
+	c->strs = NULL;
+	c->in_cap = c->out_cap = c->params_cap = c->strs_cap = 0;
+	c->out_off = 0;
+	req_free(&c->req);
+	resp_free(&c->resp);
+	plan_free(&c->plan);
+}
+
 /* Once a second: drop stale connections, resume accepting. */
 static void
 sweep(int64_t now)
@@ -951,6 +974,9 @@ sweep(int64_t now)
 			conn_close(c);	/* moves the last entry into i */
 			continue;
 		}
+		if (!c->active && c->in_len == 0 && c->out_len == 0 &&
+		    now - c->last_us > EV_TRIM_US)
+			conn_trim(c);
 		i++;
 	}
 	if (!ev.accepting && !worker_stop && now >= ev.accept_resume_us &&

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -336,6 +337,8 @@ main(int argc, char *argv[])
 	    drop_privileges(c->user, c->listen, c->ev_listen) == -1 ||
 	    check_schema(c) == -1)
 		return 1;
+	/* Give back what start-up used (the dummy hash, a schema check). */
+	(void)malloc_trim(0);
 	rc = supervisor_run(c, env_file, fd, ev_fd);
 	return rc;
 }

@@ -101,7 +101,7 @@ char *
 req_body_reserve(struct req *r, size_t n)
 {
 	if (r->body_len + n + 1 > r->body_cap) {
-		size_t	 cap = r->body_cap == 0 ? 4096 : r->body_cap;
+		size_t	 cap = r->body_cap == 0 ? 1024 : r->body_cap;
 		char	*p;
 
 		while (cap < r->body_len + n + 1)
