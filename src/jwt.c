@@ -294,6 +294,15 @@ enum jwt_status
 jwt_verify(const unsigned char *key, size_t keylen, const char *token,
     size_t toklen, int64_t now, char *sub_out, size_t sub_outsz)
 {
+	return jwt_verify_exp(key, keylen, token, toklen, now, sub_out,
+	    sub_outsz, NULL);
+}
+
+enum jwt_status
+jwt_verify_exp(const unsigned char *key, size_t keylen, const char *token,
+    size_t toklen, int64_t now, char *sub_out, size_t sub_outsz,
+    int64_t *exp_out)
+{
 	unsigned char		 buf[LIM_TOKEN_MAX + 1];
 	unsigned char		 mac[crypto_auth_hmacsha256_BYTES];
 	struct json_object	*hdr = NULL, *pl = NULL, *v;
@@ -353,6 +362,8 @@ jwt_verify(const unsigned char *key, size_t keylen, const char *token,
 		goto out;
 	}
 	memcpy(sub_out, json_object_get_string(v), LIM_UUID_LEN + 1);
+	if (exp_out != NULL)
+		*exp_out = exp;
 	st = JWT_OK;
 out:
 	json_object_put(pl);

@@ -44,4 +44,9 @@ enum jwt_status jwt_verify(const unsigned char *key, size_t keylen,
 	    const char *token, size_t toklen, int64_t now, char *sub_out,
 	    size_t sub_outsz);
 
+/* jwt_verify(), also giving the token's exp on JWT_OK (exp_out may be NULL). */
+enum jwt_status jwt_verify_exp(const unsigned char *key, size_t keylen,
+	    const char *token, size_t toklen, int64_t now, char *sub_out,
+	    size_t sub_outsz, int64_t *exp_out);
+
 #endif /* TASKAPI_JWT_H */
