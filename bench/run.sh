@@ -1,0 +1,626 @@
+#!/usr/bin/env bash
+# bench/run.sh: the taskapi benchmark in one command.
+#
+# Builds an optimized binary (CFLAGS=-O2 -g) in its own build directory,
+# starts a private stack on its own ports with ./dev up (so it can run next
+# to the dev stack), seeds users and tasks, then measures with wrk (one
+# client thread) the API endpoints and, in the same run, two yardsticks: a
+# second nginx answering "return 200" with the health JSON, and
+# pgbench -S -M prepared on the stack's PostgreSQL.  Every figure is the
+# median of BENCH_RUNS runs.  Prints a table and writes bench/RESULTS.md
+# (the part between the bench:begin/bench:end markers; the rest of the
+# file, "## Notes" included, is kept).  Stops the stack at the end.
+#
+# Settings (environment), defaults in brackets:
+#   BENCH_RUNS [3]            runs per figure (the median is reported)
+#   BENCH_DURATION [8]        seconds per wrk / pgbench run
+#   BENCH_CONCURRENCY ["16 64 256"]
+#   BENCH_HIGH_CONCURRENCY [1024]  the errors-only pass (GET /health and
+#                             GET /api/v1/tasks/{id}); empty to skip
+#   BENCH_ENDPOINTS ["health task_get tasks_list task_create task_patch
+#                    static pgbench"]   any subset
+#   BENCH_QUICK=1             sanity check: 1 run, 3 s, c=64 only (explicit
+#                             settings above still win); writes its
+#                             RESULTS.md only under bench/out/
+#   BENCH_TASKS [10000]       seeded tasks of the bench user
+#   BENCH_EXPORT_TASKS [100000]  tasks of the export user; 0 skips the export
+#   BENCH_WORKERS             TASKAPI_WORKERS for the pool [taskapi's default]
+#   BENCH_WRK_THREADS [1]     wrk -t
+#   BENCH_WRK_TIMEOUT [2]     wrk --timeout, seconds (wrk's default)
+#   BENCH_BUILD [./build-bench]  build directory (its var/ holds the stack)
+#   BENCH_HTTP_PORT [18090] BENCH_TLS_PORT [18453] BENCH_PG_PORT [55440]
+#   BENCH_STATIC_PORT [18091] the yardstick nginx
+#   BENCH_OUT [bench/out/<date>]  raw outputs of this run
+#   BENCH_RESULTS [bench/RESULTS.md; under BENCH_OUT in quick mode]
+#   BENCH_KEEP_STACK=1        leave the stack (and the yardstick nginx) up
+#   BENCH_FRESH=1             start from an empty BENCH_BUILD/var (new cluster)
+#   BENCH_SRC [..]            source tree to build and run (its own ./dev);
+#   BENCH_SRC_COMMIT          what to call it when it is not a git checkout
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# BENCH_SRC: benchmark another source tree (e.g. `git archive <commit>`
+# unpacked somewhere) with these scripts; it needs its own ./dev.
+ROOT=$(cd "${BENCH_SRC:-$BENCH_DIR/..}" && pwd)
+[ -x "$ROOT/dev" ] || { echo "bench: $ROOT/dev not found" >&2; exit 1; }
+
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	RUNS=${BENCH_RUNS:-1}
+	DURATION=${BENCH_DURATION:-3}
+	CONC=${BENCH_CONCURRENCY:-64}
+else
+	RUNS=${BENCH_RUNS:-3}
+	DURATION=${BENCH_DURATION:-8}
+	CONC=${BENCH_CONCURRENCY:-16 64 256}
+fi
+HIGH_CONC=${BENCH_HIGH_CONCURRENCY-1024}
+ENDPOINTS=${BENCH_ENDPOINTS:-health task_get tasks_list task_create task_patch static pgbench}
+NTASKS=${BENCH_TASKS:-10000}
+EXPORT_TASKS=${BENCH_EXPORT_TASKS:-100000}
+WRK_THREADS=${BENCH_WRK_THREADS:-1}
+WRK_TIMEOUT=${BENCH_WRK_TIMEOUT:-2}
+BUILD=${BENCH_BUILD:-$ROOT/build-bench}
+HTTP_PORT=${BENCH_HTTP_PORT:-18090}
+TLS_PORT=${BENCH_TLS_PORT:-18453}
+PG_PORT=${BENCH_PG_PORT:-55440}
+STATIC_PORT=${BENCH_STATIC_PORT:-18091}
+OUT=${BENCH_OUT:-$BENCH_DIR/out/$(date -u +%Y%m%d-%H%M%S)}
+if [ "$QUICK" = 1 ]; then
+	RESULTS=${BENCH_RESULTS:-$OUT/RESULTS.md}
+else
+	RESULTS=${BENCH_RESULTS:-$BENCH_DIR/RESULTS.md}
+fi
+CFLAGS_BENCH='-O2 -g'
+CONF_FLAGS="CFLAGS=$CFLAGS_BENCH"
+SVC_USER=taskapi
+PGB_SCALE=10
+PGB_SAMPLING=0.05   # share of pgbench transactions logged, for p50/p99
+
+say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
+as_svc() { if is_root; then runuser -u "$SVC_USER" -- "$@"; else "$@"; fi; }
+
+for t in $ENDPOINTS; do
+	case $t in
+	health | task_get | tasks_list | task_create | task_patch | static | pgbench) ;;
+	*) die "unknown endpoint '$t' in BENCH_ENDPOINTS" ;;
+	esac
+done
+for c in $CONC $HIGH_CONC; do
+	[[ $c =~ ^[0-9]+$ ]] || die "bad concurrency '$c'"
+done
+for cmd in wrk pgbench nginx curl jq python3 git; do
+	command -v "$cmd" >/dev/null 2>&1 || die "$cmd not found"
+done
+
+# wrk needs a descriptor per connection (c=1024); nginx and the pool
+# inherit the limit from here through ./dev up.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" -ge 4096 ] || die "ulimit -n is $(ulimit -n); need at least 4096"
+
+mkdir -p "$OUT/raw" "$OUT/mem" "$OUT/data"
+RUNS_TSV=$OUT/runs.tsv
+printf 'target\tconc\trep\trps\tp50_us\tp99_us\tnon2xx\tconnect\tread\twrite\ttimeout\trequests\tstatuses\tapp_warn\tnginx_err\traw\n' >"$RUNS_TSV"
+META=$OUT/meta.tsv
+: >"$META"
+meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
+
+# --- 1. build ----------------------------------------------------------------
+# ./dev word-splits CONFIGURE_FLAGS, so 'CFLAGS=-O2 -g' cannot go through it
+# (configure would see a lone "-g").  We configure the bench build directory
+# ourselves and write .configure-flags with the very string we hand ./dev
+# as CONFIGURE_FLAGS: ./dev then sees matching flags, does not reconfigure,
+# and only runs make.
+
+build() {
+	if [ ! -x "$ROOT/configure" ] || [ "$ROOT/configure.ac" -nt "$ROOT/configure" ]; then
+		say "autoreconf"
+		(cd "$ROOT" && autoreconf -fi >/dev/null 2>&1) || (cd "$ROOT" && autoreconf -fi)
+	fi
+	mkdir -p "$BUILD"
+	if [ ! -f "$BUILD/Makefile" ] || [ "$(cat "$BUILD/.configure-flags" 2>/dev/null)" != "$CONF_FLAGS" ]; then
+		say "configure CFLAGS='$CFLAGS_BENCH' in $BUILD"
+		(cd "$BUILD" && "$ROOT/configure" --quiet CFLAGS="$CFLAGS_BENCH") >"$OUT/configure.log" 2>&1 ||
+			{ cat "$OUT/configure.log" >&2; die "configure failed"; }
+		printf '%s' "$CONF_FLAGS" >"$BUILD/.configure-flags"
+	fi
+	grep -q "^CFLAGS = $CFLAGS_BENCH\$" "$BUILD/Makefile" ||
+		die "$BUILD/Makefile does not have CFLAGS = $CFLAGS_BENCH"
+}
+
+DEV_ENV=(env -u TASKAPI_WORKERS TASKAPI_BUILD="$BUILD" TASKAPI_HTTP_PORT="$HTTP_PORT"
+	TASKAPI_TLS_PORT="$TLS_PORT" TASKAPI_PG_PORT="$PG_PORT" CONFIGURE_FLAGS="$CONF_FLAGS")
+[ -n "${BENCH_WORKERS:-}" ] && DEV_ENV+=(TASKAPI_WORKERS="$BENCH_WORKERS")
+dev() { "${DEV_ENV[@]}" "$ROOT/dev" "$@"; }
+
+# --- stop everything at the end ---------------------------------------------
+
+STACK_STARTED=0
+STATIC_DIR=
+BG_PIDS=()
+cleanup() {
+	local rc=$? p
+	trap - EXIT INT TERM
+	for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	if [ "${BENCH_KEEP_STACK:-0}" != 1 ]; then
+		[ -n "$STATIC_DIR" ] && static_down
+		if [ "$STACK_STARTED" = 1 ]; then
+			say "stopping the bench stack"
+			dev down >>"$OUT/dev.log" 2>&1 || say "./dev down failed (see $OUT/dev.log)"
+		fi
+	else
+		say "BENCH_KEEP_STACK=1: stack left running (./dev down with TASKAPI_BUILD=$BUILD ...)"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
+
+# --- 2. the stack --------------------------------------------------------------
+
+say "output: $OUT"
+meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+meta loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
+# The working tree may hold uncommitted work: keep exactly what was built.
+git -C "$ROOT" diff HEAD >"$OUT/worktree.diff" 2>/dev/null || true
+git -C "$ROOT" ls-files --others --exclude-standard -- src nginx sql Makefile.am configure.ac dev \
+	>"$OUT/worktree-untracked.txt" 2>/dev/null || true
+if [ -s "$OUT/worktree-untracked.txt" ]; then
+	tar -C "$ROOT" -czf "$OUT/worktree-untracked.tar.gz" -T "$OUT/worktree-untracked.txt" 2>/dev/null || true
+fi
+meta worktree_sha "$(cat "$OUT/worktree.diff" "$OUT/worktree-untracked.tar.gz" 2>/dev/null | sha256sum | cut -c1-12)"
+# The commit as built (the tree may move on while the benchmark runs).
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "${BENCH_SRC_COMMIT:-unknown}")
+dirty_files=
+if git -C "$ROOT" rev-parse --show-toplevel 2>/dev/null | grep -qx "$ROOT"; then
+	dirty_files=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | awk '{ print $2 }' | tr '\n' ' ')
+fi
+[ -n "$dirty_files" ] && commit="$commit-dirty"
+meta commit "$commit"
+meta dirty_files "$dirty_files"
+build
+# BENCH_FRESH=1: a new var/ (database cluster, env file, logs), for when
+# an older bench cluster no longer suits ./dev.  Only with the stack down.
+if [ "${BENCH_FRESH:-0}" = 1 ] && [ -e "$BUILD/var" ]; then
+	dev down >>"$OUT/dev.log" 2>&1 || true
+	say "BENCH_FRESH=1: removing $(readlink -f "$BUILD/var")"
+	rm -rf "$(readlink -f "$BUILD/var")"
+	rm -f "$BUILD/var"
+fi
+# A TASKAPI_WORKERS left in the env file by an earlier BENCH_WORKERS run
+# would stick (./dev only ever adds the line): drop it unless asked for.
+if [ -z "${BENCH_WORKERS:-}" ] && [ -f "$BUILD/var/taskapi.env" ] &&
+	grep -q '^TASKAPI_WORKERS=' "$BUILD/var/taskapi.env"; then
+	as_svc sed -i '/^TASKAPI_WORKERS=/d' "$(readlink -f "$BUILD/var")/taskapi.env"
+fi
+# The logs are the bench stack's own: start them afresh, so that they hold
+# this run only (all their writers use O_APPEND, so truncating under a
+# stack left running is safe too).
+if [ -d "$BUILD/var/log" ]; then
+	for f in taskapi.log nginx-access.log nginx-error.log; do
+		[ -f "$BUILD/var/log/$f" ] && : >"$BUILD/var/log/$f"
+	done
+fi
+say "./dev up (http :$HTTP_PORT, pg :$PG_PORT, build $BUILD)"
+STACK_STARTED=1
+dev up >>"$OUT/dev.log" 2>&1 || {
+	tail -n 30 "$OUT/dev.log" >&2
+	die "./dev up failed (if the bench's database cluster predates a change in ./dev, BENCH_FRESH=1 starts a new one)"
+}
+VAR=$(readlink -f "$BUILD/var")
+MASTER=$(cat "$VAR/run/taskapi.pid")
+NGINX_PID=$(cat "$VAR/nginx/nginx.pid")
+APP_LOG=$VAR/log/taskapi.log
+ACCESS_LOG=$VAR/log/nginx-access.log
+NGINX_ERR=$VAR/log/nginx-error.log
+BASE=http://127.0.0.1:$HTTP_PORT
+PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -h "$VAR/run" -p "$PG_PORT")
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+
+# --- 3. the nginx yardstick ---------------------------------------------------
+# A second nginx (same binary, worker_processes 1 like the stack's, same
+# worker_connections / keepalive) that only answers "return 200" with the
+# health JSON.  No access log: this is nginx alone, the ceiling of what
+# the stack's nginx could do in front of the pool.
+
+static_down() {
+	pid_alive "$STATIC_DIR/nginx.pid" || return 0
+	kill -QUIT "$(cat "$STATIC_DIR/nginx.pid")" 2>/dev/null || true
+	for _ in $(seq 1 50); do
+		pid_alive "$STATIC_DIR/nginx.pid" || return 0
+		sleep 0.1
+	done
+}
+
+static_up() {
+	STATIC_DIR=$VAR/bench-static-nginx
+	as_svc mkdir -p "$STATIC_DIR"
+	static_down # one left over by an interrupted run
+	as_svc sh -c "cat >'$STATIC_DIR/nginx.conf'" <<-EOF
+		# Written by bench/run.sh: the "nginx static" yardstick.
+		pid                  $STATIC_DIR/nginx.pid;
+		error_log            $STATIC_DIR/error.log warn;
+		worker_processes     1;
+		worker_rlimit_nofile 8192;
+		events {
+		    worker_connections 4096;
+		}
+		http {
+		    access_log off;
+		    client_body_temp_path $STATIC_DIR/client_body_temp;
+		    fastcgi_temp_path     $STATIC_DIR/fastcgi_temp;
+		    proxy_temp_path       $STATIC_DIR/proxy_temp;
+		    scgi_temp_path        $STATIC_DIR/scgi_temp;
+		    uwsgi_temp_path       $STATIC_DIR/uwsgi_temp;
+		    keepalive_timeout 15s;
+		    server_tokens off;
+		    server {
+		        listen 127.0.0.1:$STATIC_PORT;
+		        location = /health {
+		            default_type "application/json; charset=utf-8";
+		            return 200 '{"status":"ok","database":"ok"}';
+		        }
+		    }
+		}
+	EOF
+	local args=(-p "$STATIC_DIR" -c "$STATIC_DIR/nginx.conf" -e "$STATIC_DIR/error.log")
+	as_svc nginx -t -q "${args[@]}" || die "yardstick nginx: configuration test failed"
+	as_svc nginx "${args[@]}" || die "yardstick nginx did not start"
+	for _ in $(seq 1 50); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$STATIC_PORT/health" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	die "yardstick nginx does not answer on :$STATIC_PORT"
+}
+
+has() { [[ " $ENDPOINTS " == *" $1 "* ]]; }
+
+if has static; then
+	say "yardstick nginx on :$STATIC_PORT"
+	static_up
+fi
+
+# --- 4. the pgbench yardstick -------------------------------------------------
+
+pgb_psql() { as_svc "${PSQL[@]}" -U postgres "$@"; }
+
+if has pgbench; then
+	if [ "$(pgb_psql -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'pgbench'")" = 1 ] &&
+		[ "$(pgb_psql -d pgbench -c "SELECT count(*) FROM pgbench_branches" 2>/dev/null || echo 0)" = "$PGB_SCALE" ]; then
+		say "pgbench database (scale $PGB_SCALE) already there"
+	else
+		say "pgbench -i -s $PGB_SCALE"
+		pgb_psql -d postgres -c "DROP DATABASE IF EXISTS pgbench"
+		pgb_psql -d postgres -c "CREATE DATABASE pgbench"
+		as_svc pgbench -h "$VAR/run" -p "$PG_PORT" -U postgres -i -s "$PGB_SCALE" -q pgbench \
+			>"$OUT/pgbench-init.log" 2>&1 || { cat "$OUT/pgbench-init.log" >&2; die "pgbench -i failed"; }
+	fi
+	PGB_LOGDIR=$VAR/bench-pgbench-logs
+	rm -rf "$PGB_LOGDIR"
+	as_svc mkdir -p "$PGB_LOGDIR"
+fi
+
+# --- 5. seed -------------------------------------------------------------------
+
+# As the cluster's superuser: seeding and VACUUM/ANALYZE do not depend on
+# what the service role may do.
+app_psql() { as_svc "${PSQL[@]}" -U postgres -d taskapi "$@"; }
+
+api_user() { # email -> prints "id token"
+	local email=$1 pw=bench-password-1 code id token
+	code=$(curl -sS -o "$OUT/data/register.json" -w '%{http_code}' -X POST \
+		-H 'Content-Type: application/json' \
+		--data "{\"email\":\"$email\",\"name\":\"Bench user\",\"password\":\"$pw\"}" \
+		"$BASE/api/v1/auth/register")
+	[ "$code" = 201 ] || die "register $email: HTTP $code $(cat "$OUT/data/register.json")"
+	id=$(jq -r .id "$OUT/data/register.json")
+	code=$(curl -sS -o "$OUT/data/login.json" -w '%{http_code}' -X POST \
+		-H 'Content-Type: application/json' \
+		--data "{\"email\":\"$email\",\"password\":\"$pw\"}" "$BASE/api/v1/auth/login")
+	[ "$code" = 200 ] || die "login $email: HTTP $code $(cat "$OUT/data/login.json")"
+	token=$(jq -r .token "$OUT/data/login.json")
+	rm -f "$OUT/data/register.json" "$OUT/data/login.json"
+	printf '%s %s\n' "$id" "$token"
+}
+
+seed_tasks() { # user_id count
+	app_psql -c "INSERT INTO tasks (user_id, title, description, status, priority,
+			due_at, created_at, updated_at)
+		SELECT '$1', 'bench task ' || g,
+			CASE WHEN g % 3 = 0 THEN NULL ELSE 'description of bench task ' || g END,
+			(ARRAY['todo','in_progress','done','cancelled'])[1 + g % 4]::task_status,
+			(ARRAY['low','medium','high','critical'])[1 + (g / 4) % 4]::task_priority,
+			CASE WHEN g % 2 = 0 THEN now() + g * interval '1 minute' END,
+			now() - g * interval '1 second', now() - g * interval '1 second'
+		FROM generate_series(1, $2) AS g"
+}
+
+say "seeding: removing earlier bench users"
+app_psql -c "DELETE FROM users WHERE email LIKE 'bench-%@bench.invalid'"
+app_psql -c "VACUUM ANALYZE tasks"
+read -r USER1 TOKEN1 < <(api_user "bench-api@bench.invalid") || true
+[ -n "${TOKEN1:-}" ] || die "could not register/log in the bench user"
+say "seeding: $NTASKS tasks for $USER1"
+seed_tasks "$USER1" "$NTASKS"
+printf '%s\n' "$TOKEN1" >"$OUT/data/token"
+app_psql -c "SELECT id FROM tasks WHERE user_id = '$USER1' ORDER BY id" >"$OUT/data/ids"
+[ "$(wc -l <"$OUT/data/ids")" -eq "$NTASKS" ] || die "expected $NTASKS task ids"
+if [ "$EXPORT_TASKS" -gt 0 ]; then
+	read -r USER2 TOKEN2 < <(api_user "bench-export@bench.invalid") || true
+	[ -n "${TOKEN2:-}" ] || die "could not register/log in the export user"
+	say "seeding: $EXPORT_TASKS tasks for the export user $USER2"
+	seed_tasks "$USER2" "$EXPORT_TASKS"
+fi
+app_psql -c "ANALYZE tasks"
+export BENCH_DATA=$OUT/data BENCH_LUA_DIR=$BENCH_DIR
+
+# --- runners -------------------------------------------------------------------
+
+fsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+# Appends one row to runs.tsv.  Args: target conc rep tag
+run_wrk() {
+	local t=$1 c=$2 rep=$3 tag=$4 url script raw line
+	case $t in
+	health) url=$BASE/health script=health.lua ;;
+	static) url=http://127.0.0.1:$STATIC_PORT/health script=health.lua ;;
+	task_get) url=$BASE/api/v1/tasks script=task_get.lua ;;
+	tasks_list) url=$BASE/api/v1/tasks script=tasks_list.lua ;;
+	task_create) url=$BASE/api/v1/tasks script=task_create.lua ;;
+	task_patch) url=$BASE/api/v1/tasks script=task_patch.lua ;;
+	esac
+	raw=$OUT/raw/$tag-$t-c$c-r$rep.txt
+	local o_acc o_app o_err
+	o_acc=$(fsize "$ACCESS_LOG") o_app=$(fsize "$APP_LOG") o_err=$(fsize "$NGINX_ERR")
+	local t0 t1
+	t0=$(date +%s.%N)
+	wrk -t"$WRK_THREADS" -c"$c" -d"${DURATION}s" --timeout "${WRK_TIMEOUT}s" --latency \
+		-s "$BENCH_DIR/$script" "$url" >"$raw" 2>&1 || true
+	t1=$(date +%s.%N)
+	printf 'BENCHTIME start=%s end=%s\n' "$t0" "$t1" >>"$raw"
+	line=$(grep '^BENCHRESULT ' "$raw" | tail -n 1 || true)
+	local -A v=()
+	local kv
+	for kv in ${line#BENCHRESULT }; do v[${kv%%=*}]=${kv#*=}; done
+	# Cross-check with wrk's own summary lines.
+	local non2xx sock
+	non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\)/\1/p' "$raw")
+	sock=$(grep -E '^ *Socket errors:' "$raw" || true)
+	if [ -n "$line" ] && [ "${non2xx:-0}" != "${v[status]}" ]; then
+		say "warning: $raw: non-2xx ${non2xx:-0} in the summary, ${v[status]} in done()"
+	fi
+	[ -n "$sock" ] && say "$t c=$c: $sock"
+	# What the stack saw in this run: status codes from nginx's access log,
+	# warn/error lines from the pool's log and nginx's error log.
+	local statuses=- app_warn=0 nginx_err=0
+	if [ "$t" != static ]; then
+		statuses=$(tail -c +"$((o_acc + 1))" "$ACCESS_LOG" | grep -o '"status":[0-9]*' |
+			cut -d: -f2 | sort | uniq -c |
+			awk '{ printf "%s%s:%s", sep, $2, $1; sep = "," } END { if (!NR) printf "-" }')
+		tail -c +"$((o_app + 1))" "$APP_LOG" | grep -E '"level":"(warn|error)"|^[^{]' >"$raw.applog" || true
+		tail -c +"$((o_err + 1))" "$NGINX_ERR" >"$raw.nginxerr" || true
+		app_warn=$(wc -l <"$raw.applog")
+		nginx_err=$(wc -l <"$raw.nginxerr")
+		[ "$app_warn" -gt 0 ] || rm -f "$raw.applog"
+		[ "$nginx_err" -gt 0 ] || rm -f "$raw.nginxerr"
+	fi
+	if [ -z "$line" ]; then
+		say "$t c=$c run $rep: no result from wrk (see $raw)"
+		printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t%s\t%s\t%s\t%s\n' \
+			"$t" "$c" "$rep" "$statuses" "$app_warn" "$nginx_err" "${raw#"$OUT/"}" >>"$RUNS_TSV"
+		return 0
+	fi
+	local rps
+	rps=$(awk -v n="${v[requests]}" -v d="${v[duration_us]}" 'BEGIN { printf "%.1f", n / (d / 1e6) }')
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+		"$t" "$c" "$rep" "$rps" "${v[p50_us]}" "${v[p99_us]}" "${v[status]}" "${v[connect]}" \
+		"${v[read]}" "${v[write]}" "${v[timeout]}" "${v[requests]}" "$statuses" \
+		"$app_warn" "$nginx_err" "${raw#"$OUT/"}" >>"$RUNS_TSV"
+	say "$(printf '%-11s c=%-4s run %s: %9s req/s  p50 %6.2f ms  p99 %7.2f ms  non-2xx %s  socket errors %s  [%s]' \
+		"$t" "$c" "$rep" "$rps" "$(awk -v x="${v[p50_us]}" 'BEGIN{print x/1000}')" \
+		"$(awk -v x="${v[p99_us]}" 'BEGIN{print x/1000}')" "${v[status]}" \
+		"$((v[connect] + v[read] + v[write] + v[timeout]))" "$statuses")"
+}
+
+run_pgbench() { # conc rep tag
+	local c=$1 rep=$2 tag=$3 raw prefix tps failed pct
+	raw=$OUT/raw/$tag-pgbench-c$c-r$rep.txt
+	prefix=$PGB_LOGDIR/c$c-r$rep
+	as_svc pgbench -h "$VAR/run" -p "$PG_PORT" -U postgres -S -M prepared -c "$c" -j 1 \
+		-T "$DURATION" -n -l --sampling-rate="$PGB_SAMPLING" --log-prefix="$prefix" \
+		pgbench >"$raw" 2>&1 || true
+	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$raw")
+	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$raw")
+	# p50/p99 from the sampled per-transaction log (3rd column, microseconds).
+	pct=$(cat "$prefix".* 2>/dev/null | python3 -c '
+import sys
+v = sorted(int(l.split()[2]) for l in sys.stdin if l.strip())
+def p(q): return v[min(len(v) - 1, max(0, int(round(q * len(v) + 0.5)) - 1))] if v else "NA"
+print(p(0.50), p(0.99), len(v))')
+	rm -f "$prefix".*
+	if [ -z "$tps" ]; then
+		say "pgbench c=$c run $rep: no result (see $raw)"
+		printf 'pgbench\t%s\t%s\tNA\tNA\tNA\tNA\t0\t0\t0\t0\tNA\t-\t0\t0\t%s\n' \
+			"$c" "$rep" "${raw#"$OUT/"}" >>"$RUNS_TSV"
+		return 0
+	fi
+	local p50 p99 nsamp
+	read -r p50 p99 nsamp <<<"$pct"
+	printf 'pgbench\t%s\t%s\t%s\t%s\t%s\t%s\t0\t0\t0\t0\t%s\t-\t0\t0\t%s\n' \
+		"$c" "$rep" "$tps" "$p50" "$p99" "${failed:-0}" \
+		"$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$raw")" \
+		"${raw#"$OUT/"}" >>"$RUNS_TSV"
+	say "$(printf '%-11s c=%-4s run %s: %9s tps    p50 %6.2f ms  p99 %7.2f ms  failed %s  (%s sampled)' \
+		pgbench "$c" "$rep" "$tps" "$(awk -v x="$p50" 'BEGIN{print x/1000}')" \
+		"$(awk -v x="$p99" 'BEGIN{print x/1000}')" "${failed:-0}" "$nsamp")"
+}
+
+run_target() { # target conc rep tag
+	if [ "$1" = pgbench ]; then run_pgbench "$2" "$3" "$4"; else run_wrk "$@"; fi
+}
+
+mem_once() { python3 "$BENCH_DIR/memwatch.py" once "$1"; }
+
+# Median of three samples a second apart -> "pss_kb rss_kb pids"
+mem_idle() {
+	for _ in 1 2 3; do
+		mem_once "$1" | jq -r '"\(.pss_kb) \(.rss_kb) \(.pids)"'
+		sleep 1
+	done | sort -n | sed -n 2p
+}
+
+# --- 6. warm-up and idle memory ------------------------------------------------
+
+say "idle memory (before load)"
+sleep 2
+read -r IDLE_PSS IDLE_RSS IDLE_PIDS < <(mem_idle "$MASTER")
+read -r NGX_IDLE_PSS NGX_IDLE_RSS NGX_PIDS < <(mem_idle "$NGINX_PID")
+printf 'pool_idle_before\t%s\t%s\t%s\nnginx_idle_before\t%s\t%s\t%s\n' \
+	"$IDLE_PSS" "$IDLE_RSS" "$IDLE_PIDS" "$NGX_IDLE_PSS" "$NGX_IDLE_RSS" "$NGX_PIDS" >"$OUT/mem/idle.tsv"
+meta workers "$((IDLE_PIDS - 1))"
+meta pool_banner "$(grep -m1 '"msg":"[^"]*master started' "$APP_LOG" | sed -n 's/.*"msg":"\([^"]*\)".*/\1/p')"
+mem_once "$MASTER" >"$OUT/mem/idle-before.json"
+
+SAVED_DURATION=$DURATION
+DURATION=2
+say "warm-up: 2 s per target at c=64"
+for t in $ENDPOINTS; do
+	[ "$t" = task_create ] && continue # nothing to warm, and it adds rows
+	run_target "$t" 64 0 warmup >/dev/null 2>&1
+done
+DURATION=$SAVED_DURATION
+# The warm-up rows are not results.
+awk -F'\t' '$3 != "0"' "$RUNS_TSV" >"$RUNS_TSV.tmp" && mv "$RUNS_TSV.tmp" "$RUNS_TSV"
+
+# --- 7. the measured runs -------------------------------------------------------
+# Runs are interleaved (run 1 of everything, then run 2, ...) so that a
+# burst of outside load on this shared machine spreads over all targets
+# instead of sinking one of them.
+
+n_total=0
+for c in $CONC; do for t in $ENDPOINTS; do n_total=$((n_total + RUNS)); done; done
+say "measuring: $n_total runs of ${DURATION}s (targets: $ENDPOINTS; c: $CONC; runs: $RUNS)"
+for rep in $(seq 1 "$RUNS"); do
+	for c in $CONC; do
+		for t in $ENDPOINTS; do
+			watch_pool='' watch_nginx=''
+			if [ "$t" = task_get ] && [ "$c" = 64 ]; then
+				python3 "$BENCH_DIR/memwatch.py" watch "$MASTER" 0.5 "$OUT/mem/load-pool-r$rep.json" &
+				watch_pool=$!
+				python3 "$BENCH_DIR/memwatch.py" watch "$NGINX_PID" 0.5 "$OUT/mem/load-nginx-r$rep.json" &
+				watch_nginx=$!
+				BG_PIDS+=("$watch_pool" "$watch_nginx")
+			fi
+			run_target "$t" "$c" "$rep" main
+			if [ -n "$watch_pool" ]; then
+				kill -TERM "$watch_pool" "$watch_nginx" 2>/dev/null || true
+				wait "$watch_pool" "$watch_nginx" 2>/dev/null || true
+				BG_PIDS=()
+			fi
+			sleep 1
+		done
+	done
+done
+
+# --- 8. high concurrency: errors only -------------------------------------------
+
+if [ -n "$HIGH_CONC" ]; then
+	for c in $HIGH_CONC; do
+		say "c=$c pass (GET /health, GET /api/v1/tasks/{id}): errors"
+		for rep in $(seq 1 "$RUNS"); do
+			for t in health task_get; do
+				run_wrk "$t" "$c" "$rep" high
+				sleep 1
+			done
+		done
+	done
+fi
+
+# --- 9. idle after load -----------------------------------------------------------
+
+say "idle memory (after load)"
+sleep 5
+read -r A_PSS A_RSS A_PIDS < <(mem_idle "$MASTER")
+read -r NA_PSS NA_RSS NA_PIDS < <(mem_idle "$NGINX_PID")
+printf 'pool_idle_after\t%s\t%s\t%s\nnginx_idle_after\t%s\t%s\t%s\n' \
+	"$A_PSS" "$A_RSS" "$A_PIDS" "$NA_PSS" "$NA_RSS" "$NA_PIDS" >>"$OUT/mem/idle.tsv"
+mem_once "$MASTER" >"$OUT/mem/idle-after.json"
+
+# --- 10. export -------------------------------------------------------------------
+
+EXPORT_TSV=$OUT/export.tsv
+printf 'rep\thttp_code\tbytes\tseconds\tlines\tworker_pid\tmemfile\n' >"$EXPORT_TSV"
+if [ "$EXPORT_TASKS" -gt 0 ]; then
+	say "export of $EXPORT_TASKS tasks, $RUNS runs"
+	for rep in $(seq 1 "$RUNS"); do
+		o_app=$(fsize "$APP_LOG")
+		memf=$OUT/mem/export-r$rep.json
+		python3 "$BENCH_DIR/memwatch.py" watch "$MASTER" 0.1 "$memf" &
+		w=$!
+		BG_PIDS=("$w")
+		sleep 0.5 # a first sample of every worker, idle
+		{ curl -sS -H "Authorization: Bearer $TOKEN2" \
+			-w '%{stderr}CURLW %{http_code} %{size_download} %{time_total}\n' \
+			"$BASE/api/v1/tasks/export" | wc -l >"$OUT/raw/export-r$rep.lines"; } \
+			2>"$OUT/raw/export-r$rep.curl"
+		sleep 0.3
+		kill -TERM "$w" 2>/dev/null || true
+		wait "$w" 2>/dev/null || true
+		BG_PIDS=()
+		read -r _ code bytes secs < <(grep '^CURLW ' "$OUT/raw/export-r$rep.curl" | tail -n 1)
+		lines=$(cat "$OUT/raw/export-r$rep.lines")
+		wpid=$(tail -c +"$((o_app + 1))" "$APP_LOG" | grep '"route":"/api/v1/tasks/export"' |
+			sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | tail -n 1)
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "${code:-NA}" "${bytes:-NA}" "${secs:-NA}" \
+			"$lines" "${wpid:--}" "${memf#"$OUT/"}" >>"$EXPORT_TSV"
+		say "export run $rep: HTTP ${code:-?}, $lines lines, ${bytes:-?} bytes in ${secs:-?} s (worker ${wpid:-?})"
+		[ "$lines" = "$EXPORT_TASKS" ] || say "warning: export returned $lines lines, expected $EXPORT_TASKS"
+		sleep 1
+	done
+fi
+
+# --- 11. report ---------------------------------------------------------------------
+
+# Keep what the stack logged beyond this run's next start (which empties
+# the logs): the pool's warn/error and non-JSON lines, nginx's error log.
+grep -E '"level":"(warn|error)"|^[^{]' "$APP_LOG" >"$OUT/taskapi-warn-error.log" || true
+head -n 5000 "$NGINX_ERR" >"$OUT/nginx-error.log" || true
+
+meta loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+meta quick "$QUICK"
+meta runs "$RUNS"
+meta duration "$DURATION"
+meta concurrency "$CONC"
+meta high_concurrency "$HIGH_CONC"
+meta endpoints "$ENDPOINTS"
+meta wrk_threads "$WRK_THREADS"
+meta wrk_timeout "$WRK_TIMEOUT"
+meta tasks "$NTASKS"
+meta export_tasks "$EXPORT_TASKS"
+meta pgbench_scale "$PGB_SCALE"
+meta pgbench_sampling "$PGB_SAMPLING"
+meta nproc "$(nproc)"
+meta cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+meta mem_total "$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+meta kernel "$(uname -sr)"
+meta os "$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-?}")"
+meta head_at_end "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo -)"
+meta cflags "$(sed -n 's/^CFLAGS = //p' "$BUILD/Makefile")"
+meta cc "$(${CC:-cc} --version 2>/dev/null | head -n 1)"
+meta nginx "$(nginx -v 2>&1 | sed 's|^nginx version: nginx/||')"
+meta postgres "$("$PG_BIN/postgres" --version)"
+meta pgbench "$(pgbench --version)"
+meta wrk "$(wrk -v 2>&1 | head -n 1 | sed 's/ Copyright.*//')"
+meta libfcgi "$(dpkg-query -W -f='${Version}' libfcgi0ldbl 2>/dev/null || echo ?)"
+meta http_port "$HTTP_PORT"
+meta static_port "$STATIC_PORT"
+meta out "$OUT"
+
+python3 "$BENCH_DIR/report.py" "$OUT" "$RESULTS"
+say "raw outputs: $OUT"
+say "results: $RESULTS"
