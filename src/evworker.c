@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -964,6 +965,8 @@ sweep(int64_t now)
 {
 	int64_t	 req_limit = ev.conf->request_timeout * 1000000LL;
 
+	bool	 busy = ev.q_len > 0, trimmed = false;
+
 	for (size_t i = 0; i < ev.nconns;) {
 		struct evconn *c = ev.conns[i];
 		bool stale = c->active ? (!c->dispatched &&
@@ -975,10 +978,17 @@ sweep(int64_t now)
 			continue;
 		}
 		if (!c->active && c->in_len == 0 && c->out_len == 0 &&
-		    now - c->last_us > EV_TRIM_US)
+		    now - c->last_us > EV_TRIM_US && (c->in_cap > 0 ||
+		    c->out_cap > 0)) {
 			conn_trim(c);
+			trimmed = true;
+		}
+		busy = busy || c->active;
 		i++;
 	}
+	/* After a burst: hand the freed heap back to the kernel. */
+	if (trimmed && !busy)
+		(void)malloc_trim(0);
 	if (!ev.accepting && !worker_stop && now >= ev.accept_resume_us &&
 	    ep_add(ev.lfd, EPOLLIN | EPOLLEXCLUSIVE, &tag_listen) == 0)
 		ev.accepting = true;
