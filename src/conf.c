@@ -41,6 +41,7 @@ enum var {
 	VAR_LISTEN_BACKLOG,
 	VAR_EV_LISTEN,
 	VAR_EV_WORKERS,
+	VAR_EV_DB_CONNECTIONS,
 	VAR__MAX
 };
 
@@ -85,6 +86,9 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	    "(nginx keeps FastCGI connections to it); unset: none" },
 	[VAR_EV_WORKERS] = { "TASKAPI_EV_WORKERS", "1",
 	    "event-driven worker processes, when TASKAPI_EV_LISTEN is set" },
+	[VAR_EV_DB_CONNECTIONS] = { "TASKAPI_EV_DB_CONNECTIONS", "4",
+	    "PostgreSQL connections (pipelines) per event-driven worker; "
+	    "more let commits overlap" },
 };
 
 /* Values read from the env file, indexed like conf_vars. */
@@ -290,6 +294,7 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	c->shutdown_timeout = 10;
 	c->listen_backlog = 1024;
 	c->ev_workers = 1;
+	c->ev_db_connections = 4;
 	if (get_long(&fv, VAR_JWT_TTL, 60, 31L * 24 * 3600, &c->jwt_ttl, err,
 	    errsz) ||
 	    get_long(&fv, VAR_WORKERS, 1, 256, &c->workers, err, errsz) ||
@@ -303,7 +308,9 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	    err, errsz) ||
 	    get_long(&fv, VAR_LISTEN_BACKLOG, 16, 65535, &c->listen_backlog,
 	    err, errsz) ||
-	    get_long(&fv, VAR_EV_WORKERS, 0, 64, &c->ev_workers, err, errsz))
+	    get_long(&fv, VAR_EV_WORKERS, 0, 64, &c->ev_workers, err, errsz) ||
+	    get_long(&fv, VAR_EV_DB_CONNECTIONS, 1, 16, &c->ev_db_connections,
+	    err, errsz))
 		goto fail;
 
 	if ((lv = log_level_parse(lookup(&fv, VAR_LOG_LEVEL))) < 0) {

@@ -30,6 +30,7 @@ struct conf {
 	long		 listen_backlog;	/* TASKAPI_LISTEN_BACKLOG */
 	char		*ev_listen;		/* TASKAPI_EV_LISTEN; NULL: none */
 	long		 ev_workers;		/* TASKAPI_EV_WORKERS */
+	long		 ev_db_connections;	/* TASKAPI_EV_DB_CONNECTIONS */
 };
 
 /*

@@ -95,6 +95,22 @@ struct qitem {
 	struct evconn	*c;
 };
 
+#define EV_PG_MAX	16
+
+/*
+ * One PostgreSQL connection in pipeline mode and the FIFO of what it
+ * owes answers for.  Several of them let commits overlap, so PostgreSQL
+ * flushes their WAL together (one connection commits one at a time).
+ */
+struct evpg {
+	struct db	 db;
+	int		 fd;		/* registered with epoll, or -1 */
+	bool		 want_write;
+	bool		 unsynced;	/* statements sent since the last sync */
+	struct qitem	*q;		/* ring */
+	size_t		 q_head, q_len, q_cap;
+};
+
 static struct {
 	const struct conf	*conf;
 	struct sb_slot		*slot;
@@ -102,19 +118,24 @@ static struct {
 	int			 lfd;
 	bool			 accepting;
 	int64_t			 accept_resume_us;
-	struct app		 app;		/* app.db is the pipeline */
-	int			 pg_fd;		/* registered with epoll, or -1 */
-	bool			 pg_want_write;
-	bool			 pg_unsynced;	/* statements sent since the sync */
-	struct qitem		*q;		/* ring of pipeline entries */
-	size_t			 q_head, q_len, q_cap;
+	struct app		 app;		/* plans and renders */
+	struct evpg		 pg[EV_PG_MAX];	/* the pipelines */
+	size_t			 npg;
+	size_t			 inflight;	/* statements in all pipelines */
 	struct evconn		**conns;
 	size_t			 nconns, conns_cap;
 	struct evconn		*dead;		/* closed, to free after the turn */
 } ev;
 
-/* epoll tags for the two fds that are not connections. */
-static char	tag_listen, tag_pg;
+/* epoll tag of the listening socket; pipelines are tagged by &ev.pg[i]. */
+static char	tag_listen;
+
+static bool
+is_pg_tag(const void *tag)
+{
+	return (const char *)tag >= (const char *)ev.pg &&
+	    (const char *)tag < (const char *)(ev.pg + EV_PG_MAX);
+}
 
 static void	conn_close(struct evconn *);
 static void	conn_parse(struct evconn *);
@@ -124,37 +145,41 @@ static void	request_done(struct evconn *);
 /* --- the pipeline queue ---------------------------------------------- */
 
 static int
-q_push(struct evconn *c)
+q_push(struct evpg *pg, struct evconn *c)
 {
-	if (ev.q_len == ev.q_cap) {
-		size_t		 cap = ev.q_cap == 0 ? 256 : ev.q_cap * 2;
+	if (pg->q_len == pg->q_cap) {
+		size_t		 cap = pg->q_cap == 0 ? 64 : pg->q_cap * 2;
 		struct qitem	*nq = malloc(cap * sizeof(*nq));
 
 		if (nq == NULL)
 			return -1;
-		for (size_t i = 0; i < ev.q_len; i++)
-			nq[i] = ev.q[(ev.q_head + i) % ev.q_cap];
-		free(ev.q);
-		ev.q = nq;
-		ev.q_cap = cap;
-		ev.q_head = 0;
+		for (size_t i = 0; i < pg->q_len; i++)
+			nq[i] = pg->q[(pg->q_head + i) % pg->q_cap];
+		free(pg->q);
+		pg->q = nq;
+		pg->q_cap = cap;
+		pg->q_head = 0;
 	}
-	ev.q[(ev.q_head + ev.q_len) % ev.q_cap].c = c;
-	ev.q_len++;
+	pg->q[(pg->q_head + pg->q_len) % pg->q_cap].c = c;
+	pg->q_len++;
+	if (c != NULL)
+		ev.inflight++;
 	return 0;
 }
 
 static struct qitem *
-q_front(void)
+q_front(struct evpg *pg)
 {
-	return ev.q_len > 0 ? &ev.q[ev.q_head] : NULL;
+	return pg->q_len > 0 ? &pg->q[pg->q_head] : NULL;
 }
 
 static void
-q_pop(void)
+q_pop(struct evpg *pg)
 {
-	ev.q_head = (ev.q_head + 1) % ev.q_cap;
-	ev.q_len--;
+	if (pg->q[pg->q_head].c != NULL)
+		ev.inflight--;
+	pg->q_head = (pg->q_head + 1) % pg->q_cap;
+	pg->q_len--;
 }
 
 /* --- connection registry ---------------------------------------------- */
@@ -410,21 +435,21 @@ conn_flush(struct evconn *c)
 
 /* --- the database pipeline ------------------------------------------- */
 
-/* Fails every statement in the pipeline and drops the connection. */
+/* Fails every statement in pg's pipeline and drops its connection. */
 static void
-pg_broken(void)
+pg_broken(struct evpg *pg)
 {
 	struct qitem	*it;
 
-	log_warn("database connection lost; %zu statements in flight fail",
-	    ev.q_len);
-	db_close(&ev.app.db);	/* closing the fd drops it from epoll */
-	ev.pg_fd = -1;
-	ev.pg_want_write = ev.pg_unsynced = false;
-	while ((it = q_front()) != NULL) {
+	log_warn("database connection lost; %zu entries in its pipeline fail",
+	    pg->q_len);
+	db_close(&pg->db);	/* closing the fd drops it from epoll */
+	pg->fd = -1;
+	pg->want_write = pg->unsynced = false;
+	while ((it = q_front(pg)) != NULL) {
 		struct evconn *c = it->c;
 
-		q_pop();
+		q_pop(pg);
 		if (c == NULL)
 			continue;
 		c->pstate = PS_NONE;
@@ -441,91 +466,116 @@ pg_broken(void)
 	}
 }
 
-/* A connection in pipeline mode, registered with epoll; or TERR_DB. */
+/* pg connected in pipeline mode and registered with epoll; or TERR_DB. */
 static enum terr
-pg_ready(void)
+pg_ready(struct evpg *pg)
 {
-	PGconn	*pg;
+	PGconn	*conn;
 
-	if (ev.app.db.conn != NULL)
+	if (pg->db.conn != NULL)
 		return TERR_OK;
-	if (db_ready(&ev.app.db) != TERR_OK)
+	if (db_ready(&pg->db) != TERR_OK)
 		return TERR_DB;
-	pg = ev.app.db.conn;
-	if (PQenterPipelineMode(pg) != 1 || PQsetnonblocking(pg, 1) != 0) {
-		log_error("cannot enter pipeline mode: %s", PQerrorMessage(pg));
-		db_close(&ev.app.db);
+	conn = pg->db.conn;
+	if (PQenterPipelineMode(conn) != 1 || PQsetnonblocking(conn, 1) != 0) {
+		log_error("cannot enter pipeline mode: %s", PQerrorMessage(conn));
+		db_close(&pg->db);
 		return TERR_DB;
 	}
-	ev.pg_fd = PQsocket(pg);
-	if (ep_add(ev.pg_fd, EPOLLIN, &tag_pg) == -1) {
+	pg->fd = PQsocket(conn);
+	if (ep_add(pg->fd, EPOLLIN, pg) == -1) {
 		log_error("epoll_ctl: %s", strerror(errno));
-		db_close(&ev.app.db);
-		ev.pg_fd = -1;
+		db_close(&pg->db);
+		pg->fd = -1;
 		return TERR_DB;
 	}
 	return TERR_OK;
 }
 
-/* Sends the connection's planned statement into the pipeline. */
+/*
+ * The pipeline for the next statement: the connected one with the
+ * shortest queue; when none is connected, the first that connects.
+ */
+static struct evpg *
+pg_pick(void)
+{
+	struct evpg	*best = NULL;
+
+	for (size_t i = 0; i < ev.npg; i++)
+		if (ev.pg[i].db.conn != NULL &&
+		    (best == NULL || ev.pg[i].q_len < best->q_len))
+			best = &ev.pg[i];
+	if (best != NULL)
+		return best;
+	for (size_t i = 0; i < ev.npg; i++)
+		if (pg_ready(&ev.pg[i]) == TERR_OK)
+			return &ev.pg[i];
+	return NULL;
+}
+
+/* Sends the connection's planned statement into a pipeline. */
 static void
 pg_send(struct evconn *c)
 {
-	PGconn	*pg;
+	struct evpg	*pg;
 
-	if (pg_ready() != TERR_OK) {
+	if ((pg = pg_pick()) == NULL) {
 		/* The handler decides (health renders "degraded"). */
 		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
 		respond(c);
 		return;
 	}
-	pg = ev.app.db.conn;
-	if (PQsendQueryPrepared(pg, db_stmt_name(c->plan.stmt),
+	if (PQsendQueryPrepared(pg->db.conn, db_stmt_name(c->plan.stmt),
 	    c->plan.nparams, c->plan.values, NULL, NULL, 0) != 1) {
-		log_error("sending a statement: %s", PQerrorMessage(pg));
+		log_error("sending a statement: %s",
+		    PQerrorMessage(pg->db.conn));
 		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
 		respond(c);
-		pg_broken();
+		pg_broken(pg);
 		return;
 	}
-	if (q_push(c) == -1) {
+	if (q_push(pg, c) == -1) {
 		/* The statement is out; without a queue entry we cannot match
-		 * its result, so the pipeline is unusable. */
+		 * its result, so this pipeline is unusable. */
 		resp_error(&c->resp, TERR_NOMEM, NULL);
 		respond(c);
-		pg_broken();
+		pg_broken(pg);
 		return;
 	}
 	c->pstate = PS_RESULT;
-	ev.pg_unsynced = true;
+	pg->unsynced = true;
 }
 
-/* End of a loop turn: one sync for everything sent in it, then flush. */
+/* End of a loop turn: one sync per pipeline for what it was sent, flush. */
 static void
 pg_sync_and_flush(void)
 {
-	PGconn	*pg = ev.app.db.conn;
-	int	 rc;
+	for (size_t i = 0; i < ev.npg; i++) {
+		struct evpg	*pg = &ev.pg[i];
+		int		 rc;
 
-	if (pg == NULL)
-		return;
-	if (ev.pg_unsynced) {
-		if (PQpipelineSync(pg) != 1 || q_push(NULL) == -1) {
-			log_error("pipeline sync: %s", PQerrorMessage(pg));
-			pg_broken();
-			return;
+		if (pg->db.conn == NULL)
+			continue;
+		if (pg->unsynced) {
+			if (PQpipelineSync(pg->db.conn) != 1 ||
+			    q_push(pg, NULL) == -1) {
+				log_error("pipeline sync: %s",
+				    PQerrorMessage(pg->db.conn));
+				pg_broken(pg);
+				continue;
+			}
+			pg->unsynced = false;
 		}
-		ev.pg_unsynced = false;
-	}
-	rc = PQflush(pg);
-	if (rc == -1) {
-		pg_broken();
-		return;
-	}
-	if ((rc == 1) != ev.pg_want_write) {
-		ev.pg_want_write = rc == 1;
-		(void)ep_mod(ev.pg_fd, EPOLLIN | (rc == 1 ? EPOLLOUT : 0),
-		    &tag_pg);
+		rc = PQflush(pg->db.conn);
+		if (rc == -1) {
+			pg_broken(pg);
+			continue;
+		}
+		if ((rc == 1) != pg->want_write) {
+			pg->want_write = rc == 1;
+			(void)ep_mod(pg->fd, EPOLLIN | (rc == 1 ? EPOLLOUT : 0),
+			    pg);
+		}
 	}
 }
 
@@ -554,19 +604,20 @@ pg_complete(struct evconn *c)
 }
 
 static void
-pg_read(void)
+pg_read(struct evpg *pg)
 {
-	PGconn		*pg = ev.app.db.conn;
 	struct qitem	*it;
 
-	if (pg == NULL)
+	if (pg->db.conn == NULL)
 		return;
-	if (PQconsumeInput(pg) != 1 || PQstatus(pg) != CONNECTION_OK) {
-		pg_broken();
+	if (PQconsumeInput(pg->db.conn) != 1 ||
+	    PQstatus(pg->db.conn) != CONNECTION_OK) {
+		pg_broken(pg);
 		return;
 	}
-	while ((it = q_front()) != NULL && !PQisBusy(pg)) {
-		PGresult	*res = PQgetResult(pg);
+	while ((it = q_front(pg)) != NULL && pg->db.conn != NULL &&
+	    !PQisBusy(pg->db.conn)) {
+		PGresult	*res = PQgetResult(pg->db.conn);
 		struct evconn	*c = it->c;
 
 		if (c == NULL) {
@@ -575,11 +626,11 @@ pg_read(void)
 			    PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
 				log_error("pipeline out of step at a sync point");
 				PQclear(res);
-				pg_broken();
+				pg_broken(pg);
 				return;
 			}
 			PQclear(res);
-			q_pop();
+			q_pop(pg);
 			continue;
 		}
 		if (c->pstate == PS_RESULT) {
@@ -587,7 +638,7 @@ pg_read(void)
 
 			if (res == NULL) {
 				log_error("pipeline out of step: no result");
-				pg_broken();
+				pg_broken(pg);
 				return;
 			}
 			st = PQresultStatus(res);
@@ -597,15 +648,14 @@ pg_read(void)
 				c->err = TERR_INTERNAL;	/* retried once */
 				PQclear(res);
 			} else {
-				c->err = db_result_error(&ev.app.db, res);
+				c->err = db_result_error(&pg->db, res);
 				PQclear(res);
-				if (ev.app.db.conn == NULL) {
+				if (pg->db.conn == NULL) {
 					/* db_result_error dropped it. */
-					ev.pg_fd = -1;
-					c->pstate = PS_NONE;
-					q_pop();
+					pg->fd = -1;
+					q_pop(pg);
 					pg_complete(c);
-					pg_broken();
+					pg_broken(pg);
 					return;
 				}
 				if (c->err == TERR_INTERNAL)
@@ -618,14 +668,11 @@ pg_read(void)
 		if (res != NULL) {
 			log_error("pipeline out of step: extra result");
 			PQclear(res);
-			pg_broken();
+			pg_broken(pg);
 			return;
 		}
-		q_pop();
+		q_pop(pg);
 		pg_complete(c);
-		pg = ev.app.db.conn;
-		if (pg == NULL)
-			return;
 	}
 }
 
@@ -965,7 +1012,7 @@ sweep(int64_t now)
 {
 	int64_t	 req_limit = ev.conf->request_timeout * 1000000LL;
 
-	bool	 busy = ev.q_len > 0, trimmed = false;
+	bool	 busy = ev.inflight > 0, trimmed = false;
 
 	for (size_t i = 0; i < ev.nconns;) {
 		struct evconn *c = ev.conns[i];
@@ -1005,7 +1052,6 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 	ev.conf = c;
 	ev.slot = slot;
 	ev.lfd = lfd;
-	ev.pg_fd = -1;
 	log_setup(c->log_level, c->log_format, "evworker");
 	log_set_buffered(1);
 	if (worker_install_signals() == -1) {
@@ -1022,7 +1068,15 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 	}
 	ev.accepting = true;
 	app_init(&ev.app, c);
-	(void)pg_ready();
+	ev.npg = (size_t)c->ev_db_connections;
+	if (ev.npg < 1 || ev.npg > EV_PG_MAX)
+		ev.npg = 1;
+	for (size_t i = 0; i < ev.npg; i++) {
+		db_init(&ev.pg[i].db, c->database_url, c->db_connect_timeout,
+		    c->request_timeout);
+		ev.pg[i].fd = -1;
+		(void)pg_ready(&ev.pg[i]);
+	}
 	atomic_store(&slot->state, SB_IDLE);
 
 	for (;;) {
@@ -1035,7 +1089,7 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 				ev.accepting = false;
 				atomic_store(&slot->state, SB_STOPPING);
 			}
-			if (ev.nconns == 0 && ev.q_len == 0)
+			if (ev.nconns == 0 && ev.inflight == 0)
 				break;
 		}
 		n = epoll_wait(ev.ep, events, EV_MAX_EVENTS,
@@ -1051,12 +1105,13 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 			if (tag == &tag_listen) {
 				if (!worker_stop)
 					accept_all();
-			} else if (tag == &tag_pg) {
-				if ((e & EPOLLOUT) && ev.app.db.conn != NULL &&
-				    PQflush(ev.app.db.conn) == -1)
-					pg_broken();
+			} else if (is_pg_tag(tag)) {
+				struct evpg *pg = tag;
+				if ((e & EPOLLOUT) && pg->db.conn != NULL &&
+				    PQflush(pg->db.conn) == -1)
+					pg_broken(pg);
 				if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
-					pg_read();
+					pg_read(pg);
 			} else {
 				struct evconn *ec = tag;
 				/* Closed earlier in this batch: the fd is gone,
@@ -1073,7 +1128,7 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 		pg_sync_and_flush();
 		free_dead();
 		log_flush();
-		atomic_store(&slot->state, ev.q_len > 0 ? SB_BUSY :
+		atomic_store(&slot->state, ev.inflight > 0 ? SB_BUSY :
 		    (worker_stop ? SB_STOPPING : SB_IDLE));
 		now = util_mono_us();
 		if (now - last_sweep >= 1000000 || worker_stop) {
@@ -1084,10 +1139,13 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 	while (ev.nconns > 0)
 		conn_close(ev.conns[0]);
 	free_dead();
+	for (size_t i = 0; i < ev.npg; i++) {
+		db_close(&ev.pg[i].db);
+		free(ev.pg[i].q);
+	}
 	app_free(&ev.app);
 	log_flush();
 	free(ev.conns);
-	free(ev.q);
 	close(ev.ep);
 	return 0;
 }
