@@ -328,6 +328,28 @@ render_list(const PGresult *res, struct resp *resp,
 	json_object_put(arr);
 }
 
+void
+render_one(const PGresult *res, struct resp *resp, int status,
+    const char *notfound, struct json_object *(*row_fn)(const PGresult *, int))
+{
+	struct json_object	*o;
+
+	if (PQntuples(res) == 0) {
+		resp_error(resp, TERR_UNAUTH, NULL);
+		return;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		resp_error(resp, TERR_NOTFOUND, notfound);
+		return;
+	}
+	if ((o = row_fn(res, 0)) == NULL) {
+		resp_error(resp, TERR_NOMEM, NULL);
+		return;
+	}
+	resp_json(resp, status, o);
+	json_object_put(o);
+}
+
 static enum terr
 hq_int(const struct req *r, const char *key, long long def, long long min,
     long long max, long long *out, char *err, size_t errsz)

@@ -120,21 +120,11 @@ void
 h_task_create_render(const struct app_ctx *ctx, struct req *r,
     const PGresult *res, enum terr e, struct resp *resp)
 {
-	struct json_object	*o;
-
 	(void)ctx; (void)r; (void)e;
-	if (PQntuples(res) == 0) {
-		resp_error(resp, TERR_UNAUTH, NULL);
-		return;
-	}
-	if ((o = render_task_row(res, 0)) == NULL) {
-		resp_error(resp, TERR_NOMEM, NULL);
-		return;
-	}
-	resp_json(resp, 201, o);
-	snprintf(resp->location, sizeof(resp->location), "/api/v1/tasks/%s",
-	    PQgetvalue(res, 0, 0));
-	json_object_put(o);
+	render_one(res, resp, 201, "task not found", render_task_row);
+	if (resp->status == 201)
+		snprintf(resp->location, sizeof(resp->location),
+		    "/api/v1/tasks/%s", PQgetvalue(res, 0, 0));
 }
 
 /* GET /api/v1/tasks/{id}: 200 task; 400 bad id; 401; 404. */
@@ -154,23 +144,8 @@ void
 h_task_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
     enum terr e, struct resp *resp)
 {
-	struct json_object	*o;
-
 	(void)ctx; (void)r; (void)e;
-	if (PQntuples(res) == 0) {
-		resp_error(resp, TERR_UNAUTH, NULL);
-		return;
-	}
-	if (PQgetisnull(res, 0, 0)) {
-		resp_error(resp, TERR_NOTFOUND, "task not found");
-		return;
-	}
-	if ((o = render_task_row(res, 0)) == NULL) {
-		resp_error(resp, TERR_NOMEM, NULL);
-		return;
-	}
-	resp_json(resp, 200, o);
-	json_object_put(o);
+	render_one(res, resp, 200, "task not found", render_task_row);
 }
 
 static const struct vfield task_patch_fields[] = {

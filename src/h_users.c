@@ -44,23 +44,8 @@ void
 h_user_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
     enum terr e, struct resp *resp)
 {
-	struct json_object	*o;
-
 	(void)ctx; (void)r; (void)e;
-	if (PQntuples(res) == 0) {
-		resp_error(resp, TERR_UNAUTH, NULL);
-		return;
-	}
-	if (PQgetisnull(res, 0, 0)) {
-		resp_error(resp, TERR_NOTFOUND, "user not found");
-		return;
-	}
-	if ((o = render_user_row(res, 0)) == NULL) {
-		resp_error(resp, TERR_NOMEM, NULL);
-		return;
-	}
-	resp_json(resp, 200, o);
-	json_object_put(o);
+	render_one(res, resp, 200, "user not found", render_user_row);
 }
 
 /* GET /api/v1/users: 200 array, newest first; 400 paging; 401. */

@@ -131,6 +131,15 @@ struct json_object *render_user_row(const PGresult *, int row);
 struct json_object *render_task_row(const PGresult *, int row);
 
 /*
+ * Renders the one row of a statement joined to the caller's row: no row
+ * is 401, a row of NULLs 404 (notfound is the message), else status
+ * with the object row_fn makes.
+ */
+void	render_one(const PGresult *, struct resp *, int status,
+	    const char *notfound,
+	    struct json_object *(*row_fn)(const PGresult *, int));
+
+/*
  * Renders rows LEFT JOINed to the caller's row as a JSON array: no row
  * at all is 401, a single row of NULLs an empty page.
  */
