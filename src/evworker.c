@@ -262,27 +262,20 @@ free_dead(void)
 	}
 }
 
+/* epoll_ctl with the event mask and tag; op is EPOLL_CTL_ADD or _MOD. */
 static int
-ep_mod(int fd, uint32_t events, void *tag)
+ep_ctl(int op, int fd, uint32_t events, void *tag)
 {
 	struct epoll_event	 e;
 
 	memset(&e, 0, sizeof(e));
 	e.events = events;
 	e.data.ptr = tag;
-	return epoll_ctl(ev.ep, EPOLL_CTL_MOD, fd, &e);
+	return epoll_ctl(ev.ep, op, fd, &e);
 }
 
-static int
-ep_add(int fd, uint32_t events, void *tag)
-{
-	struct epoll_event	 e;
-
-	memset(&e, 0, sizeof(e));
-	e.events = events;
-	e.data.ptr = tag;
-	return epoll_ctl(ev.ep, EPOLL_CTL_ADD, fd, &e);
-}
+#define ep_add(fd, events, tag)	ep_ctl(EPOLL_CTL_ADD, (fd), (events), (tag))
+#define ep_mod(fd, events, tag)	ep_ctl(EPOLL_CTL_MOD, (fd), (events), (tag))
 
 /* Grows *buf to hold need bytes (never past max); returns 0 or -1. */
 static int
