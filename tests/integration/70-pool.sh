@@ -13,24 +13,6 @@ MASTER=$(cat "$PIDF")
 
 workers() { pgrep -P "$MASTER" | sort; }
 nworkers() { workers | wc -l; }
-now_ms() { date +%s%3N; }
-
-# wait_until TIMEOUT-MS CMD...: polls CMD every 50 ms; prints the elapsed ms.
-wait_until() {
-	local limit=$1 t0 t
-	shift
-	t0=$(now_ms)
-	while :; do
-		if "$@"; then
-			printf '%d\n' $(($(now_ms) - t0))
-			return 0
-		fi
-		t=$(now_ms)
-		((t - t0 > limit)) && { printf '%d\n' $((t - t0)); return 1; }
-		sleep 0.05
-	done
-}
-
 # Sets a KEY=VALUE in the env file (empty VALUE removes it), then SIGHUP.
 set_env() {
 	sed -i "/^$1=/d" "$ENVF"

@@ -9,7 +9,6 @@ PIDF=${TASKAPI_VAR:-}/run/taskapi.pid
 [[ -n ${TASKAPI_VAR:-} && -r $PIDF ]] || skip_all "needs TASKAPI_VAR from ./dev test"
 have_psql || skip_all "needs TASKAPI_PSQL"
 MASTER=$(cat "$PIDF")
-now_ms() { date +%s%3N; }
 # The event worker is the child holding an epoll instance.
 ev_worker() {
 	local p

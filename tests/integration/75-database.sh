@@ -5,7 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 
 [[ -n ${TASKAPI_PG_CTL:-} ]] || skip_all "needs TASKAPI_PG_CTL from ./dev test"
-now_ms() { date +%s%3N; }
 
 make_user U || bail "cannot create a user"
 # shellcheck disable=SC2086

@@ -11,7 +11,6 @@ DEV=${TASKAPI_SRCDIR:-}/dev
 [[ -n ${TASKAPI_VAR:-} && -r $PIDF && -x $DEV ]] || skip_all "needs ./dev test's TASKAPI_VAR and TASKAPI_SRCDIR"
 have_psql || skip_all "needs TASKAPI_PSQL"
 MASTER=$(cat "$PIDF")
-now_ms() { date +%s%3N; }
 
 make_user U || bail "cannot create a user"
 create_titled "$U_TOKEN" "in flight" || bail "cannot create a task"

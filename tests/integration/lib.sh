@@ -503,6 +503,27 @@ create_titled() {
 	create_task "$1" "$(jq -cn --arg t "$2" "{title: \$t} + $extra")"
 }
 
+# ---------------------------------------------------------------- time
+
+# now_ms: milliseconds since the epoch.
+now_ms() { date +%s%3N; }
+
+# wait_until TIMEOUT-MS CMD...: polls CMD every 50 ms; prints the elapsed ms.
+wait_until() {
+	local limit=$1 t0 t
+	shift
+	t0=$(now_ms)
+	while :; do
+		if "$@"; then
+			printf '%d\n' $(($(now_ms) - t0))
+			return 0
+		fi
+		t=$(now_ms)
+		((t - t0 > limit)) && { printf '%d\n' $((t - t0)); return 1; }
+		sleep 0.05
+	done
+}
+
 # ---------------------------------------------------------------- database
 
 # have_psql: TASKAPI_PSQL is set and answers.
