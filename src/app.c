@@ -40,6 +40,8 @@ const struct handler handlers[H__MAX] = {
 	[H_TASK_DELETE] = { HF_AUTH, h_task_delete_plan,
 	    h_task_delete_render },
 	[H_TASKS_EXPORT] = { HF_AUTH | HF_STREAM, h_tasks_export_plan, NULL },
+	[H_METRICS] = { 0, h_metrics_plan, NULL },
+	[H_STATUS] = { 0, h_status_plan, NULL },
 };
 
 void

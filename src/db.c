@@ -18,6 +18,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 /* RFC 3339, UTC, microseconds: formatted by the server, once. */
@@ -406,8 +407,10 @@ db_ready(struct db *db)
 	if (db->conn == NULL || db_setup(db) != TERR_OK) {
 		db_close(db);
 		db->retry_at_us = util_mono_us() + 250000;
+		metrics_db_connect(0, 0);
 		return TERR_DB;
 	}
+	metrics_db_connect(1, db->reconnects == 0);
 	db->reconnects++;
 	return TERR_OK;
 }
@@ -425,6 +428,7 @@ db_result_error(struct db *db, const PGresult *r)
 		log_error("database connection broken: %s", db->conn != NULL ?
 		    PQerrorMessage(db->conn) : "no connection");
 		db_close(db);
+		metrics_db_error(MET_DB_UNAVAILABLE);
 		return TERR_DB;
 	}
 	if (state == NULL || strncmp(state, "57", 2) == 0 ||
@@ -437,6 +441,9 @@ db_result_error(struct db *db, const PGresult *r)
 		e = TERR_UNAUTH;
 	else if (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0)
 		e = TERR_INVALID;
+	metrics_db_error(e == TERR_DB ? MET_DB_UNAVAILABLE :
+	    e == TERR_CONFLICT ? MET_DB_CONFLICT :
+	    e == TERR_INVALID ? MET_DB_INVALID : MET_DB_OTHER);
 	if (e == TERR_CONFLICT)
 		log_info("database: %s", state);
 	else

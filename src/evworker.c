@@ -39,6 +39,7 @@
 #include "evworker.h"
 #include "fcgi_proto.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "response.h"
 #include "util.h"
@@ -330,7 +331,8 @@ respond(struct evconn *c)
 	size_t		 hlen, need;
 	struct resp	*r = &c->resp;
 
-	hlen = resp_head(r, c->req.request_id, head, sizeof(head));
+	hlen = resp_head(r, c->req.request_id, c->req.traceresponse, head,
+	    sizeof(head));
 	if (c->aborted) {	/* nginx gave up on it: end it, no content */
 		hlen = 0;
 		r->len = 0;
@@ -358,10 +360,11 @@ respond(struct evconn *c)
 		.duration_us = util_mono_us() - c->req.start_us,
 		.user_id = c->req.user_id,
 	};
-	log_set_request(c->req.request_id, c->req.trace_id[0] != '\0' ?
-	    c->req.trace_id : NULL);
+	log_set_request(c->req.request_id, c->req.trace_id);
 	log_access(&la);
 	log_set_request(NULL, NULL);
+	metrics_observe((unsigned)c->req.match.route, r->status,
+	    la.duration_us);
 	atomic_fetch_add(&ev.slot->requests, 1);
 	request_done(c);
 	conn_flush(c);
@@ -641,7 +644,11 @@ pg_read(struct evpg *pg)
 				c->err = TERR_INTERNAL;	/* retried once */
 				PQclear(res);
 			} else {
+				/* Its log line belongs to the request. */
+				log_set_request(c->req.request_id,
+				    c->req.trace_id);
 				c->err = db_result_error(&pg->db, res);
+				log_set_request(NULL, NULL);
 				PQclear(res);
 				if (pg->db.conn == NULL) {
 					/* db_result_error dropped it. */
@@ -738,7 +745,7 @@ dispatch(struct evconn *c)
 	c->dispatched = true;
 	if (c->req.body != NULL)
 		c->req.body[c->req.body_len] = '\0';
-	log_set_request(c->req.request_id, NULL);
+	log_set_request(c->req.request_id, c->req.trace_id);
 	if (!app_begin(&ev.app, &c->req, &c->resp, &c->plan)) {
 		log_set_request(NULL, NULL);
 		respond(c);
@@ -1123,6 +1130,7 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 		log_flush();
 		atomic_store(&slot->state, ev.inflight > 0 ? SB_BUSY :
 		    (worker_stop ? SB_STOPPING : SB_IDLE));
+		atomic_store(&slot->inflight, (int)ev.inflight);
 		now = util_mono_us();
 		if (now - last_sweep >= 1000000 || worker_stop) {
 			sweep(now);

@@ -123,6 +123,11 @@ void	h_task_delete_render(const struct app_ctx *, struct req *,
 	    const PGresult *, enum terr, struct resp *);
 enum terr h_tasks_export_plan(const struct app_ctx *, struct req *,
 	    struct plan *, struct resp *, char *, size_t);
+/* The pool's metrics and status (h_ops.c): no database, no render. */
+enum terr h_metrics_plan(const struct app_ctx *, struct req *,
+	    struct plan *, struct resp *, char *, size_t);
+enum terr h_status_plan(const struct app_ctx *, struct req *,
+	    struct plan *, struct resp *, char *, size_t);
 
 /* Shared by the handlers (app.c). */
 

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,24 +79,74 @@ hex_run(const char *s, size_t n, bool *allzero)
 	return true;
 }
 
-void
-req_set_trace(struct req *r, const char *tp)
+/*
+ * Span ids: splitmix64 over a per-process random seed and a counter.
+ * Unique within the process and unpredictable enough for correlation
+ * (they are not secrets), without a getrandom() call per request.
+ */
+static uint64_t
+next_span(void)
+{
+	static uint64_t	 seed, n;
+	uint64_t	 z;
+
+	if (seed == 0)
+		randombytes_buf(&seed, sizeof(seed));
+	z = seed + ++n * 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return z != 0 ? z : 1;
+}
+
+static void
+hex64(uint64_t v, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		out[i] = digits[v & 0xf];
+	out[16] = '\0';
+}
+
+static bool
+traceparent_ok(const char *tp)
 {
 	bool	 z1, z2, z3;
 
-	r->trace_id[0] = '\0';
 	if (tp == NULL || strlen(tp) < 55)
-		return;
+		return false;
 	/* version-traceid-parentid-flags; version ff is invalid. */
 	if (!hex_run(tp, 2, &z1) || strncmp(tp, "ff", 2) == 0 || tp[2] != '-' ||
 	    !hex_run(tp + 3, 32, &z2) || tp[35] != '-' ||
 	    !hex_run(tp + 36, 16, &z3) || tp[52] != '-' ||
 	    !hex_run(tp + 53, 2, &z1) || z2 || z3)
-		return;
-	if (strncmp(tp, "00", 2) == 0 && tp[55] != '\0')
-		return;
-	memcpy(r->trace_id, tp + 3, 32);
+		return false;
+	/* Version 00 is exactly 55 characters; later ones may append. */
+	return strncmp(tp, "00", 2) != 0 || tp[55] == '\0';
+}
+
+void
+req_set_trace(struct req *r, const char *tp)
+{
+	char	 flags[3] = "00", span[17];
+	bool	 z;
+
+	if (traceparent_ok(tp)) {
+		memcpy(r->trace_id, tp + 3, 32);
+		memcpy(flags, tp + 53, 2);
+	} else if (strlen(r->request_id) == 32 &&
+	    hex_run(r->request_id, 32, &z) && !z) {
+		/* nginx's $request_id: 128 random bits, the trace id's size. */
+		memcpy(r->trace_id, r->request_id, 32);
+	} else {
+		hex64(next_span(), r->trace_id);
+		hex64(next_span(), r->trace_id + 16);
+	}
 	r->trace_id[32] = '\0';
+	hex64(next_span(), span);
+	snprintf(r->traceresponse, sizeof(r->traceresponse), "00-%s-%s-%s",
+	    r->trace_id, span, flags);
 }
 
 char *

@@ -53,7 +53,9 @@ struct req {
 	struct query		 query;
 	struct json_object	*json;		/* parsed body, owned */
 	char			 user_id[LIM_UUID_LEN + 1]; /* "" if none */
-	char			 trace_id[33];	/* "" if none */
+	char			 trace_id[33];	/* req_set_trace() */
+	/* "00-<trace id>-<this request's span id>-<flags>" */
+	char			 traceresponse[56];
 };
 
 /* Maps a method name to the enum (METHOD_OTHER for anything unknown). */
@@ -67,8 +69,12 @@ enum http_method req_method_parse(const char *);
 void	req_set_request_id(struct req *, const char *given);
 
 /*
- * Sets trace_id from a W3C traceparent header when it is well formed
- * ("00-<32 hex>-<16 hex>-<2 hex>", ids not all zero).
+ * W3C Trace Context.  Continues the trace of a well-formed traceparent
+ * header ("00-<32 hex>-<16 hex>-<2 hex>", ids not all zero); without
+ * one, starts a trace whose id is the request id (nginx's $request_id is
+ * 32 random hex digits) or a random one.  Either way sets trace_id and
+ * traceresponse, with a new span id for this request.  Call it after
+ * req_set_request_id().
  */
 void	req_set_trace(struct req *, const char *tp);
 

@@ -155,7 +155,8 @@ resp_empty(struct resp *r, int status)
 }
 
 size_t
-resp_head(const struct resp *r, const char *request_id, char *buf, size_t sz)
+resp_head(const struct resp *r, const char *request_id,
+    const char *traceresponse, char *buf, size_t sz)
 {
 	int	 n;
 	size_t	 off;
@@ -183,6 +184,8 @@ resp_head(const struct resp *r, const char *request_id, char *buf, size_t sz)
 		APPEND("Retry-After: %d\r\n", r->retry_after);
 	if (request_id != NULL && request_id[0] != '\0')
 		APPEND("X-Request-Id: %s\r\n", request_id);
+	if (traceresponse != NULL && traceresponse[0] != '\0')
+		APPEND("traceresponse: %s\r\n", traceresponse);
 	APPEND("Cache-Control: no-store\r\n\r\n");
 #undef APPEND
 	return off;

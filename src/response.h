@@ -54,10 +54,10 @@ void	resp_empty(struct resp *, int status);
 
 /*
  * Writes the CGI response head ("Status: ...\r\n...\r\n\r\n") into buf.
- * Returns its length, or 0 when buf is too small (512 bytes always do).
+ * Returns its length, or 0 when buf is too small (1024 bytes always do).
  */
-size_t	resp_head(const struct resp *, const char *request_id, char *buf,
-	    size_t sz);
+size_t	resp_head(const struct resp *, const char *request_id,
+	    const char *traceresponse, char *buf, size_t sz);
 
 /* Clears the response for the next request, keeping the body buffer. */
 void	resp_reset(struct resp *);

@@ -1,6 +1,6 @@
 /*
  * router.c: a fixed table of routes; matching is a linear scan over
- * nine patterns split into segments, cheaper than any clever structure
+ * eleven patterns split into segments, cheaper than any clever structure
  * at this size.
  */
 #include "config.h"
@@ -28,6 +28,8 @@ static const char *const route_patterns[ROUTE__MAX] = {
 	[ROUTE_TASKS] = "/api/v1/tasks",
 	[ROUTE_TASK] = "/api/v1/tasks/{id}",
 	[ROUTE_EXPORT] = "/api/v1/tasks/export",
+	[ROUTE_METRICS] = "/metrics",
+	[ROUTE_STATUS] = "/status",
 };
 
 static const char *const handler_names[H__MAX] = {
@@ -45,6 +47,8 @@ static const char *const handler_names[H__MAX] = {
 	[H_TASK_PATCH] = "task_patch",
 	[H_TASK_DELETE] = "task_delete",
 	[H_TASKS_EXPORT] = "tasks_export",
+	[H_METRICS] = "metrics",
+	[H_STATUS] = "status",
 };
 
 static const struct route_row route_rows[] = {
@@ -63,6 +67,9 @@ static const struct route_row route_rows[] = {
 	{ METHOD_GET, ROUTE_TASK, H_TASK_GET },
 	{ METHOD_PATCH, ROUTE_TASK, H_TASK_PATCH },
 	{ METHOD_DELETE, ROUTE_TASK, H_TASK_DELETE },
+	/* Operators' pages; nginx lets only its allow list reach them. */
+	{ METHOD_GET, ROUTE_METRICS, H_METRICS },
+	{ METHOD_GET, ROUTE_STATUS, H_STATUS },
 };
 
 /*

@@ -21,6 +21,8 @@ enum route_id {
 	ROUTE_TASKS,
 	ROUTE_TASK,
 	ROUTE_EXPORT,
+	ROUTE_METRICS,
+	ROUTE_STATUS,
 	ROUTE__MAX
 };
 
@@ -39,6 +41,8 @@ enum handler_id {
 	H_TASK_PATCH,
 	H_TASK_DELETE,
 	H_TASKS_EXPORT,
+	H_METRICS,
+	H_STATUS,
 	H__MAX
 };
 

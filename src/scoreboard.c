@@ -6,8 +6,13 @@
 #include <sys/mman.h>
 
 #include <stddef.h>
+#include <string.h>
+#include <time.h>
 
 #include "scoreboard.h"
+#include "util.h"
+
+struct scoreboard *scoreboard;
 
 struct scoreboard *
 scoreboard_create(size_t n)
@@ -22,7 +27,28 @@ scoreboard_create(size_t n)
 		return NULL;
 	/* Anonymous mappings start zeroed: every slot is SB_EMPTY. */
 	sb->nslots = n;
+	sb->started_wall = (int64_t)time(NULL);
+	sb->started_mono_us = util_mono_us();
+	scoreboard = sb;
 	return sb;
+}
+
+void
+scoreboard_retire(struct scoreboard *sb, size_t i, int kind, enum sb_exit why,
+    int count_exit)
+{
+	struct sb_slot	*s = &sb->slots[i];
+
+	/* Readers retry while the sequence is odd or has moved. */
+	atomic_fetch_add(&sb->fold_seq, 1u);
+	metrics_fold(&sb->retired, &s->met);
+	atomic_fetch_add(&sb->fold_seq, 1u);
+	if (count_exit && kind >= 0 && kind < SB_KIND__MAX)
+		atomic_fetch_add(&sb->exits[kind][why], 1ULL);
+	atomic_store(&s->pid, 0);
+	atomic_store(&s->inflight, 0);
+	atomic_store(&s->requests, 0ULL);
+	atomic_store(&s->state, SB_EMPTY);
 }
 
 const char *
@@ -37,4 +63,23 @@ sb_state_name(int state)
 	};
 
 	return state >= 0 && state < SB__MAX ? names[state] : "?";
+}
+
+const char *
+sb_kind_name(int kind)
+{
+	return kind == SB_KIND_EV ? "event" : "fastcgi";
+}
+
+const char *
+sb_exit_name(int why)
+{
+	static const char *const names[SB_EXIT__MAX] = {
+		[SB_EXIT_CRASH] = "crash",
+		[SB_EXIT_RECYCLED] = "max_requests",
+		[SB_EXIT_STUCK] = "stuck",
+		[SB_EXIT_RELOAD] = "reload",
+	};
+
+	return why >= 0 && why < SB_EXIT__MAX ? names[why] : "?";
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics.h"
+
 #define SB_SLOTS_MAX	512	/* 2 x the largest pool, for rolling reloads */
 
 enum sb_state {
@@ -36,16 +38,44 @@ struct sb_slot {
 	atomic_llong		 req_start_us;	/* monotonic, while busy */
 	atomic_ullong		 requests;	/* served since start */
 	atomic_llong		 started_us;	/* monotonic, at fork */
+	atomic_int		 inflight;	/* event worker: requests open */
+	struct sb_metrics	 met;		/* this worker's counters */
+};
+
+/* Why a worker was replaced (the master counts each). */
+enum sb_exit {
+	SB_EXIT_CRASH = 0,	/* died or exited non-zero, unasked */
+	SB_EXIT_RECYCLED,	/* exited 0 after its max_requests */
+	SB_EXIT_STUCK,		/* killed: stuck past the request timeout */
+	SB_EXIT_RELOAD,		/* replaced by a rolling reload (SIGHUP) */
+	SB_EXIT__MAX
 };
 
 struct scoreboard {
 	size_t			 nslots;
+	int64_t			 started_wall;	/* master start, epoch s */
+	int64_t			 started_mono_us;
+	atomic_uint		 fold_seq;	/* odd while folding */
+	atomic_ullong		 exits[SB_KIND__MAX][SB_EXIT__MAX];
+	struct sb_metrics	 retired;	/* counters of reaped workers */
 	struct sb_slot		 slots[];
 };
+
+/* The scoreboard scoreboard_create() made (NULL before). */
+extern struct scoreboard *scoreboard;
+
+/*
+ * The master, on reap: folds the slot's counters into retired, counts
+ * the exit and frees the slot.
+ */
+void	scoreboard_retire(struct scoreboard *, size_t slot, int kind,
+	    enum sb_exit why, int count_exit);
 
 /* Maps a zeroed shared scoreboard of n slots; NULL on failure. */
 struct scoreboard *scoreboard_create(size_t n);
 
 const char *sb_state_name(int state);
+const char *sb_kind_name(int kind);
+const char *sb_exit_name(int why);
 
 #endif /* TASKAPI_SCOREBOARD_H */

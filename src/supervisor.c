@@ -44,6 +44,7 @@ struct child {
 	enum sb_kind	 kind;
 	unsigned	 gen;
 	bool		 retiring;	/* asked to stop */
+	bool		 stuck;		/* killed for a stuck request */
 	int64_t		 started_us;
 	int64_t		 term_sent_us;
 };
@@ -146,6 +147,7 @@ spawn(enum sb_kind kind)
 	if (pid == 0) {
 		struct sb_slot *slot = &sv.sb->slots[i];
 		child_reset_signals();
+		metrics_self = slot;
 		atomic_store(&slot->pid, (int)getpid());
 		atomic_store(&slot->requests, 0ULL);
 		atomic_store(&slot->req_start_us, 0LL);
@@ -171,6 +173,7 @@ spawn(enum sb_kind kind)
 	sv.children[i].kind = kind;
 	sv.children[i].gen = sv.gen;
 	sv.children[i].retiring = false;
+	sv.children[i].stuck = false;
 	sv.children[i].started_us = util_mono_us();
 	sv.children[i].term_sent_us = 0;
 	atomic_store(&sv.sb->slots[i].pid, (int)pid);
@@ -221,9 +224,10 @@ reap(void)
 	int	 st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		size_t	 i;
-		bool	 planned;
-		int64_t	 now = util_mono_us();
+		size_t		 i;
+		bool		 planned;
+		enum sb_exit	 why = SB_EXIT_CRASH;
+		int64_t		 now = util_mono_us();
 
 		for (i = 0; i < SB_SLOTS_MAX; i++)
 			if (sv.children[i].pid == pid)
@@ -234,21 +238,26 @@ reap(void)
 		}
 		planned = sv.stopping || sv.children[i].retiring;
 		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-			if (planned)
+			if (planned) {
 				log_debug("worker %ld exited", (long)pid);
-			else
+				why = SB_EXIT_RELOAD;
+			} else {
 				log_info("worker %ld exited after its "
 				    "max_requests; replacing it", (long)pid);
+				why = SB_EXIT_RECYCLED;
+			}
 		} else if (WIFEXITED(st)) {
 			log_error("worker %ld exited with status %d", (long)pid,
 			    WEXITSTATUS(st));
 			note_crash(now);
 		} else if (WIFSIGNALED(st)) {
 			int sig = WTERMSIG(st);
-			if (planned && (sig == SIGTERM || sig == SIGKILL))
+			if (planned && (sig == SIGTERM || sig == SIGKILL)) {
 				log_info("worker %ld stopped by signal %d",
 				    (long)pid, sig);
-			else {
+				why = sv.children[i].stuck ? SB_EXIT_STUCK :
+				    SB_EXIT_RELOAD;
+			} else {
 				log_error("worker %ld killed by signal %d%s",
 				    (long)pid, sig, WCOREDUMP(st) ?
 				    " (core dumped)" : "");
@@ -257,9 +266,10 @@ reap(void)
 		}
 		if (!planned)
 			sv.restarts++;
+		/* Exits at shutdown replace nothing: not counted. */
+		scoreboard_retire(sv.sb, i, (int)sv.children[i].kind, why,
+		    !sv.stopping);
 		memset(&sv.children[i], 0, sizeof(sv.children[i]));
-		atomic_store(&sv.sb->slots[i].pid, 0);
-		atomic_store(&sv.sb->slots[i].state, SB_EMPTY);
 	}
 }
 
@@ -283,6 +293,7 @@ kill_stuck(int64_t now)
 			    (long long)((now - start) / 1000000));
 			kill(sv.children[i].pid, SIGKILL);
 			sv.children[i].retiring = true;	/* replaced, not a crash */
+			sv.children[i].stuck = true;
 			atomic_store(&s->req_start_us, 0LL);
 		}
 	}

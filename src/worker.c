@@ -23,6 +23,7 @@
 #include "api_limits.h"
 #include "app.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "response.h"
 #include "util.h"
@@ -117,7 +118,8 @@ fcgi_head(void *ctx, const struct resp *resp)
 	char		 head[1024];
 	size_t		 n;
 
-	n = resp_head(resp, o->req->request_id, head, sizeof(head));
+	n = resp_head(resp, o->req->request_id, o->req->traceresponse, head,
+	    sizeof(head));
 	if (n == 0)
 		return -1;
 	return FCGX_PutStr(head, (int)n, o->fr->out) == (int)n ? 0 : -1;
@@ -146,7 +148,8 @@ send_resp(FCGX_Request *fr, const struct req *r, const struct resp *resp)
 	char	 head[1024];
 	size_t	 n;
 
-	n = resp_head(resp, r->request_id, head, sizeof(head));
+	n = resp_head(resp, r->request_id, r->traceresponse, head,
+	    sizeof(head));
 	if (n == 0)
 		return -1;
 	if (FCGX_PutStr(head, (int)n, fr->out) != (int)n)
@@ -236,8 +239,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		atomic_store(&slot->state, SB_BUSY);
 
 		req_from_fcgi(&fr, &req);
-		log_set_request(req.request_id,
-		    req.trace_id[0] != '\0' ? req.trace_id : NULL);
+		log_set_request(req.request_id, req.trace_id);
 		if (read_body(&fr, &req) == -1) {
 			resp_error(&resp, TERR_NOMEM, NULL);
 			sr = STREAM_RESP;
@@ -272,6 +274,8 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		};
 		log_access(&la);
 		log_set_request(NULL, NULL);
+		metrics_observe((unsigned)req.match.route, status,
+		    la.duration_us);
 
 		atomic_fetch_add(&slot->requests, 1);
 		atomic_store(&slot->req_start_us, 0);

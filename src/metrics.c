@@ -1,0 +1,456 @@
+/*
+ * metrics.c: counting into the scoreboard, and rendering the pool's
+ * counters as Prometheus text and as the pool status JSON.
+ *
+ * The exposition format: https://prometheus.io/docs/instrumenting/
+ * exposition_formats/ (HELP and TYPE once per family, counters named
+ * *_total, histogram buckets cumulative with an le="+Inf" equal to
+ * _count).  `promtool check metrics` parses it in 85-metrics.sh.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_limits.h"
+#include "metrics.h"
+#include "router.h"
+#include "scoreboard.h"
+#include "util.h"
+
+struct sb_slot *metrics_self;
+
+/* The status codes the app sends; anything else is "other". */
+static const int met_codes[MET_CODES - 1] = {
+	200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500,
+	502, 503, 504
+};
+
+/* Bucket upper bounds: µs, and as Prometheus writes them, seconds. */
+static const int64_t met_bounds_us[MET_BUCKETS] = {
+	250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
+	500000, 1000000, 2500000, 5000000
+};
+static const char *const met_bounds_s[MET_BUCKETS] = {
+	"0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+	"0.05", "0.1", "0.25", "0.5", "1", "2.5", "5"
+};
+
+static const char *const met_db_err_names[MET_DB__MAX] = {
+	[MET_DB_UNAVAILABLE] = "unavailable",
+	[MET_DB_CONFLICT] = "conflict",
+	[MET_DB_INVALID] = "invalid",
+	[MET_DB_OTHER] = "other",
+};
+
+unsigned
+met_code_index(int status)
+{
+	for (unsigned i = 0; i < MET_CODES - 1; i++)
+		if (met_codes[i] == status)
+			return i;
+	return MET_CODES - 1;
+}
+
+static void
+inc(atomic_ullong *c, unsigned long long n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static unsigned long long
+get(const atomic_ullong *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+void
+metrics_observe(unsigned route, int status, int64_t dur_us)
+{
+	struct sb_metrics	*m;
+	unsigned		 b;
+
+	if (metrics_self == NULL)
+		return;
+	m = &metrics_self->met;
+	if (route >= MET_ROUTES)
+		route = MET_ROUTES - 1;
+	if (dur_us < 0)
+		dur_us = 0;
+	inc(&m->requests[route][met_code_index(status)], 1);
+	for (b = 0; b < MET_BUCKETS && dur_us > met_bounds_us[b]; b++)
+		;
+	if (b < MET_BUCKETS)
+		inc(&m->dur_bucket[route][b], 1);
+	inc(&m->dur_count[route], 1);
+	inc(&m->dur_sum_us[route], (unsigned long long)dur_us);
+}
+
+void
+metrics_db_error(enum met_db_err e)
+{
+	if (metrics_self != NULL && e < MET_DB__MAX)
+		inc(&metrics_self->met.db_errors[e], 1);
+}
+
+void
+metrics_db_connect(int ok, int first)
+{
+	if (metrics_self == NULL)
+		return;
+	if (!ok)
+		inc(&metrics_self->met.db_connect_failures, 1);
+	else if (!first)
+		inc(&metrics_self->met.db_reconnects, 1);
+}
+
+/* Moves every counter of from into to (the worker behind from is dead). */
+static void
+move(atomic_ullong *to, atomic_ullong *from, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		inc(&to[i], get(&from[i]));
+		atomic_store_explicit(&from[i], 0, memory_order_relaxed);
+	}
+}
+
+void
+metrics_fold(struct sb_metrics *to, struct sb_metrics *from)
+{
+	move(&to->requests[0][0], &from->requests[0][0],
+	    (size_t)MET_ROUTES * MET_CODES);
+	move(&to->dur_bucket[0][0], &from->dur_bucket[0][0],
+	    (size_t)MET_ROUTES * MET_BUCKETS);
+	move(to->dur_count, from->dur_count, MET_ROUTES);
+	move(to->dur_sum_us, from->dur_sum_us, MET_ROUTES);
+	move(to->db_errors, from->db_errors, MET_DB__MAX);
+	move(&to->db_reconnects, &from->db_reconnects, 1);
+	move(&to->db_connect_failures, &from->db_connect_failures, 1);
+}
+
+/* A plain (non-atomic) copy of the pool's totals. */
+struct met_sum {
+	unsigned long long	 requests[MET_ROUTES][MET_CODES];
+	unsigned long long	 dur_bucket[MET_ROUTES][MET_BUCKETS];
+	unsigned long long	 dur_count[MET_ROUTES];
+	unsigned long long	 dur_sum_us[MET_ROUTES];
+	unsigned long long	 db_errors[MET_DB__MAX];
+	unsigned long long	 db_reconnects;
+	unsigned long long	 db_connect_failures;
+};
+
+static void
+add_all(unsigned long long *to, const atomic_ullong *from, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		to[i] += get(&from[i]);
+}
+
+static void
+sum_one(struct met_sum *s, const struct sb_metrics *m)
+{
+	add_all(&s->requests[0][0], &m->requests[0][0],
+	    (size_t)MET_ROUTES * MET_CODES);
+	add_all(&s->dur_bucket[0][0], &m->dur_bucket[0][0],
+	    (size_t)MET_ROUTES * MET_BUCKETS);
+	add_all(s->dur_count, m->dur_count, MET_ROUTES);
+	add_all(s->dur_sum_us, m->dur_sum_us, MET_ROUTES);
+	add_all(s->db_errors, m->db_errors, MET_DB__MAX);
+	add_all(&s->db_reconnects, &m->db_reconnects, 1);
+	add_all(&s->db_connect_failures, &m->db_connect_failures, 1);
+}
+
+/*
+ * retired + every slot, retried while the master folds a slot (else a
+ * counter read both in its slot and in retired would jump, then fall).
+ */
+static void
+sum_pool(struct scoreboard *sb, struct met_sum *s)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		unsigned seq = atomic_load(&sb->fold_seq);
+
+		if (seq & 1u)
+			continue;
+		memset(s, 0, sizeof(*s));
+		sum_one(s, &sb->retired);
+		for (size_t i = 0; i < sb->nslots; i++)
+			sum_one(s, &sb->slots[i].met);
+		if (atomic_load(&sb->fold_seq) == seq)
+			return;
+	}
+}
+
+/* --- a growing text buffer ------------------------------------------ */
+
+struct buf {
+	char	*p;
+	size_t	 len, cap;
+	bool	 failed;
+};
+
+static void
+bprintf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	if (b->failed)
+		return;
+	for (;;) {
+		size_t avail = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, avail, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = true;
+			return;
+		}
+		if ((size_t)n < avail) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t	 cap = b->cap * 2 + (size_t)n;
+		char	*p = realloc(b->p, cap);
+		if (p == NULL) {
+			b->failed = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+static bool
+buf_init(struct buf *b, size_t cap)
+{
+	b->len = 0;
+	b->cap = cap;
+	b->failed = false;
+	b->p = malloc(cap);
+	if (b->p != NULL)
+		b->p[0] = '\0';
+	return b->p != NULL;
+}
+
+static char *
+buf_finish(struct buf *b, size_t *len)
+{
+	if (b->failed) {
+		free(b->p);
+		return NULL;
+	}
+	*len = b->len;
+	return b->p;
+}
+
+static const char *
+route_label(unsigned r)
+{
+	return r < ROUTE__MAX ? router_pattern((enum route_id)r) : "none";
+}
+
+/* --- Prometheus text -------------------------------------------------- */
+
+static void
+family(struct buf *b, const char *name, const char *type, const char *help)
+{
+	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+char *
+metrics_render_prometheus(struct scoreboard *sb, size_t *len)
+{
+	struct met_sum	*s;
+	struct buf	 b;
+	unsigned	 workers[SB_KIND__MAX][SB__MAX];
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if (!buf_init(&b, 16384)) {
+		free(s);
+		return NULL;
+	}
+	sum_pool(sb, s);
+
+	family(&b, "taskapi_requests_total", "counter",
+	    "Requests answered by the pool, by route pattern and status.");
+	for (unsigned r = 0; r < MET_ROUTES; r++)
+		for (unsigned c = 0; c < MET_CODES; c++) {
+			if (s->requests[r][c] == 0)
+				continue;
+			if (c < MET_CODES - 1)
+				bprintf(&b, "taskapi_requests_total{route=\"%s\","
+				    "status=\"%d\"} %llu\n", route_label(r),
+				    met_codes[c], s->requests[r][c]);
+			else
+				bprintf(&b, "taskapi_requests_total{route=\"%s\","
+				    "status=\"other\"} %llu\n", route_label(r),
+				    s->requests[r][c]);
+		}
+
+	family(&b, "taskapi_request_duration_seconds", "histogram",
+	    "Time from the request's first byte at the worker to its "
+	    "response, by route pattern.");
+	for (unsigned r = 0; r < MET_ROUTES; r++) {
+		unsigned long long cum = 0;
+
+		if (s->dur_count[r] == 0)
+			continue;
+		for (unsigned k = 0; k < MET_BUCKETS; k++) {
+			cum += s->dur_bucket[r][k];
+			bprintf(&b, "taskapi_request_duration_seconds_bucket"
+			    "{route=\"%s\",le=\"%s\"} %llu\n", route_label(r),
+			    met_bounds_s[k], cum);
+		}
+		bprintf(&b, "taskapi_request_duration_seconds_bucket"
+		    "{route=\"%s\",le=\"+Inf\"} %llu\n", route_label(r),
+		    s->dur_count[r]);
+		bprintf(&b, "taskapi_request_duration_seconds_sum{route=\"%s\"} "
+		    "%llu.%06llu\n", route_label(r), s->dur_sum_us[r] / 1000000,
+		    s->dur_sum_us[r] % 1000000);
+		bprintf(&b, "taskapi_request_duration_seconds_count"
+		    "{route=\"%s\"} %llu\n", route_label(r), s->dur_count[r]);
+	}
+
+	family(&b, "taskapi_db_errors_total", "counter",
+	    "Statements that failed in PostgreSQL, by kind.");
+	for (unsigned e = 0; e < MET_DB__MAX; e++)
+		bprintf(&b, "taskapi_db_errors_total{kind=\"%s\"} %llu\n",
+		    met_db_err_names[e], s->db_errors[e]);
+	family(&b, "taskapi_db_reconnects_total", "counter",
+	    "Database connections made again after one was lost.");
+	bprintf(&b, "taskapi_db_reconnects_total %llu\n", s->db_reconnects);
+	family(&b, "taskapi_db_connect_failures_total", "counter",
+	    "Attempts to connect to the database that failed.");
+	bprintf(&b, "taskapi_db_connect_failures_total %llu\n",
+	    s->db_connect_failures);
+
+	family(&b, "taskapi_worker_restarts_total", "counter",
+	    "Workers the master replaced, by kind and reason.");
+	for (int k = 0; k < SB_KIND__MAX; k++)
+		for (int w = 0; w < SB_EXIT__MAX; w++)
+			bprintf(&b, "taskapi_worker_restarts_total{kind=\"%s\","
+			    "reason=\"%s\"} %llu\n", sb_kind_name(k),
+			    sb_exit_name(w), get(&sb->exits[k][w]));
+
+	memset(workers, 0, sizeof(workers));
+	for (size_t i = 0; i < sb->nslots; i++) {
+		const struct sb_slot *sl = &sb->slots[i];
+		int st = atomic_load(&sl->state), k = atomic_load(&sl->kind);
+
+		if (atomic_load(&sl->pid) == 0 || st <= SB_EMPTY ||
+		    st >= SB__MAX || k < 0 || k >= SB_KIND__MAX)
+			continue;
+		workers[k][st]++;
+	}
+	family(&b, "taskapi_workers", "gauge",
+	    "Workers now, by kind and state (an event worker is busy while "
+	    "any request is open on it).");
+	for (int k = 0; k < SB_KIND__MAX; k++)
+		for (int st = SB_STARTING; st < SB__MAX; st++)
+			bprintf(&b, "taskapi_workers{kind=\"%s\",state=\"%s\"} "
+			    "%u\n", sb_kind_name(k), sb_state_name(st),
+			    workers[k][st]);
+
+	family(&b, "taskapi_start_time_seconds", "gauge",
+	    "When the master started, seconds since the epoch.");
+	bprintf(&b, "taskapi_start_time_seconds %lld\n",
+	    (long long)sb->started_wall);
+	family(&b, "taskapi_build_info", "gauge",
+	    "Always 1; the version is the label.");
+	bprintf(&b, "taskapi_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+
+	free(s);
+	return buf_finish(&b, len);
+}
+
+/* --- pool status (JSON) ------------------------------------------------ */
+
+char *
+metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
+    int64_t now_wall, size_t *len)
+{
+	struct buf		 b;
+	unsigned long long	 accepted = 0, restarts = 0;
+	unsigned		 idle = 0, busy = 0, total = 0;
+	char			 started[LIM_TIMESTAMP_LEN + 1];
+	bool			 first = true;
+
+	if (!buf_init(&b, 4096))
+		return NULL;
+	for (size_t i = 0; i < sb->nslots; i++) {
+		const struct sb_slot *sl = &sb->slots[i];
+		int st = atomic_load(&sl->state);
+
+		if (atomic_load(&sl->pid) == 0 || st == SB_EMPTY)
+			continue;
+		total++;
+		idle += st == SB_IDLE;
+		busy += st == SB_BUSY;
+	}
+	{
+		struct met_sum *s = calloc(1, sizeof(*s));
+		if (s == NULL) {
+			free(b.p);
+			return NULL;
+		}
+		sum_pool(sb, s);
+		for (unsigned r = 0; r < MET_ROUTES; r++)
+			accepted += s->dur_count[r];
+		free(s);
+	}
+	for (int k = 0; k < SB_KIND__MAX; k++)
+		for (int w = 0; w < SB_EXIT__MAX; w++)
+			restarts += get(&sb->exits[k][w]);
+	if (!util_rfc3339_format(sb->started_wall * 1000000, started,
+	    sizeof(started)))
+		snprintf(started, sizeof(started), "?");
+
+	bprintf(&b, "{\"pool\":\"taskapi\",\"version\":\"%s\","
+	    "\"start_time\":\"%s\",\"uptime_seconds\":%lld,"
+	    "\"accepted_requests\":%llu,\"restarts\":%llu,"
+	    "\"workers\":{\"total\":%u,\"idle\":%u,\"busy\":%u},"
+	    "\"processes\":[", PACKAGE_VERSION, started,
+	    (long long)(now_wall - sb->started_wall), accepted, restarts,
+	    total, idle, busy);
+	for (size_t i = 0; i < sb->nslots; i++) {
+		const struct sb_slot *sl = &sb->slots[i];
+		int	 pid = atomic_load(&sl->pid);
+		int	 st = atomic_load(&sl->state);
+		int	 kind = atomic_load(&sl->kind);
+		int64_t	 start = atomic_load(&sl->req_start_us);
+		int64_t	 born = atomic_load(&sl->started_us);
+
+		if (pid == 0 || st == SB_EMPTY)
+			continue;
+		bprintf(&b, "%s{\"pid\":%d,\"kind\":\"%s\",\"state\":\"%s\","
+		    "\"requests\":%llu,\"age_seconds\":%lld,",
+		    first ? "" : ",", pid, sb_kind_name(kind),
+		    sb_state_name(st), get(&sl->requests),
+		    born > 0 ? (long long)((now_mono_us - born) / 1000000) :
+		    0LL);
+		first = false;
+		if (kind == SB_KIND_EV)
+			bprintf(&b, "\"requests_in_flight\":%d,"
+			    "\"current_request_ms\":null}",
+			    atomic_load(&sl->inflight));
+		else if (st == SB_BUSY && start > 0)
+			bprintf(&b, "\"requests_in_flight\":1,"
+			    "\"current_request_ms\":%lld}",
+			    (long long)((now_mono_us - start) / 1000));
+		else
+			bprintf(&b, "\"requests_in_flight\":0,"
+			    "\"current_request_ms\":null}");
+	}
+	bprintf(&b, "]}\n");
+	return buf_finish(&b, len);
+}
