@@ -79,7 +79,7 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	    "requests a worker serves before it is replaced (0: never)" },
 	[VAR_SHUTDOWN_TIMEOUT] = { "TASKAPI_SHUTDOWN_TIMEOUT", "10",
 	    "seconds SIGTERM waits for requests in flight before SIGKILL" },
-	[VAR_LISTEN_BACKLOG] = { "TASKAPI_LISTEN_BACKLOG", "1024",
+	[VAR_LISTEN_BACKLOG] = { "TASKAPI_LISTEN_BACKLOG", "4096",
 	    "listen(2) backlog of the sockets taskapi opens itself" },
 	[VAR_EV_LISTEN] = { "TASKAPI_EV_LISTEN", NULL,
 	    "unix:PATH or HOST:PORT of the event-driven workers' socket "
@@ -292,7 +292,7 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	c->db_connect_timeout = 2;
 	c->max_requests = 10000;
 	c->shutdown_timeout = 10;
-	c->listen_backlog = 1024;
+	c->listen_backlog = 4096;
 	c->ev_workers = 1;
 	c->ev_db_connections = 4;
 	if (get_long(&fv, VAR_JWT_TTL, 60, 31L * 24 * 3600, &c->jwt_ttl, err,

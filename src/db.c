@@ -24,6 +24,16 @@
 /* RFC 3339, UTC, microseconds: formatted by the server, once. */
 #define TS(c)	"to_char(" c " AT TIME ZONE 'UTC', " \
 		"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+/*
+ * The new updated_at of a changed row: now(), but always after the
+ * previous value.  now() is the transaction's start, and a PATCH that
+ * waited for another one's row lock started before that one committed:
+ * without greatest() two concurrent changes could leave updated_at older
+ * than the change before it.  (In an UPDATE that waited, "col" is the
+ * newest committed value: PostgreSQL re-evaluates the row after the lock.)
+ */
+#define MONOTONIC_NOW(col) \
+	"greatest(now(), " col " + interval '1 microsecond')"
 #define USER_COLS(u)	u ".id, " u ".email, " u ".name, " \
 		TS(u ".created_at") ", " TS(u ".updated_at")
 #define TASK_COLS(t)	t ".id, " t ".user_id, " t ".title, " \
@@ -68,7 +78,7 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "updated_at = CASE WHEN "
 	    "($2::boolean AND $3::text IS DISTINCT FROM name) OR "
 	    "($4::boolean AND lower($5::text) IS DISTINCT FROM email) OR "
-	    "$6::boolean THEN now() ELSE updated_at END "
+	    "$6::boolean THEN " MONOTONIC_NOW("updated_at") " ELSE updated_at END "
 	    "WHERE id = $1 RETURNING " USER_COLS("users") },
 	[STMT_USER_DELETE] = { "user_delete", 1, false,
 	    "DELETE FROM users WHERE id = $1 RETURNING id" },
@@ -106,7 +116,7 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "($9::boolean AND $10::task_priority IS DISTINCT FROM "
 	    "t.priority) OR "
 	    "($11::boolean AND $12::timestamptz IS DISTINCT FROM t.due_at) "
-	    "THEN now() ELSE t.updated_at END "
+	    "THEN " MONOTONIC_NOW("t.updated_at") " ELSE t.updated_at END "
 	    "WHERE t.id = $2 AND t.user_id = $1 RETURNING t.*) "
 	    "SELECT " TASK_COLS("upd") " FROM users me LEFT JOIN upd ON true "
 	    "WHERE me.id = $1" },
