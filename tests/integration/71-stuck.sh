@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# 71-stuck.sh (issue 4, fault 2, the master's half): a blocking worker
+# that is stuck in one request past TASKAPI_REQUEST_TIMEOUT, in a way
+# statement_timeout cannot end (the process is frozen with SIGSTOP in
+# the middle of a request), is killed by the master after the timeout
+# plus its 5 s grace, and replaced; the client has had nginx's JSON 504
+# by then (fastcgi_read_timeout, lowered here to 3 s to fit the test's
+# time); the pool keeps its size and /metrics counts a "stuck" restart.
+. "$(dirname "$0")/lib.sh"
+
+PIDF=${TASKAPI_VAR:-}/run/taskapi.pid
+ENVF=${TASKAPI_VAR:-}/taskapi.env
+NGX=${TASKAPI_VAR:-}/nginx
+[[ -n ${TASKAPI_VAR:-} && -r $PIDF && -w $ENVF && -w $NGX/taskapi-fastcgi-common.conf ]] ||
+	skip_all "needs TASKAPI_VAR from ./dev test (pool pid, env file, nginx conf)"
+have_psql || skip_all "needs TASKAPI_PSQL"
+MASTER=$(cat "$PIDF")
+COMMON=$NGX/taskapi-fastcgi-common.conf
+workers() { pgrep -P "$MASTER" | sort; }
+N0=$(workers | wc -l)
+ngx_reload() {
+	local args=(-p "$NGX" -c "$NGX/nginx-dev.conf" -e "$TASKAPI_VAR/log/nginx-error.log" -s reload)
+	if [[ $(id -u) == 0 ]]; then runuser -u taskapi -- nginx "${args[@]}"; else nginx "${args[@]}"; fi
+}
+set_env() {
+	sed -i "/^$1=/d" "$ENVF"
+	[[ -n $2 ]] && printf '%s=%s\n' "$1" "$2" >>"$ENVF"
+	kill -HUP "$MASTER"
+}
+all_gone() {
+	local p
+	for p in $1; do kill -0 "$p" 2>/dev/null && return 1; done
+	[[ $(workers | wc -l) -eq $N0 ]]
+}
+restore() {
+	[[ -n ${STOPPED:-} ]] && kill -CONT "$STOPPED" 2>/dev/null
+	cp "$T_DIR/common.orig" "$COMMON" 2>/dev/null && ngx_reload
+	sed -i '/^TASKAPI_REQUEST_TIMEOUT=/d' "$ENVF"
+	kill -HUP "$MASTER" 2>/dev/null
+}
+cp "$COMMON" "$T_DIR/common.orig"
+trap 'restore; t_cleanup' EXIT
+
+make_user S || bail "cannot register a user"
+stuck0=$(curl -s "$BASE/metrics" | awk '/^taskapi_worker_restarts_total\{kind="fastcgi",reason="stuck"\}/ { print $2 }')
+
+old=$(workers)
+set_env TASKAPI_REQUEST_TIMEOUT 1
+wait_until 15000 all_gone "$old" >/dev/null || diag "reload slow"
+sed -i 's/^fastcgi_read_timeout .*/fastcgi_read_timeout    3s;/' "$COMMON"
+ngx_reload
+sleep 0.5
+
+# A PATCH of the account (blocking pool) waits on a table lock; while it
+# waits, its worker is frozen, so the statement_timeout answer can never
+# be written.
+$TASKAPI_PSQL -c "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;" >/dev/null 2>&1 &
+sleep 0.3
+t0=$(now_ms)
+curl -s -o "$T_DIR/body" -w '%{http_code}' -X PATCH -H "Authorization: Bearer $S_TOKEN" \
+	-H 'Content-Type: application/json' -d '{"name":"stuck"}' \
+	"$BASE/api/v1/users/$S_ID" >"$T_DIR/code" &
+client=$!
+busy_pid() {
+	curl -s "$BASE/status" | jq -r '[.processes[] | select(.kind == "fastcgi" and .state == "busy"
+		and (.current_request_ms // 0) >= 100)][0].pid // empty'
+}
+has_busy() { [[ -n $(busy_pid) ]]; }
+wait_until 3000 has_busy >/dev/null
+STOPPED=$(busy_pid)
+if [[ $STOPPED =~ ^[0-9]+$ ]]; then
+	kill -STOP "$STOPPED"
+	pass "froze worker $STOPPED in the middle of its request"
+else
+	fail "found the busy worker in /status" "$(curl -s "$BASE/status")"
+fi
+wait "$client"
+ms=$(($(now_ms) - t0))
+is "$(cat "$T_DIR/code")" 504 "the client got a 504 (nginx's read timeout)"
+jq -e '.error | type == "string"' "$T_DIR/body" >/dev/null && pass "the 504 is a JSON error" ||
+	fail "the 504 is a JSON error" "$(head -c 200 "$T_DIR/body")"
+num_cmp "$ms" -le 4500 "after ${ms} ms (read timeout 3 s)"
+
+# The master kills it at the request timeout + 5 s and starts another.
+dead() { ! kill -0 "$STOPPED" 2>/dev/null || [[ $(ps -o stat= -p "$STOPPED" 2>/dev/null) == Z* ]]; }
+if wait_until 10000 dead >/dev/null; then
+	pass "the master killed the stuck worker ($(($(now_ms) - t0)) ms after the request began)"
+else
+	fail "the master killed the stuck worker within 10 s"
+fi
+STOPPED=""
+full() { [[ $(workers | wc -l) -eq $N0 ]]; }
+wait_until 3000 full >/dev/null
+is "$(workers | wc -l)" "$N0" "the pool is back to its size ($N0)"
+stuck1=$(curl -s "$BASE/metrics" | awk '/^taskapi_worker_restarts_total\{kind="fastcgi",reason="stuck"\}/ { print $2 }')
+is "$((stuck1 - stuck0))" 1 "/metrics counts one restart with reason=\"stuck\""
+grep -q "stuck in one request" "$TASKAPI_VAR/log/taskapi.log" && pass "the master logged why" ||
+	fail "the master logged why"
+api "$S_TOKEN" GET /api/v1/users?limit=1
+expect_json 200 "the pool serves again"
+
+done_testing
