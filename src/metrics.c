@@ -199,13 +199,13 @@ bprintf(struct buf *b, const char *fmt, ...)
 static void
 bprintf(struct buf *b, const char *fmt, ...)
 {
-	va_list	 ap;
-	int	 n;
+	va_list ap;
 
 	if (b->failed)
 		return;
 	for (;;) {
 		size_t avail = b->cap - b->len;
+		int    n;
 
 		va_start(ap, fmt);
 		n = vsnprintf(b->p + b->len, avail, fmt, ap);

@@ -68,7 +68,7 @@ extern struct scoreboard *scoreboard;
  * The master, on reap: folds the slot's counters into retired, counts
  * the exit and frees the slot.
  */
-void	scoreboard_retire(struct scoreboard *, size_t slot, int kind,
+void	scoreboard_retire(struct scoreboard *, size_t i, int kind,
 	    enum sb_exit why, int count_exit);
 
 /* Maps a zeroed shared scoreboard of n slots; NULL on failure. */
