@@ -253,7 +253,7 @@ main(int argc, char *argv[])
 {
 	const char	*env_file = NULL, *listen_arg = NULL, *cmd = "serve";
 	struct conf	*c;
-	char		 err[256];
+	char		 err[256], pid_path[4096] = "";
 	int		 fd, ev_fd = -1, rc;
 
 	sane_fds();
@@ -339,6 +339,11 @@ main(int argc, char *argv[])
 		return 1;
 	/* Give back what start-up used (the dummy hash, a schema check). */
 	(void)malloc_trim(0);
+	/* Kept: a reload may replace c, not where the pid file is. */
+	if (c->pid_file != NULL)
+		snprintf(pid_path, sizeof(pid_path), "%s", c->pid_file);
 	rc = supervisor_run(c, env_file, fd, ev_fd);
+	if (pid_path[0] != '\0' && unlink(pid_path) == -1 && errno != ENOENT)
+		log_warn("pid file %s: %s", pid_path, strerror(errno));
 	return rc;
 }

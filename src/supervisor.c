@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -97,7 +98,14 @@ setup_signals(void)
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		if (sigaction(sigs[i], &sa, NULL) == -1)
 			return -1;
+	/*
+	 * Ignored, not fatal: a stray USR1/USR2 (logrotate habits) must not
+	 * kill the master and orphan its workers.  Inherited by the workers.
+	 */
 	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGUSR1, &sa, NULL) == -1 ||
+	    sigaction(SIGUSR2, &sa, NULL) == -1)
+		return -1;
 	return sigaction(SIGPIPE, &sa, NULL);
 }
 
@@ -135,18 +143,27 @@ spawn(enum sb_kind kind)
 {
 	sigset_t	 all, old;
 	size_t		 i = free_slot();
-	pid_t		 pid;
+	pid_t		 pid, master_pid;
 
 	if (i >= sv.sb->nslots) {
 		log_error("no free scoreboard slot; not starting a worker");
 		return -1;
 	}
+	master_pid = getpid();
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
 	if (pid == 0) {
 		struct sb_slot *slot = &sv.sb->slots[i];
 		child_reset_signals();
+		/*
+		 * If the master dies anyhow (kill -9), its workers stop too,
+		 * gracefully, instead of serving on unsupervised.  The check
+		 * after it closes the race with a master that died first.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+		    getppid() != master_pid)
+			_exit(0);
 		metrics_self = slot;
 		atomic_store(&slot->pid, (int)getpid());
 		atomic_store(&slot->requests, 0ULL);

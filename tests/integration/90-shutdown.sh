@@ -48,4 +48,27 @@ expect_error 502 "with the pool stopped nginx answers a JSON 502"
 "$DEV" app-up >/dev/null 2>&1
 req GET /health
 expect_json 200 "the pool is back after ./dev app-up"
+
+# A stray USR1/USR2 is ignored (it used to kill the master, orphaning
+# its workers); if the master dies anyhow, its workers stop with it.
+MASTER=$(cat "$TASKAPI_VAR/run/taskapi.pid")
+kids=$(pgrep -P "$MASTER" | tr '\n' ' ')
+kill -USR1 "$MASTER"; kill -USR2 "$MASTER"
+sleep 0.3
+kill -0 "$MASTER" 2>/dev/null && ! gone && pass "USR1 and USR2 do not kill the master" ||
+	fail "USR1 and USR2 do not kill the master"
+is "$(pgrep -P "$MASTER" | tr '\n' ' ')" "$kids" "... nor its workers"
+kill -9 "$MASTER"
+orphans() {
+	local p
+	for p in $kids; do
+		[[ -e /proc/$p ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null && return 1
+	done
+	return 0
+}
+ms=$(wait_until 5000 orphans) && pass "kill -9 of the master: its workers stopped too (${ms} ms)" ||
+	fail "kill -9 of the master: its workers stopped too" "still running: $kids"
+"$DEV" app-up >/dev/null 2>&1
+req GET /health
+expect_json 200 "the pool is back after ./dev app-up"
 done_testing
