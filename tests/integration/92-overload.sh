@@ -69,4 +69,49 @@ expect_json 200 "the event worker answers too"
 req GET /health
 expect_json 200 "/health is ok"
 
+# Past the cap: the same location with its cap lowered to 2 (edited in
+# the stack's rendered nginx files, reloaded, restored).  Requests held by
+# a table lock fill the 2 places; the rest get nginx's JSON 503 with
+# Retry-After at once, never a 502.
+NGX=$TASKAPI_VAR/nginx
+if have_psql && [[ -w $NGX/taskapi-fastcgi.conf ]]; then
+	ngx_reload() {
+		local args=(-p "$NGX" -c "$NGX/nginx-dev.conf" -e "$TASKAPI_VAR/log/nginx-error.log" -s reload)
+		if [[ $(id -u) == 0 ]]; then runuser -u taskapi -- nginx "${args[@]}"; else nginx "${args[@]}"; fi
+		sleep 0.5
+	}
+	cp "$NGX/taskapi-fastcgi.conf" "$T_DIR/fastcgi.orig"
+	trap 'cp "$T_DIR/fastcgi.orig" "$NGX/taskapi-fastcgi.conf" && ngx_reload; t_cleanup' EXIT
+	sed -i 's/^limit_conn        taskapi_pool [0-9]*;/limit_conn        taskapi_pool 2;/' "$NGX/taskapi-fastcgi.conf"
+	ngx_reload
+	$TASKAPI_PSQL -c "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;" >/dev/null 2>&1 &
+	sleep 0.3
+	for i in $(seq 1 8); do
+		curl -s -D "$T_DIR/cap.$i.h" -o "$T_DIR/cap.$i.b" -w '%{http_code} %{time_total}\n' \
+			-H "Authorization: Bearer $O_TOKEN" "$BASE/api/v1/users?limit=1" >"$T_DIR/cap.$i.code" &
+		sleep 0.05
+	done
+	wait
+	codes=$(cat "$T_DIR"/cap.*.code | awk '{print $1}' | sort | uniq -c | tr -s ' ' | tr '\n' ',')
+	n503=$(cat "$T_DIR"/cap.*.code | awk '$1 == 503' | wc -l)
+	n200=$(cat "$T_DIR"/cap.*.code | awk '$1 == 200' | wc -l)
+	is "$((n503 + n200))" 8 "cap of 2, 8 requests held by a lock: only 200 and 503 ($codes)"
+	num_cmp "$n503" -ge 5 "the requests past the cap got 503 ($n503)"
+	fast=$(cat "$T_DIR"/cap.*.code | awk '$1 == 503 && $2 < 0.5' | wc -l)
+	is "$fast" "$n503" "each 503 came at once (under 0.5 s), not after the lock"
+	bad=0
+	for i in $(seq 1 8); do
+		[[ $(awk '{print $1}' "$T_DIR/cap.$i.code") == 503 ]] || continue
+		jq -e '.error | type == "string"' "$T_DIR/cap.$i.b" >/dev/null 2>&1 || bad=$((bad + 1))
+		grep -qi '^retry-after: [0-9]' "$T_DIR/cap.$i.h" || bad=$((bad + 1))
+	done
+	is "$bad" 0 "every 503 is a JSON error with Retry-After"
+	cp "$T_DIR/fastcgi.orig" "$NGX/taskapi-fastcgi.conf" && ngx_reload
+	trap t_cleanup EXIT
+	api "$O_TOKEN" GET "/api/v1/users?limit=5"
+	expect_json 200 "cap restored: served again"
+else
+	skip "503 past the cap" "needs psql and the stack's nginx files"
+fi
+
 done_testing
