@@ -11,23 +11,11 @@ LOG=${TASKAPI_VAR:-}/log/taskapi.log
 	skip_all "needs TASKAPI_VAR from ./dev test (pool pid and env file)"
 MASTER=$(cat "$PIDF")
 
-workers() { pgrep -P "$MASTER" | sort; }
+workers() { pool_workers; }
 nworkers() { workers | wc -l; }
-# Sets a KEY=VALUE in the env file (empty VALUE removes it), then SIGHUP.
-set_env() {
-	sed -i "/^$1=/d" "$ENVF"
-	[[ -n $2 ]] && printf '%s=%s\n' "$1" "$2" >>"$ENVF"
-	kill -HUP "$MASTER"
-}
-
+set_env() { stack_set_env "$@"; }
 # The old generation is gone once none of the given pids is a worker.
-all_gone() {
-	local p
-	for p in $1; do
-		kill -0 "$p" 2>/dev/null && return 1
-	done
-	[[ $(nworkers) -eq $N0 ]]
-}
+all_gone() { pool_replaced "$1" "$N0"; }
 
 # load SECONDS CLIENTS OUTFILE: background clients recording status codes.
 load() {

@@ -16,22 +16,11 @@ NGX=${TASKAPI_VAR:-}/nginx
 have_psql || skip_all "needs TASKAPI_PSQL"
 MASTER=$(cat "$PIDF")
 COMMON=$NGX/taskapi-fastcgi-common.conf
-workers() { pgrep -P "$MASTER" | sort; }
+workers() { pool_workers; }
 N0=$(workers | wc -l)
-ngx_reload() {
-	local args=(-p "$NGX" -c "$NGX/nginx-dev.conf" -e "$TASKAPI_VAR/log/nginx-error.log" -s reload)
-	if [[ $(id -u) == 0 ]]; then runuser -u taskapi -- nginx "${args[@]}"; else nginx "${args[@]}"; fi
-}
-set_env() {
-	sed -i "/^$1=/d" "$ENVF"
-	[[ -n $2 ]] && printf '%s=%s\n' "$1" "$2" >>"$ENVF"
-	kill -HUP "$MASTER"
-}
-all_gone() {
-	local p
-	for p in $1; do kill -0 "$p" 2>/dev/null && return 1; done
-	[[ $(workers | wc -l) -eq $N0 ]]
-}
+ngx_reload() { stack_nginx_reload; }
+set_env() { stack_set_env "$@"; }
+all_gone() { pool_replaced "$1" "$N0"; }
 restore() {
 	[[ -n ${STOPPED:-} ]] && kill -CONT "$STOPPED" 2>/dev/null
 	cp "$T_DIR/common.orig" "$COMMON" 2>/dev/null && ngx_reload

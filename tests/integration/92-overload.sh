@@ -75,11 +75,7 @@ expect_json 200 "/health is ok"
 # Retry-After at once, never a 502.
 NGX=$TASKAPI_VAR/nginx
 if have_psql && [[ -w $NGX/taskapi-fastcgi.conf ]]; then
-	ngx_reload() {
-		local args=(-p "$NGX" -c "$NGX/nginx-dev.conf" -e "$TASKAPI_VAR/log/nginx-error.log" -s reload)
-		if [[ $(id -u) == 0 ]]; then runuser -u taskapi -- nginx "${args[@]}"; else nginx "${args[@]}"; fi
-		sleep 0.5
-	}
+	ngx_reload() { stack_nginx_reload; }
 	cp "$NGX/taskapi-fastcgi.conf" "$T_DIR/fastcgi.orig"
 	trap 'cp "$T_DIR/fastcgi.orig" "$NGX/taskapi-fastcgi.conf" && ngx_reload; t_cleanup' EXIT
 	sed -i 's/^limit_conn        taskapi_pool [0-9]*;/limit_conn        taskapi_pool 2;/' "$NGX/taskapi-fastcgi.conf"

@@ -601,3 +601,40 @@ jwt_for() {
 have_secret() {
 	[[ -n ${TASKAPI_JWT_SECRET:-} ]]
 }
+
+# ---------------------------------------------------------------- the stack
+# For the tests that reconfigure the running stack (./dev test's
+# TASKAPI_VAR: the pool's pid file, env file and rendered nginx files).
+
+# pool_master: the master's pid.
+pool_master() { cat "$TASKAPI_VAR/run/taskapi.pid"; }
+
+# pool_workers: the master's children (both kinds of worker), sorted.
+pool_workers() { pgrep -P "$(pool_master)" | sort; }
+
+# stack_set_env KEY VALUE: sets KEY=VALUE in the pool's env file (an empty
+# VALUE removes it), then SIGHUP: the workers are replaced with it.
+stack_set_env() {
+	local envf=$TASKAPI_VAR/taskapi.env
+	sed -i "/^$1=/d" "$envf"
+	[[ -n $2 ]] && printf '%s=%s\n' "$1" "$2" >>"$envf"
+	kill -HUP "$(pool_master)"
+}
+
+# pool_replaced OLD-PIDS N: none of OLD-PIDS is alive and N workers run.
+pool_replaced() {
+	local p
+	for p in $1; do
+		kill -0 "$p" 2>/dev/null && return 1
+	done
+	[[ $(pool_workers | wc -l) -eq $2 ]]
+}
+
+# stack_nginx_reload: reloads the stack's nginx (after a test edited its
+# rendered files), as the service user when root, and lets it settle.
+stack_nginx_reload() {
+	local ngx=$TASKAPI_VAR/nginx
+	local args=(-p "$ngx" -c "$ngx/nginx-dev.conf" -e "$TASKAPI_VAR/log/nginx-error.log" -s reload)
+	if [[ $(id -u) == 0 ]]; then runuser -u taskapi -- nginx "${args[@]}"; else nginx "${args[@]}"; fi
+	sleep 0.5
+}
