@@ -24,8 +24,11 @@ all_gone() { pool_replaced "$1" "$N0"; }
 restore() {
 	[[ -n ${STOPPED:-} ]] && kill -CONT "$STOPPED" 2>/dev/null
 	cp "$T_DIR/common.orig" "$COMMON" 2>/dev/null && ngx_reload
-	sed -i '/^TASKAPI_REQUEST_TIMEOUT=/d' "$ENVF"
-	kill -HUP "$MASTER" 2>/dev/null
+	local old
+	old=$(workers)
+	stack_set_env TASKAPI_REQUEST_TIMEOUT ""
+	# The next test counts the pool: let this reload finish first.
+	wait_until 15000 all_gone "$old" >/dev/null || diag "reload back slow"
 }
 cp "$COMMON" "$T_DIR/common.orig"
 trap 'restore; t_cleanup' EXIT
