@@ -85,7 +85,6 @@ metrics_observe(unsigned route, int status, int64_t dur_us)
 		;
 	if (b < MET_BUCKETS)
 		inc(&m->dur_bucket[route][b], 1);
-	inc(&m->dur_count[route], 1);
 	inc(&m->dur_sum_us[route], (unsigned long long)dur_us);
 }
 
@@ -124,7 +123,6 @@ metrics_fold(struct sb_metrics *to, struct sb_metrics *from)
 	    (size_t)MET_ROUTES * MET_CODES);
 	move(&to->dur_bucket[0][0], &from->dur_bucket[0][0],
 	    (size_t)MET_ROUTES * MET_BUCKETS);
-	move(to->dur_count, from->dur_count, MET_ROUTES);
 	move(to->dur_sum_us, from->dur_sum_us, MET_ROUTES);
 	move(to->db_errors, from->db_errors, MET_DB__MAX);
 	move(&to->db_reconnects, &from->db_reconnects, 1);
@@ -135,7 +133,7 @@ metrics_fold(struct sb_metrics *to, struct sb_metrics *from)
 struct met_sum {
 	unsigned long long	 requests[MET_ROUTES][MET_CODES];
 	unsigned long long	 dur_bucket[MET_ROUTES][MET_BUCKETS];
-	unsigned long long	 dur_count[MET_ROUTES];
+	unsigned long long	 count[MET_ROUTES]; /* sum of requests[r] */
 	unsigned long long	 dur_sum_us[MET_ROUTES];
 	unsigned long long	 db_errors[MET_DB__MAX];
 	unsigned long long	 db_reconnects;
@@ -156,7 +154,6 @@ sum_one(struct met_sum *s, const struct sb_metrics *m)
 	    (size_t)MET_ROUTES * MET_CODES);
 	add_all(&s->dur_bucket[0][0], &m->dur_bucket[0][0],
 	    (size_t)MET_ROUTES * MET_BUCKETS);
-	add_all(s->dur_count, m->dur_count, MET_ROUTES);
 	add_all(s->dur_sum_us, m->dur_sum_us, MET_ROUTES);
 	add_all(s->db_errors, m->db_errors, MET_DB__MAX);
 	add_all(&s->db_reconnects, &m->db_reconnects, 1);
@@ -180,8 +177,11 @@ sum_pool(struct scoreboard *sb, struct met_sum *s)
 		for (size_t i = 0; i < sb->nslots; i++)
 			sum_one(s, &sb->slots[i].met);
 		if (atomic_load(&sb->fold_seq) == seq)
-			return;
+			break;
 	}
+	for (unsigned r = 0; r < MET_ROUTES; r++)
+		for (unsigned c = 0; c < MET_CODES; c++)
+			s->count[r] += s->requests[r][c];
 }
 
 /* --- a growing text buffer ------------------------------------------ */
@@ -303,22 +303,28 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	for (unsigned r = 0; r < MET_ROUTES; r++) {
 		unsigned long long cum = 0;
 
-		if (s->dur_count[r] == 0)
+		if (s->count[r] == 0)
 			continue;
 		for (unsigned k = 0; k < MET_BUCKETS; k++) {
 			cum += s->dur_bucket[r][k];
-			bprintf(&b, "taskapi_request_duration_seconds_bucket"
-			    "{route=\"%s\",le=\"%s\"} %llu\n", route_label(r),
-			    met_bounds_s[k], cum);
+			bprintf(&b,
+			    "taskapi_request_duration_seconds_bucket"
+			    "{route=\"%s\",le=\"%s\"} %llu\n",
+			    route_label(r), met_bounds_s[k], cum);
 		}
-		bprintf(&b, "taskapi_request_duration_seconds_bucket"
-		    "{route=\"%s\",le=\"+Inf\"} %llu\n", route_label(r),
-		    s->dur_count[r]);
-		bprintf(&b, "taskapi_request_duration_seconds_sum{route=\"%s\"} "
-		    "%llu.%06llu\n", route_label(r), s->dur_sum_us[r] / 1000000,
+		bprintf(&b,
+		    "taskapi_request_duration_seconds_bucket"
+		    "{route=\"%s\",le=\"+Inf\"} %llu\n",
+		    route_label(r), s->count[r]);
+		bprintf(&b,
+		    "taskapi_request_duration_seconds_sum{route=\"%s\"} "
+		    "%llu.%06llu\n",
+		    route_label(r), s->dur_sum_us[r] / 1000000,
 		    s->dur_sum_us[r] % 1000000);
-		bprintf(&b, "taskapi_request_duration_seconds_count"
-		    "{route=\"%s\"} %llu\n", route_label(r), s->dur_count[r]);
+		bprintf(&b,
+		    "taskapi_request_duration_seconds_count"
+		    "{route=\"%s\"} %llu\n",
+		    route_label(r), s->count[r]);
 	}
 
 	family(&b, "taskapi_db_errors_total", "counter",
@@ -405,7 +411,7 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 		}
 		sum_pool(sb, s);
 		for (unsigned r = 0; r < MET_ROUTES; r++)
-			accepted += s->dur_count[r];
+			accepted += s->count[r];
 		free(s);
 	}
 	for (int k = 0; k < SB_KIND__MAX; k++)

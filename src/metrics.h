@@ -33,8 +33,8 @@ enum met_db_err {
 
 struct sb_metrics {
 	atomic_ullong	 requests[MET_ROUTES][MET_CODES];
-	atomic_ullong	 dur_bucket[MET_ROUTES][MET_BUCKETS];	/* not cumulative */
-	atomic_ullong	 dur_count[MET_ROUTES];
+	/* Not cumulative; a route's count is the sum of its requests[]. */
+	atomic_ullong	 dur_bucket[MET_ROUTES][MET_BUCKETS];
 	atomic_ullong	 dur_sum_us[MET_ROUTES];
 	atomic_ullong	 db_errors[MET_DB__MAX];
 	atomic_ullong	 db_reconnects;		/* connections re-made */
