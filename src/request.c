@@ -99,14 +99,11 @@ next_span(void)
 	return z != 0 ? z : 1;
 }
 
+/* 16 hex digits and a NUL into out. */
 static void
 hex64(uint64_t v, char *out)
 {
-	static const char digits[] = "0123456789abcdef";
-
-	for (int i = 15; i >= 0; i--, v >>= 4)
-		out[i] = digits[v & 0xf];
-	out[16] = '\0';
+	sodium_bin2hex(out, 17, (const unsigned char *)&v, sizeof(v));
 }
 
 static bool
