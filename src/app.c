@@ -16,6 +16,7 @@
 #include "app.h"
 #include "jwt.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 #include "valid.h"
 
@@ -231,6 +232,23 @@ app_finish(struct app *a, struct req *r, const PGresult *res, enum terr e,
 		return;
 	}
 	h->render(&ctx, r, res, e, resp);
+}
+
+void
+app_account(const struct req *r, const char *method, int status)
+{
+	struct log_access la = {
+		.method = method != NULL ? method : "-",
+		.route = router_pattern(r->match.route),
+		.status = status,
+		.duration_us = util_mono_us() - r->start_us,
+		.user_id = r->user_id,
+	};
+
+	log_set_request(r->request_id, r->trace_id);
+	log_access(&la);
+	log_set_request(NULL, NULL);
+	metrics_observe((unsigned)r->match.route, status, la.duration_us);
 }
 
 enum stream_result

@@ -42,6 +42,13 @@ void	app_finish(struct app *, struct req *, const PGresult *res,
 	    enum terr e, struct resp *);
 
 /*
+ * The answered request's access log line and its count in /metrics,
+ * for both worker loops.  method is passed apart: the blocking worker
+ * has freed the params req->method_str pointed into.
+ */
+void	app_account(const struct req *, const char *method, int status);
+
+/*
  * begin + db_exec + finish, or the streaming handler.  Returns
  * STREAM_RESP when resp must be sent, otherwise what the stream did.
  */

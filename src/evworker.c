@@ -39,7 +39,6 @@
 #include "evworker.h"
 #include "fcgi_proto.h"
 #include "log.h"
-#include "metrics.h"
 #include "request.h"
 #include "response.h"
 #include "util.h"
@@ -365,18 +364,7 @@ respond(struct evconn *c)
 	c->out_len += fcgi_end_request(c->out + c->out_len, c->id, 0,
 	    FCGI_PS_REQUEST_COMPLETE);
 
-	struct log_access la = {
-		.method = c->req.method_str != NULL ? c->req.method_str : "-",
-		.route = router_pattern(c->req.match.route),
-		.status = r->status,
-		.duration_us = util_mono_us() - c->req.start_us,
-		.user_id = c->req.user_id,
-	};
-	log_set_request(c->req.request_id, c->req.trace_id);
-	log_access(&la);
-	log_set_request(NULL, NULL);
-	metrics_observe((unsigned)c->req.match.route, r->status,
-	    la.duration_us);
+	app_account(&c->req, c->req.method_str, r->status);
 	atomic_fetch_add(&ev.slot->requests, 1);
 	request_done(c);
 	conn_flush(c);

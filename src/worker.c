@@ -23,7 +23,6 @@
 #include "api_limits.h"
 #include "app.h"
 #include "log.h"
-#include "metrics.h"
 #include "request.h"
 #include "response.h"
 #include "util.h"
@@ -265,17 +264,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		}
 		FCGX_Finish_r(&fr);
 
-		struct log_access la = {
-			.method = method,
-			.route = router_pattern(req.match.route),
-			.status = status,
-			.duration_us = util_mono_us() - req.start_us,
-			.user_id = req.user_id,
-		};
-		log_access(&la);
-		log_set_request(NULL, NULL);
-		metrics_observe((unsigned)req.match.route, status,
-		    la.duration_us);
+		app_account(&req, method, status);
 
 		atomic_fetch_add(&slot->requests, 1);
 		atomic_store(&slot->req_start_us, 0);
