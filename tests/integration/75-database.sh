@@ -7,11 +7,8 @@
 [[ -n ${TASKAPI_PG_CTL:-} ]] || skip_all "needs TASKAPI_PG_CTL from ./dev test"
 
 make_user U || bail "cannot create a user"
-# shellcheck disable=SC2086
-$TASKAPI_PG_CTL -m fast -w stop >/dev/null 2>&1 ||
-	bail "could not stop PostgreSQL"
-restart_pg() { $TASKAPI_PG_CTL -w -l "$TASKAPI_VAR/log/postgres.log" start >/dev/null 2>&1; }
-trap 'restart_pg; t_cleanup' EXIT
+stack_pg_stop || bail "could not stop PostgreSQL"
+trap 'stack_pg_start; t_cleanup' EXIT
 
 t0=$(now_ms)
 req GET /health
@@ -35,7 +32,7 @@ done
 api "$U_TOKEN" POST /api/v1/tasks '{"title":"while down"}'
 expect_error 503 "database down: POST /api/v1/tasks -> 503 JSON"
 
-restart_pg || bail "could not start PostgreSQL again"
+stack_pg_start || bail "could not start PostgreSQL again"
 t_up=$(now_ms)
 back() { [[ $(curl_code -H "Authorization: Bearer $U_TOKEN" "$BASE/api/v1/me") == 200 ]]; }
 while ! back; do

@@ -12,8 +12,7 @@
 PIDF=$TASKAPI_VAR/run/taskapi.pid
 MASTER=$(cat "$PIDF")
 OUTAGE=${TASKAPI_FAULT_SECONDS:-2}
-restart_pg() { $TASKAPI_PG_CTL -w -l "$TASKAPI_VAR/log/postgres.log" start >/dev/null 2>&1; }
-trap 'restart_pg; t_cleanup' EXIT
+trap 'stack_pg_start; t_cleanup' EXIT
 
 make_user P || bail "cannot register a user"
 create_titled "$P_TOKEN" "pg restart" || bail "cannot create a task"
@@ -36,7 +35,7 @@ for n in 1 2 3 4 5 6 7 8; do client "$n" & done
 sleep 1
 
 t_stop=$(now_ms)
-$TASKAPI_PG_CTL -m fast -w stop >/dev/null 2>&1 || bail "could not stop PostgreSQL"
+stack_pg_stop || bail "could not stop PostgreSQL"
 sleep 0.5
 api "$P_TOKEN" GET "/api/v1/tasks/$TID"
 expect_error 503 "during the outage: GET task -> JSON 503"
@@ -48,7 +47,7 @@ is "$RESP_STATUS" 503 "/health -> 503 during the outage"
 json_is .status degraded "/health says degraded"
 sleep "$OUTAGE"
 t_start=$(now_ms)
-restart_pg || bail "could not start PostgreSQL again"
+stack_pg_start || bail "could not start PostgreSQL again"
 t_up=$(now_ms)
 diag "PostgreSQL down for $((t_up - t_stop)) ms (start took $((t_up - t_start)) ms)"
 sleep 3

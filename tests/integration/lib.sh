@@ -638,3 +638,14 @@ stack_nginx_reload() {
 	if [[ $(id -u) == 0 ]]; then runuser -u taskapi -- nginx "${args[@]}"; else nginx "${args[@]}"; fi
 	sleep 0.5
 }
+
+# stack_pg_stop / stack_pg_start: the stack's PostgreSQL (TASKAPI_PG_CTL),
+# stopped fast (connections cut) and started again, waiting for each.
+stack_pg_stop() {
+	# shellcheck disable=SC2086
+	$TASKAPI_PG_CTL -m fast -w stop >/dev/null 2>&1
+}
+stack_pg_start() {
+	# shellcheck disable=SC2086
+	$TASKAPI_PG_CTL -w -l "$TASKAPI_VAR/log/postgres.log" start >/dev/null 2>&1
+}
