@@ -55,7 +55,8 @@
 enum pstate {
 	PS_NONE = 0,
 	PS_RESULT,	/* waiting for the statement's result */
-	PS_NULL		/* got it; waiting for the NULL that ends it */
+	PS_NULL,	/* got it; waiting for the NULL that ends it */
+	PS_DONE		/* ended; waiting for its segment's sync (commit) */
 };
 
 struct evconn {
@@ -67,6 +68,7 @@ struct evconn {
 	bool		 params_done;
 	bool		 want_write;	/* EPOLLOUT armed */
 	bool		 retried;	/* re-sent once after a pipeline abort */
+	bool		 failed;	/* its own statement failed (c->err) */
 	bool		 parsing;	/* inside conn_parse: don't re-enter */
 	uint16_t	 id;
 
@@ -88,6 +90,7 @@ struct evconn {
 	int64_t		 last_us;	/* monotonic, last I/O */
 	size_t		 slot;		/* index in ev.conns */
 	struct evconn	*dead_next;	/* on ev.dead, freed after the turn */
+	struct evconn	*seg_next;	/* in a segment being ended */
 };
 
 /* A pipeline entry: a connection's statement, or a sync point (NULL). */
@@ -101,14 +104,23 @@ struct qitem {
  * One PostgreSQL connection in pipeline mode and the FIFO of what it
  * owes answers for.  Several of them let commits overlap, so PostgreSQL
  * flushes their WAL together (one connection commits one at a time).
+ *
+ * The statements between two syncs are one segment, and PostgreSQL runs
+ * a segment as one implicit transaction: it commits at the sync, and
+ * when one of its statements fails, the ones before it are rolled back
+ * and the ones after it skipped.  So no statement is answered when its
+ * own result arrives, only when its segment's sync does: the first
+ * q_done entries of the queue have their results and wait for it.
  */
 struct evpg {
 	struct db	 db;
 	int		 fd;		/* registered with epoll, or -1 */
 	bool		 want_write;
 	bool		 unsynced;	/* statements sent since the last sync */
+	bool		 seg_failed;	/* a statement of this segment failed */
 	struct qitem	*q;		/* ring */
 	size_t		 q_head, q_len, q_cap;
+	size_t		 q_done;	/* entries with results, before the sync */
 };
 
 static struct {
@@ -167,10 +179,19 @@ q_push(struct evpg *pg, struct evconn *c)
 	return 0;
 }
 
+/* The oldest entry, done or not. */
 static struct qitem *
 q_front(struct evpg *pg)
 {
 	return pg->q_len > 0 ? &pg->q[pg->q_head] : NULL;
+}
+
+/* The entry whose result comes next. */
+static struct qitem *
+q_next(struct evpg *pg)
+{
+	return pg->q_done < pg->q_len ?
+	    &pg->q[(pg->q_head + pg->q_done) % pg->q_cap] : NULL;
 }
 
 static void
@@ -443,7 +464,10 @@ pg_broken(struct evpg *pg)
 	    pg->q_len);
 	db_close(&pg->db);	/* closing the fd drops it from epoll */
 	pg->fd = -1;
-	pg->want_write = pg->unsynced = false;
+	pg->want_write = pg->unsynced = pg->seg_failed = false;
+	/* Nothing was committed after the last sync that came back, so
+	 * every entry left fails, those with results too. */
+	pg->q_done = 0;
 	while ((it = q_front(pg)) != NULL) {
 		struct evconn *c = it->c;
 
@@ -511,15 +535,40 @@ pg_pick(void)
 	return NULL;
 }
 
-/* Sends the connection's planned statement into a pipeline. */
+/* Ends pg's open segment with a sync; returns 0, or -1 (pg broken). */
+static int
+/* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
+pg_sync(struct evpg *pg)
+{
+	if (!pg->unsynced)
+		return 0;
+	if (PQpipelineSync(pg->db.conn) != 1 || q_push(pg, NULL) == -1) {
+		log_error("pipeline sync: %s", PQerrorMessage(pg->db.conn));
+		pg_broken(pg);
+		return -1;
+	}
+	pg->unsynced = false;
+	return 0;
+}
+
+/*
+ * Sends the connection's planned statement into a pipeline.  It joins
+ * the segment of this loop turn, or, alone, gets a segment of its own,
+ * so no other statement's failure can undo it.
+ */
 static void
 /* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
-pg_send(struct evconn *c)
+pg_send(struct evconn *c, bool alone)
 {
 	struct evpg	*pg;
 
 	if ((pg = pg_pick()) == NULL) {
 		/* The handler decides (health renders "degraded"). */
+		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
+		respond(c);
+		return;
+	}
+	if (alone && pg_sync(pg) == -1) {
 		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
 		respond(c);
 		return;
@@ -542,7 +591,10 @@ pg_send(struct evconn *c)
 		return;
 	}
 	c->pstate = PS_RESULT;
+	c->failed = false;
 	pg->unsynced = true;
+	if (alone)
+		(void)pg_sync(pg);
 }
 
 /* End of a loop turn: one sync per pipeline for what it was sent, flush. */
@@ -553,18 +605,8 @@ pg_sync_and_flush(void)
 		struct evpg	*pg = &ev.pg[i];
 		int		 rc;
 
-		if (pg->db.conn == NULL)
+		if (pg->db.conn == NULL || pg_sync(pg) == -1)
 			continue;
-		if (pg->unsynced) {
-			if (PQpipelineSync(pg->db.conn) != 1 ||
-			    q_push(pg, NULL) == -1) {
-				log_error("pipeline sync: %s",
-				    PQerrorMessage(pg->db.conn));
-				pg_broken(pg);
-				continue;
-			}
-			pg->unsynced = false;
-		}
 		rc = PQflush(pg->db.conn);
 		if (rc == -1) {
 			pg_broken(pg);
@@ -578,22 +620,11 @@ pg_sync_and_flush(void)
 	}
 }
 
-/* A statement's result is in (or failed): render and answer. */
+/* A statement's segment has ended: render its answer and send it. */
 static void
+/* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
 pg_complete(struct evconn *c)
 {
-	c->pstate = PS_NONE;
-	if (c->fd == -1) {
-		conn_retire(c);
-		return;
-	}
-	if (c->err == TERR_INTERNAL && c->res == NULL && !c->retried) {
-		/* Aborted by another statement's failure: send it again. */
-		c->retried = true;
-		c->err = TERR_OK;
-		pg_send(c);
-		return;
-	}
 	app_finish(&ev.app, &c->req, c->res, c->err, &c->resp);
 	if (c->res != NULL) {
 		PQclear(c->res);
@@ -602,7 +633,66 @@ pg_complete(struct evconn *c)
 	respond(c);
 }
 
+/*
+ * The sync of pg's oldest segment came back.  When no statement of it
+ * failed, it has committed: answer them all.  When one failed, that one
+ * gets its own error; the others were rolled back or skipped, and go
+ * again, each in a segment of its own (once: alone, only a statement's
+ * own failure can fail it).  The segment is taken off the queue before
+ * anything is answered: an answer can send new statements, or break
+ * this pipeline.
+ */
 static void
+/* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
+pg_segment_end(struct evpg *pg)
+{
+	struct evconn	*head = NULL, **tail = &head, *c;
+	bool		 failed = pg->seg_failed;
+
+	for (size_t n = pg->q_done; n > 0; n--) {
+		struct qitem *it = q_front(pg);
+
+		if (it == NULL)		/* q_done never exceeds q_len */
+			break;
+		c = it->c;
+		q_pop(pg);
+		c->pstate = PS_NONE;
+		c->seg_next = NULL;
+		*tail = c;
+		tail = &c->seg_next;
+	}
+	q_pop(pg);	/* the sync point */
+	pg->q_done = 0;
+	pg->seg_failed = false;
+
+	while ((c = head) != NULL) {
+		head = c->seg_next;
+		c->seg_next = NULL;
+		if (c->fd == -1) {
+			if (c->res != NULL) {
+				PQclear(c->res);
+				c->res = NULL;
+			}
+			conn_retire(c);
+		} else if (!failed || c->failed) {
+			pg_complete(c);
+		} else if (!c->retried) {
+			if (c->res != NULL) {
+				PQclear(c->res);
+				c->res = NULL;
+			}
+			c->retried = true;
+			c->err = TERR_OK;
+			pg_send(c, true);
+		} else {
+			c->err = TERR_DB;
+			pg_complete(c);
+		}
+	}
+}
+
+static void
+/* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
 pg_read(struct evpg *pg)
 {
 	struct qitem	*it;
@@ -614,7 +704,7 @@ pg_read(struct evpg *pg)
 		pg_broken(pg);
 		return;
 	}
-	while ((it = q_front(pg)) != NULL && pg->db.conn != NULL &&
+	while ((it = q_next(pg)) != NULL && pg->db.conn != NULL &&
 	    !PQisBusy(pg->db.conn)) {
 		PGresult	*res = PQgetResult(pg->db.conn);
 		struct evconn	*c = it->c;
@@ -629,7 +719,7 @@ pg_read(struct evpg *pg)
 				return;
 			}
 			PQclear(res);
-			q_pop(pg);
+			pg_segment_end(pg);
 			continue;
 		}
 		if (c->pstate == PS_RESULT) {
@@ -644,7 +734,8 @@ pg_read(struct evpg *pg)
 			if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 				c->res = res;
 			} else if (st == PGRES_PIPELINE_ABORTED) {
-				c->err = TERR_INTERNAL;	/* retried once */
+				/* Skipped after another's failure. */
+				pg->seg_failed = true;
 				PQclear(res);
 			} else {
 				/* Its log line belongs to the request. */
@@ -654,15 +745,16 @@ pg_read(struct evpg *pg)
 				log_set_request(NULL, NULL);
 				PQclear(res);
 				if (pg->db.conn == NULL) {
-					/* db_result_error dropped it. */
+					/* db_result_error dropped it: nothing
+					 * of this segment committed. */
 					pg->fd = -1;
-					q_pop(pg);
-					pg_complete(c);
 					pg_broken(pg);
 					return;
 				}
 				if (c->err == TERR_INTERNAL)
 					c->err = TERR_DB;
+				c->failed = true;
+				pg->seg_failed = true;
 			}
 			c->pstate = PS_NULL;
 			continue;
@@ -674,8 +766,8 @@ pg_read(struct evpg *pg)
 			pg_broken(pg);
 			return;
 		}
-		q_pop(pg);
-		pg_complete(c);
+		c->pstate = PS_DONE;
+		pg->q_done++;
 	}
 }
 
@@ -764,7 +856,7 @@ dispatch(struct evconn *c)
 		respond(c);
 		return;
 	}
-	pg_send(c);
+	pg_send(c, false);
 }
 
 static void
