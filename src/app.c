@@ -10,10 +10,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include <json-c/json.h>
 #include <sodium.h>
 
 #include "app.h"
+#include "json_out.h"
 #include "jwt.h"
 #include "log.h"
 #include "metrics.h"
@@ -273,45 +273,66 @@ app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
 
 /* --- helpers shared by the handlers --------------------------------- */
 
+/*
+ * The columns of USER_COLS and TASK_COLS, in order: each key is written
+ * with the punctuation before it.  password_hash is never selected, so
+ * it can never be rendered.
+ */
+struct col {
+	const char	*key;
+	size_t		 keylen;
+	bool		 time;		/* a timestamptz, else text */
+};
+#define COL(k, t)	{ k, sizeof(k) - 1, t }
+
+static const struct col user_cols[] = {
+	COL("{\"id\":", false), COL(",\"email\":", false),
+	COL(",\"name\":", false), COL(",\"created_at\":", true),
+	COL(",\"updated_at\":", true),
+};
+
+static const struct col task_cols[] = {
+	COL("{\"id\":", false), COL(",\"user_id\":", false),
+	COL(",\"title\":", false), COL(",\"description\":", false),
+	COL(",\"status\":", false), COL(",\"priority\":", false),
+	COL(",\"due_at\":", true), COL(",\"created_at\":", true),
+	COL(",\"updated_at\":", true),
+};
+
+/* One row as a JSON object; NULL columns are null. */
 static void
-add_col(struct json_object *o, const char *key, const PGresult *r, int row,
-    int col)
+render_cols(struct jbuf *jb, const PGresult *r, int row,
+    const struct col *cols, int ncols)
 {
-	if (PQgetisnull(r, row, col))
-		json_object_object_add(o, key, NULL);
-	else
-		json_object_object_add(o, key, json_object_new_string_len(
-		    PQgetvalue(r, row, col), PQgetlength(r, row, col)));
+	if (PQnfields(r) < ncols) {
+		jb->failed = true;
+		return;
+	}
+	for (int i = 0; i < ncols; i++) {
+		const char	*v = PQgetvalue(r, row, i);
+		size_t		 n = (size_t)PQgetlength(r, row, i);
+
+		jb_raw(jb, cols[i].key, cols[i].keylen);
+		if (PQgetisnull(r, row, i))
+			jb_lit(jb, "null");
+		else if (cols[i].time)
+			jb_pgtime(jb, v, n);
+		else
+			jb_str(jb, v, n);
+	}
+	jb_lit(jb, "}");
 }
 
-struct json_object *
-render_user_row(const PGresult *r, int row)
+void
+render_user_row(struct jbuf *jb, const PGresult *r, int row)
 {
-	static const char *const keys[] = { "id", "email", "name",
-	    "created_at", "updated_at" };
-	struct json_object	*o;
-
-	if (PQnfields(r) < 5 || (o = json_object_new_object()) == NULL)
-		return NULL;
-	/* password_hash is never selected, so it can never be rendered. */
-	for (int i = 0; i < 5; i++)
-		add_col(o, keys[i], r, row, i);
-	return o;
+	render_cols(jb, r, row, user_cols, 5);
 }
 
-struct json_object *
-render_task_row(const PGresult *r, int row)
+void
+render_task_row(struct jbuf *jb, const PGresult *r, int row)
 {
-	static const char *const keys[] = { "id", "user_id", "title",
-	    "description", "status", "priority", "due_at", "created_at",
-	    "updated_at" };
-	struct json_object	*o;
-
-	if (PQnfields(r) < 9 || (o = json_object_new_object()) == NULL)
-		return NULL;
-	for (int i = 0; i < 9; i++)
-		add_col(o, keys[i], r, row, i);
-	return o;
+	render_cols(jb, r, row, task_cols, 9);
 }
 
 /*
@@ -320,39 +341,35 @@ render_task_row(const PGresult *r, int row)
  */
 void
 render_list(const PGresult *res, struct resp *resp,
-    struct json_object *(*row_fn)(const PGresult *, int))
+    void (*row_fn)(struct jbuf *, const PGresult *, int))
 {
-	struct json_object	*arr;
-	int			 n = PQntuples(res);
+	struct jbuf	 jb;
+	int		 n = PQntuples(res);
+	bool		 first = true;
 
 	if (n == 0) {
 		resp_error(resp, TERR_UNAUTH, NULL);
 		return;
 	}
-	if ((arr = json_object_new_array_ext(n)) == NULL) {
-		resp_error(resp, TERR_NOMEM, NULL);
-		return;
-	}
+	jb_begin(&jb, resp);
+	jb_lit(&jb, "[");
 	for (int i = 0; i < n; i++) {
-		struct json_object *o;
 		if (PQgetisnull(res, i, 0))
 			continue;
-		if ((o = row_fn(res, i)) == NULL) {
-			json_object_put(arr);
-			resp_error(resp, TERR_NOMEM, NULL);
-			return;
-		}
-		json_object_array_add(arr, o);
+		if (!first)
+			jb_lit(&jb, ",");
+		first = false;
+		row_fn(&jb, res, i);
 	}
-	resp_json(resp, 200, arr);
-	json_object_put(arr);
+	jb_lit(&jb, "]");
+	jb_end(&jb, resp, 200);
 }
 
 void
 render_one(const PGresult *res, struct resp *resp, int status,
-    const char *notfound, struct json_object *(*row_fn)(const PGresult *, int))
+    const char *notfound, void (*row_fn)(struct jbuf *, const PGresult *, int))
 {
-	struct json_object	*o;
+	struct jbuf	 jb;
 
 	if (PQntuples(res) == 0) {
 		resp_error(resp, TERR_UNAUTH, NULL);
@@ -362,12 +379,9 @@ render_one(const PGresult *res, struct resp *resp, int status,
 		resp_error(resp, TERR_NOTFOUND, notfound);
 		return;
 	}
-	if ((o = row_fn(res, 0)) == NULL) {
-		resp_error(resp, TERR_NOMEM, NULL);
-		return;
-	}
-	resp_json(resp, status, o);
-	json_object_put(o);
+	jb_begin(&jb, resp);
+	row_fn(&jb, res, 0);
+	jb_end(&jb, resp, status);
 }
 
 static enum terr

@@ -21,9 +21,14 @@
 #include "metrics.h"
 #include "util.h"
 
-/* RFC 3339, UTC, microseconds: formatted by the server, once. */
-#define TS(c)	"to_char(" c " AT TIME ZONE 'UTC', " \
-		"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+/*
+ * Timestamps are selected as they are: with the session's DateStyle ISO
+ * and TimeZone UTC (db_setup) PostgreSQL writes "2026-11-21
+ * 09:30:00.1234+00", which the renderer turns into RFC 3339 with six
+ * fraction digits (jb_pgtime).  Three to_char() calls a row cost more
+ * than the whole rest of a 20-row page (bench/RESULTS.md).
+ */
+#define TS(c)	c
 /*
  * The new updated_at of a changed row: now(), but always after the
  * previous value.  now() is the transaction's start, and a PATCH that
@@ -333,6 +338,11 @@ out:
 	return rc;
 }
 
+/* How timestamps come out: what jb_pgtime() reads. */
+#define SESSION_FORMAT	"set_config('DateStyle', 'ISO, YMD', false), " \
+	"set_config('TimeZone', 'UTC', false), " \
+	"set_config('IntervalStyle', 'postgres', false)"
+
 /* Session settings, the schema check and every prepare, once. */
 static enum terr
 db_setup(struct db *db)
@@ -342,12 +352,28 @@ db_setup(struct db *db)
 	const char	*params[1] = { ms };
 	int		 version;
 
+	/*
+	 * generic_plans (the event worker's connections): every execution
+	 * of a prepared statement reuses one plan.  PostgreSQL's default
+	 * ("auto") keeps planning tasks_list anew on every call, because
+	 * the generic plan of "LIMIT $4" looks costly; that planning was
+	 * most of PostgreSQL's CPU on the list route.  With random_page_cost
+	 * at 1.1 (data in RAM or on SSD) each generic plan is the index
+	 * plan a custom one would pick (checked for every statement the
+	 * event worker runs; bench/RESULTS.md has the figures).  The
+	 * export's generic plan would be a sort of all the user's rows, so
+	 * the blocking pool, which streams it, keeps "auto".
+	 */
 	snprintf(ms, sizeof(ms), "%ld", db->statement_timeout * 1000);
-	r = PQexecParams(db->conn,
-	    "SELECT set_config('statement_timeout', $1, false)", 1, NULL,
-	    params, NULL, NULL, 0);
+	r = PQexecParams(db->conn, db->generic_plans ?
+	    "SELECT set_config('statement_timeout', $1, false), "
+	    SESSION_FORMAT ", "
+	    "set_config('plan_cache_mode', 'force_generic_plan', false), "
+	    "set_config('random_page_cost', '1.1', false)" :
+	    "SELECT set_config('statement_timeout', $1, false), "
+	    SESSION_FORMAT, 1, NULL, params, NULL, NULL, 0);
 	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_error("setting statement_timeout failed: %s",
+		log_error("setting session parameters failed: %s",
 		    PQerrorMessage(db->conn));
 		PQclear(r);
 		return TERR_DB;

@@ -84,6 +84,7 @@ struct db {
 	const char	*url;		/* borrowed from struct conf */
 	long		 connect_timeout;	/* s */
 	long		 statement_timeout;	/* s */
+	bool		 generic_plans;	/* see db_setup() */
 	int64_t		 retry_at_us;	/* monotonic; no attempt before */
 	unsigned long	 reconnects;
 	unsigned long	 errors;

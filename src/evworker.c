@@ -1172,6 +1172,7 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 	for (size_t i = 0; i < ev.npg; i++) {
 		db_init(&ev.pg[i].db, c->database_url, c->db_connect_timeout,
 		    c->request_timeout);
+		ev.pg[i].db.generic_plans = true;
 		ev.pg[i].fd = -1;
 		(void)pg_ready(&ev.pg[i]);
 	}

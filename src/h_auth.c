@@ -12,6 +12,7 @@
 
 #include "api_limits.h"
 #include "handlers.h"
+#include "json_out.h"
 #include "jwt.h"
 #include "log.h"
 #include "password.h"
@@ -55,19 +56,22 @@ void
 h_register_render(const struct app_ctx *ctx, struct req *r,
     const PGresult *res, enum terr e, struct resp *resp)
 {
-	struct json_object	*o;
+	struct jbuf	 jb;
 
 	(void)ctx; (void)e;
-	if (PQntuples(res) != 1 || (o = render_user_row(res, 0)) == NULL) {
+	if (PQntuples(res) != 1 || PQgetlength(res, 0, 0) != LIM_UUID_LEN) {
 		resp_error(resp, TERR_INTERNAL, NULL);
 		return;
 	}
-	resp_json(resp, 201, o);
+	jb_begin(&jb, resp);
+	render_user_row(&jb, res, 0);
+	jb_end(&jb, resp, 201);
+	if (resp->status != 201)
+		return;
 	snprintf(resp->location, sizeof(resp->location), "/api/v1/users/%s",
 	    PQgetvalue(res, 0, 0));
 	memcpy(r->user_id, PQgetvalue(res, 0, 0), LIM_UUID_LEN);
 	r->user_id[LIM_UUID_LEN] = '\0';
-	json_object_put(o);
 }
 
 /* Login checks only that both are strings of sane size: anything else is 401. */

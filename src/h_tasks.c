@@ -9,10 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "api_limits.h"
 #include "handlers.h"
+#include "json_out.h"
 #include "log.h"
 #include "util.h"
 #include "valid.h"
@@ -224,7 +223,7 @@ h_tasks_export_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 
 /*
  * Streams every task of the caller, one JSON object a line, in
- * single-row mode: one PGresult and one json_object alive at a time,
+ * single-row mode: one PGresult and one line buffer alive at a time,
  * so memory stays flat whatever the number of tasks.  The status is
  * decided by the first result (no row: 401); after the head is out, a
  * failure can only cut the connection (STREAM_ABORT).
@@ -235,6 +234,7 @@ h_tasks_export_stream(const struct app_ctx *ctx, struct req *r,
     const struct stream_out *out)
 {
 	PGresult		*res;
+	struct jbuf		 line = { NULL, 0, 0, false };	/* one row */
 	enum terr		 e;
 	bool			 started = false, failed = false;
 	unsigned long		 rows = 0;
@@ -268,18 +268,12 @@ h_tasks_export_stream(const struct app_ctx *ctx, struct req *r,
 				started = true;
 			}
 			if (!failed && !PQgetisnull(res, 0, 0)) {
-				struct json_object *o = render_task_row(res, 0);
-				const char	*s;
-				size_t		 len;
-
-				s = o == NULL ? NULL :
-				    json_object_to_json_string_length(o,
-				    JSON_C_TO_STRING_PLAIN |
-				    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-				if (s == NULL || out->write(out->ctx, s, len) ||
-				    out->write(out->ctx, "\n", 1))
+				line.len = 0;
+				render_task_row(&line, res, 0);
+				jb_lit(&line, "\n");
+				if (line.failed ||
+				    out->write(out->ctx, line.p, line.len))
 					failed = true;
-				json_object_put(o);
 				if (!failed && ++rows % EXPORT_FLUSH_ROWS == 0 &&
 				    out->flush(out->ctx) == -1)
 					failed = true;
@@ -299,6 +293,7 @@ h_tasks_export_stream(const struct app_ctx *ctx, struct req *r,
 		if (db->conn == NULL)
 			break;
 	}
+	jb_free(&line);
 	if (!started)
 		return STREAM_RESP;
 	if (failed) {

@@ -24,7 +24,7 @@
 #include "response.h"
 #include "terr.h"
 
-struct json_object;
+struct jbuf;
 
 /* What a handler may know about the world besides its request. */
 struct app_ctx {
@@ -131,25 +131,25 @@ enum terr h_status_plan(const struct app_ctx *, struct req *,
 
 /* Shared by the handlers (app.c). */
 
-/* JSON for a users row (columns of USER_COLS) / a tasks row (TASK_COLS). */
-struct json_object *render_user_row(const PGresult *, int row);
-struct json_object *render_task_row(const PGresult *, int row);
+/* Appends the JSON object of a users row (USER_COLS) / a tasks row. */
+void	render_user_row(struct jbuf *, const PGresult *, int row);
+void	render_task_row(struct jbuf *, const PGresult *, int row);
 
 /*
  * Renders the one row of a statement joined to the caller's row: no row
  * is 401, a row of NULLs 404 (notfound is the message), else status
- * with the object row_fn makes.
+ * with the object row_fn writes.
  */
 void	render_one(const PGresult *, struct resp *, int status,
 	    const char *notfound,
-	    struct json_object *(*row_fn)(const PGresult *, int));
+	    void (*row_fn)(struct jbuf *, const PGresult *, int));
 
 /*
  * Renders rows LEFT JOINed to the caller's row as a JSON array: no row
  * at all is 401, a single row of NULLs an empty page.
  */
 void	render_list(const PGresult *, struct resp *,
-	    struct json_object *(*row_fn)(const PGresult *, int));
+	    void (*row_fn)(struct jbuf *, const PGresult *, int));
 
 /*
  * limit (default 50, 1..100) and offset (default 0, >= 0) from the

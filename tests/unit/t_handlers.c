@@ -25,7 +25,9 @@
 #define ME	"0b6f3a0e-8c2d-4f5e-9a1b-2c3d4e5f6a7b"
 #define OTHER	"1c7f4b1f-9d3e-4a6f-8b2c-3d4e5f6a7b8c"
 #define TASK	"2d8a5c2a-ae4f-4b7a-9c3d-4e5f6a7b8c9d"
-#define TS	"2026-11-21T09:30:00.000000Z"
+/* As PostgreSQL writes a timestamptz (DateStyle ISO, TimeZone UTC). */
+#define TS	"2026-11-21 09:30:00.1234+00"
+#define TS_API	"2026-11-21T09:30:00.123400Z"	/* as the API answers it */
 
 static struct conf	 conf;
 static struct app_ctx	 ctx;
@@ -149,7 +151,7 @@ test_task_create_plan(void **state)
 	param_is(&f->plan, 1, "ab");
 	param_is(&f->plan, 2, NULL);
 	param_is(&f->plan, 3, "medium");
-	param_is(&f->plan, 4, TS);
+	param_is(&f->plan, 4, "2026-11-21T09:30:00.000000Z");
 }
 
 static void
@@ -261,6 +263,10 @@ test_task_render_statuses(void **state)
 	assert_null(v);
 	assert_true(json_object_object_get_ex(o, "priority", &v));
 	assert_string_equal(json_object_get_string(v), "high");
+	assert_true(json_object_object_get_ex(o, "created_at", &v));
+	assert_string_equal(json_object_get_string(v), TS_API);
+	assert_true(json_object_object_get_ex(o, "due_at", &v));
+	assert_null(v);
 	json_object_put(o);
 	PQclear(r);
 }
