@@ -153,6 +153,48 @@ db_stmt_nparams(enum stmt s)
 	return s < STMT__MAX ? stmts[s].nparams : 0;
 }
 
+/*
+ * Prints the plan of every statement as db's session makes it (for
+ * "taskapi plans"): EXPLAIN EXECUTE with all parameters NULL, which
+ * shows the generic plan when the session forces generic plans, and
+ * runs nothing.  Returns 0, or -1 on a database error.
+ */
+int
+db_explain(struct db *db, FILE *out)
+{
+	char	 sql[512];
+
+	if (db_ready(db) != TERR_OK)
+		return -1;
+	for (int s = STMT_NONE + 1; s < STMT__MAX; s++) {
+		PGresult	*r;
+		size_t		 off;
+
+		off = (size_t)snprintf(sql, sizeof(sql),
+		    "EXPLAIN (COSTS OFF) EXECUTE %s", stmts[s].name);
+		for (int i = 0; i < stmts[s].nparams && off < sizeof(sql); i++)
+			off += (size_t)snprintf(sql + off, sizeof(sql) - off,
+			    "%sNULL", i == 0 ? "(" : ", ");
+		if (stmts[s].nparams > 0 && off < sizeof(sql))
+			off += (size_t)snprintf(sql + off, sizeof(sql) - off,
+			    ")");
+		if (off >= sizeof(sql))
+			return -1;
+		r = PQexec(db->conn, sql);
+		if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+			log_error("explaining %s: %s", stmts[s].name,
+			    PQerrorMessage(db->conn));
+			PQclear(r);
+			return -1;
+		}
+		fprintf(out, "== %s\n", stmts[s].name);
+		for (int row = 0; row < PQntuples(r); row++)
+			fprintf(out, "%s\n", PQgetvalue(r, row, 0));
+		PQclear(r);
+	}
+	return 0;
+}
+
 /* --- plans ---------------------------------------------------------- */
 
 void
@@ -343,6 +385,12 @@ out:
 	"set_config('TimeZone', 'UTC', false), " \
 	"set_config('IntervalStyle', 'postgres', false)"
 
+/* The event worker's planner settings (see db_setup()). */
+#define EV_PLANNING	"set_config('plan_cache_mode', 'force_generic_plan', " \
+	"false), set_config('enable_seqscan', 'off', false), " \
+	"set_config('enable_bitmapscan', 'off', false), " \
+	"set_config('random_page_cost', '1.1', false)"
+
 /* Session settings, the schema check and every prepare, once. */
 static enum terr
 db_setup(struct db *db)
@@ -355,21 +403,25 @@ db_setup(struct db *db)
 	/*
 	 * generic_plans (the event worker's connections): every execution
 	 * of a prepared statement reuses one plan.  PostgreSQL's default
-	 * ("auto") keeps planning tasks_list anew on every call, because
-	 * the generic plan of "LIMIT $4" looks costly; that planning was
-	 * most of PostgreSQL's CPU on the list route.  With random_page_cost
-	 * at 1.1 (data in RAM or on SSD) each generic plan is the index
-	 * plan a custom one would pick (checked for every statement the
-	 * event worker runs; bench/RESULTS.md has the figures).  The
-	 * export's generic plan would be a sort of all the user's rows, so
-	 * the blocking pool, which streams it, keeps "auto".
+	 * ("auto") plans tasks_list anew on every call, because the generic
+	 * plan of "LIMIT $4" looks costly; that planning was most of
+	 * PostgreSQL's CPU on the list route.  A generic plan is made once,
+	 * from the statistics of that moment, and kept: made on a small or
+	 * skewed table it can be a sequential scan and sort, 50 times
+	 * slower on the grown table (seen in bench/).  So these sessions
+	 * also turn off sequential and bitmap scans: every statement the
+	 * event worker runs is a lookup by key or by (user_id, created_at),
+	 * and an index path is then the only one left, whatever the
+	 * statistics (76-plans.sh checks each plan;
+	 * "taskapi plans" prints them).  The export would
+	 * have no such path worth taking, and the blocking pool, which
+	 * streams it, keeps "auto".
 	 */
 	snprintf(ms, sizeof(ms), "%ld", db->statement_timeout * 1000);
 	r = PQexecParams(db->conn, db->generic_plans ?
 	    "SELECT set_config('statement_timeout', $1, false), "
 	    SESSION_FORMAT ", "
-	    "set_config('plan_cache_mode', 'force_generic_plan', false), "
-	    "set_config('random_page_cost', '1.1', false)" :
+	    EV_PLANNING :
 	    "SELECT set_config('statement_timeout', $1, false), "
 	    SESSION_FORMAT, 1, NULL, params, NULL, NULL, 0);
 	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <libpq-fe.h>
 
@@ -125,5 +126,8 @@ PGconn	*db_connect_once(const char *url, long connect_timeout);
 int	 db_schema_version(PGconn *, int *version);
 
 void	db_close(struct db *);
+
+/* Prints every statement's plan in db's session (taskapi plans). */
+int	db_explain(struct db *, FILE *);
 
 #endif /* TASKAPI_DB_H */

@@ -4,6 +4,7 @@
  *   taskapi [options] [serve]    run the FastCGI pool (the default)
  *   taskapi [options] migrate    apply pending SQL migrations
  *   taskapi [options] check      validate the configuration and exit
+ *   taskapi [options] plans      print the event worker's query plans
  *
  * Start-up order (OpenBSD's slowcgi): fds 0-2 sane, configuration,
  * socket, pid file, privileges dropped, schema checked, then the pool.
@@ -39,13 +40,15 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: taskapi [--env-file PATH] [--listen ADDR] [serve|migrate|check]\n"
+	    "usage: taskapi [--env-file PATH] [--listen ADDR] [serve|migrate|check|plans]\n"
 	    "       taskapi --help | --version\n"
 	    "\n"
 	    "Commands:\n"
 	    "  serve      run the FastCGI worker pool (default)\n"
 	    "  migrate    apply pending SQL migrations, then exit\n"
 	    "  check      validate the configuration, then exit\n"
+	    "  plans      print each statement's plan as the event worker's\n"
+	    "             sessions make it (generic, index paths only)\n"
 	    "\n"
 	    "Options:\n"
 	    "  --env-file PATH  read KEY=VALUE settings (re-read on SIGHUP)\n"
@@ -270,7 +273,8 @@ main(int argc, char *argv[])
 			listen_arg = argv[++i];
 		} else if (strcmp(argv[i], "serve") == 0 ||
 		    strcmp(argv[i], "migrate") == 0 ||
-		    strcmp(argv[i], "check") == 0) {
+		    strcmp(argv[i], "check") == 0 ||
+		    strcmp(argv[i], "plans") == 0) {
 			cmd = argv[i];
 		} else {
 			fprintf(stderr, "taskapi: unknown argument: %s\n",
@@ -306,6 +310,18 @@ main(int argc, char *argv[])
 		conf_free(c);
 		free(c);
 		return 0;
+	}
+	if (strcmp(cmd, "plans") == 0) {
+		struct db	 db;
+
+		db_init(&db, c->database_url, c->db_connect_timeout,
+		    c->request_timeout);
+		db.generic_plans = true;
+		rc = db_explain(&db, stdout) == 0 ? 0 : 1;
+		db_close(&db);
+		conf_free(c);
+		free(c);
+		return rc;
 	}
 	if (strcmp(cmd, "migrate") == 0) {
 		rc = migrate_run(c);
