@@ -153,6 +153,12 @@ db_stmt_nparams(enum stmt s)
 	return s < STMT__MAX ? stmts[s].nparams : 0;
 }
 
+bool
+db_stmt_readonly(enum stmt s)
+{
+	return s < STMT__MAX && stmts[s].readonly;
+}
+
 /*
  * Prints the plan of every statement as db's session makes it (for
  * "taskapi plans"): EXPLAIN EXECUTE with all parameters NULL, which

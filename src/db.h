@@ -79,6 +79,8 @@ void	plan_free(struct plan *);
 const char *db_stmt_name(enum stmt);
 const char *db_stmt_sql(enum stmt);
 int	 db_stmt_nparams(enum stmt);
+/* True when the statement only reads (and may be retried anywhere). */
+bool	 db_stmt_readonly(enum stmt);
 
 struct db {
 	PGconn		*conn;

@@ -56,7 +56,8 @@ enum pstate {
 	PS_NONE = 0,
 	PS_RESULT,	/* waiting for the statement's result */
 	PS_NULL,	/* got it; waiting for the NULL that ends it */
-	PS_DONE		/* ended; waiting for its segment's sync (commit) */
+	PS_DONE,	/* ended; waiting for its segment's sync (commit) */
+	PS_WAITING	/* planned; waiting for a pipeline to take it */
 };
 
 struct evconn {
@@ -91,6 +92,7 @@ struct evconn {
 	size_t		 slot;		/* index in ev.conns */
 	struct evconn	*dead_next;	/* on ev.dead, freed after the turn */
 	struct evconn	*seg_next;	/* in a segment being ended */
+	struct evconn	*wait_next;	/* on ev.wait, for a pipeline */
 };
 
 /* A pipeline entry: a connection's statement, or a sync point (NULL). */
@@ -137,6 +139,11 @@ static struct {
 	struct evconn		**conns;
 	size_t			 nconns, conns_cap;
 	struct evconn		*dead;		/* closed, to free after the turn */
+	struct waitq {			/* planned, for a free pipeline */
+		struct evconn	*head;
+		struct evconn	**tail;
+	}			 wait[2];	/* [0] writes, [1] reads */
+	size_t			 nwaiting;
 } ev;
 
 /* epoll tag of the listening socket; pipelines are tagged by &ev.pg[i]. */
@@ -153,6 +160,7 @@ static void	conn_close(struct evconn *);
 static void	conn_parse(struct evconn *);
 static void	conn_flush(struct evconn *);
 static void	request_done(struct evconn *);
+static void	wait_drain(void);
 
 /* --- the pipeline queue ---------------------------------------------- */
 
@@ -486,6 +494,8 @@ pg_broken(struct evpg *pg)
 		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
 		respond(c);
 	}
+	/* The waiting go to another pipeline, or fail if none is left. */
+	wait_drain();
 }
 
 /* pg connected in pipeline mode and registered with epoll; or TERR_DB. */
@@ -518,21 +528,136 @@ pg_ready(struct evpg *pg)
  * The pipeline for the next statement: the connected one with the
  * shortest queue; when none is connected, the first that connects.
  */
+static void	pg_range(const struct evconn *, size_t *, size_t *);
+
 static struct evpg *
-pg_pick(void)
+pg_pick(const struct evconn *c)
 {
 	struct evpg	*best = NULL;
+	size_t		 lo, hi;
 
-	for (size_t i = 0; i < ev.npg; i++)
+	pg_range(c, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
 		if (ev.pg[i].db.conn != NULL &&
 		    (best == NULL || ev.pg[i].q_len < best->q_len))
 			best = &ev.pg[i];
 	if (best != NULL)
 		return best;
-	for (size_t i = 0; i < ev.npg; i++)
+	for (size_t i = lo; i < hi; i++)
 		if (pg_ready(&ev.pg[i]) == TERR_OK)
 			return &ev.pg[i];
 	return NULL;
+}
+
+/*
+ * Which pipelines a statement may use.  With two or more, all writes go
+ * to the first and reads to the others: one writer means no two
+ * segments that lock rows ever run side by side, so they cannot
+ * deadlock each other, and reads never wait behind a commit.
+ */
+static bool
+is_write(const struct evconn *c)
+{
+	return !db_stmt_readonly(c->plan.stmt);
+}
+
+static void
+pg_range(const struct evconn *c, size_t *lo, size_t *hi)
+{
+	if (ev.npg < 2) {
+		*lo = 0;
+		*hi = ev.npg;
+	} else if (is_write(c)) {
+		*lo = 0;
+		*hi = 1;
+	} else {
+		*lo = 1;
+		*hi = ev.npg;
+	}
+}
+
+/*
+ * Batching (group commit): each pipeline has at most one segment in
+ * PostgreSQL at a time, and a statement planned meanwhile waits in
+ * ev.wait.  A segment commits once, so with one fsync per commit the
+ * statements that arrive while one commits share the next one instead
+ * of each paying for its own (bench/RESULTS.md).  A statement goes into
+ * the open segment of this loop turn, or to an idle pipeline; the
+ * pipeline with the fewest statements first, so a turn's reads spread
+ * over the idle connections.  NULL: none takes it now.
+ */
+#define EV_SEGMENT_MAX	256	/* statements in one segment */
+
+static struct evpg *
+pg_pick_batch(const struct evconn *c)
+{
+	struct evpg	*best = NULL;
+	size_t		 lo, hi;
+
+	pg_range(c, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		struct evpg *pg = &ev.pg[i];
+
+		if (pg->db.conn == NULL || !(pg->q_len == 0 || pg->unsynced) ||
+		    pg->q_len >= EV_SEGMENT_MAX)
+			continue;
+		if (best == NULL || pg->q_len < best->q_len)
+			best = pg;
+	}
+	return best;
+}
+
+static bool
+pg_any_connected(const struct evconn *c)
+{
+	size_t	 lo, hi;
+
+	pg_range(c, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		if (ev.pg[i].db.conn != NULL)
+			return true;
+	return false;
+}
+
+static void
+wait_push(struct evconn *c)
+{
+	struct waitq	*q = &ev.wait[is_write(c) ? 0 : 1];
+
+	c->pstate = PS_WAITING;
+	c->wait_next = NULL;
+	if (q->head == NULL)
+		q->tail = &q->head;
+	*q->tail = c;
+	q->tail = &c->wait_next;
+	ev.nwaiting++;
+}
+
+static void	pg_send(struct evconn *, bool);
+
+/* Sends waiting statements while a pipeline takes them. */
+static void
+/* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
+wait_drain(void)
+{
+	for (int k = 0; k < 2; k++) {
+		struct waitq	*q = &ev.wait[k];
+		struct evconn	*c;
+
+		while ((c = q->head) != NULL) {
+			if (pg_pick_batch(c) == NULL && pg_any_connected(c))
+				break;	/* all busy: the next segment end */
+			q->head = c->wait_next;
+			c->wait_next = NULL;
+			ev.nwaiting--;
+			c->pstate = PS_NONE;
+			if (c->fd == -1) {
+				conn_retire(c);
+				continue;
+			}
+			pg_send(c, false);
+		}
+	}
 }
 
 /* Ends pg's open segment with a sync; returns 0, or -1 (pg broken). */
@@ -560,9 +685,13 @@ static void
 /* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
 pg_send(struct evconn *c, bool alone)
 {
-	struct evpg	*pg;
+	struct evpg	*pg = NULL;
 
-	if ((pg = pg_pick()) == NULL) {
+	if (!alone && (pg = pg_pick_batch(c)) == NULL && pg_any_connected(c)) {
+		wait_push(c);
+		return;
+	}
+	if (pg == NULL && (pg = pg_pick(c)) == NULL) {
 		/* The handler decides (health renders "degraded"). */
 		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
 		respond(c);
@@ -599,8 +728,10 @@ pg_send(struct evconn *c, bool alone)
 
 /* End of a loop turn: one sync per pipeline for what it was sent, flush. */
 static void
+/* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
 pg_sync_and_flush(void)
 {
+	wait_drain();
 	for (size_t i = 0; i < ev.npg; i++) {
 		struct evpg	*pg = &ev.pg[i];
 		int		 rc;
@@ -689,6 +820,7 @@ pg_segment_end(struct evpg *pg)
 			pg_complete(c);
 		}
 	}
+	wait_drain();
 }
 
 static void
@@ -738,6 +870,14 @@ pg_read(struct evpg *pg)
 				pg->seg_failed = true;
 				PQclear(res);
 			} else {
+				const char *state = PQresultErrorField(res,
+				    PG_DIAG_SQLSTATE);
+				/* A deadlock victim or a serialization failure
+				 * (class 40) did nothing wrong: it goes again
+				 * alone with the rest of its segment. */
+				bool again = state != NULL &&
+				    strncmp(state, "40", 2) == 0 && !c->retried;
+
 				/* Its log line belongs to the request. */
 				log_set_request(c->req.request_id,
 				    c->req.trace_id);
@@ -753,7 +893,9 @@ pg_read(struct evpg *pg)
 				}
 				if (c->err == TERR_INTERNAL)
 					c->err = TERR_DB;
-				c->failed = true;
+				c->failed = !again;
+				if (again)
+					c->err = TERR_OK;
 				pg->seg_failed = true;
 			}
 			c->pstate = PS_NULL;
@@ -1110,7 +1252,7 @@ sweep(int64_t now)
 {
 	int64_t	 req_limit = ev.conf->request_timeout * 1000000LL;
 
-	bool	 busy = ev.inflight > 0, trimmed = false;
+	bool	 busy = ev.inflight + ev.nwaiting > 0, trimmed = false;
 
 	for (size_t i = 0; i < ev.nconns;) {
 		struct evconn *c = ev.conns[i];
@@ -1188,7 +1330,8 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 				ev.accepting = false;
 				atomic_store(&slot->state, SB_STOPPING);
 			}
-			if (ev.nconns == 0 && ev.inflight == 0)
+			if (ev.nconns == 0 && ev.inflight == 0 &&
+			    ev.nwaiting == 0)
 				break;
 		}
 		n = epoll_wait(ev.ep, events, EV_MAX_EVENTS,
@@ -1227,9 +1370,10 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 		pg_sync_and_flush();
 		free_dead();
 		log_flush();
-		atomic_store(&slot->state, ev.inflight > 0 ? SB_BUSY :
+		atomic_store(&slot->state, ev.inflight + ev.nwaiting > 0 ?
+		    SB_BUSY :
 		    (worker_stop ? SB_STOPPING : SB_IDLE));
-		atomic_store(&slot->inflight, (int)ev.inflight);
+		atomic_store(&slot->inflight, (int)(ev.inflight + ev.nwaiting));
 		now = util_mono_us();
 		if (now - last_sweep >= 1000000 || worker_stop) {
 			sweep(now);
