@@ -57,7 +57,8 @@ enum pstate {
 	PS_RESULT,	/* waiting for the statement's result */
 	PS_NULL,	/* got it; waiting for the NULL that ends it */
 	PS_DONE,	/* ended; waiting for its segment's sync (commit) */
-	PS_WAITING	/* planned; waiting for a pipeline to take it */
+	PS_WAITING,	/* planned; waiting for a pipeline to take it */
+	PS_FOLLOW	/* a health check answered with another's ping */
 };
 
 struct evconn {
@@ -92,7 +93,8 @@ struct evconn {
 	size_t		 slot;		/* index in ev.conns */
 	struct evconn	*dead_next;	/* on ev.dead, freed after the turn */
 	struct evconn	*seg_next;	/* in a segment being ended */
-	struct evconn	*wait_next;	/* on ev.wait, for a pipeline */
+	struct evconn	*wait_next;	/* on ev.wait, or a follower list */
+	struct evconn	*followers;	/* health checks sharing this ping */
 };
 
 /* A pipeline entry: a connection's statement, or a sync point (NULL). */
@@ -143,7 +145,8 @@ static struct {
 		struct evconn	*head;
 		struct evconn	**tail;
 	}			 wait[2];	/* [0] writes, [1] reads */
-	size_t			 nwaiting;
+	size_t			 nwaiting;	/* on ev.wait or following */
+	struct evconn		*ping;		/* a ping sent in this turn */
 } ev;
 
 /* epoll tag of the listening socket; pipelines are tagged by &ev.pg[i]. */
@@ -161,6 +164,7 @@ static void	conn_parse(struct evconn *);
 static void	conn_flush(struct evconn *);
 static void	request_done(struct evconn *);
 static void	wait_drain(void);
+static void	respond(struct evconn *);
 
 /* --- the pipeline queue ---------------------------------------------- */
 
@@ -359,6 +363,45 @@ out_end_request(struct evconn *c, uint16_t id, uint8_t status)
 }
 
 /*
+ * Health checks read in one loop turn share one ping (SELECT 1): the
+ * first is sent, the others follow it and get a copy of its answer.
+ * Each answer still comes from a ping sent after its request arrived,
+ * and a flood of health checks costs the database one statement a turn.
+ */
+static void
+/* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
+followers_respond(struct evconn *c)
+{
+	struct evconn	*f;
+
+	while ((f = c->followers) != NULL) {
+		c->followers = f->wait_next;
+		f->wait_next = NULL;
+		f->pstate = PS_NONE;
+		ev.nwaiting--;
+		if (f->fd == -1) {
+			conn_retire(f);
+			continue;
+		}
+		resp_raw(&f->resp, c->resp.status, c->resp.content_type,
+		    c->resp.body, c->resp.len);
+		f->resp.retry_after = c->resp.retry_after;
+		respond(f);
+	}
+}
+
+/* A leader whose own client is gone: render its answer for its followers. */
+static void
+/* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
+followers_orphaned(struct evconn *c, const PGresult *res, enum terr e)
+{
+	if (c->followers == NULL)
+		return;
+	app_finish(&ev.app, &c->req, res, e, &c->resp);
+	followers_respond(c);
+}
+
+/*
  * Writes the response of the connection's request: the CGI head and
  * body as STDOUT records, the empty STDOUT and END_REQUEST, then logs
  * it and clears the request.
@@ -371,6 +414,9 @@ respond(struct evconn *c)
 	size_t		 hlen, need;
 	struct resp	*r = &c->resp;
 
+	if (c == ev.ping)
+		ev.ping = NULL;
+	followers_respond(c);
 	hlen = resp_head(r, c->req.request_id, c->req.traceresponse, head,
 	    sizeof(head));
 	if (c->aborted) {	/* nginx gave up on it: end it, no content */
@@ -488,6 +534,7 @@ pg_broken(struct evpg *pg)
 			c->res = NULL;
 		}
 		if (c->fd == -1) {
+			followers_orphaned(c, NULL, TERR_DB);
 			conn_retire(c);
 			continue;
 		}
@@ -687,6 +734,14 @@ pg_send(struct evconn *c, bool alone)
 {
 	struct evpg	*pg = NULL;
 
+	if (!alone && c->plan.stmt == STMT_PING && ev.ping != NULL &&
+	    ev.ping->pstate == PS_RESULT && ev.ping->plan.stmt == STMT_PING) {
+		c->pstate = PS_FOLLOW;
+		c->wait_next = ev.ping->followers;
+		ev.ping->followers = c;
+		ev.nwaiting++;
+		return;
+	}
 	if (!alone && (pg = pg_pick_batch(c)) == NULL && pg_any_connected(c)) {
 		wait_push(c);
 		return;
@@ -724,6 +779,8 @@ pg_send(struct evconn *c, bool alone)
 	pg->unsynced = true;
 	if (alone)
 		(void)pg_sync(pg);
+	else if (c->plan.stmt == STMT_PING)
+		ev.ping = c;
 }
 
 /* End of a loop turn: one sync per pipeline for what it was sent, flush. */
@@ -732,6 +789,7 @@ static void
 pg_sync_and_flush(void)
 {
 	wait_drain();
+	ev.ping = NULL;		/* the next turn's health checks ping again */
 	for (size_t i = 0; i < ev.npg; i++) {
 		struct evpg	*pg = &ev.pg[i];
 		int		 rc;
@@ -800,6 +858,10 @@ pg_segment_end(struct evpg *pg)
 		head = c->seg_next;
 		c->seg_next = NULL;
 		if (c->fd == -1) {
+			if (!failed || c->failed)
+				followers_orphaned(c, c->res, c->err);
+			else
+				followers_orphaned(c, NULL, TERR_DB);
 			if (c->res != NULL) {
 				PQclear(c->res);
 				c->res = NULL;

@@ -19,6 +19,15 @@ json_ok '. == {"status": "degraded", "database": "unavailable"}' \
 num_cmp "$ms" -le 2500 "database down: /health answered in ${ms} ms"
 has_header Retry-After && pass "database down: /health has Retry-After" ||
 	fail "database down: /health has Retry-After" "$(resp_summary)"
+# A burst of health checks shares pings: all of them must say degraded.
+for i in $(seq 1 32); do
+	curl -s -o "$T_DIR/dh.$i" -w '%{http_code}\n' --max-time 10 "$BASE/health" &
+done >"$T_DIR/dh.codes"
+wait
+is "$(sort "$T_DIR/dh.codes" | uniq -c | sed 's/^ *//')" "32 503" \
+	"database down: 32 parallel /health -> all 503"
+is "$(cat "$T_DIR"/dh.[0-9]* | jq -c . | sort -u)" '{"status":"degraded","database":"unavailable"}' \
+	"database down: each says degraded/unavailable"
 
 for path in /api/v1/me "/api/v1/tasks?limit=5"; do
 	t0=$(now_ms)
