@@ -87,8 +87,8 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	[VAR_EV_WORKERS] = { "TASKAPI_EV_WORKERS", "1",
 	    "event-driven worker processes, when TASKAPI_EV_LISTEN is set" },
 	[VAR_EV_DB_CONNECTIONS] = { "TASKAPI_EV_DB_CONNECTIONS", "4",
-	    "PostgreSQL connections (pipelines) per event-driven worker; "
-	    "more let commits overlap" },
+	    "PostgreSQL connections (pipelines) per event-driven worker: "
+	    "the first for writes, the others for reads" },
 };
 
 /* Values read from the env file, indexed like conf_vars. */
