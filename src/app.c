@@ -279,38 +279,47 @@ app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
  * it can never be rendered.
  */
 struct col {
-	const char	*key;
-	size_t		 keylen;
-	bool		 time;		/* a timestamptz, else text */
+	const char *key;
+	size_t	    keylen;
+	bool	    time; /* a timestamptz, else text */
 };
-#define COL(k, t)	{ k, sizeof(k) - 1, t }
+#define COL(k, t)                   \
+	{                           \
+		k, sizeof(k) - 1, t \
+	}
 
 static const struct col user_cols[] = {
-	COL("{\"id\":", false), COL(",\"email\":", false),
-	COL(",\"name\":", false), COL(",\"created_at\":", true),
+	COL("{\"id\":", false),
+	COL(",\"email\":", false),
+	COL(",\"name\":", false),
+	COL(",\"created_at\":", true),
 	COL(",\"updated_at\":", true),
 };
 
 static const struct col task_cols[] = {
-	COL("{\"id\":", false), COL(",\"user_id\":", false),
-	COL(",\"title\":", false), COL(",\"description\":", false),
-	COL(",\"status\":", false), COL(",\"priority\":", false),
-	COL(",\"due_at\":", true), COL(",\"created_at\":", true),
+	COL("{\"id\":", false),
+	COL(",\"user_id\":", false),
+	COL(",\"title\":", false),
+	COL(",\"description\":", false),
+	COL(",\"status\":", false),
+	COL(",\"priority\":", false),
+	COL(",\"due_at\":", true),
+	COL(",\"created_at\":", true),
 	COL(",\"updated_at\":", true),
 };
 
 /* One row as a JSON object; NULL columns are null. */
 static void
-render_cols(struct jbuf *jb, const PGresult *r, int row,
-    const struct col *cols, int ncols)
+render_cols(struct jbuf *jb, const PGresult *r, int row, const struct col *cols,
+    int ncols)
 {
 	if (PQnfields(r) < ncols) {
 		jb->failed = true;
 		return;
 	}
 	for (int i = 0; i < ncols; i++) {
-		const char	*v = PQgetvalue(r, row, i);
-		size_t		 n = (size_t)PQgetlength(r, row, i);
+		const char *v = PQgetvalue(r, row, i);
+		size_t	    n = (size_t)PQgetlength(r, row, i);
 
 		jb_raw(jb, cols[i].key, cols[i].keylen);
 		if (PQgetisnull(r, row, i))
@@ -343,9 +352,9 @@ void
 render_list(const PGresult *res, struct resp *resp,
     void (*row_fn)(struct jbuf *, const PGresult *, int))
 {
-	struct jbuf	 jb;
-	int		 n = PQntuples(res);
-	bool		 first = true;
+	struct jbuf jb;
+	int	    n = PQntuples(res);
+	bool	    first = true;
 
 	if (n == 0) {
 		resp_error(resp, TERR_UNAUTH, NULL);
@@ -369,7 +378,7 @@ void
 render_one(const PGresult *res, struct resp *resp, int status,
     const char *notfound, void (*row_fn)(struct jbuf *, const PGresult *, int))
 {
-	struct jbuf	 jb;
+	struct jbuf jb;
 
 	if (PQntuples(res) == 0) {
 		resp_error(resp, TERR_UNAUTH, NULL);

@@ -28,7 +28,7 @@
  * fraction digits (jb_pgtime).  Three to_char() calls a row cost more
  * than the whole rest of a 20-row page (bench/RESULTS.md).
  */
-#define TS(c)	c
+#define TS(c) c
 /*
  * The new updated_at of a changed row: now(), but always after the
  * previous value.  now() is the transaction's start, and a PATCH that
@@ -168,13 +168,13 @@ db_stmt_readonly(enum stmt s)
 int
 db_explain(struct db *db, FILE *out)
 {
-	char	 sql[512];
+	char sql[512];
 
 	if (db_ready(db) != TERR_OK)
 		return -1;
 	for (int s = STMT_NONE + 1; s < STMT__MAX; s++) {
-		PGresult	*r;
-		size_t		 off;
+		PGresult *r;
+		size_t	  off;
 
 		off = (size_t)snprintf(sql, sizeof(sql),
 		    "EXPLAIN (COSTS OFF) EXECUTE %s", stmts[s].name);
@@ -182,8 +182,8 @@ db_explain(struct db *db, FILE *out)
 			off += (size_t)snprintf(sql + off, sizeof(sql) - off,
 			    "%sNULL", i == 0 ? "(" : ", ");
 		if (stmts[s].nparams > 0 && off < sizeof(sql))
-			off += (size_t)snprintf(sql + off, sizeof(sql) - off,
-			    ")");
+			off +=
+			    (size_t)snprintf(sql + off, sizeof(sql) - off, ")");
 		if (off >= sizeof(sql))
 			return -1;
 		r = PQexec(db->conn, sql);
@@ -387,14 +387,16 @@ out:
 }
 
 /* How timestamps come out: what jb_pgtime() reads. */
-#define SESSION_FORMAT	"set_config('DateStyle', 'ISO, YMD', false), " \
-	"set_config('TimeZone', 'UTC', false), " \
+#define SESSION_FORMAT                                 \
+	"set_config('DateStyle', 'ISO, YMD', false), " \
+	"set_config('TimeZone', 'UTC', false), "       \
 	"set_config('IntervalStyle', 'postgres', false)"
 
 /* The event worker's planner settings (see db_setup()). */
-#define EV_PLANNING	"set_config('plan_cache_mode', 'force_generic_plan', " \
+#define EV_PLANNING                                            \
+	"set_config('plan_cache_mode', 'force_generic_plan', " \
 	"false), set_config('enable_seqscan', 'off', false), " \
-	"set_config('enable_bitmapscan', 'off', false), " \
+	"set_config('enable_bitmapscan', 'off', false), "      \
 	"set_config('random_page_cost', '1.1', false)"
 
 /* Session settings, the schema check and every prepare, once. */
@@ -424,12 +426,12 @@ db_setup(struct db *db)
 	 * streams it, keeps "auto".
 	 */
 	snprintf(ms, sizeof(ms), "%ld", db->statement_timeout * 1000);
-	r = PQexecParams(db->conn, db->generic_plans ?
-	    "SELECT set_config('statement_timeout', $1, false), "
-	    SESSION_FORMAT ", "
-	    EV_PLANNING :
-	    "SELECT set_config('statement_timeout', $1, false), "
-	    SESSION_FORMAT, 1, NULL, params, NULL, NULL, 0);
+	r = PQexecParams(db->conn,
+	    db->generic_plans ?
+		"SELECT set_config('statement_timeout', $1, false), " SESSION_FORMAT
+		", " EV_PLANNING :
+		"SELECT set_config('statement_timeout', $1, false), " SESSION_FORMAT,
+	    1, NULL, params, NULL, NULL, 0);
 	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		log_error("setting session parameters failed: %s",
 		    PQerrorMessage(db->conn));

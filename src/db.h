@@ -80,14 +80,14 @@ const char *db_stmt_name(enum stmt);
 const char *db_stmt_sql(enum stmt);
 int	 db_stmt_nparams(enum stmt);
 /* True when the statement only reads (and may be retried anywhere). */
-bool	 db_stmt_readonly(enum stmt);
+bool db_stmt_readonly(enum stmt);
 
 struct db {
 	PGconn		*conn;
 	const char	*url;		/* borrowed from struct conf */
 	long		 connect_timeout;	/* s */
 	long		 statement_timeout;	/* s */
-	bool		 generic_plans;	/* see db_setup() */
+	bool		 generic_plans;		/* see db_setup() */
 	int64_t		 retry_at_us;	/* monotonic; no attempt before */
 	unsigned long	 reconnects;
 	unsigned long	 errors;
@@ -130,6 +130,7 @@ int	 db_schema_version(PGconn *, int *version);
 void	db_close(struct db *);
 
 /* Prints every statement's plan in db's session (taskapi plans). */
-int	db_explain(struct db *, FILE *);
+int
+db_explain(struct db *, FILE *);
 
 #endif /* TASKAPI_DB_H */

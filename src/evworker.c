@@ -124,7 +124,7 @@ struct evpg {
 	bool		 seg_failed;	/* a statement of this segment failed */
 	struct qitem	*q;		/* ring */
 	size_t		 q_head, q_len, q_cap;
-	size_t		 q_done;	/* entries with results, before the sync */
+	size_t		 q_done; /* entries with results, before the sync */
 };
 
 static struct {
@@ -141,12 +141,12 @@ static struct {
 	struct evconn		**conns;
 	size_t			 nconns, conns_cap;
 	struct evconn		*dead;		/* closed, to free after the turn */
-	struct waitq {			/* planned, for a free pipeline */
-		struct evconn	*head;
-		struct evconn	**tail;
-	}			 wait[2];	/* [0] writes, [1] reads */
-	size_t			 nwaiting;	/* on ev.wait or following */
-	struct evconn		*ping;		/* a ping sent in this turn */
+	struct waitq { /* planned, for a free pipeline */
+		struct evconn  *head;
+		struct evconn **tail;
+	} wait[2];		 /* [0] writes, [1] reads */
+	size_t	       nwaiting; /* on ev.wait or following */
+	struct evconn *ping;	 /* a ping sent in this turn */
 } ev;
 
 /* epoll tag of the listening socket; pipelines are tagged by &ev.pg[i]. */
@@ -163,8 +163,10 @@ static void	conn_close(struct evconn *);
 static void	conn_parse(struct evconn *);
 static void	conn_flush(struct evconn *);
 static void	request_done(struct evconn *);
-static void	wait_drain(void);
-static void	respond(struct evconn *);
+static void
+wait_drain(void);
+static void
+respond(struct evconn *);
 
 /* --- the pipeline queue ---------------------------------------------- */
 
@@ -203,7 +205,8 @@ static struct qitem *
 q_next(struct evpg *pg)
 {
 	return pg->q_done < pg->q_len ?
-	    &pg->q[(pg->q_head + pg->q_done) % pg->q_cap] : NULL;
+	    &pg->q[(pg->q_head + pg->q_done) % pg->q_cap] :
+	    NULL;
 }
 
 static void
@@ -372,7 +375,7 @@ static void
 /* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
 followers_respond(struct evconn *c)
 {
-	struct evconn	*f;
+	struct evconn *f;
 
 	while ((f = c->followers) != NULL) {
 		c->followers = f->wait_next;
@@ -575,7 +578,8 @@ pg_ready(struct evpg *pg)
  * The pipeline for the next statement: the connected one with the
  * shortest queue; when none is connected, the first that connects.
  */
-static void	pg_range(const struct evconn *, size_t *, size_t *);
+static void
+pg_range(const struct evconn *, size_t *, size_t *);
 
 static struct evpg *
 pg_pick(const struct evconn *c)
@@ -633,13 +637,13 @@ pg_range(const struct evconn *c, size_t *lo, size_t *hi)
  * pipeline with the fewest statements first, so a turn's reads spread
  * over the idle connections.  NULL: none takes it now.
  */
-#define EV_SEGMENT_MAX	256	/* statements in one segment */
+#define EV_SEGMENT_MAX 256 /* statements in one segment */
 
 static struct evpg *
 pg_pick_batch(const struct evconn *c)
 {
-	struct evpg	*best = NULL;
-	size_t		 lo, hi;
+	struct evpg *best = NULL;
+	size_t	     lo, hi;
 
 	pg_range(c, &lo, &hi);
 	for (size_t i = lo; i < hi; i++) {
@@ -657,7 +661,7 @@ pg_pick_batch(const struct evconn *c)
 static bool
 pg_any_connected(const struct evconn *c)
 {
-	size_t	 lo, hi;
+	size_t lo, hi;
 
 	pg_range(c, &lo, &hi);
 	for (size_t i = lo; i < hi; i++)
@@ -669,7 +673,7 @@ pg_any_connected(const struct evconn *c)
 static void
 wait_push(struct evconn *c)
 {
-	struct waitq	*q = &ev.wait[is_write(c) ? 0 : 1];
+	struct waitq *q = &ev.wait[is_write(c) ? 0 : 1];
 
 	c->pstate = PS_WAITING;
 	c->wait_next = NULL;
@@ -680,7 +684,8 @@ wait_push(struct evconn *c)
 	ev.nwaiting++;
 }
 
-static void	pg_send(struct evconn *, bool);
+static void
+pg_send(struct evconn *, bool);
 
 /* Sends waiting statements while a pipeline takes them. */
 static void
@@ -688,12 +693,12 @@ static void
 wait_drain(void)
 {
 	for (int k = 0; k < 2; k++) {
-		struct waitq	*q = &ev.wait[k];
-		struct evconn	*c;
+		struct waitq  *q = &ev.wait[k];
+		struct evconn *c;
 
 		while ((c = q->head) != NULL) {
 			if (pg_pick_batch(c) == NULL && pg_any_connected(c))
-				break;	/* all busy: the next segment end */
+				break; /* all busy: the next segment end */
 			q->head = c->wait_next;
 			c->wait_next = NULL;
 			ev.nwaiting--;
@@ -732,7 +737,7 @@ static void
 /* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
 pg_send(struct evconn *c, bool alone)
 {
-	struct evpg	*pg = NULL;
+	struct evpg *pg = NULL;
 
 	if (!alone && c->plan.stmt == STMT_PING && ev.ping != NULL &&
 	    ev.ping->pstate == PS_RESULT && ev.ping->plan.stmt == STMT_PING) {
@@ -789,7 +794,7 @@ static void
 pg_sync_and_flush(void)
 {
 	wait_drain();
-	ev.ping = NULL;		/* the next turn's health checks ping again */
+	ev.ping = NULL; /* the next turn's health checks ping again */
 	for (size_t i = 0; i < ev.npg; i++) {
 		struct evpg	*pg = &ev.pg[i];
 		int		 rc;
@@ -835,13 +840,13 @@ static void
 /* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
 pg_segment_end(struct evpg *pg)
 {
-	struct evconn	*head = NULL, **tail = &head, *c;
-	bool		 failed = pg->seg_failed;
+	struct evconn *head = NULL, **tail = &head, *c;
+	bool	       failed = pg->seg_failed;
 
 	for (size_t n = pg->q_done; n > 0; n--) {
 		struct qitem *it = q_front(pg);
 
-		if (it == NULL)		/* q_done never exceeds q_len */
+		if (it == NULL) /* q_done never exceeds q_len */
 			break;
 		c = it->c;
 		q_pop(pg);
@@ -850,7 +855,7 @@ pg_segment_end(struct evpg *pg)
 		*tail = c;
 		tail = &c->seg_next;
 	}
-	q_pop(pg);	/* the sync point */
+	q_pop(pg); /* the sync point */
 	pg->q_done = 0;
 	pg->seg_failed = false;
 
@@ -932,8 +937,8 @@ pg_read(struct evpg *pg)
 				pg->seg_failed = true;
 				PQclear(res);
 			} else {
-				const char *state = PQresultErrorField(res,
-				    PG_DIAG_SQLSTATE);
+				const char *state =
+				    PQresultErrorField(res, PG_DIAG_SQLSTATE);
 				/* A deadlock victim or a serialization failure
 				 * (class 40) did nothing wrong: it goes again
 				 * alone with the rest of its segment. */
@@ -1314,7 +1319,7 @@ sweep(int64_t now)
 {
 	int64_t	 req_limit = ev.conf->request_timeout * 1000000LL;
 
-	bool	 busy = ev.inflight + ev.nwaiting > 0, trimmed = false;
+	bool busy = ev.inflight + ev.nwaiting > 0, trimmed = false;
 
 	for (size_t i = 0; i < ev.nconns;) {
 		struct evconn *c = ev.conns[i];
@@ -1432,9 +1437,10 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 		pg_sync_and_flush();
 		free_dead();
 		log_flush();
-		atomic_store(&slot->state, ev.inflight + ev.nwaiting > 0 ?
-		    SB_BUSY :
-		    (worker_stop ? SB_STOPPING : SB_IDLE));
+		atomic_store(&slot->state,
+		    ev.inflight + ev.nwaiting > 0 ?
+			SB_BUSY :
+			(worker_stop ? SB_STOPPING : SB_IDLE));
 		atomic_store(&slot->inflight, (int)(ev.inflight + ev.nwaiting));
 		now = util_mono_us();
 		if (now - last_sweep >= 1000000 || worker_stop) {

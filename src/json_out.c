@@ -26,8 +26,8 @@ jb_begin(struct jbuf *jb, struct resp *r)
 static bool
 jb_reserve(struct jbuf *jb, size_t n)
 {
-	size_t	 cap;
-	char	*p;
+	size_t cap;
+	char  *p;
 
 	if (jb->failed)
 		return false;
@@ -62,10 +62,10 @@ jb_raw(struct jbuf *jb, const char *s, size_t n)
 void
 jb_str(struct jbuf *jb, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
+	static const char    hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
-	size_t	 i, run;
-	char	*o;
+	size_t		     i, run;
+	char		    *o;
 
 	/* Worst case: every byte becomes \u00XX. */
 	if (n > (SIZE_MAX - 2) / 6 || !jb_reserve(jb, n * 6 + 2))
@@ -75,7 +75,8 @@ jb_str(struct jbuf *jb, const char *s, size_t n)
 	for (i = 0; i < n; i += run) {
 		/* Copy the longest run that needs no escape in one go. */
 		for (run = 0; i + run < n && u[i + run] >= 0x20 &&
-		    u[i + run] != '"' && u[i + run] != '\\'; run++)
+		     u[i + run] != '"' && u[i + run] != '\\';
+		     run++)
 			;
 		if (run > 0) {
 			memcpy(o, s + i, run);
@@ -85,13 +86,27 @@ jb_str(struct jbuf *jb, const char *s, size_t n)
 		run = 1;
 		*o++ = '\\';
 		switch (u[i]) {
-		case '"':  *o++ = '"'; break;
-		case '\\': *o++ = '\\'; break;
-		case '\b': *o++ = 'b'; break;
-		case '\f': *o++ = 'f'; break;
-		case '\n': *o++ = 'n'; break;
-		case '\r': *o++ = 'r'; break;
-		case '\t': *o++ = 't'; break;
+		case '"':
+			*o++ = '"';
+			break;
+		case '\\':
+			*o++ = '\\';
+			break;
+		case '\b':
+			*o++ = 'b';
+			break;
+		case '\f':
+			*o++ = 'f';
+			break;
+		case '\n':
+			*o++ = 'n';
+			break;
+		case '\r':
+			*o++ = 'r';
+			break;
+		case '\t':
+			*o++ = 't';
+			break;
 		default:
 			*o++ = 'u';
 			*o++ = '0';
@@ -117,17 +132,16 @@ void
 jb_pgtime(struct jbuf *jb, const char *s, size_t n)
 {
 	/* "YYYY-MM-DD HH:MM:SS" [ "." 1-6 digits ] "+00" */
-	size_t	 frac = 0;
-	char	*o;
+	size_t frac = 0;
+	char  *o;
 
 	if (n >= 23 && s[19] == '.')
 		frac = n - 23;
-	if (n != 22 + (frac > 0 ? frac + 1 : 0) || frac > 6 ||
-	    !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) ||
-	    s[7] != '-' || !digits(s + 8, 2) || s[10] != ' ' ||
-	    !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
-	    s[16] != ':' || !digits(s + 17, 2) ||
-	    (frac > 0 && !digits(s + 20, frac)) ||
+	if (n != 22 + (frac > 0 ? frac + 1 : 0) || frac > 6 || !digits(s, 4) ||
+	    s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
+	    !digits(s + 8, 2) || s[10] != ' ' || !digits(s + 11, 2) ||
+	    s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' ||
+	    !digits(s + 17, 2) || (frac > 0 && !digits(s + 20, frac)) ||
 	    memcmp(s + n - 3, "+00", 3) != 0) {
 		jb->failed = true;
 		return;

@@ -312,7 +312,7 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	if (strcmp(cmd, "plans") == 0) {
-		struct db	 db;
+		struct db db;
 
 		db_init(&db, c->database_url, c->db_connect_timeout,
 		    c->request_timeout);

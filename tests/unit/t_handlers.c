@@ -26,8 +26,8 @@
 #define OTHER	"1c7f4b1f-9d3e-4a6f-8b2c-3d4e5f6a7b8c"
 #define TASK	"2d8a5c2a-ae4f-4b7a-9c3d-4e5f6a7b8c9d"
 /* As PostgreSQL writes a timestamptz (DateStyle ISO, TimeZone UTC). */
-#define TS	"2026-11-21 09:30:00.1234+00"
-#define TS_API	"2026-11-21T09:30:00.123400Z"	/* as the API answers it */
+#define TS     "2026-11-21 09:30:00.1234+00"
+#define TS_API "2026-11-21T09:30:00.123400Z" /* as the API answers it */
 
 static struct conf	 conf;
 static struct app_ctx	 ctx;

@@ -22,8 +22,8 @@
 static char *
 jsonc_string(const char *s, size_t n)
 {
-	struct json_object	*o = json_object_new_string_len(s, (int)n);
-	char			*out;
+	struct json_object *o = json_object_new_string_len(s, (int)n);
+	char		   *out;
 
 	assert_non_null(o);
 	out = strdup(json_object_to_json_string_ext(o,
@@ -36,8 +36,8 @@ jsonc_string(const char *s, size_t n)
 static void
 check_str(const char *s, size_t n)
 {
-	struct jbuf	 jb = { NULL, 0, 0, false };
-	char		*want = jsonc_string(s, n);
+	struct jbuf jb = { NULL, 0, 0, false };
+	char	   *want = jsonc_string(s, n);
 
 	jb_str(&jb, s, n);
 	assert_false(jb.failed);
@@ -51,7 +51,7 @@ check_str(const char *s, size_t n)
 static void
 t_str_matches_json_c(void **state)
 {
-	char	 buf[8];
+	char buf[8];
 
 	(void)state;
 	for (int c = 1; c < 256; c++) {
@@ -73,8 +73,8 @@ t_str_matches_json_c(void **state)
 static void
 t_str_long(void **state)
 {
-	size_t	 n = 100000;
-	char	*s = malloc(n);
+	size_t n = 100000;
+	char  *s = malloc(n);
 
 	(void)state;
 	assert_non_null(s);
@@ -87,7 +87,7 @@ t_str_long(void **state)
 static void
 check_time(const char *pg, const char *want)
 {
-	struct jbuf	 jb = { NULL, 0, 0, false };
+	struct jbuf jb = { NULL, 0, 0, false };
 
 	jb_pgtime(&jb, pg, strlen(pg));
 	if (want == NULL) {
@@ -125,24 +125,24 @@ t_pgtime_rejects(void **state)
 {
 	(void)state;
 	check_time("", NULL);
-	check_time("2026-11-21 09:30:00", NULL);		/* no zone */
-	check_time("2026-11-21 09:30:00+01", NULL);		/* not UTC */
+	check_time("2026-11-21 09:30:00", NULL);    /* no zone */
+	check_time("2026-11-21 09:30:00+01", NULL); /* not UTC */
 	check_time("2026-11-21 09:30:00.+00", NULL);
-	check_time("2026-11-21 09:30:00.1234567+00", NULL);	/* 7 digits */
+	check_time("2026-11-21 09:30:00.1234567+00", NULL); /* 7 digits */
 	check_time("2026-11-21T09:30:00+00", NULL);
 	check_time("2026-11-21 09:30:00.123x+00", NULL);
-	check_time("12026-11-21 09:30:00+00", NULL);	/* year 12026 */
+	check_time("12026-11-21 09:30:00+00", NULL); /* year 12026 */
 	check_time("0001-01-01 00:00:00+00 BC", NULL);
-	check_time("11/21/2026 09:30:00.00 UTC", NULL);	/* DateStyle SQL */
-	check_time("Sat Nov 21 09:30:00 2026 UTC", NULL);	/* Postgres */
+	check_time("11/21/2026 09:30:00.00 UTC", NULL);	  /* DateStyle SQL */
+	check_time("Sat Nov 21 09:30:00 2026 UTC", NULL); /* Postgres */
 }
 
 /* jb_begin reuses the response's buffer; jb_end hands it back. */
 static void
 t_begin_end(void **state)
 {
-	struct resp	 r;
-	struct jbuf	 jb;
+	struct resp	    r;
+	struct jbuf	    jb;
 	struct json_object *o;
 
 	(void)state;
