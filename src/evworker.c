@@ -510,6 +510,15 @@ conn_flush(struct evconn *c)
 
 /* --- the database pipeline ------------------------------------------- */
 
+/* Answers as the handler does without a database (health: "degraded"). */
+static void
+/* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
+respond_db_down(struct evconn *c)
+{
+	app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
+	respond(c);
+}
+
 /* Fails every statement in pg's pipeline and drops its connection. */
 static void
 /* NOLINTNEXTLINE(misc-no-recursion): bounded, see conns_add() */
@@ -541,8 +550,7 @@ pg_broken(struct evpg *pg)
 			conn_retire(c);
 			continue;
 		}
-		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
-		respond(c);
+		respond_db_down(c);
 	}
 	/* The waiting go to another pipeline, or fail if none is left. */
 	wait_drain();
@@ -753,21 +761,18 @@ pg_send(struct evconn *c, bool alone)
 	}
 	if (pg == NULL && (pg = pg_pick(c)) == NULL) {
 		/* The handler decides (health renders "degraded"). */
-		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
-		respond(c);
+		respond_db_down(c);
 		return;
 	}
 	if (alone && pg_sync(pg) == -1) {
-		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
-		respond(c);
+		respond_db_down(c);
 		return;
 	}
 	if (PQsendQueryPrepared(pg->db.conn, db_stmt_name(c->plan.stmt),
 	    c->plan.nparams, c->plan.values, NULL, NULL, 0) != 1) {
 		log_error("sending a statement: %s",
 		    PQerrorMessage(pg->db.conn));
-		app_finish(&ev.app, &c->req, NULL, TERR_DB, &c->resp);
-		respond(c);
+		respond_db_down(c);
 		pg_broken(pg);
 		return;
 	}
