@@ -1,6 +1,7 @@
 /*
- * log.c: structured log lines on stderr.  json-c writes every byte of
- * the JSON form, so no value (a message, a route) can break the line.
+ * log.c: structured log lines on stderr.  Every string in the JSON form
+ * is escaped (json_out.c), so no value (a message, a route) can break
+ * the line.
  */
 #include "config.h"
 
@@ -11,8 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
+#include "json_out.h"
 #include "log.h"
 #include "util.h"
 
@@ -125,76 +125,112 @@ log_time(char *buf, size_t sz)
 }
 
 /*
- * Emits obj (which gets time, level, role, pid and the ids added) as one
- * line, then puts it.  In text form the fields are "key=value" pairs.
+ * One field of a line after the fixed ones: a string, or a number when
+ * str is NULL.
+ */
+struct field {
+	const char *key;
+	const char *str;
+	int64_t	    num;
+};
+
+/*
+ * The line being written, reused: once it has grown to the longest line
+ * so far, writing a line allocates nothing.  (The access line was built
+ * as a json-c tree and serialized: 19% of the event worker's CPU on
+ * GET task; bench/RESULTS.md.)
+ */
+static struct jbuf log_line;
+
+static void
+line_num(struct jbuf *jb, int64_t v)
+{
+	char	 digits[24];
+	int	 n = snprintf(digits, sizeof(digits), "%lld", (long long)v);
+
+	if (n > 0)
+		jb_raw(jb, digits, (size_t)n);
+}
+
+/* ,"key": then the value, as JSON */
+static void
+line_json_field(struct jbuf *jb, const char *key, const char *str,
+    int64_t num)
+{
+	jb_lit(jb, ",");
+	jb_str(jb, key, strlen(key));
+	jb_lit(jb, ":");
+	if (str != NULL)
+		jb_str(jb, str, strlen(str));
+	else
+		line_num(jb, num);
+}
+
+/* " key=value": the text form writes values as they are */
+static void
+line_text_field(struct jbuf *jb, const char *key, const char *str,
+    int64_t num)
+{
+	jb_lit(jb, " ");
+	jb_raw(jb, key, strlen(key));
+	jb_lit(jb, "=");
+	if (str != NULL)
+		jb_raw(jb, str, strlen(str));
+	else
+		line_num(jb, num);
+}
+
+/*
+ * Emits one line: time, level, role, pid and the request's ids, then
+ * the n fields in order.  Every string is escaped (jb_str, as json-c
+ * does), so no value can break the line; in text form the fields are
+ * " key=value" pairs, written as they are.
  */
 static void
-log_emit(enum log_level level, struct json_object *obj)
+log_emit(enum log_level level, const struct field *f, size_t n)
 {
+	struct jbuf	*jb = &log_line;
 	char		 ts[40];
-	const char	*s;
-	size_t		 len;
+	void		 (*field)(struct jbuf *, const char *, const char *,
+			     int64_t);
 
+	jb->len = 0;
+	jb->failed = false;
 	log_time(ts, sizeof(ts));
 	if (log_fmt == LOGF_TEXT) {
-		char	 line[4096];
-		size_t	 off;
-		int	 n;
-
-		n = snprintf(line, sizeof(line), "%s %s %s[%ld]", ts,
-		    level_names[level], log_role, log_pid);
-		off = n > 0 ? (size_t)n : 0;
-		json_object_object_foreach(obj, key, val) {
-			if (off >= sizeof(line))
-				break;
-			n = snprintf(line + off, sizeof(line) - off, " %s=%s",
-			    key, json_object_get_string(val));
-			if (n > 0)
-				off += (size_t)n;
-		}
-		if (off >= sizeof(line) - 1)
-			off = sizeof(line) - 2;
-		line[off++] = '\n';
-		log_write(line, off);
-		json_object_put(obj);
-		return;
+		field = line_text_field;
+		jb_raw(jb, ts, strlen(ts));
+		jb_lit(jb, " ");
+		jb_raw(jb, level_names[level], strlen(level_names[level]));
+		jb_lit(jb, " ");
+		jb_raw(jb, log_role, strlen(log_role));
+		jb_lit(jb, "[");
+		line_num(jb, log_pid);
+		jb_lit(jb, "]");
+	} else {
+		field = line_json_field;
+		jb_lit(jb, "{\"time\":");
+		jb_str(jb, ts, strlen(ts));
+		field(jb, "level", level_names[level], 0);
+		field(jb, "role", log_role, 0);
+		field(jb, "pid", NULL, log_pid);
 	}
-
-	/* JSON: put time/level first by building a fresh object. */
-	struct json_object *line = json_object_new_object();
-	if (line == NULL) {
-		json_object_put(obj);
-		return;
-	}
-	json_object_object_add(line, "time", json_object_new_string(ts));
-	json_object_object_add(line, "level",
-	    json_object_new_string(level_names[level]));
-	json_object_object_add(line, "role", json_object_new_string(log_role));
-	json_object_object_add(line, "pid", json_object_new_int64(log_pid));
 	if (log_reqid != NULL)
-		json_object_object_add(line, "request_id",
-		    json_object_new_string(log_reqid));
+		field(jb, "request_id", log_reqid, 0);
 	if (log_traceid != NULL)
-		json_object_object_add(line, "trace_id",
-		    json_object_new_string(log_traceid));
-	json_object_object_foreach(obj, key, val)
-		json_object_object_add(line, key, json_object_get(val));
-	json_object_put(obj);
-
-	s = json_object_to_json_string_length(line,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if (s != NULL) {
-		char	 buf[8192];
-		if (len < sizeof(buf)) {
-			memcpy(buf, s, len);
-			buf[len] = '\n';
-			log_write(buf, len + 1);
-		} else {
-			log_write(s, len);
-			log_write("\n", 1);
-		}
+		field(jb, "trace_id", log_traceid, 0);
+	for (size_t i = 0; i < n; i++)
+		field(jb, f[i].key, f[i].str, f[i].num);
+	if (log_fmt != LOGF_TEXT)
+		jb_lit(jb, "}");
+	jb_lit(jb, "\n");
+	if (!jb->failed)
+		log_write(jb->p, jb->len);
+	/* A line far over the usual size is not kept around. */
+	if (jb->cap > 65536) {
+		jb_free(jb);
+		*jb = (struct jbuf){ 0 };
 	}
-	json_object_put(line);
 }
 
 void
@@ -210,30 +246,26 @@ log_msg(enum log_level level, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 
-	struct json_object *obj = json_object_new_object();
-	if (obj != NULL) {
-		json_object_object_add(obj, "msg", json_object_new_string(msg));
-		log_emit(level, obj);
-	}
+	const struct field f[] = { { "msg", msg, 0 } };
+	log_emit(level, f, 1);
 	errno = saved;
 }
 
 void
 log_access(const struct log_access *a)
 {
+	struct field	 f[6] = {
+		 { "msg", "request", 0 },
+		 { "method", a->method, 0 },
+		 { "route", a->route, 0 },
+		 { "status", NULL, a->status },
+		 { "duration_us", NULL, a->duration_us },
+	};
+	size_t		 n = 5;
+
 	if (LOGL_INFO < log_min)
 		return;
-	struct json_object *obj = json_object_new_object();
-	if (obj == NULL)
-		return;
-	json_object_object_add(obj, "msg", json_object_new_string("request"));
-	json_object_object_add(obj, "method", json_object_new_string(a->method));
-	json_object_object_add(obj, "route", json_object_new_string(a->route));
-	json_object_object_add(obj, "status", json_object_new_int(a->status));
-	json_object_object_add(obj, "duration_us",
-	    json_object_new_int64(a->duration_us));
 	if (a->user_id != NULL && a->user_id[0] != '\0')
-		json_object_object_add(obj, "user_id",
-		    json_object_new_string(a->user_id));
-	log_emit(LOGL_INFO, obj);
+		f[n++] = (struct field){ "user_id", a->user_id, 0 };
+	log_emit(LOGL_INFO, f, n);
 }

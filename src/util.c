@@ -398,11 +398,21 @@ util_rfc3339_parse(const char *s, int64_t *us)
  * Formats with floor division, so instants before 1970 come out right.
  * Returns false when out is too small or us is outside 0001..9999.
  */
+/* The n low decimal digits of v (v >= 0), zero-padded. */
+static void
+put_digits(char *out, int64_t v, int n)
+{
+	while (n-- > 0) {
+		out[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 bool
 util_rfc3339_format(int64_t us, char *out, size_t outsz)
 {
 	int64_t	secs, frac, days, rem, y;
-	int	m, d, n;
+	int	m, d;
 
 	if (out == NULL || outsz < LIM_TIMESTAMP_LEN + 1)
 		return false;
@@ -423,10 +433,27 @@ util_rfc3339_format(int64_t us, char *out, size_t outsz)
 	}
 	civil_from_days(days, &y, &m, &d);
 
-	n = snprintf(out, outsz, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-	    (int)y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
-	    (int)(rem % 60), (int)frac);
-	return n == LIM_TIMESTAMP_LEN;
+	/*
+	 * "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", written digit by digit:
+	 * every log line carries one, and snprintf was a visible share of
+	 * the event worker's time.  US_MIN/US_MAX keep y in 1..9999.
+	 */
+	put_digits(out, y, 4);
+	out[4] = '-';
+	put_digits(out + 5, m, 2);
+	out[7] = '-';
+	put_digits(out + 8, d, 2);
+	out[10] = 'T';
+	put_digits(out + 11, rem / 3600, 2);
+	out[13] = ':';
+	put_digits(out + 14, rem / 60 % 60, 2);
+	out[16] = ':';
+	put_digits(out + 17, rem % 60, 2);
+	out[19] = '.';
+	put_digits(out + 20, frac, 6);
+	out[26] = 'Z';
+	out[27] = '\0';
+	return true;
 }
 
 static int64_t
