@@ -164,6 +164,19 @@ api "$C_TOKEN" GET /api/v1/me
 expect_401 "token of a deleted user -> 401 on GET /api/v1/me"
 api "$C_TOKEN" GET /api/v1/tasks
 expect_401 "token of a deleted user -> 401 on GET /api/v1/tasks"
+# Every task route checks the user in the same statement: a vanished
+# user is 401 there too, for its own (cascaded) task ids and for one
+# that never existed, never 404.
+for t in "$c_task" 00000000-0000-4000-8000-000000000000; do
+	api "$C_TOKEN" GET "/api/v1/tasks/$t"
+	expect_401 "token of a deleted user -> 401 on GET /api/v1/tasks/{id}"
+	api "$C_TOKEN" PATCH "/api/v1/tasks/$t" '{"title":"x"}'
+	expect_401 "token of a deleted user -> 401 on PATCH /api/v1/tasks/{id}"
+	api "$C_TOKEN" DELETE "/api/v1/tasks/$t"
+	expect_401 "token of a deleted user -> 401 on DELETE /api/v1/tasks/{id}"
+done
+api "$C_TOKEN" POST /api/v1/tasks '{"title":"x"}'
+expect_401 "token of a deleted user -> 401 on POST /api/v1/tasks"
 api "$C_TOKEN" DELETE "/api/v1/users/$C_ID"
 expect_401 "token of a deleted user -> 401 on a second DELETE"
 login "$C_EMAIL" "$C_PW"
