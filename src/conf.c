@@ -28,6 +28,8 @@ enum var {
 	VAR_JWT_SECRET,
 	VAR_JWT_TTL,
 	VAR_WORKERS,
+	VAR_SPARE_WORKERS,
+	VAR_WORKER_IDLE_TIMEOUT,
 	VAR_LOG_LEVEL,
 	VAR_LOG_FORMAT,
 	VAR_LISTEN,
@@ -61,7 +63,13 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	    "HS256 signing key, at least 32 bytes (required)" },
 	[VAR_JWT_TTL] = { "JWT_TTL", "3600", "token lifetime in seconds" },
 	[VAR_WORKERS] = { "TASKAPI_WORKERS", NULL,
-	    "worker processes (default: 2 per online CPU)" },
+	    "blocking worker processes at most (default: 2 per online CPU)" },
+	[VAR_SPARE_WORKERS] = { "TASKAPI_SPARE_WORKERS", "1",
+	    "idle blocking workers kept ready; more start as requests take "
+	    "them, up to TASKAPI_WORKERS (equal to it: a fixed pool)" },
+	[VAR_WORKER_IDLE_TIMEOUT] = { "TASKAPI_WORKER_IDLE_TIMEOUT", "10",
+	    "seconds a blocking worker beyond the spare ones may stay idle "
+	    "before it is stopped" },
 	[VAR_LOG_LEVEL] = { "LOG_LEVEL", "info", "debug, info, warn or error" },
 	[VAR_LOG_FORMAT] = { "LOG_FORMAT", "json", "json or text" },
 	[VAR_LISTEN] = { "TASKAPI_LISTEN", NULL,
@@ -292,6 +300,8 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	c->jwt_ttl = 3600;
 	c->request_timeout = 30;
 	c->db_connect_timeout = 2;
+	c->spare_workers = 1;
+	c->worker_idle_timeout = 10;
 	c->max_requests = 10000;
 	c->shutdown_timeout = 10;
 	c->listen_backlog = 4096;
@@ -300,6 +310,10 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	if (get_long(&fv, VAR_JWT_TTL, 60, 31L * 24 * 3600, &c->jwt_ttl, err,
 	    errsz) ||
 	    get_long(&fv, VAR_WORKERS, 1, 256, &c->workers, err, errsz) ||
+	    get_long(&fv, VAR_SPARE_WORKERS, 1, 256, &c->spare_workers, err,
+	    errsz) ||
+	    get_long(&fv, VAR_WORKER_IDLE_TIMEOUT, 1, 86400,
+	    &c->worker_idle_timeout, err, errsz) ||
 	    get_long(&fv, VAR_REQUEST_TIMEOUT, 1, 3600, &c->request_timeout,
 	    err, errsz) ||
 	    get_long(&fv, VAR_DB_CONNECT_TIMEOUT, 1, 60,

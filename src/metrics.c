@@ -344,9 +344,16 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	    "Workers the master replaced, by kind and reason.");
 	for (int k = 0; k < SB_KIND__MAX; k++)
 		for (int w = 0; w < SB_EXIT__MAX; w++)
-			bprintf(&b, "taskapi_worker_restarts_total{kind=\"%s\","
-			    "reason=\"%s\"} %llu\n", sb_kind_name(k),
-			    sb_exit_name(w), get(&sb->exits[k][w]));
+			if (w != SB_EXIT_IDLE)
+				bprintf(&b, "taskapi_worker_restarts_total{kind="
+				    "\"%s\",reason=\"%s\"} %llu\n",
+				    sb_kind_name(k), sb_exit_name(w),
+				    get(&sb->exits[k][w]));
+	/* Not a restart: the pool shrinking back to its spare workers. */
+	family(&b, "taskapi_worker_idle_stops_total", "counter",
+	    "Blocking workers stopped for being idle beyond the spare ones.");
+	bprintf(&b, "taskapi_worker_idle_stops_total %llu\n",
+	    get(&sb->exits[SB_KIND_FCGI][SB_EXIT_IDLE]));
 
 	memset(workers, 0, sizeof(workers));
 	for (size_t i = 0; i < sb->nslots; i++) {
@@ -416,7 +423,8 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 	}
 	for (int k = 0; k < SB_KIND__MAX; k++)
 		for (int w = 0; w < SB_EXIT__MAX; w++)
-			restarts += get(&sb->exits[k][w]);
+			if (w != SB_EXIT_IDLE)
+				restarts += get(&sb->exits[k][w]);
 	if (!util_rfc3339_format(sb->started_wall * 1000000, started,
 	    sizeof(started)))
 		snprintf(started, sizeof(started), "?");

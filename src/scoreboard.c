@@ -65,6 +65,24 @@ sb_state_name(int state)
 	return state >= 0 && state < SB__MAX ? names[state] : "?";
 }
 
+size_t
+scoreboard_fcgi_ready(const struct scoreboard *sb)
+{
+	size_t	 n = 0;
+
+	for (size_t i = 0; i < sb->nslots; i++) {
+		const struct sb_slot *s = &sb->slots[i];
+		int st;
+
+		if (atomic_load(&s->pid) == 0 ||
+		    atomic_load(&s->kind) != SB_KIND_FCGI)
+			continue;
+		st = atomic_load(&s->state);
+		n += st == SB_IDLE || st == SB_STARTING;
+	}
+	return n;
+}
+
 const char *
 sb_kind_name(int kind)
 {
@@ -79,6 +97,7 @@ sb_exit_name(int why)
 		[SB_EXIT_RECYCLED] = "max_requests",
 		[SB_EXIT_STUCK] = "stuck",
 		[SB_EXIT_RELOAD] = "reload",
+		[SB_EXIT_IDLE] = "idle",
 	};
 
 	return why >= 0 && why < SB_EXIT__MAX ? names[why] : "?";

@@ -38,6 +38,7 @@ struct sb_slot {
 	atomic_llong		 req_start_us;	/* monotonic, while busy */
 	atomic_ullong		 requests;	/* served since start */
 	atomic_llong		 started_us;	/* monotonic, at fork */
+	atomic_llong		 idle_since_us;	/* monotonic, while idle */
 	atomic_int		 inflight;	/* event worker: requests open */
 	struct sb_metrics	 met;		/* this worker's counters */
 };
@@ -48,11 +49,13 @@ enum sb_exit {
 	SB_EXIT_RECYCLED,	/* exited 0 after its max_requests */
 	SB_EXIT_STUCK,		/* killed: stuck past the request timeout */
 	SB_EXIT_RELOAD,		/* replaced by a rolling reload (SIGHUP) */
+	SB_EXIT_IDLE,		/* stopped: more idle than the spare ones */
 	SB_EXIT__MAX
 };
 
 struct scoreboard {
 	size_t			 nslots;
+	atomic_int		 master_pid;	/* gets SIGUSR1: spares ran out */
 	int64_t			 started_wall;	/* master start, epoch s */
 	int64_t			 started_mono_us;
 	atomic_uint		 fold_seq;	/* odd while folding */
@@ -70,6 +73,9 @@ extern struct scoreboard *scoreboard;
  */
 void	scoreboard_retire(struct scoreboard *, size_t i, int kind,
 	    enum sb_exit why, int count_exit);
+
+/* Blocking workers idle or starting (so soon idle), of any generation. */
+size_t	scoreboard_fcgi_ready(const struct scoreboard *);
 
 /* Maps a zeroed shared scoreboard of n slots; NULL on failure. */
 struct scoreboard *scoreboard_create(size_t n);

@@ -46,6 +46,7 @@ struct child {
 	unsigned	 gen;
 	bool		 retiring;	/* asked to stop */
 	bool		 stuck;		/* killed for a stuck request */
+	bool		 idle_stop;	/* stopped as a surplus idle worker */
 	int64_t		 started_us;
 	int64_t		 term_sent_us;
 };
@@ -87,7 +88,7 @@ setup_signals(void)
 {
 	struct sigaction	 sa;
 	static const int	 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT,
-	    SIGHUP };
+	    SIGHUP, SIGUSR1 };
 
 	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
 		return -1;
@@ -99,12 +100,13 @@ setup_signals(void)
 		if (sigaction(sigs[i], &sa, NULL) == -1)
 			return -1;
 	/*
-	 * Ignored, not fatal: a stray USR1/USR2 (logrotate habits) must not
-	 * kill the master and orphan its workers.  Inherited by the workers.
+	 * USR1 (above) only makes the master look at its pool at once: the
+	 * workers send it when the spare ones run out.  USR2 is ignored, not
+	 * fatal: a stray one (logrotate habits) must not kill the master and
+	 * orphan its workers.  Inherited by the workers.
 	 */
 	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGUSR1, &sa, NULL) == -1 ||
-	    sigaction(SIGUSR2, &sa, NULL) == -1)
+	if (sigaction(SIGUSR2, &sa, NULL) == -1)
 		return -1;
 	return sigaction(SIGPIPE, &sa, NULL);
 }
@@ -122,6 +124,9 @@ child_reset_signals(void)
 	sa.sa_handler = SIG_DFL;
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		(void)sigaction(sigs[i], &sa, NULL);
+	/* A worker ignores USR1, like USR2. */
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGUSR1, &sa, NULL);
 	close(sig_pipe[0]);
 	close(sig_pipe[1]);
 }
@@ -169,6 +174,7 @@ spawn(enum sb_kind kind)
 		atomic_store(&slot->requests, 0ULL);
 		atomic_store(&slot->req_start_us, 0LL);
 		atomic_store(&slot->started_us, util_mono_us());
+		atomic_store(&slot->idle_since_us, 0LL);
 		atomic_store(&slot->kind, (int)kind);
 		atomic_store(&slot->state, SB_STARTING);
 		/* Each worker keeps only its own socket. */
@@ -191,6 +197,7 @@ spawn(enum sb_kind kind)
 	sv.children[i].gen = sv.gen;
 	sv.children[i].retiring = false;
 	sv.children[i].stuck = false;
+	sv.children[i].idle_stop = false;
 	sv.children[i].started_us = util_mono_us();
 	sv.children[i].term_sent_us = 0;
 	atomic_store(&sv.sb->slots[i].pid, (int)pid);
@@ -257,7 +264,8 @@ reap(void)
 		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 			if (planned) {
 				log_debug("worker %ld exited", (long)pid);
-				why = SB_EXIT_RELOAD;
+				why = sv.children[i].idle_stop ? SB_EXIT_IDLE :
+				    SB_EXIT_RELOAD;
 			} else {
 				log_info("worker %ld exited after its "
 				    "max_requests; replacing it", (long)pid);
@@ -273,6 +281,7 @@ reap(void)
 				log_info("worker %ld stopped by signal %d",
 				    (long)pid, sig);
 				why = sv.children[i].stuck ? SB_EXIT_STUCK :
+				    sv.children[i].idle_stop ? SB_EXIT_IDLE :
 				    SB_EXIT_RELOAD;
 			} else {
 				log_error("worker %ld killed by signal %d%s",
@@ -320,8 +329,66 @@ kill_stuck(int64_t now)
  * Brings one kind of worker to its number and carries a rolling reload
  * forward: one new worker in, and once it accepts, one old one out.
  */
+/*
+ * The worker to stop when there are more than wanted: the one idle the
+ * longest, if for idle_min_us at least; with idle_min_us 0 (the pool was
+ * made smaller) any, idle ones first.  nslots: none.
+ */
+static size_t
+surplus(enum sb_kind kind, int64_t now, int64_t idle_min_us)
+{
+	size_t	 best = sv.sb->nslots, any = sv.sb->nslots;
+	int64_t	 best_since = 0;
+
+	for (size_t i = 0; i < sv.sb->nslots; i++) {
+		struct child	*c = &sv.children[i];
+		struct sb_slot	*s = &sv.sb->slots[i];
+		int64_t		 since;
+
+		if (c->pid == 0 || c->kind != kind || c->retiring)
+			continue;
+		if (any == sv.sb->nslots)
+			any = i;
+		since = atomic_load(&s->idle_since_us);
+		if (atomic_load(&s->state) != SB_IDLE || since == 0 ||
+		    now - since < idle_min_us)
+			continue;
+		if (best == sv.sb->nslots || since < best_since) {
+			best = i;
+			best_since = since;
+		}
+	}
+	return best < sv.sb->nslots || idle_min_us > 0 ? best : any;
+}
+
+/*
+ * How many blocking workers the pool wants now: the busy ones plus
+ * TASKAPI_SPARE_WORKERS idle ones, within TASKAPI_WORKERS (php-fpm's
+ * "dynamic" pool).  An idle pool holds only the spares, whose memory is
+ * what an idle server pays for (bench/RESULTS.md); a burst gets more
+ * within a fork, since a worker that takes the last spare wakes the
+ * master (SIGUSR1).
+ */
+static size_t
+fcgi_wanted(void)
+{
+	size_t	 busy = 0, max = (size_t)sv.conf->workers;
+	size_t	 spare = (size_t)sv.conf->spare_workers;
+
+	if (spare >= max)
+		return max;
+	for (size_t i = 0; i < sv.sb->nslots; i++)
+		if (sv.children[i].pid != 0 &&
+		    sv.children[i].kind == SB_KIND_FCGI &&
+		    !sv.children[i].retiring &&
+		    atomic_load(&sv.sb->slots[i].state) == SB_BUSY)
+			busy++;
+	return busy + spare < max ? busy + spare : max;
+}
+
 static void
-maintain_kind(enum sb_kind kind, size_t want, int64_t now)
+maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us,
+    int64_t now)
 {
 	size_t	 cur = 0, old = 0, retiring = 0, starting = 0;
 
@@ -361,12 +428,12 @@ maintain_kind(enum sb_kind kind, size_t want, int64_t now)
 				break;
 			}
 	} else if (old == 0 && cur > want && retiring == 0) {
-		for (size_t i = 0; i < sv.sb->nslots; i++)
-			if (sv.children[i].pid != 0 && sv.children[i].kind == kind &&
-			    !sv.children[i].retiring) {
-				retire(i);
-				break;
-			}
+		size_t	 v = surplus(kind, now, idle_min_us);
+
+		if (v < sv.sb->nslots) {
+			sv.children[v].idle_stop = idle_min_us > 0;
+			retire(v);
+		}
 	}
 }
 
@@ -376,9 +443,19 @@ maintain(int64_t now)
 	/* A long-lived pool forgets old crashes. */
 	if (sv.backoff_us > 0 && now > sv.spawn_at + CRASH_WINDOW_US)
 		sv.backoff_us = 0;
-	maintain_kind(SB_KIND_FCGI, (size_t)sv.conf->workers, now);
+	size_t	 fcgi = 0;
+
+	for (size_t i = 0; i < sv.sb->nslots; i++)
+		if (sv.children[i].pid != 0 &&
+		    sv.children[i].kind == SB_KIND_FCGI &&
+		    !sv.children[i].retiring && sv.children[i].gen == sv.gen)
+			fcgi++;
+	/* Beyond TASKAPI_WORKERS (after a reload): stop the extra now. */
+	maintain_kind(SB_KIND_FCGI, fcgi_wanted(),
+	    fcgi > (size_t)sv.conf->workers ? 0 :
+	    sv.conf->worker_idle_timeout * 1000000LL, now);
 	maintain_kind(SB_KIND_EV, sv.ev_fd != -1 ?
-	    (size_t)sv.conf->ev_workers : 0, now);
+	    (size_t)sv.conf->ev_workers : 0, 0, now);
 }
 
 static void
@@ -450,12 +527,15 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 		log_error("scoreboard: %s", strerror(errno));
 		return 1;
 	}
+	atomic_store(&sv.sb->master_pid, (int)getpid());
 	if (setup_signals() == -1) {
 		log_error("signals: %s", strerror(errno));
 		return 1;
 	}
-	log_info("taskapi %s master started: %ld fastcgi workers, %ld event "
-	    "workers", PACKAGE_VERSION, conf->workers,
+	log_info("taskapi %s master started: %ld-%ld fastcgi workers (%ld "
+	    "spare), %ld event workers", PACKAGE_VERSION,
+	    conf->spare_workers < conf->workers ? conf->spare_workers :
+	    conf->workers, conf->workers, conf->spare_workers,
 	    ev_fd != -1 ? conf->ev_workers : 0L);
 
 	for (;;) {
@@ -473,6 +553,8 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 				switch (sigs[i]) {
 				case SIGCHLD:
 					break;	/* reaped below, always */
+				case SIGUSR1:
+					break;	/* the pool is looked at below */
 				case SIGHUP:
 					if (!sv.stopping)
 						reload();

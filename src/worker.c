@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 #include <sodium.h>
@@ -25,6 +26,7 @@
 #include "log.h"
 #include "request.h"
 #include "response.h"
+#include "scoreboard.h"
 #include "util.h"
 #include "worker.h"
 
@@ -184,6 +186,25 @@ req_from_fcgi(FCGX_Request *fr, struct req *r)
 	req_set_trace(r, r->traceparent);
 }
 
+/*
+ * Having taken a request: if fewer idle workers than TASKAPI_SPARE_WORKERS
+ * are left, wake the master (SIGUSR1) to start another now rather than
+ * at its next look, up to 200 ms later.  A scan of the scoreboard costs
+ * about a microsecond; the routes served here cost milliseconds.
+ */
+static void
+spares_check(const struct conf *c)
+{
+	pid_t master;
+
+	if (scoreboard == NULL || c->spare_workers >= c->workers ||
+	    scoreboard_fcgi_ready(scoreboard) >= (size_t)c->spare_workers)
+		return;
+	master = (pid_t)atomic_load(&scoreboard->master_pid);
+	if (master > 1 && master == getppid())
+		(void)kill(master, SIGUSR1);
+}
+
 int
 worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 {
@@ -225,6 +246,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		int			 status;
 		char			 method[16];
 
+		atomic_store(&slot->idle_since_us, util_mono_us());
 		atomic_store(&slot->state, SB_IDLE);
 		if (FCGX_Accept_r(&fr) < 0) {
 			if (worker_stop)
@@ -236,6 +258,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		}
 		atomic_store(&slot->req_start_us, util_mono_us());
 		atomic_store(&slot->state, SB_BUSY);
+		spares_check(c);
 
 		req_from_fcgi(&fr, &req);
 		log_set_request(req.request_id, req.trace_id);

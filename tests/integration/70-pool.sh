@@ -32,7 +32,12 @@ load() {
 	done
 }
 
+# This test counts workers: a fixed pool for its length (74-spare.sh
+# covers the growing and shrinking).
+pool_fixed on
+trap 'pool_fixed off; t_cleanup' EXIT
 N0=$(nworkers)
+is "$N0" "$(pool_size)" "a fixed pool runs TASKAPI_WORKERS + the event workers"
 num_cmp "$N0" -ge 2 "the pool runs at least 2 workers (has $N0)"
 make_user U || bail "cannot create a user"
 create_titled "$U_TOKEN" "pool test" >/dev/null

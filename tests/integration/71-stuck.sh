@@ -17,6 +17,8 @@ have_psql || skip_all "needs TASKAPI_PSQL"
 MASTER=$(cat "$PIDF")
 COMMON=$NGX/taskapi-fastcgi-common.conf
 workers() { pool_workers; }
+# A fixed pool: the test counts it.
+pool_fixed on
 N0=$(workers | wc -l)
 ngx_reload() { stack_nginx_reload; }
 set_env() { stack_set_env "$@"; }
@@ -29,6 +31,7 @@ restore() {
 	stack_set_env TASKAPI_REQUEST_TIMEOUT ""
 	# The next test counts the pool: let this reload finish first.
 	wait_until 15000 all_gone "$old" >/dev/null || diag "reload back slow"
+	pool_fixed off
 }
 cp "$COMMON" "$T_DIR/common.orig"
 trap 'restore; t_cleanup' EXIT

@@ -9,6 +9,10 @@ PIDF=${TASKAPI_VAR:-}/run/taskapi.pid
 [[ -n ${TASKAPI_VAR:-} && -r $PIDF ]] ||
 	skip_all "needs TASKAPI_VAR from ./dev test (the pool's pid)"
 MASTER=$(cat "$PIDF")
+# A fixed pool: /status and pgrep must see the same workers (a request
+# that takes the last spare worker would start another in between).
+pool_fixed on
+trap 'pool_fixed off; t_cleanup' EXIT
 M=$T_DIR/metrics.txt
 
 # scrape: the metrics page into $M.

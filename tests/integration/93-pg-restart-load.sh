@@ -12,7 +12,9 @@
 PIDF=$TASKAPI_VAR/run/taskapi.pid
 MASTER=$(cat "$PIDF")
 OUTAGE=${TASKAPI_FAULT_SECONDS:-2}
-trap 'stack_pg_start; t_cleanup' EXIT
+# A fixed pool: the test checks that it kept its size.
+pool_fixed on
+trap 'stack_pg_start; pool_fixed off; t_cleanup' EXIT
 
 make_user P || bail "cannot register a user"
 create_titled "$P_TOKEN" "pg restart" || bail "cannot create a task"

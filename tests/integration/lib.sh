@@ -630,6 +630,43 @@ pool_replaced() {
 	[[ $(pool_workers | wc -l) -eq $2 ]]
 }
 
+# pool_size: the processes of a full pool: TASKAPI_WORKERS (default 2 per
+# CPU, as taskapi counts them) blocking workers plus the event workers.
+pool_size() {
+	local envf=$TASKAPI_VAR/taskapi.env w ev
+	w=$(sed -n 's/^TASKAPI_WORKERS=//p' "$envf" | tail -n 1)
+	ev=$(sed -n 's/^TASKAPI_EV_WORKERS=//p' "$envf" | tail -n 1)
+	grep -q '^TASKAPI_EV_LISTEN=.' "$envf" || ev=0
+	echo $((${w:-$((2 * $(getconf _NPROCESSORS_ONLN)))} + ${ev:-1}))
+}
+
+# pool_gone OLD-PIDS: none of OLD-PIDS is alive.
+pool_gone() {
+	local p
+	for p in $1; do
+		kill -0 "$p" 2>/dev/null && return 1
+	done
+	return 0
+}
+
+# pool_fixed on|off: "on" makes the blocking pool a fixed one of
+# TASKAPI_WORKERS (TASKAPI_SPARE_WORKERS at least that), for the tests
+# that count workers; "off" brings back the default, growing and
+# shrinking pool.  Either waits for the rolling reload to finish.
+pool_fixed() {
+	local old
+	old=$(pool_workers)
+	if [[ $1 == on ]]; then
+		stack_set_env TASKAPI_SPARE_WORKERS 256
+		wait_until 15000 pool_replaced "$old" "$(pool_size)" >/dev/null ||
+			diag "pool_fixed on: $(pool_workers | wc -l) workers, want $(pool_size)"
+	else
+		stack_set_env TASKAPI_SPARE_WORKERS ""
+		wait_until 15000 pool_gone "$old" >/dev/null ||
+			diag "pool_fixed off: old workers still there"
+	fi
+}
+
 # stack_nginx_reload: reloads the stack's nginx (after a test edited its
 # rendered files), as the service user when root, and lets it settle.
 stack_nginx_reload() {

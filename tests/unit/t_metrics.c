@@ -76,6 +76,9 @@ test_observe_fold_render(void **state)
 	assert_int_equal(atomic_load(&sb->slots[0].pid), 0);
 	assert_int_equal(atomic_load(&sb->slots[0].met.requests[ROUTE_TASK][0]),
 	    0);
+	/* Worker 2 is stopped for idling beyond the spares: not a restart. */
+	atomic_store(&sb->slots[2].pid, 1235);
+	scoreboard_retire(sb, 2, SB_KIND_FCGI, SB_EXIT_IDLE, 1);
 
 	text = metrics_render_prometheus(sb, &len);
 	assert_non_null(text);
@@ -105,6 +108,8 @@ test_observe_fold_render(void **state)
 	assert_int_equal(sample(text, "taskapi_db_connect_failures_total"), 1);
 	assert_int_equal(sample(text, "taskapi_worker_restarts_total"
 	    "{kind=\"fastcgi\",reason=\"crash\"}"), 1);
+	assert_int_equal(sample(text, "taskapi_worker_idle_stops_total"), 1);
+	assert_null(strstr(text, "reason=\"idle\""));
 	/* Families are declared once each. */
 	assert_non_null(strstr(text, "# TYPE taskapi_requests_total counter\n"));
 	assert_non_null(strstr(text,
