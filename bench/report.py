@@ -349,7 +349,7 @@ def build(meta, runs, idle, exports, out):
     txt.append("")
     txt.append("Memory (PSS)")
     for key, label in (("pool_idle_before", "pool (master + workers), idle before load"),
-                       ("pool_idle_after", "pool, idle after load (5 s after the last run)"),
+                       ("pool_idle_after", "pool, idle after load (past the idle timeout)"),
                        ("nginx_idle_before", "stack nginx (master + worker), idle before load"),
                        ("nginx_idle_after", "stack nginx, idle after load")):
         v = idle.get(key)

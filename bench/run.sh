@@ -476,8 +476,12 @@ mem_idle() {
 
 # --- 6. warm-up and idle memory ------------------------------------------------
 
-say "idle memory (before load)"
-sleep 2
+# Idle means idle: the blocking workers the seeding's logins started
+# beyond the spare one stop after TASKAPI_WORKER_IDLE_TIMEOUT (default
+# 10 s), so wait that long and a little more.
+IDLE_WAIT=$(( $(sed -n 's/^TASKAPI_WORKER_IDLE_TIMEOUT=//p' "$VAR/taskapi.env" | tail -n 1 | grep . || echo 10) + 3 ))
+say "idle memory (before load), after ${IDLE_WAIT} s idle"
+sleep "$IDLE_WAIT"
 read -r IDLE_PSS IDLE_RSS IDLE_PIDS < <(mem_idle "$MASTER")
 read -r NGX_IDLE_PSS NGX_IDLE_RSS NGX_PIDS < <(mem_idle "$NGINX_PID")
 printf 'pool_idle_before\t%s\t%s\t%s\nnginx_idle_before\t%s\t%s\t%s\n' \
@@ -543,8 +547,8 @@ fi
 
 # --- 9. idle after load -----------------------------------------------------------
 
-say "idle memory (after load)"
-sleep 5
+say "idle memory (after load), after ${IDLE_WAIT} s idle"
+sleep "$IDLE_WAIT"
 read -r A_PSS A_RSS A_PIDS < <(mem_idle "$MASTER")
 read -r NA_PSS NA_RSS NA_PIDS < <(mem_idle "$NGINX_PID")
 printf 'pool_idle_after\t%s\t%s\t%s\nnginx_idle_after\t%s\t%s\t%s\n' \

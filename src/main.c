@@ -345,15 +345,11 @@ main(int argc, char *argv[])
 		    (int)c->listen_backlog)) == -1)
 			return 1;
 	}
-	if (password_init() == -1) {
-		log_error("cannot allocate memory for password hashing");
-		return 1;
-	}
 	if (write_pid_file(c->pid_file) == -1 ||
 	    drop_privileges(c->user, c->listen, c->ev_listen) == -1 ||
 	    check_schema(c) == -1)
 		return 1;
-	/* Give back what start-up used (the dummy hash, a schema check). */
+	/* Give back what start-up used (a schema check). */
 	(void)malloc_trim(0);
 	/* Kept: a reload may replace c, not where the pid file is. */
 	if (c->pid_file != NULL)

@@ -18,9 +18,6 @@
 #define PW_OPSLIMIT	2ULL
 #define PW_MEMLIMIT	((size_t)19456 * 1024)
 
-/* Bytes of random dummy password, hashed once per process. */
-#define PW_DUMMY_LEN	32
-
 _Static_assert(PASSWORD_HASH_MAX == crypto_pwhash_STRBYTES,
     "PASSWORD_HASH_MAX must match crypto_pwhash_STRBYTES");
 
@@ -63,52 +60,36 @@ password_verify(const char *hash, const char *pw, size_t len)
 }
 
 /*
- * The dummy hash is made from a random password nobody knows, with the
- * same parameters as real hashes, so a verification against it costs
- * what a real one costs.  main() calls password_init() before the
- * workers fork, so no worker pays for the hash on its first unknown
- * e-mail (that would be a timing signal); a process that did not call
- * it makes the hash on first use.  Workers are single-threaded, so the
- * statics need no lock.
+ * The dummy hash: of a random password nobody kept, made once with
+ * PW_OPSLIMIT and PW_MEMLIMIT, so a verification against it costs what
+ * a real one costs (t_password checks that its parameters are still
+ * these).  A constant, not made at start: the master no longer spends an
+ * Argon2id hash (19 MiB, ~50 ms) and the pages of that code at every
+ * start, only so that workers could inherit it (pool memory idle,
+ * bench/RESULTS.md).  Knowing it gives nothing: an unknown e-mail is 401
+ * whatever the password.
  */
-static char	dummy[PASSWORD_HASH_MAX];
-static bool	dummy_ready;
+#define DUMMY_HASH	"$argon2id$v=19$m=19456,t=2,p=1$" \
+	"kSAkWezdHPrWpsojNG/E+Q$7bkKIYqmTU9BLG16WOaKvNvquUABvNdQCcpX1kbpaRk"
+_Static_assert(sizeof(DUMMY_HASH) <= PASSWORD_HASH_MAX, "dummy hash too long");
+/* The full crypto_pwhash_STRBYTES that libsodium's prototypes declare. */
+static const char dummy[PASSWORD_HASH_MAX] = DUMMY_HASH;
 
-int
-password_init(void)
+bool
+password_dummy_current(void)
 {
-	unsigned char	rnd[PW_DUMMY_LEN];
-
-	if (dummy_ready)
-		return 0;
-	randombytes_buf(rnd, sizeof(rnd));
-	if (crypto_pwhash_str_alg(dummy, (const char *)rnd, sizeof(rnd),
-	    PW_OPSLIMIT, PW_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13) == 0)
-		dummy_ready = true;
-	sodium_memzero(rnd, sizeof(rnd));
-	return dummy_ready ? 0 : -1;
+	return crypto_pwhash_str_needs_rehash(dummy, PW_OPSLIMIT,
+	    PW_MEMLIMIT) == 0;
 }
 
-/*
- * If the dummy cannot be made (no memory), the time is spent hashing pw
- * instead, which costs about the same.
- */
+/* A failed verification (out of memory) returns early, as a real one would. */
 void
 password_verify_dummy(const char *pw, size_t len)
 {
 	volatile int	rc;	/* the result is of no interest */
-	bool		ready;
 
 	if (pw == NULL && len != 0)
 		return;
-	ready = password_init() == 0;
-	if (ready)
-		rc = crypto_pwhash_str_verify(dummy, pw == NULL ? "" : pw,
-		    len);
-	else {
-		char	scratch[PASSWORD_HASH_MAX];
-
-		rc = password_hash(pw, len, scratch);
-	}
+	rc = crypto_pwhash_str_verify(dummy, pw == NULL ? "" : pw, len);
 	(void)rc;
 }

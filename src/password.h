@@ -12,11 +12,8 @@
 
 #define PASSWORD_HASH_MAX	128	/* == crypto_pwhash_STRBYTES */
 
-/*
- * Makes the dummy hash of password_verify_dummy() now (call it before
- * forking workers).  Returns 0, or -1 when memory could not be had.
- */
-int	password_init(void);
+/* True while the dummy hash has the parameters new hashes get. */
+bool	password_dummy_current(void);
 
 /*
  * Hashes pw (len bytes) into out (PASSWORD_HASH_MAX bytes, NUL
