@@ -1008,9 +1008,15 @@ pg_read(struct evpg *pg)
 static int
 params_decode(struct evconn *c)
 {
-	static const char *const wanted[] = { "REQUEST_METHOD", "REQUEST_URI",
-	    "CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_AUTHORIZATION",
-	    "HTTP_TRACEPARENT", "HTTP_X_REQUEST_ID" };
+#define WANTED(s) { s, sizeof(s) - 1 }
+	static const struct {
+		const char *name;
+		size_t	    len;
+	} wanted[] = { WANTED("REQUEST_METHOD"), WANTED("REQUEST_URI"),
+		WANTED("CONTENT_TYPE"), WANTED("CONTENT_LENGTH"),
+		WANTED("HTTP_AUTHORIZATION"), WANTED("HTTP_TRACEPARENT"),
+		WANTED("HTTP_X_REQUEST_ID") };
+#undef WANTED
 	const char	*vals[7] = { NULL };
 	const uint8_t	*p = c->params, *name, *val;
 	size_t		 left = c->params_len, nlen, vlen, off = 0;
@@ -1027,8 +1033,8 @@ params_decode(struct evconn *c)
 	while ((rc = fcgi_param_next(&p, &left, &name, &nlen, &val, &vlen)) ==
 	    1) {
 		for (size_t i = 0; i < 7; i++) {
-			if (strlen(wanted[i]) != nlen ||
-			    memcmp(wanted[i], name, nlen) != 0)
+			if (wanted[i].len != nlen ||
+			    memcmp(wanted[i].name, name, nlen) != 0)
 				continue;
 			/* A NUL inside a value would cut it: refuse it. */
 			if (memchr(val, '\0', vlen) != NULL)

@@ -154,41 +154,106 @@ resp_empty(struct resp *r, int status)
 	r->len = 0;
 }
 
+/*
+ * The header block is written piece by piece rather than by snprintf:
+ * it is written for every response, and formatting was a visible share
+ * of the event worker's time.  ok turns false when sz is too small.
+ */
+struct head {
+	char	*buf;
+	size_t	 sz;
+	size_t	 off;
+	bool	 ok;
+};
+
+static void
+head_mem(struct head *h, const char *s, size_t n)
+{
+	if (!h->ok || n >= h->sz - h->off) {
+		h->ok = false;
+		return;
+	}
+	memcpy(h->buf + h->off, s, n);
+	h->off += n;
+}
+
+static void
+head_str(struct head *h, const char *s)
+{
+	head_mem(h, s, strlen(s));
+}
+
+static void
+head_num(struct head *h, long long v)
+{
+	char	 digits[24];
+	size_t	 i = sizeof(digits);
+	bool	 neg = v < 0;
+	unsigned long long u = neg ? 0ULL - (unsigned long long)v :
+	    (unsigned long long)v;
+
+	do {
+		digits[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (neg)
+		digits[--i] = '-';
+	head_mem(h, digits + i, sizeof(digits) - i);
+}
+
 size_t
 resp_head(const struct resp *r, const char *request_id,
     const char *traceresponse, char *buf, size_t sz)
 {
-	int	 n;
-	size_t	 off;
+	struct head h = { buf, sz, 0, true };
 
-#define APPEND(...) do {						\
-	n = snprintf(buf + off, sz - off, __VA_ARGS__);			\
-	if (n < 0 || (size_t)n >= sz - off)				\
-		return 0;						\
-	off += (size_t)n;						\
-} while (0)
-
-	off = 0;
-	APPEND("Status: %d %s\r\n", r->status, http_reason(r->status));
-	if (r->content_type != NULL)
-		APPEND("Content-Type: %s\r\n", r->content_type);
-	if (r->status != 204 && r->content_type != NULL && !r->stream)
-		APPEND("Content-Length: %zu\r\n", r->len);
-	if (r->location[0] != '\0')
-		APPEND("Location: %s\r\n", r->location);
-	if (r->allow[0] != '\0')
-		APPEND("Allow: %s\r\n", r->allow);
+	head_str(&h, "Status: ");
+	head_num(&h, r->status);
+	head_str(&h, " ");
+	head_str(&h, http_reason(r->status));
+	head_str(&h, "\r\n");
+	if (r->content_type != NULL) {
+		head_str(&h, "Content-Type: ");
+		head_str(&h, r->content_type);
+		head_str(&h, "\r\n");
+	}
+	if (r->status != 204 && r->content_type != NULL && !r->stream) {
+		head_str(&h, "Content-Length: ");
+		head_num(&h, (long long)r->len);
+		head_str(&h, "\r\n");
+	}
+	if (r->location[0] != '\0') {
+		head_str(&h, "Location: ");
+		head_str(&h, r->location);
+		head_str(&h, "\r\n");
+	}
+	if (r->allow[0] != '\0') {
+		head_str(&h, "Allow: ");
+		head_str(&h, r->allow);
+		head_str(&h, "\r\n");
+	}
 	if (r->www_authenticate)
-		APPEND("WWW-Authenticate: Bearer realm=\"taskapi\"\r\n");
-	if (r->retry_after > 0)
-		APPEND("Retry-After: %d\r\n", r->retry_after);
-	if (request_id != NULL && request_id[0] != '\0')
-		APPEND("X-Request-Id: %s\r\n", request_id);
-	if (traceresponse != NULL && traceresponse[0] != '\0')
-		APPEND("traceresponse: %s\r\n", traceresponse);
-	APPEND("Cache-Control: no-store\r\n\r\n");
-#undef APPEND
-	return off;
+		head_str(&h, "WWW-Authenticate: Bearer realm=\"taskapi\"\r\n");
+	if (r->retry_after > 0) {
+		head_str(&h, "Retry-After: ");
+		head_num(&h, r->retry_after);
+		head_str(&h, "\r\n");
+	}
+	if (request_id != NULL && request_id[0] != '\0') {
+		head_str(&h, "X-Request-Id: ");
+		head_str(&h, request_id);
+		head_str(&h, "\r\n");
+	}
+	if (traceresponse != NULL && traceresponse[0] != '\0') {
+		head_str(&h, "traceresponse: ");
+		head_str(&h, traceresponse);
+		head_str(&h, "\r\n");
+	}
+	head_str(&h, "Cache-Control: no-store\r\n\r\n");
+	if (!h.ok || h.off >= h.sz)
+		return 0;
+	h.buf[h.off] = '\0';
+	return h.off;
 }
 
 void

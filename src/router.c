@@ -84,7 +84,8 @@ pattern_match(const char *pat, const char *path, size_t len, char *id,
 	size_t	 i = 0;
 
 	while (*pat != '\0') {
-		if (strncmp(pat, "{id}", 4) == 0) {
+		/* (The '{' test first: this runs per pattern byte.) */
+		if (*pat == '{' && strncmp(pat, "{id}", 4) == 0) {
 			size_t	 start = i, n;
 
 			while (i < len && path[i] != '/')

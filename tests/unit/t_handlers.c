@@ -20,6 +20,7 @@
 #include "handlers.h"
 #include "jwt.h"
 #include "password.h"
+#include "response.h"
 #include "valid.h"
 
 #define ME	"0b6f3a0e-8c2d-4f5e-9a1b-2c3d4e5f6a7b"
@@ -357,10 +358,53 @@ test_login_render(void **state)
 	PQclear(r);
 }
 
+/* The CGI head: every header in order, and nothing when buf is short. */
+static void
+t_resp_head(void **state)
+{
+	struct resp	 r;
+	char		 buf[1024];
+	size_t		 n;
+	const char	*want = "Status: 201 Created\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: 1234567\r\n"
+	    "Location: /api/v1/tasks/x\r\n"
+	    "Allow: GET, PATCH\r\n"
+	    "WWW-Authenticate: Bearer realm=\"taskapi\"\r\n"
+	    "Retry-After: 5\r\n"
+	    "X-Request-Id: rid\r\n"
+	    "traceresponse: 00-ab-cd-01\r\n"
+	    "Cache-Control: no-store\r\n\r\n";
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.status = 201;
+	r.content_type = "application/json";
+	r.len = 1234567;
+	snprintf(r.location, sizeof(r.location), "/api/v1/tasks/x");
+	snprintf(r.allow, sizeof(r.allow), "GET, PATCH");
+	r.www_authenticate = true;
+	r.retry_after = 5;
+	n = resp_head(&r, "rid", "00-ab-cd-01", buf, sizeof(buf));
+	assert_int_equal(n, strlen(want));
+	assert_string_equal(buf, want);
+	/* Every size short of the whole (and its NUL) gives 0. */
+	for (size_t sz = 0; sz <= strlen(want); sz++)
+		assert_int_equal(resp_head(&r, "rid", "00-ab-cd-01", buf, sz), 0);
+	/* 204: no body headers; no ids: no id headers. */
+	memset(&r, 0, sizeof(r));
+	r.status = 204;
+	n = resp_head(&r, NULL, "", buf, sizeof(buf));
+	assert_string_equal(buf, "Status: 204 No Content\r\n"
+	    "Cache-Control: no-store\r\n\r\n");
+	assert_int_equal(n, strlen(buf));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_resp_head),
 		cmocka_unit_test_setup_teardown(test_task_create_plan, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_task_create_plan_refuses,
