@@ -66,11 +66,19 @@ sb_state_name(int state)
 }
 
 size_t
+scoreboard_used(const struct scoreboard *sb)
+{
+	size_t	 n = atomic_load(&sb->used);
+
+	return n < sb->nslots ? n : sb->nslots;
+}
+
+size_t
 scoreboard_fcgi_ready(const struct scoreboard *sb)
 {
-	size_t	 n = 0;
+	size_t	 n = 0, used = scoreboard_used(sb);
 
-	for (size_t i = 0; i < sb->nslots; i++) {
+	for (size_t i = 0; i < used; i++) {
 		const struct sb_slot *s = &sb->slots[i];
 		int st;
 

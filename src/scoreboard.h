@@ -55,6 +55,13 @@ enum sb_exit {
 
 struct scoreboard {
 	size_t			 nslots;
+	/*
+	 * Slots ever used: 1 + the highest index the master has filled.
+	 * Scans stop there.  Each slot is kilobytes of counters, and the
+	 * first read of a shared page allocates it: a scan of all 512 slots
+	 * made 1.5 MiB of the pool's idle memory (bench/RESULTS.md).
+	 */
+	atomic_uint		 used;
 	atomic_int		 master_pid;	/* gets SIGUSR1: spares ran out */
 	int64_t			 started_wall;	/* master start, epoch s */
 	int64_t			 started_mono_us;
@@ -73,6 +80,9 @@ extern struct scoreboard *scoreboard;
  */
 void	scoreboard_retire(struct scoreboard *, size_t i, int kind,
 	    enum sb_exit why, int count_exit);
+
+/* The slots to scan: scoreboard->used, at most nslots. */
+size_t	scoreboard_used(const struct scoreboard *);
 
 /* Blocking workers idle or starting (so soon idle), of any generation. */
 size_t	scoreboard_fcgi_ready(const struct scoreboard *);

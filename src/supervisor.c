@@ -154,6 +154,9 @@ spawn(enum sb_kind kind)
 		log_error("no free scoreboard slot; not starting a worker");
 		return -1;
 	}
+	/* Before the fork: scans by the workers then include this slot. */
+	if (i + 1 > atomic_load(&sv.sb->used))
+		atomic_store(&sv.sb->used, (unsigned)(i + 1));
 	master_pid = getpid();
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);

@@ -55,6 +55,7 @@ test_observe_fold_render(void **state)
 
 	(void)state;
 	assert_non_null(sb);
+	atomic_store(&sb->used, 4u);	/* as the master, at each spawn */
 	/* Worker 0 and worker 1 each count some requests. */
 	metrics_self = &sb->slots[0];
 	metrics_observe(ROUTE_TASK, 200, 300);		/* 0.3 ms */
@@ -120,13 +121,17 @@ test_observe_fold_render(void **state)
 static void
 test_status_json(void **state)
 {
-	struct scoreboard	*sb = scoreboard_create(3);
+	struct scoreboard	*sb = scoreboard_create(4);
 	struct json_object	*o, *procs, *p0, *v;
 	char			*text;
 	size_t			 len;
 
 	(void)state;
 	assert_non_null(sb);
+	/* The master has filled slots 0..2; slot 3 is past "used", unread. */
+	atomic_store(&sb->used, 3u);
+	atomic_store(&sb->slots[3].pid, 103);
+	atomic_store(&sb->slots[3].state, SB_IDLE);
 	atomic_store(&sb->slots[0].pid, 100);
 	atomic_store(&sb->slots[0].state, SB_BUSY);
 	atomic_store(&sb->slots[0].req_start_us, 1000000LL);
