@@ -308,25 +308,25 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	c->ev_workers = 1;
 	c->ev_db_connections = 4;
 	if (get_long(&fv, VAR_JWT_TTL, 60, 31L * 24 * 3600, &c->jwt_ttl, err,
-	    errsz) ||
+		errsz) ||
 	    get_long(&fv, VAR_WORKERS, 1, 256, &c->workers, err, errsz) ||
 	    get_long(&fv, VAR_SPARE_WORKERS, 1, 256, &c->spare_workers, err,
-	    errsz) ||
+		errsz) ||
 	    get_long(&fv, VAR_WORKER_IDLE_TIMEOUT, 1, 86400,
-	    &c->worker_idle_timeout, err, errsz) ||
+		&c->worker_idle_timeout, err, errsz) ||
 	    get_long(&fv, VAR_REQUEST_TIMEOUT, 1, 3600, &c->request_timeout,
-	    err, errsz) ||
-	    get_long(&fv, VAR_DB_CONNECT_TIMEOUT, 1, 60,
-	    &c->db_connect_timeout, err, errsz) ||
+		err, errsz) ||
+	    get_long(&fv, VAR_DB_CONNECT_TIMEOUT, 1, 60, &c->db_connect_timeout,
+		err, errsz) ||
 	    get_long(&fv, VAR_MAX_REQUESTS, 0, 1000000000L, &c->max_requests,
-	    err, errsz) ||
+		err, errsz) ||
 	    get_long(&fv, VAR_SHUTDOWN_TIMEOUT, 1, 3600, &c->shutdown_timeout,
-	    err, errsz) ||
+		err, errsz) ||
 	    get_long(&fv, VAR_LISTEN_BACKLOG, 16, 65535, &c->listen_backlog,
-	    err, errsz) ||
+		err, errsz) ||
 	    get_long(&fv, VAR_EV_WORKERS, 0, 64, &c->ev_workers, err, errsz) ||
 	    get_long(&fv, VAR_EV_DB_CONNECTIONS, 1, 16, &c->ev_db_connections,
-	    err, errsz))
+		err, errsz))
 		goto fail;
 
 	if ((lv = log_level_parse(lookup(&fv, VAR_LOG_LEVEL))) < 0) {

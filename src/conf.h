@@ -18,7 +18,7 @@ struct conf {
 	long		 jwt_ttl;		/* JWT_TTL, seconds */
 	long		 workers;		/* TASKAPI_WORKERS */
 	long		 spare_workers;		/* TASKAPI_SPARE_WORKERS */
-	long		 worker_idle_timeout;	/* TASKAPI_WORKER_IDLE_TIMEOUT, s */
+	long worker_idle_timeout; /* TASKAPI_WORKER_IDLE_TIMEOUT, s */
 	enum log_level	 log_level;		/* LOG_LEVEL */
 	enum log_format	 log_format;		/* LOG_FORMAT */
 	char		*listen;		/* TASKAPI_LISTEN; NULL: fd 0 */

@@ -669,7 +669,7 @@ pg_pick_batch(const struct evconn *c)
 
 		if (pg->db.conn == NULL ||
 		    !(pg->unsynced ||
-		    pg->segs < (i == 0 ? 1u : EV_READ_SEGMENTS)) ||
+			pg->segs < (i == 0 ? 1u : EV_READ_SEGMENTS)) ||
 		    pg->q_len >= EV_SEGMENT_MAX)
 			continue;
 		if (best == NULL || pg->q_len < best->q_len)
@@ -1008,7 +1008,10 @@ pg_read(struct evpg *pg)
 static int
 params_decode(struct evconn *c)
 {
-#define WANTED(s) { s, sizeof(s) - 1 }
+#define WANTED(s)                \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
 	static const struct {
 		const char *name;
 		size_t	    len;

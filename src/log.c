@@ -145,8 +145,8 @@ static struct jbuf log_line;
 static void
 line_num(struct jbuf *jb, int64_t v)
 {
-	char	 digits[24];
-	int	 n = snprintf(digits, sizeof(digits), "%lld", (long long)v);
+	char digits[24];
+	int  n = snprintf(digits, sizeof(digits), "%lld", (long long)v);
 
 	if (n > 0)
 		jb_raw(jb, digits, (size_t)n);
@@ -154,8 +154,7 @@ line_num(struct jbuf *jb, int64_t v)
 
 /* ,"key": then the value, as JSON */
 static void
-line_json_field(struct jbuf *jb, const char *key, const char *str,
-    int64_t num)
+line_json_field(struct jbuf *jb, const char *key, const char *str, int64_t num)
 {
 	jb_lit(jb, ",");
 	jb_str(jb, key, strlen(key));
@@ -168,8 +167,7 @@ line_json_field(struct jbuf *jb, const char *key, const char *str,
 
 /* " key=value": the text form writes values as they are */
 static void
-line_text_field(struct jbuf *jb, const char *key, const char *str,
-    int64_t num)
+line_text_field(struct jbuf *jb, const char *key, const char *str, int64_t num)
 {
 	jb_lit(jb, " ");
 	jb_raw(jb, key, strlen(key));
@@ -191,8 +189,7 @@ log_emit(enum log_level level, const struct field *f, size_t n)
 {
 	struct jbuf	*jb = &log_line;
 	char		 ts[40];
-	void		 (*field)(struct jbuf *, const char *, const char *,
-			     int64_t);
+	void (*field)(struct jbuf *, const char *, const char *, int64_t);
 
 	jb->len = 0;
 	jb->failed = false;
@@ -254,14 +251,14 @@ log_msg(enum log_level level, const char *fmt, ...)
 void
 log_access(const struct log_access *a)
 {
-	struct field	 f[6] = {
-		 { "msg", "request", 0 },
-		 { "method", a->method, 0 },
-		 { "route", a->route, 0 },
-		 { "status", NULL, a->status },
-		 { "duration_us", NULL, a->duration_us },
+	struct field f[6] = {
+		{ "msg", "request", 0 },
+		{ "method", a->method, 0 },
+		{ "route", a->route, 0 },
+		{ "status", NULL, a->status },
+		{ "duration_us", NULL, a->duration_us },
 	};
-	size_t		 n = 5;
+	size_t n = 5;
 
 	if (LOGL_INFO < log_min)
 		return;

@@ -345,7 +345,8 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	for (int k = 0; k < SB_KIND__MAX; k++)
 		for (int w = 0; w < SB_EXIT__MAX; w++)
 			if (w != SB_EXIT_IDLE)
-				bprintf(&b, "taskapi_worker_restarts_total{kind="
+				bprintf(&b,
+				    "taskapi_worker_restarts_total{kind="
 				    "\"%s\",reason=\"%s\"} %llu\n",
 				    sb_kind_name(k), sb_exit_name(w),
 				    get(&sb->exits[k][w]));

@@ -69,7 +69,8 @@ password_verify(const char *hash, const char *pw, size_t len)
  * bench/RESULTS.md).  Knowing it gives nothing: an unknown e-mail is 401
  * whatever the password.
  */
-#define DUMMY_HASH	"$argon2id$v=19$m=19456,t=2,p=1$" \
+#define DUMMY_HASH                        \
+	"$argon2id$v=19$m=19456,t=2,p=1$" \
 	"kSAkWezdHPrWpsojNG/E+Q$7bkKIYqmTU9BLG16WOaKvNvquUABvNdQCcpX1kbpaRk"
 _Static_assert(sizeof(DUMMY_HASH) <= PASSWORD_HASH_MAX, "dummy hash too long");
 /* The full crypto_pwhash_STRBYTES that libsodium's prototypes declare. */
@@ -79,14 +80,14 @@ bool
 password_dummy_current(void)
 {
 	return crypto_pwhash_str_needs_rehash(dummy, PW_OPSLIMIT,
-	    PW_MEMLIMIT) == 0;
+		   PW_MEMLIMIT) == 0;
 }
 
 /* A failed verification (out of memory) returns early, as a real one would. */
 void
 password_verify_dummy(const char *pw, size_t len)
 {
-	volatile int	rc;	/* the result is of no interest */
+	volatile int rc; /* the result is of no interest */
 
 	if (pw == NULL && len != 0)
 		return;

@@ -13,7 +13,8 @@
 #define PASSWORD_HASH_MAX	128	/* == crypto_pwhash_STRBYTES */
 
 /* True while the dummy hash has the parameters new hashes get. */
-bool	password_dummy_current(void);
+bool
+password_dummy_current(void);
 
 /*
  * Hashes pw (len bytes) into out (PASSWORD_HASH_MAX bytes, NUL

@@ -160,10 +160,10 @@ resp_empty(struct resp *r, int status)
  * of the event worker's time.  ok turns false when sz is too small.
  */
 struct head {
-	char	*buf;
-	size_t	 sz;
-	size_t	 off;
-	bool	 ok;
+	char  *buf;
+	size_t sz;
+	size_t off;
+	bool   ok;
 };
 
 static void
@@ -186,11 +186,11 @@ head_str(struct head *h, const char *s)
 static void
 head_num(struct head *h, long long v)
 {
-	char	 digits[24];
-	size_t	 i = sizeof(digits);
-	bool	 neg = v < 0;
-	unsigned long long u = neg ? 0ULL - (unsigned long long)v :
-	    (unsigned long long)v;
+	char		   digits[24];
+	size_t		   i = sizeof(digits);
+	bool		   neg = v < 0;
+	unsigned long long u =
+	    neg ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
 	do {
 		digits[--i] = (char)('0' + u % 10);

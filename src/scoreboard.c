@@ -68,7 +68,7 @@ sb_state_name(int state)
 size_t
 scoreboard_used(const struct scoreboard *sb)
 {
-	size_t	 n = atomic_load(&sb->used);
+	size_t n = atomic_load(&sb->used);
 
 	return n < sb->nslots ? n : sb->nslots;
 }
@@ -76,11 +76,11 @@ scoreboard_used(const struct scoreboard *sb)
 size_t
 scoreboard_fcgi_ready(const struct scoreboard *sb)
 {
-	size_t	 n = 0, used = scoreboard_used(sb);
+	size_t n = 0, used = scoreboard_used(sb);
 
 	for (size_t i = 0; i < used; i++) {
 		const struct sb_slot *s = &sb->slots[i];
-		int st;
+		int		      st;
 
 		if (atomic_load(&s->pid) == 0 ||
 		    atomic_load(&s->kind) != SB_KIND_FCGI)

@@ -38,7 +38,7 @@ struct sb_slot {
 	atomic_llong		 req_start_us;	/* monotonic, while busy */
 	atomic_ullong		 requests;	/* served since start */
 	atomic_llong		 started_us;	/* monotonic, at fork */
-	atomic_llong		 idle_since_us;	/* monotonic, while idle */
+	atomic_llong		 idle_since_us; /* monotonic, while idle */
 	atomic_int		 inflight;	/* event worker: requests open */
 	struct sb_metrics	 met;		/* this worker's counters */
 };
@@ -62,7 +62,7 @@ struct scoreboard {
 	 * made 1.5 MiB of the pool's idle memory (bench/RESULTS.md).
 	 */
 	atomic_uint		 used;
-	atomic_int		 master_pid;	/* gets SIGUSR1: spares ran out */
+	atomic_int		 master_pid; /* gets SIGUSR1: spares ran out */
 	int64_t			 started_wall;	/* master start, epoch s */
 	int64_t			 started_mono_us;
 	atomic_uint		 fold_seq;	/* odd while folding */
@@ -82,10 +82,12 @@ void	scoreboard_retire(struct scoreboard *, size_t i, int kind,
 	    enum sb_exit why, int count_exit);
 
 /* The slots to scan: scoreboard->used, at most nslots. */
-size_t	scoreboard_used(const struct scoreboard *);
+size_t
+scoreboard_used(const struct scoreboard *);
 
 /* Blocking workers idle or starting (so soon idle), of any generation. */
-size_t	scoreboard_fcgi_ready(const struct scoreboard *);
+size_t
+scoreboard_fcgi_ready(const struct scoreboard *);
 
 /* Maps a zeroed shared scoreboard of n slots; NULL on failure. */
 struct scoreboard *scoreboard_create(size_t n);

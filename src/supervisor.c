@@ -87,8 +87,8 @@ static int
 setup_signals(void)
 {
 	struct sigaction	 sa;
-	static const int	 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT,
-	    SIGHUP, SIGUSR1 };
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP,
+		SIGUSR1 };
 
 	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
 		return -1;
@@ -268,7 +268,7 @@ reap(void)
 			if (planned) {
 				log_debug("worker %ld exited", (long)pid);
 				why = sv.children[i].idle_stop ? SB_EXIT_IDLE :
-				    SB_EXIT_RELOAD;
+								 SB_EXIT_RELOAD;
 			} else {
 				log_info("worker %ld exited after its "
 				    "max_requests; replacing it", (long)pid);
@@ -283,9 +283,9 @@ reap(void)
 			if (planned && (sig == SIGTERM || sig == SIGKILL)) {
 				log_info("worker %ld stopped by signal %d",
 				    (long)pid, sig);
-				why = sv.children[i].stuck ? SB_EXIT_STUCK :
+				why = sv.children[i].stuck   ? SB_EXIT_STUCK :
 				    sv.children[i].idle_stop ? SB_EXIT_IDLE :
-				    SB_EXIT_RELOAD;
+							       SB_EXIT_RELOAD;
 			} else {
 				log_error("worker %ld killed by signal %d%s",
 				    (long)pid, sig, WCOREDUMP(st) ?
@@ -340,13 +340,13 @@ kill_stuck(int64_t now)
 static size_t
 surplus(enum sb_kind kind, int64_t now, int64_t idle_min_us)
 {
-	size_t	 best = sv.sb->nslots, any = sv.sb->nslots;
-	int64_t	 best_since = 0;
+	size_t	best = sv.sb->nslots, any = sv.sb->nslots;
+	int64_t best_since = 0;
 
 	for (size_t i = 0; i < sv.sb->nslots; i++) {
-		struct child	*c = &sv.children[i];
-		struct sb_slot	*s = &sv.sb->slots[i];
-		int64_t		 since;
+		struct child   *c = &sv.children[i];
+		struct sb_slot *s = &sv.sb->slots[i];
+		int64_t		since;
 
 		if (c->pid == 0 || c->kind != kind || c->retiring)
 			continue;
@@ -375,8 +375,8 @@ surplus(enum sb_kind kind, int64_t now, int64_t idle_min_us)
 static size_t
 fcgi_wanted(void)
 {
-	size_t	 busy = 0, max = (size_t)sv.conf->workers;
-	size_t	 spare = (size_t)sv.conf->spare_workers;
+	size_t busy = 0, max = (size_t)sv.conf->workers;
+	size_t spare = (size_t)sv.conf->spare_workers;
 
 	if (spare >= max)
 		return max;
@@ -390,8 +390,7 @@ fcgi_wanted(void)
 }
 
 static void
-maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us,
-    int64_t now)
+maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us, int64_t now)
 {
 	size_t	 cur = 0, old = 0, retiring = 0, starting = 0;
 
@@ -431,7 +430,7 @@ maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us,
 				break;
 			}
 	} else if (old == 0 && cur > want && retiring == 0) {
-		size_t	 v = surplus(kind, now, idle_min_us);
+		size_t v = surplus(kind, now, idle_min_us);
 
 		if (v < sv.sb->nslots) {
 			sv.children[v].idle_stop = idle_min_us > 0;
@@ -446,7 +445,7 @@ maintain(int64_t now)
 	/* A long-lived pool forgets old crashes. */
 	if (sv.backoff_us > 0 && now > sv.spawn_at + CRASH_WINDOW_US)
 		sv.backoff_us = 0;
-	size_t	 fcgi = 0;
+	size_t fcgi = 0;
 
 	for (size_t i = 0; i < sv.sb->nslots; i++)
 		if (sv.children[i].pid != 0 &&
@@ -455,10 +454,12 @@ maintain(int64_t now)
 			fcgi++;
 	/* Beyond TASKAPI_WORKERS (after a reload): stop the extra now. */
 	maintain_kind(SB_KIND_FCGI, fcgi_wanted(),
-	    fcgi > (size_t)sv.conf->workers ? 0 :
-	    sv.conf->worker_idle_timeout * 1000000LL, now);
-	maintain_kind(SB_KIND_EV, sv.ev_fd != -1 ?
-	    (size_t)sv.conf->ev_workers : 0, 0, now);
+	    fcgi > (size_t)sv.conf->workers ?
+		0 :
+		sv.conf->worker_idle_timeout * 1000000LL,
+	    now);
+	maintain_kind(SB_KIND_EV,
+	    sv.ev_fd != -1 ? (size_t)sv.conf->ev_workers : 0, 0, now);
 }
 
 static void
@@ -536,9 +537,11 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 		return 1;
 	}
 	log_info("taskapi %s master started: %ld-%ld fastcgi workers (%ld "
-	    "spare), %ld event workers", PACKAGE_VERSION,
+		 "spare), %ld event workers",
+	    PACKAGE_VERSION,
 	    conf->spare_workers < conf->workers ? conf->spare_workers :
-	    conf->workers, conf->workers, conf->spare_workers,
+						  conf->workers,
+	    conf->workers, conf->spare_workers,
 	    ev_fd != -1 ? conf->ev_workers : 0L);
 
 	for (;;) {
@@ -554,10 +557,9 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 		while ((n = read(sig_pipe[0], sigs, sizeof(sigs))) > 0) {
 			for (ssize_t i = 0; i < n; i++) {
 				switch (sigs[i]) {
-				case SIGCHLD:
-					break;	/* reaped below, always */
-				case SIGUSR1:
-					break;	/* the pool is looked at below */
+				case SIGCHLD: /* reaped below, always */
+				case SIGUSR1: /* the pool is looked at below */
+					break;
 				case SIGHUP:
 					if (!sv.stopping)
 						reload();

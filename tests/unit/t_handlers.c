@@ -362,19 +362,19 @@ test_login_render(void **state)
 static void
 t_resp_head(void **state)
 {
-	struct resp	 r;
-	char		 buf[1024];
-	size_t		 n;
-	const char	*want = "Status: 201 Created\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: 1234567\r\n"
-	    "Location: /api/v1/tasks/x\r\n"
-	    "Allow: GET, PATCH\r\n"
-	    "WWW-Authenticate: Bearer realm=\"taskapi\"\r\n"
-	    "Retry-After: 5\r\n"
-	    "X-Request-Id: rid\r\n"
-	    "traceresponse: 00-ab-cd-01\r\n"
-	    "Cache-Control: no-store\r\n\r\n";
+	struct resp r;
+	char	    buf[1024];
+	size_t	    n;
+	const char *want = "Status: 201 Created\r\n"
+			   "Content-Type: application/json\r\n"
+			   "Content-Length: 1234567\r\n"
+			   "Location: /api/v1/tasks/x\r\n"
+			   "Allow: GET, PATCH\r\n"
+			   "WWW-Authenticate: Bearer realm=\"taskapi\"\r\n"
+			   "Retry-After: 5\r\n"
+			   "X-Request-Id: rid\r\n"
+			   "traceresponse: 00-ab-cd-01\r\n"
+			   "Cache-Control: no-store\r\n\r\n";
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
@@ -390,12 +390,14 @@ t_resp_head(void **state)
 	assert_string_equal(buf, want);
 	/* Every size short of the whole (and its NUL) gives 0. */
 	for (size_t sz = 0; sz <= strlen(want); sz++)
-		assert_int_equal(resp_head(&r, "rid", "00-ab-cd-01", buf, sz), 0);
+		assert_int_equal(resp_head(&r, "rid", "00-ab-cd-01", buf, sz),
+		    0);
 	/* 204: no body headers; no ids: no id headers. */
 	memset(&r, 0, sizeof(r));
 	r.status = 204;
 	n = resp_head(&r, NULL, "", buf, sizeof(buf));
-	assert_string_equal(buf, "Status: 204 No Content\r\n"
+	assert_string_equal(buf,
+	    "Status: 204 No Content\r\n"
 	    "Cache-Control: no-store\r\n\r\n");
 	assert_int_equal(n, strlen(buf));
 }
@@ -417,8 +419,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_user_patch_other_checks_caller_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_task_render_statuses, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_task_render_statuses,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_task_delete_render, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_list_render_empty_page,

@@ -78,7 +78,7 @@ t_access_json(void **state)
 		"request_id", "trace_id", "msg", "method", "route", "status",
 		"duration_us", "user_id" };
 	struct log_access	 a = { "GET", "/api/v1/tasks/{id}", 200, 1234,
-		 "0b1c2d3e-0000-4000-8000-000000000001" };
+		       "0b1c2d3e-0000-4000-8000-000000000001" };
 	struct json_object	*o;
 	char			*out, pid[32];
 	size_t			 i = 0;
@@ -92,7 +92,7 @@ t_access_json(void **state)
 	assert_int_equal(strchr(out, '\n') - out + 1, (long)strlen(out));
 	o = json_tokener_parse(out);
 	assert_non_null(o);
-	json_object_object_foreach(o, key, val) {
+	json_object_object_foreach (o, key, val) {
 		(void)val;
 		assert_true(i < sizeof(order) / sizeof(order[0]));
 		assert_string_equal(key, order[i]);
@@ -107,12 +107,14 @@ t_access_json(void **state)
 	assert_string_equal(field(o, "pid"), pid);
 	assert_string_equal(field(o, "request_id"), "req-1");
 	assert_string_equal(field(o, "route"), "/api/v1/tasks/{id}");
-	assert_true(json_object_is_type(
-	    json_object_object_get(o, "status"), json_type_int));
-	assert_int_equal(json_object_get_int(json_object_object_get(o,
-	    "status")), 200);
-	assert_int_equal(json_object_get_int64(json_object_object_get(o,
-	    "duration_us")), 1234);
+	assert_true(json_object_is_type(json_object_object_get(o, "status"),
+	    json_type_int));
+	assert_int_equal(json_object_get_int(
+			     json_object_object_get(o, "status")),
+	    200);
+	assert_int_equal(json_object_get_int64(
+			     json_object_object_get(o, "duration_us")),
+	    1234);
 	assert_string_equal(field(o, "user_id"), a.user_id);
 	json_object_put(o);
 	free(out);
@@ -122,9 +124,9 @@ t_access_json(void **state)
 static void
 t_access_anonymous(void **state)
 {
-	struct log_access	 a = { "POST", "/api/v1/auth/login", 401, 0, "" };
-	struct json_object	*o;
-	char			*out;
+	struct log_access   a = { "POST", "/api/v1/auth/login", 401, 0, "" };
+	struct json_object *o;
+	char		   *out;
 
 	(void)state;
 	log_access(&a);
@@ -147,9 +149,9 @@ t_access_anonymous(void **state)
 static void
 t_msg_escaped(void **state)
 {
-	const char		*msg = "say \"hi\"\\ \n\r\t\x01\x1f / caf\xc3\xa9 {}";
-	struct json_object	*o;
-	char			*out;
+	const char *msg = "say \"hi\"\\ \n\r\t\x01\x1f / caf\xc3\xa9 {}";
+	struct json_object *o;
+	char		   *out;
 
 	(void)state;
 	log_warn("%s", msg);
@@ -210,16 +212,16 @@ t_buffered(void **state)
 static void
 t_long_line(void **state)
 {
-	size_t			 n = 100000;
-	char			*big = malloc(n + 1), *out;
-	struct json_object	*o;
+	size_t		    n = 100000;
+	char		   *big = malloc(n + 1), *out;
+	struct json_object *o;
 
 	(void)state;
 	assert_non_null(big);
 	memset(big, 'x', n);
 	big[n] = '\0';
 	log_set_buffered(1);
-	log_error("%s", big);	/* log_msg keeps the first 2 KiB */
+	log_error("%s", big); /* log_msg keeps the first 2 KiB */
 	log_flush();
 	out = captured();
 	o = json_tokener_parse(out);

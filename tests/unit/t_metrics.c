@@ -55,7 +55,7 @@ test_observe_fold_render(void **state)
 
 	(void)state;
 	assert_non_null(sb);
-	atomic_store(&sb->used, 4u);	/* as the master, at each spawn */
+	atomic_store(&sb->used, 4u); /* as the master, at each spawn */
 	/* Worker 0 and worker 1 each count some requests. */
 	metrics_self = &sb->slots[0];
 	metrics_observe(ROUTE_TASK, 200, 300);		/* 0.3 ms */
