@@ -125,7 +125,6 @@ struct evpg {
 	struct qitem	*q;		/* ring */
 	size_t		 q_head, q_len, q_cap;
 	size_t		 q_done; /* entries with results, before the sync */
-	size_t		 segs;	 /* synced segments in PostgreSQL */
 };
 
 static struct {
@@ -535,7 +534,6 @@ pg_broken(struct evpg *pg)
 	/* Nothing was committed after the last sync that came back, so
 	 * every entry left fails, those with results too. */
 	pg->q_done = 0;
-	pg->segs = 0;
 	while ((it = q_front(pg)) != NULL) {
 		struct evconn *c = it->c;
 
@@ -638,9 +636,9 @@ pg_range(const struct evconn *c, size_t *lo, size_t *hi)
 }
 
 /*
- * Batching (group commit): the write pipeline has at most one segment
- * in PostgreSQL at a time (a read pipeline EV_READ_SEGMENTS), and a
- * statement planned meanwhile waits in ev.wait.  A segment commits once, so with one fsync per commit the
+ * Batching (group commit): each pipeline has at most one segment in
+ * PostgreSQL at a time, and a statement planned meanwhile waits in
+ * ev.wait.  A segment commits once, so with one fsync per commit the
  * statements that arrive while one commits share the next one instead
  * of each paying for its own (bench/RESULTS.md).  A statement goes into
  * the open segment of this loop turn, or to an idle pipeline; the
@@ -648,14 +646,6 @@ pg_range(const struct evconn *c, size_t *lo, size_t *hi)
  * over the idle connections.  NULL: none takes it now.
  */
 #define EV_SEGMENT_MAX 256 /* statements in one segment */
-/*
- * Segments in flight on a read pipeline.  Reads commit nothing, so they
- * need not wait for the segment before theirs: with a few queued,
- * PostgreSQL starts the next one without waiting for the round trip.
- * List route, c=64, side by side: the machine's CPUs busy 81-84% with
- * one, 84-90% with four (bench/RESULTS.md).
- */
-#define EV_READ_SEGMENTS 4u
 
 static struct evpg *
 pg_pick_batch(const struct evconn *c)
@@ -667,9 +657,7 @@ pg_pick_batch(const struct evconn *c)
 	for (size_t i = lo; i < hi; i++) {
 		struct evpg *pg = &ev.pg[i];
 
-		if (pg->db.conn == NULL ||
-		    !(pg->unsynced ||
-			pg->segs < (i == 0 ? 1u : EV_READ_SEGMENTS)) ||
+		if (pg->db.conn == NULL || !(pg->q_len == 0 || pg->unsynced) ||
 		    pg->q_len >= EV_SEGMENT_MAX)
 			continue;
 		if (best == NULL || pg->q_len < best->q_len)
@@ -745,7 +733,6 @@ pg_sync(struct evpg *pg)
 		return -1;
 	}
 	pg->unsynced = false;
-	pg->segs++;
 	return 0;
 }
 
@@ -874,7 +861,6 @@ pg_segment_end(struct evpg *pg)
 		tail = &c->seg_next;
 	}
 	q_pop(pg); /* the sync point */
-	pg->segs--;
 	pg->q_done = 0;
 	pg->seg_failed = false;
 
