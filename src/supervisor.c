@@ -329,10 +329,6 @@ kill_stuck(int64_t now)
 }
 
 /*
- * Brings one kind of worker to its number and carries a rolling reload
- * forward: one new worker in, and once it accepts, one old one out.
- */
-/*
  * The worker to stop when there are more than wanted: the one idle the
  * longest, if for idle_min_us at least; with idle_min_us 0 (the pool was
  * made smaller) any, idle ones first.  nslots: none.
@@ -389,6 +385,10 @@ fcgi_wanted(void)
 	return busy + spare < max ? busy + spare : max;
 }
 
+/*
+ * Brings one kind of worker to its number and carries a rolling reload
+ * forward: one new worker in, and once it accepts, one old one out.
+ */
 static void
 maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us, int64_t now)
 {
