@@ -174,7 +174,7 @@ sum_pool(struct scoreboard *sb, struct met_sum *s)
 			continue;
 		memset(s, 0, sizeof(*s));
 		sum_one(s, &sb->retired);
-		for (size_t i = 0; i < scoreboard_used(sb); i++)
+		for (size_t i = 0, used = scoreboard_used(sb); i < used; i++)
 			sum_one(s, &sb->slots[i].met);
 		if (atomic_load(&sb->fold_seq) == seq)
 			break;
@@ -357,7 +357,7 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	    get(&sb->exits[SB_KIND_FCGI][SB_EXIT_IDLE]));
 
 	memset(workers, 0, sizeof(workers));
-	for (size_t i = 0; i < scoreboard_used(sb); i++) {
+	for (size_t i = 0, used = scoreboard_used(sb); i < used; i++) {
 		const struct sb_slot *sl = &sb->slots[i];
 		int st = atomic_load(&sl->state), k = atomic_load(&sl->kind);
 
@@ -401,7 +401,7 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 
 	if (!buf_init(&b, 4096))
 		return NULL;
-	for (size_t i = 0; i < scoreboard_used(sb); i++) {
+	for (size_t i = 0, used = scoreboard_used(sb); i < used; i++) {
 		const struct sb_slot *sl = &sb->slots[i];
 		int st = atomic_load(&sl->state);
 
@@ -437,7 +437,7 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 	    "\"processes\":[", PACKAGE_VERSION, started,
 	    (long long)(now_wall - sb->started_wall), accepted, restarts,
 	    total, idle, busy);
-	for (size_t i = 0; i < scoreboard_used(sb); i++) {
+	for (size_t i = 0, used = scoreboard_used(sb); i < used; i++) {
 		const struct sb_slot *sl = &sb->slots[i];
 		int	 pid = atomic_load(&sl->pid);
 		int	 st = atomic_load(&sl->state);
