@@ -399,14 +399,54 @@ out:
 	"set_config('enable_bitmapscan', 'off', false), "      \
 	"set_config('random_page_cost', '1.1', false)"
 
-/* Session settings, the schema check and every prepare, once. */
+/*
+ * One result of setup's pipeline: true when it has the status wanted.
+ * Reads to the command's end (the NULL after its result).
+ */
+static bool
+setup_result(PGconn *c, ExecStatusType want, const char *what,
+    char *sqlstate, size_t sqlstate_sz, PGresult **keep)
+{
+	PGresult	*r, *next;
+	bool		 ok;
+
+	if ((r = PQgetResult(c)) == NULL) {
+		log_error("%s: no result: %s", what, PQerrorMessage(c));
+		return false;
+	}
+	ok = PQresultStatus(r) == want;
+	if (!ok && sqlstate != NULL) {
+		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		snprintf(sqlstate, sqlstate_sz, "%s", st != NULL ? st : "");
+	}
+	if (!ok && PQresultStatus(r) != PGRES_PIPELINE_ABORTED &&
+	    sqlstate == NULL)
+		log_error("%s failed: %s", what, PQresultErrorMessage(r));
+	while ((next = PQgetResult(c)) != NULL)
+		PQclear(next);
+	if (ok && keep != NULL)
+		*keep = r;
+	else
+		PQclear(r);
+	return ok;
+}
+
+/*
+ * Session settings, the schema check and every prepare, once: sent as
+ * one pipeline, so that a new connection costs one round trip past its
+ * start-up instead of one per statement (a worker forked for a waiting
+ * request waits for this).  A failed command aborts the rest of the
+ * pipeline; each result is still read, up to the sync.
+ */
 static enum terr
 db_setup(struct db *db)
 {
-	PGresult	*r;
-	char		 ms[32];
+	PGconn		*c = db->conn;
+	PGresult	*vr = NULL, *sync;
+	char		 ms[32], vstate[8] = "";
 	const char	*params[1] = { ms };
-	int		 version;
+	long long	 version = -1;
+	bool		 ok = true, vok;
 
 	/*
 	 * generic_plans (the event worker's connections): every execution
@@ -426,38 +466,75 @@ db_setup(struct db *db)
 	 * streams it, keeps "auto".
 	 */
 	snprintf(ms, sizeof(ms), "%ld", db->statement_timeout * 1000);
-	r = PQexecParams(db->conn,
-	    db->generic_plans ?
-		"SELECT set_config('statement_timeout', $1, false), " SESSION_FORMAT
-		", " EV_PLANNING :
-		"SELECT set_config('statement_timeout', $1, false), " SESSION_FORMAT,
-	    1, NULL, params, NULL, NULL, 0);
-	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_error("setting session parameters failed: %s",
-		    PQerrorMessage(db->conn));
-		PQclear(r);
+	if (PQenterPipelineMode(c) != 1) {
+		log_error("database setup: %s", PQerrorMessage(c));
 		return TERR_DB;
 	}
-	PQclear(r);
-	if (db_schema_version(db->conn, &version) == -1)
+	/*
+	 * Sending only fills libpq's buffer and the socket's: a few kB in
+	 * all, far below either, so the blocking sends cannot deadlock
+	 * with a server blocked on its results.
+	 */
+	if (PQsendQueryParams(c,
+		db->generic_plans ?
+		    "SELECT set_config('statement_timeout', $1, false), " SESSION_FORMAT
+		    ", " EV_PLANNING :
+		    "SELECT set_config('statement_timeout', $1, false), " SESSION_FORMAT,
+		1, NULL, params, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(c,
+		"SELECT coalesce(max(version), 0) FROM schema_migrations", 0,
+		NULL, NULL, NULL, NULL, 0) != 1)
+		ok = false;
+	for (int st = STMT_NONE + 1; ok && st < STMT__MAX; st++)
+		if (PQsendPrepare(c, stmts[st].name, stmts[st].sql,
+			stmts[st].nparams, NULL) != 1)
+			ok = false;
+	if (!ok || PQpipelineSync(c) != 1) {
+		log_error("database setup: sending: %s", PQerrorMessage(c));
 		return TERR_DB;
-	if (version < DB_SCHEMA_VERSION) {
-		log_error("database schema is version %d, this taskapi needs "
+	}
+
+	ok = setup_result(c, PGRES_TUPLES_OK, "setting session parameters",
+	    NULL, 0, NULL);
+	vok = setup_result(c, PGRES_TUPLES_OK, "schema check", vstate,
+	    sizeof(vstate), &vr);
+	if (vok && (PQntuples(vr) != 1 ||
+	    !util_parse_int(PQgetvalue(vr, 0, 0), 0, INT_MAX, &version))) {
+		log_error("schema check: bad version");
+		ok = false;
+	}
+	PQclear(vr);
+	/* No schema_migrations table (42P01): nothing migrated yet. */
+	if (!vok && strcmp(vstate, "42P01") == 0)
+		version = 0;
+	else if (!vok && ok) {
+		log_error("schema check failed (SQLSTATE %s)", vstate);
+		ok = false;
+	}
+	if (ok && version < DB_SCHEMA_VERSION) {
+		log_error("database schema is version %lld, this taskapi needs "
 		    "%d: run 'taskapi migrate'", version, DB_SCHEMA_VERSION);
-		return TERR_DB;
+		ok = false;
 	}
-	for (int s = STMT_NONE + 1; s < STMT__MAX; s++) {
-		r = PQprepare(db->conn, stmts[s].name, stmts[s].sql,
-		    stmts[s].nparams, NULL);
-		if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-			log_error("preparing %s failed: %s", stmts[s].name,
-			    PQerrorMessage(db->conn));
-			PQclear(r);
-			return TERR_DB;
-		}
-		PQclear(r);
+	for (int st = STMT_NONE + 1; st < STMT__MAX; st++) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "preparing %s", stmts[st].name);
+		/* After a failure above, only read: the rest was aborted. */
+		if (!setup_result(c, PGRES_COMMAND_OK, what, NULL, 0, NULL))
+			ok = false;
 	}
-	return TERR_OK;
+	sync = PQgetResult(c);
+	if (sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+		log_error("database setup: no sync: %s", PQerrorMessage(c));
+		ok = false;
+	}
+	PQclear(sync);
+	if (PQexitPipelineMode(c) != 1) {
+		log_error("database setup: %s", PQerrorMessage(c));
+		ok = false;
+	}
+	return ok ? TERR_OK : TERR_DB;
 }
 
 /*
