@@ -216,7 +216,7 @@ def build(meta, runs, idle, exports, out):
               f"{meta.get('pgbench')}, {meta.get('wrk')}, libfcgi {meta.get('libfcgi')}, "
               f"{meta.get('cc')}")
     md.append(f"- build: CFLAGS `{meta.get('cflags')}` (plus configure's warning and "
-              f"hardening flags); the pool: its master and {meta.get('workers')} worker processes "
+              f"hardening flags); the pool: its master and {meta.get('workers')} worker processes when idle "
               f"(taskapi's defaults unless BENCH_WORKERS was set)"
               + (f"; the master logged \"{meta.get('pool_banner')}\"" if meta.get("pool_banner") else ""))
     md.append(f"- method: {meta.get('runs')} run(s) of {meta.get('duration')} s per figure, "
@@ -411,6 +411,35 @@ def build(meta, runs, idle, exports, out):
     md.append("Summing PSS over the pool counts the pages its processes share (the "
               "binary, the scoreboard) once. Idle is the median of 3 samples 1 s apart.")
     md.append("")
+
+    # --- what the idle pool's size costs the first request after it
+    lp = os.path.join(out, "login.tsv")
+    if os.path.exists(lp):
+        with open(lp) as f:
+            rounds = list(csv.DictReader(f, delimiter="\t"))
+
+        def secs(v):
+            try:
+                return float(v) * 1000.0
+            except ValueError:
+                return None
+        cold = [x for x in (secs(r["cold_s"]) for r in rounds) if x is not None]
+        warm = [x for r in rounds for k in ("warm1_s", "warm2_s", "warm3_s")
+                if (x := secs(r[k])) is not None]
+        if cold and warm:
+            line = (f"POST /api/v1/auth/login after {meta.get('idle_wait', '?')} s idle: "
+                    f"{med(cold):.1f} ms (median of {len(cold)} rounds: "
+                    + ", ".join(f"{x:.1f}" for x in cold)
+                    + f"); straight after, warm: {med(warm):.1f} ms (median of {len(warm)}). "
+                    f"Pool processes besides the master before each round: "
+                    + ", ".join(r["workers_before"] for r in rounds) + ".")
+            md.append("## First request after an idle spell")
+            md.append("")
+            md.append(line + " The difference is what the idle pool's size costs: with "
+                      "TASKAPI_SPARE_WORKERS=0 no blocking worker waits idle, and the first "
+                      "request forks one and waits for its database connection.")
+            md.append("")
+            txt.append("  " + line)
 
     # --- export
     if ex:

@@ -477,8 +477,9 @@ mem_idle() {
 # --- 6. warm-up and idle memory ------------------------------------------------
 
 # Idle means idle: the blocking workers the seeding's logins started
-# beyond the spare one stop after TASKAPI_WORKER_IDLE_TIMEOUT (default
-# 10 s), so wait that long and a little more.
+# beyond the spare ones (none by default) stop after
+# TASKAPI_WORKER_IDLE_TIMEOUT (default 10 s), so wait that long and a
+# little more.
 IDLE_WAIT=$(( $(sed -n 's/^TASKAPI_WORKER_IDLE_TIMEOUT=//p' "$VAR/taskapi.env" | tail -n 1 | grep . || echo 10) + 3 ))
 say "idle memory (before load), after ${IDLE_WAIT} s idle"
 sleep "$IDLE_WAIT"
@@ -487,8 +488,35 @@ read -r NGX_IDLE_PSS NGX_IDLE_RSS NGX_PIDS < <(mem_idle "$NGINX_PID")
 printf 'pool_idle_before\t%s\t%s\t%s\nnginx_idle_before\t%s\t%s\t%s\n' \
 	"$IDLE_PSS" "$IDLE_RSS" "$IDLE_PIDS" "$NGX_IDLE_PSS" "$NGX_IDLE_RSS" "$NGX_PIDS" >"$OUT/mem/idle.tsv"
 meta workers "$((IDLE_PIDS - 1))"
+meta idle_wait "$IDLE_WAIT"
 meta pool_banner "$(grep -m1 '"msg":"[^"]*master started' "$APP_LOG" | sed -n 's/.*"msg":"\([^"]*\)".*/\1/p')"
 mem_once "$MASTER" >"$OUT/mem/idle-before.json"
+
+# What an idle pool's size costs a request: one login right after the idle
+# spell (with TASKAPI_SPARE_WORKERS=0 it waits for a fork and a database
+# connect), then three straight after it, served warm.  Login, because it
+# is the commonest route of the blocking pool.
+LOGIN_TSV=$OUT/login.tsv
+printf 'round\tcold_s\twarm1_s\twarm2_s\twarm3_s\tworkers_before\n' >"$LOGIN_TSV"
+login_once() {
+	curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' -X POST \
+		-H 'Content-Type: application/json' \
+		--data '{"email":"bench-api@bench.invalid","password":"bench-password-1"}' \
+		"$BASE/api/v1/auth/login"
+}
+login_round() { # round
+	local before t code row
+	before=$(pgrep -P "$MASTER" | wc -l)
+	row=$1
+	for _ in 1 2 3 4; do
+		read -r code t < <(login_once)
+		[ "$code" = 200 ] || { say "login round $1: HTTP $code"; t=NA; }
+		row+=$'\t'$t
+	done
+	printf '%s\t%s\n' "$row" "$before" >>"$LOGIN_TSV"
+	say "login after ${IDLE_WAIT} s idle (round $1): $(cut -f2- <<<"$row" | tr '\t' ' ') s; pool processes besides the master before it: $before"
+}
+login_round 1
 
 SAVED_DURATION=$DURATION
 DURATION=2
@@ -554,6 +582,7 @@ read -r NA_PSS NA_RSS NA_PIDS < <(mem_idle "$NGINX_PID")
 printf 'pool_idle_after\t%s\t%s\t%s\nnginx_idle_after\t%s\t%s\t%s\n' \
 	"$A_PSS" "$A_RSS" "$A_PIDS" "$NA_PSS" "$NA_RSS" "$NA_PIDS" >>"$OUT/mem/idle.tsv"
 mem_once "$MASTER" >"$OUT/mem/idle-after.json"
+login_round 2
 
 # --- 10. export -------------------------------------------------------------------
 
@@ -587,6 +616,11 @@ if [ "$EXPORT_TASKS" -gt 0 ]; then
 		sleep 1
 	done
 fi
+
+# A third round of logins after the idle spell.
+say "third login round, after ${IDLE_WAIT} s idle"
+sleep "$IDLE_WAIT"
+login_round 3
 
 # --- 11. report ---------------------------------------------------------------------
 

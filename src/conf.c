@@ -64,9 +64,10 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	[VAR_JWT_TTL] = { "JWT_TTL", "3600", "token lifetime in seconds" },
 	[VAR_WORKERS] = { "TASKAPI_WORKERS", NULL,
 	    "blocking worker processes at most (default: 2 per online CPU)" },
-	[VAR_SPARE_WORKERS] = { "TASKAPI_SPARE_WORKERS", "1",
+	[VAR_SPARE_WORKERS] = { "TASKAPI_SPARE_WORKERS", "0",
 	    "idle blocking workers kept ready; more start as requests take "
-	    "them, up to TASKAPI_WORKERS (equal to it: a fixed pool)" },
+	    "them, up to TASKAPI_WORKERS (equal to it: a fixed pool; 0: "
+	    "none, each starts when a request waits)" },
 	[VAR_WORKER_IDLE_TIMEOUT] = { "TASKAPI_WORKER_IDLE_TIMEOUT", "10",
 	    "seconds a blocking worker beyond the spare ones may stay idle "
 	    "before it is stopped" },
@@ -300,7 +301,7 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	c->jwt_ttl = 3600;
 	c->request_timeout = 30;
 	c->db_connect_timeout = 2;
-	c->spare_workers = 1;
+	c->spare_workers = 0;
 	c->worker_idle_timeout = 10;
 	c->max_requests = 10000;
 	c->shutdown_timeout = 10;
@@ -310,7 +311,7 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	if (get_long(&fv, VAR_JWT_TTL, 60, 31L * 24 * 3600, &c->jwt_ttl, err,
 		errsz) ||
 	    get_long(&fv, VAR_WORKERS, 1, 256, &c->workers, err, errsz) ||
-	    get_long(&fv, VAR_SPARE_WORKERS, 1, 256, &c->spare_workers, err,
+	    get_long(&fv, VAR_SPARE_WORKERS, 0, 256, &c->spare_workers, err,
 		errsz) ||
 	    get_long(&fv, VAR_WORKER_IDLE_TIMEOUT, 1, 86400,
 		&c->worker_idle_timeout, err, errsz) ||

@@ -462,6 +462,33 @@ maintain(int64_t now)
 	    sv.ev_fd != -1 ? (size_t)sv.conf->ev_workers : 0, 0, now);
 }
 
+/*
+ * With TASKAPI_SPARE_WORKERS=0 (php-fpm's "ondemand" pool) no blocking
+ * worker waits idle: the master watches the listen socket itself while
+ * no worker is idle or starting, and a connection waiting there starts
+ * one.  One at a time: the worker it starts counts as ready, so the
+ * socket is not watched again until that worker has taken a connection.
+ * An idle pool then holds no blocking worker and no database connection
+ * for it; the first request after an idle spell pays a fork and a
+ * connect (bench/RESULTS.md), small beside the Argon2id hash of the
+ * routes this pool serves.
+ */
+static bool
+ondemand_watch(int64_t now)
+{
+	size_t	 n = 0;
+
+	if (sv.stopping || sv.conf->spare_workers != 0 || now < sv.spawn_at)
+		return false;
+	for (size_t i = 0; i < sv.sb->nslots; i++)
+		if (sv.children[i].pid != 0 &&
+		    sv.children[i].kind == SB_KIND_FCGI &&
+		    !sv.children[i].retiring)
+			n++;
+	return n < (size_t)sv.conf->workers &&
+	    scoreboard_fcgi_ready(sv.sb) == 0;
+}
+
 static void
 reload(void)
 {
@@ -545,14 +572,22 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 	    ev_fd != -1 ? conf->ev_workers : 0L);
 
 	for (;;) {
-		struct pollfd	 pfd = { .fd = sig_pipe[0], .events = POLLIN };
+		struct pollfd	 pfd[2] = {
+			{ .fd = sig_pipe[0], .events = POLLIN },
+			{ .fd = -1, .events = POLLIN },
+		};
 		unsigned char	 sigs[64];
 		ssize_t		 n;
 		int64_t		 now;
 
-		if (poll(&pfd, 1, 200) == -1 && errno != EINTR) {
-			log_error("poll: %s", strerror(errno));
-			return 1;
+		if (ondemand_watch(util_mono_us()))
+			pfd[1].fd = sv.listen_fd;
+		if (poll(pfd, 2, 200) == -1) {
+			if (errno != EINTR) {
+				log_error("poll: %s", strerror(errno));
+				return 1;
+			}
+			pfd[1].revents = 0;
 		}
 		while ((n = read(sig_pipe[0], sigs, sizeof(sigs))) > 0) {
 			for (ssize_t i = 0; i < n; i++) {
@@ -598,6 +633,10 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 		}
 		kill_stuck(now);
 		maintain(now);
+		/* Looked at again: a worker may have taken it meanwhile. */
+		if ((pfd[1].revents & POLLIN) != 0 &&
+		    ondemand_watch(now))
+			(void)spawn(SB_KIND_FCGI);
 		/* Old workers asked to stop get a TERM again until they go. */
 		for (size_t i = 0; i < sv.sb->nslots; i++) {
 			struct child *c = &sv.children[i];

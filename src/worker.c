@@ -189,16 +189,21 @@ req_from_fcgi(FCGX_Request *fr, struct req *r)
 /*
  * Having taken a request: if fewer idle workers than TASKAPI_SPARE_WORKERS
  * are left, wake the master (SIGUSR1) to start another now rather than
- * at its next look, up to 200 ms later.  A scan of the scoreboard costs
+ * at its next look, up to 200 ms later.  With no spares ("ondemand") it
+ * is woken when none is left idle, so that it watches the listen socket
+ * again (supervisor.c, ondemand_watch).  A scan of the scoreboard costs
  * about a microsecond; the routes served here cost milliseconds.
  */
 static void
 spares_check(const struct conf *c)
 {
-	pid_t master;
+	size_t	ready, spare = (size_t)c->spare_workers;
+	pid_t	master;
 
-	if (scoreboard == NULL || c->spare_workers >= c->workers ||
-	    scoreboard_fcgi_ready(scoreboard) >= (size_t)c->spare_workers)
+	if (scoreboard == NULL || c->spare_workers >= c->workers)
+		return;
+	ready = scoreboard_fcgi_ready(scoreboard);
+	if (spare > 0 ? ready >= spare : ready > 0)
 		return;
 	master = (pid_t)atomic_load(&scoreboard->master_pid);
 	if (master > 1 && master == getppid())

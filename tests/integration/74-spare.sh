@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# 74-spare.sh: the blocking pool grows and shrinks (php-fpm's "dynamic"
-# pool).  Idle, it holds TASKAPI_SPARE_WORKERS (1) blocking workers; when
-# requests take them all it grows, up to TASKAPI_WORKERS, and each
-# answer is a 200; once idle past TASKAPI_WORKER_IDLE_TIMEOUT (1 s here)
-# it shrinks back, counted as idle stops and not as restarts.
+# 74-spare.sh: the blocking pool grows and shrinks, like php-fpm's
+# "ondemand" pool (TASKAPI_SPARE_WORKERS=0, the default: idle, no
+# blocking worker runs, and the master forks one when a connection waits
+# on the socket) and its "dynamic" one (TASKAPI_SPARE_WORKERS=1: one idle
+# worker waits ready).  When requests take every worker the pool grows,
+# up to TASKAPI_WORKERS, and each answer is a 200; once idle past
+# TASKAPI_WORKER_IDLE_TIMEOUT (1 s here) it shrinks back, counted as idle
+# stops and not as restarts.
 . "$(dirname "$0")/lib.sh"
 
 PIDF=${TASKAPI_VAR:-}/run/taskapi.pid
@@ -25,72 +28,85 @@ restarts() {
 		awk '/^taskapi_worker_restarts_total\{kind="fastcgi",/ { t += $2 } END { print t + 0 }'
 }
 
-restore() {
+# set_env KEY VALUE: stack_set_env, then wait for the rolling reload.
+set_env() {
 	local old
 	old=$(pool_workers)
-	stack_set_env TASKAPI_WORKER_IDLE_TIMEOUT ""
-	wait_until 15000 pool_gone "$old" >/dev/null || diag "reload back slow"
+	stack_set_env "$1" "$2"
+	wait_until 15000 pool_gone "$old" >/dev/null || diag "reload for $1=$2 slow"
+}
+restore() {
+	sed -i '/^TASKAPI_SPARE_WORKERS=/d' "$ENVF"
+	set_env TASKAPI_WORKER_IDLE_TIMEOUT ""
 }
 trap 'restore; t_cleanup' EXIT
 
+# grow_shrink SPARE MODE: the whole cycle with TASKAPI_SPARE_WORKERS=SPARE.
+grow_shrink() {
+	local SPARE=$1 MODE=$2 ms restarts0 stops0 stops locker t0 pids codes i
+	# Idle: the spare blocking workers and the event workers, nothing more.
+	at_spare() { [[ $(nproc_pool) -eq $((SPARE + EV)) ]]; }
+	if ms=$(wait_until 8000 at_spare); then
+		pass "$MODE: idle, the pool holds $SPARE blocking worker(s) + $EV event worker(s) (${ms} ms)"
+	else
+		fail "$MODE: idle, the pool holds $SPARE blocking worker(s) + $EV event worker(s)" "$(nproc_pool) processes"
+	fi
+	restarts0=$(restarts)
+	stops0=$(metric taskapi_worker_idle_stops_total)
+	like "$stops0" '^[0-9]+$' "$MODE: /metrics has taskapi_worker_idle_stops_total ($stops0)"
+
+	# Busy: W account changes of the blocking pool wait on the user's row
+	# lock together.  Each one that finds no idle worker has the master start
+	# another (ondemand: it sees the connection wait; dynamic: the worker
+	# that took the last spare wakes it), so all W are served at once, by W
+	# workers.  (A row lock: a table lock would also hold up the new
+	# workers' PREPAREs.)
+	$TASKAPI_PSQL -c "BEGIN; SELECT 1 FROM users WHERE id = '$S_ID' FOR UPDATE; SELECT pg_sleep(2); COMMIT;" \
+		>/dev/null 2>&1 &
+	locker=$!
+	sleep 0.3
+	t0=$(now_ms)
+	pids=()
+	for ((i = 0; i < W; i++)); do
+		curl_code -X PATCH -H "Authorization: Bearer $S_TOKEN" -H 'Content-Type: application/json' \
+			-d "{\"name\":\"$MODE $i\"}" "$BASE/api/v1/users/$S_ID" >"$T_DIR/code.$i" &
+		pids+=($!)
+	done
+	full() { [[ $(nproc_pool) -eq $FULL ]]; }
+	if ms=$(wait_until 1500 full); then
+		pass "$MODE: with $W requests waiting, the pool grew to $W blocking workers (${ms} ms)"
+	else
+		fail "$MODE: with $W requests waiting, the pool grew to $W blocking workers" "$(nproc_pool) processes"
+	fi
+	wait "${pids[@]}"
+	ms=$(($(now_ms) - t0))
+	wait "$locker"
+	codes=$(cat "$T_DIR"/code.* | sort | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')
+	is "$codes" "200 x$W " "$MODE: every change waiting on the lock got a 200"
+	num_cmp "$ms" -le 3500 "$MODE: all $W were answered together, when the lock went (${ms} ms; lock 2 s)"
+	num_cmp "$(nproc_pool)" -le "$FULL" "$MODE: never more than TASKAPI_WORKERS ($(nproc_pool) of $FULL)"
+
+	# Idle again: back to the spare workers, each extra one an idle stop.
+	if ms=$(wait_until 8000 at_spare); then
+		pass "$MODE: idle again, the pool shrank back to $SPARE blocking worker(s) (${ms} ms)"
+	else
+		fail "$MODE: idle again, the pool shrank back to $SPARE blocking worker(s)" "$(nproc_pool) processes"
+	fi
+	stops=$(metric taskapi_worker_idle_stops_total)
+	num_cmp "$((stops - stops0))" -ge $((W - SPARE)) "$MODE: taskapi_worker_idle_stops_total counted them ($((stops - stops0)))"
+	is "$(restarts)" "$restarts0" "$MODE: no restart was counted (crash, max_requests, stuck, reload unchanged)"
+	kill -0 "$MASTER" && pass "$MODE: the master is still there" || fail "$MODE: the master is still there"
+
+	# And the next request is served (ondemand: by a worker forked for it).
+	api "$S_TOKEN" GET "/api/v1/users?limit=1"
+	expect_json 200 "$MODE: the next request after the idle spell is answered"
+}
+
 make_user S || bail "cannot register a user"
-old=$(pool_workers)
-stack_set_env TASKAPI_WORKER_IDLE_TIMEOUT 1
-wait_until 15000 pool_gone "$old" >/dev/null || diag "reload slow"
-
-# Idle: the spare blocking worker and the event workers, nothing more.
-at_spare() { [[ $(nproc_pool) -eq $((1 + EV)) ]]; }
-if ms=$(wait_until 8000 at_spare); then
-	pass "idle, the pool holds one blocking worker + $EV event worker(s) (${ms} ms)"
-else
-	fail "idle, the pool holds one blocking worker + $EV event worker(s)" "$(nproc_pool) processes"
-fi
-restarts0=$(restarts)
-stops0=$(metric taskapi_worker_idle_stops_total)
-like "$stops0" '^[0-9]+$' "/metrics has taskapi_worker_idle_stops_total ($stops0)"
-
-# Busy: W account changes of the blocking pool wait on the user's row
-# lock together.  Each one that takes the last idle worker has the master
-# start another, so all W are served at once, by W workers.  (A row lock:
-# a table lock would also hold up the new workers' PREPAREs.)
-$TASKAPI_PSQL -c "BEGIN; SELECT 1 FROM users WHERE id = '$S_ID' FOR UPDATE; SELECT pg_sleep(2); COMMIT;" \
-	>/dev/null 2>&1 &
-locker=$!
-sleep 0.3
-t0=$(now_ms)
-pids=()
-for ((i = 0; i < W; i++)); do
-	curl_code -X PATCH -H "Authorization: Bearer $S_TOKEN" -H 'Content-Type: application/json' \
-		-d "{\"name\":\"spare $i\"}" "$BASE/api/v1/users/$S_ID" >"$T_DIR/code.$i" &
-	pids+=($!)
-done
-full() { [[ $(nproc_pool) -eq $FULL ]]; }
-if ms=$(wait_until 1500 full); then
-	pass "with $W requests waiting, the pool grew to $W blocking workers (${ms} ms)"
-else
-	fail "with $W requests waiting, the pool grew to $W blocking workers" "$(nproc_pool) processes"
-fi
-wait "${pids[@]}"
-ms=$(($(now_ms) - t0))
-wait "$locker"
-codes=$(cat "$T_DIR"/code.* | sort | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')
-is "$codes" "200 x$W " "every change waiting on the lock got a 200"
-num_cmp "$ms" -le 3500 "all $W were answered together, when the lock went (${ms} ms; lock 2 s)"
-num_cmp "$(nproc_pool)" -le "$FULL" "never more than TASKAPI_WORKERS ($(nproc_pool) of $FULL)"
-
-# Idle again: back to the spare worker, each extra one an idle stop.
-if ms=$(wait_until 8000 at_spare); then
-	pass "idle again, the pool shrank back to one blocking worker (${ms} ms)"
-else
-	fail "idle again, the pool shrank back to one blocking worker" "$(nproc_pool) processes"
-fi
-stops=$(metric taskapi_worker_idle_stops_total)
-num_cmp "$((stops - stops0))" -ge $((W - 1)) "taskapi_worker_idle_stops_total counted them ($((stops - stops0)))"
-is "$(restarts)" "$restarts0" "no restart was counted (crash, max_requests, stuck, reload unchanged)"
-kill -0 "$MASTER" && pass "the master is still there" || fail "the master is still there"
-
-# And the spare one serves at once.
-api "$S_TOKEN" GET "/api/v1/users?limit=1"
-expect_json 200 "the spare worker answers"
+set_env TASKAPI_WORKER_IDLE_TIMEOUT 1
+# The default first: no TASKAPI_SPARE_WORKERS line.
+grow_shrink 0 ondemand
+set_env TASKAPI_SPARE_WORKERS 1
+grow_shrink 1 dynamic
 
 done_testing
