@@ -31,6 +31,10 @@ env -i PATH="$PATH" JWT_SECRET="$SECRET" LOG_FORMAT=xml "$BIN" check >/dev/null 
 is "$?" 2 "LOG_FORMAT=xml is refused"
 env -i PATH="$PATH" JWT_SECRET="$SECRET" TASKAPI_WORKERS=0 "$BIN" check >/dev/null 2>&1
 is "$?" 2 "TASKAPI_WORKERS=0 is refused"
+env -i PATH="$PATH" JWT_SECRET="$SECRET" TASKAPI_SPARE_WORKERS=0 "$BIN" check >/dev/null 2>&1
+is "$?" 0 "TASKAPI_SPARE_WORKERS=0 (on demand) is accepted"
+env -i PATH="$PATH" JWT_SECRET="$SECRET" TASKAPI_SPARE_WORKERS=-1 "$BIN" check >/dev/null 2>&1
+is "$?" 2 "TASKAPI_SPARE_WORKERS=-1 is refused"
 
 # Two migrations at once: the advisory lock serialises them; both end
 # well and the schema is recorded once.
