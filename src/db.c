@@ -404,11 +404,11 @@ out:
  * Reads to the command's end (the NULL after its result).
  */
 static bool
-setup_result(PGconn *c, ExecStatusType want, const char *what,
-    char *sqlstate, size_t sqlstate_sz, PGresult **keep)
+setup_result(PGconn *c, ExecStatusType want, const char *what, char *sqlstate,
+    size_t sqlstate_sz, PGresult **keep)
 {
-	PGresult	*r, *next;
-	bool		 ok;
+	PGresult *r, *next;
+	bool	  ok;
 
 	if ((r = PQgetResult(c)) == NULL) {
 		log_error("%s: no result: %s", what, PQerrorMessage(c));
@@ -498,8 +498,9 @@ db_setup(struct db *db)
 	    NULL, 0, NULL);
 	vok = setup_result(c, PGRES_TUPLES_OK, "schema check", vstate,
 	    sizeof(vstate), &vr);
-	if (vok && (PQntuples(vr) != 1 ||
-	    !util_parse_int(PQgetvalue(vr, 0, 0), 0, INT_MAX, &version))) {
+	if (vok &&
+	    (PQntuples(vr) != 1 ||
+		!util_parse_int(PQgetvalue(vr, 0, 0), 0, INT_MAX, &version))) {
 		log_error("schema check: bad version");
 		ok = false;
 	}
@@ -513,7 +514,8 @@ db_setup(struct db *db)
 	}
 	if (ok && version < DB_SCHEMA_VERSION) {
 		log_error("database schema is version %lld, this taskapi needs "
-		    "%d: run 'taskapi migrate'", version, DB_SCHEMA_VERSION);
+			  "%d: run 'taskapi migrate'",
+		    version, DB_SCHEMA_VERSION);
 		ok = false;
 	}
 	for (int st = STMT_NONE + 1; st < STMT__MAX; st++) {

@@ -476,7 +476,7 @@ maintain(int64_t now)
 static bool
 ondemand_watch(int64_t now)
 {
-	size_t	 n = 0;
+	size_t n = 0;
 
 	if (sv.stopping || sv.conf->spare_workers != 0 || now < sv.spawn_at)
 		return false;
@@ -572,7 +572,7 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 	    ev_fd != -1 ? conf->ev_workers : 0L);
 
 	for (;;) {
-		struct pollfd	 pfd[2] = {
+		struct pollfd pfd[2] = {
 			{ .fd = sig_pipe[0], .events = POLLIN },
 			{ .fd = -1, .events = POLLIN },
 		};
@@ -634,8 +634,7 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 		kill_stuck(now);
 		maintain(now);
 		/* Looked at again: a worker may have taken it meanwhile. */
-		if ((pfd[1].revents & POLLIN) != 0 &&
-		    ondemand_watch(now))
+		if ((pfd[1].revents & POLLIN) != 0 && ondemand_watch(now))
 			(void)spawn(SB_KIND_FCGI);
 		/* Old workers asked to stop get a TERM again until they go. */
 		for (size_t i = 0; i < sv.sb->nslots; i++) {

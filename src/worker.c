@@ -197,8 +197,8 @@ req_from_fcgi(FCGX_Request *fr, struct req *r)
 static void
 spares_check(const struct conf *c)
 {
-	size_t	ready, spare = (size_t)c->spare_workers;
-	pid_t	master;
+	size_t ready, spare = (size_t)c->spare_workers;
+	pid_t  master;
 
 	if (scoreboard == NULL || c->spare_workers >= c->workers)
 		return;
