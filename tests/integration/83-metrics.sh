@@ -134,7 +134,43 @@ if have_psql; then
 	wait "$patcher" "$locker"
 	scrape
 	g=$(value 'taskapi_workers{kind="fastcgi",state="busy"}')
-	num_cmp "$g" -le 1 "after it, at most the scraping worker is busy ($g)"
+	num_cmp "$g" -le 1 "after it, at most the worker that answered the PATCH is busy ($g)"
+
+	# --- every blocking worker busy: the event worker still answers the
+	# operators' pages, and they show the whole blocking pool busy.
+	W=$(curl -s "$TASKAPI_BASE_URL/status" | jq '[.processes[] | select(.kind == "fastcgi")] | length')
+	$TASKAPI_PSQL -c "BEGIN; SELECT 1 FROM users WHERE id = '$uid' FOR UPDATE; SELECT pg_sleep(2); COMMIT;" \
+		>/dev/null 2>&1 &
+	locker=$!
+	sleep 0.3
+	pids=()
+	for ((i = 0; i < W; i++)); do
+		curl -s -o /dev/null -X PATCH -H "Authorization: Bearer $tok" \
+			-H 'Content-Type: application/json' -d "{\"name\":\"held $i\"}" \
+			"$TASKAPI_BASE_URL/api/v1/users/$uid" &
+		pids+=($!)
+	done
+	# Held: W blocking workers busy for 100 ms or more.  A blocking worker
+	# answering /status itself would be busy for ~0 ms, so this holds only
+	# if something else answers.
+	held() {
+		curl -s --max-time 1 -o "$T_DIR/status.json" "$TASKAPI_BASE_URL/status" &&
+			[[ $(jq '[.processes[] | select(.kind == "fastcgi" and .state == "busy"
+				and .current_request_ms >= 100)] | length' "$T_DIR/status.json") -eq $W ]]
+	}
+	if ms=$(wait_until 1200 held); then
+		pass "all $W blocking workers held by a lock: /status answers and lists them busy (${ms} ms)"
+	else
+		fail "all $W blocking workers held by a lock: /status answers and lists them busy" \
+			"$(jq -c '[.processes[] | {kind, state, current_request_ms}]' "$T_DIR/status.json" 2>/dev/null)"
+	fi
+	t0=$(now_ms)
+	code=$(curl -s --max-time 5 -o "$M" -w '%{http_code}' "$TASKAPI_BASE_URL/metrics")
+	ms=$(($(now_ms) - t0))
+	is "$code" 200 "... and /metrics answers too"
+	num_cmp "$ms" -le 500 "... at once (${ms} ms), not after the lock"
+	is "$(value 'taskapi_workers{kind="fastcgi",state="busy"}')" "$W" "... and counts $W busy blocking workers"
+	wait "${pids[@]}" "$locker"
 else
 	skip "age of a request in progress" "no psql"
 fi
