@@ -87,6 +87,15 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "WHERE id = $1 RETURNING " USER_COLS("users") },
 	[STMT_USER_DELETE] = { "user_delete", 1, false,
 	    "DELETE FROM users WHERE id = $1 RETURNING id" },
+	/*
+	 * No ORDER BY outside the subquery: its rows come out in the
+	 * subquery's order.  The LATERAL reference to me.id leaves one plan
+	 * shape, a nested loop with users on the outside, and users is read
+	 * by its primary key: at most one outer row, so the output is the
+	 * inner Limit's rows in order.  An outer ORDER BY re-sorted those 20
+	 * rows: 13% of PostgreSQL's CPU for a page (bench/RESULTS.md).
+	 * 76-plans.sh checks the plan's shape; 40-tasks.sh the order.
+	 */
 	[STMT_TASKS_LIST] = { "tasks_list", 5, true,
 	    "SELECT " TASK_COLS("x") " FROM users me LEFT JOIN LATERAL "
 	    "(SELECT * FROM tasks t WHERE t.user_id = me.id "
@@ -94,8 +103,7 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "AND ($3::task_priority IS NULL OR "
 	    "t.priority = $3::task_priority) "
 	    "ORDER BY t.created_at DESC, t.id DESC LIMIT $4 OFFSET $5) x "
-	    "ON true WHERE me.id = $1 "
-	    "ORDER BY x.created_at DESC, x.id DESC" },
+	    "ON true WHERE me.id = $1" },
 	[STMT_TASK_INSERT] = { "task_insert", 5, false,
 	    "INSERT INTO tasks (user_id, title, description, priority, due_at) "
 	    "SELECT me.id, $2, $3, $4::task_priority, $5::timestamptz "

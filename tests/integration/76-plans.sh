@@ -45,6 +45,12 @@ is "$(grep -c '^== ' "$T_DIR/plans")" 15 "it prints the plans of all 15 statemen
 stmt=$(plan_of tasks_list "$T_DIR/plans")
 like "$stmt" "Index Scan using tasks_user_created_idx on tasks" \
 	"tasks_list reads the user's newest tasks by (user_id, created_at)"
+# Its rows come out in the index's order only through this shape (db.c):
+# a nested loop with the users key lookup outside, and no sort on top.
+is "$(head -n 1 <<<"$stmt")" "Nested Loop Left Join" \
+	"tasks_list: the top node is the nested loop (users outside), not a sort"
+is "$(sed -n 2p <<<"$stmt" | sed 's/^ *//')" "->  Index Only Scan using users_pkey on users me" \
+	"tasks_list: its outer side is one users row, by primary key"
 for s in ping user_insert user_by_email user_me users_list user_get user_exists user_update \
 	user_delete tasks_list task_insert task_get task_update task_delete; do
 	p=$(plan_of "$s" "$T_DIR/plans")
