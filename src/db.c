@@ -63,11 +63,11 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "SELECT id, password_hash FROM users WHERE email = lower($1)" },
 	[STMT_USER_ME] = { "user_me", 1, true,
 	    "SELECT " USER_COLS("u") " FROM users u WHERE u.id = $1" },
+	/* In the subquery's order without an outer sort: see tasks_list. */
 	[STMT_USERS_LIST] = { "users_list", 3, true,
 	    "SELECT " USER_COLS("x") " FROM users me LEFT JOIN LATERAL "
 	    "(SELECT * FROM users ORDER BY created_at DESC, id DESC "
-	    "LIMIT $2 OFFSET $3) x ON true WHERE me.id = $1 "
-	    "ORDER BY x.created_at DESC, x.id DESC" },
+	    "LIMIT $2 OFFSET $3) x ON true WHERE me.id = $1" },
 	[STMT_USER_GET] = { "user_get", 2, true,
 	    "SELECT " USER_COLS("x") " FROM users me "
 	    "LEFT JOIN users x ON x.id = $2 WHERE me.id = $1" },

@@ -51,6 +51,9 @@ is "$(head -n 1 <<<"$stmt")" "Nested Loop Left Join" \
 	"tasks_list: the top node is the nested loop (users outside), not a sort"
 is "$(sed -n 2p <<<"$stmt" | sed 's/^ *//')" "->  Index Only Scan using users_pkey on users me" \
 	"tasks_list: its outer side is one users row, by primary key"
+stmt=$(plan_of users_list "$T_DIR/plans")
+is "$(head -n 1 <<<"$stmt")" "Nested Loop Left Join" \
+	"users_list: the same shape, no sort on top"
 for s in ping user_insert user_by_email user_me users_list user_get user_exists user_update \
 	user_delete tasks_list task_insert task_get task_update task_delete; do
 	p=$(plan_of "$s" "$T_DIR/plans")
