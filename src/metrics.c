@@ -398,6 +398,8 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 	unsigned		 idle = 0, busy = 0, total = 0;
 	char			 started[LIM_TIMESTAMP_LEN + 1];
 	bool			 first = true;
+	const char		*pm;
+	int			 pm_max, pm_spare;
 
 	if (!buf_init(&b, 4096))
 		return NULL;
@@ -430,13 +432,21 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 	    sizeof(started)))
 		snprintf(started, sizeof(started), "?");
 
+	pm_max = atomic_load(&sb->pm_max);
+	pm_spare = atomic_load(&sb->pm_spare);
+	/* php-fpm's names: how the blocking pool is sized. */
+	pm = pm_spare >= pm_max ? "static" : pm_spare == 0 ? "ondemand" :
+						       "dynamic";
 	bprintf(&b, "{\"pool\":\"taskapi\",\"version\":\"%s\","
 	    "\"start_time\":\"%s\",\"uptime_seconds\":%lld,"
 	    "\"accepted_requests\":%llu,\"restarts\":%llu,"
+	    "\"process_manager\":{\"fastcgi\":\"%s\",\"max_workers\":%d,"
+	    "\"spare_workers\":%d,\"idle_timeout_seconds\":%d},"
 	    "\"workers\":{\"total\":%u,\"idle\":%u,\"busy\":%u},"
 	    "\"processes\":[", PACKAGE_VERSION, started,
-	    (long long)(now_wall - sb->started_wall), accepted, restarts,
-	    total, idle, busy);
+	    (long long)(now_wall - sb->started_wall), accepted, restarts, pm,
+	    pm_max, pm_spare < pm_max ? pm_spare : pm_max,
+	    atomic_load(&sb->pm_idle_timeout_s), total, idle, busy);
 	for (size_t i = 0, used = scoreboard_used(sb); i < used; i++) {
 		const struct sb_slot *sl = &sb->slots[i];
 		int	 pid = atomic_load(&sl->pid);

@@ -63,6 +63,14 @@ struct scoreboard {
 	 */
 	atomic_uint		 used;
 	atomic_int		 master_pid; /* gets SIGUSR1: spares ran out */
+	/*
+	 * The blocking pool's settings, as the master runs them (set at
+	 * start and on reload), for /status: TASKAPI_WORKERS,
+	 * TASKAPI_SPARE_WORKERS, TASKAPI_WORKER_IDLE_TIMEOUT.
+	 */
+	atomic_int		 pm_max;
+	atomic_int		 pm_spare;
+	atomic_int		 pm_idle_timeout_s;
 	int64_t			 started_wall;	/* master start, epoch s */
 	int64_t			 started_mono_us;
 	atomic_uint		 fold_seq;	/* odd while folding */

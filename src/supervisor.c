@@ -489,6 +489,16 @@ ondemand_watch(int64_t now)
 	    scoreboard_fcgi_ready(sv.sb) == 0;
 }
 
+/* The pool's settings, where /status reads them. */
+static void
+publish_settings(void)
+{
+	atomic_store(&sv.sb->pm_max, (int)sv.conf->workers);
+	atomic_store(&sv.sb->pm_spare, (int)sv.conf->spare_workers);
+	atomic_store(&sv.sb->pm_idle_timeout_s,
+	    (int)sv.conf->worker_idle_timeout);
+}
+
 static void
 reload(void)
 {
@@ -516,6 +526,7 @@ reload(void)
 	free(sv.conf);
 	sv.conf = nc;
 	log_setup(nc->log_level, nc->log_format, "master");
+	publish_settings();
 	sv.gen++;
 	log_info("configuration reloaded; replacing %ld workers one at a time "
 	    "(generation %u)", nc->workers, sv.gen);
@@ -559,6 +570,7 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 		return 1;
 	}
 	atomic_store(&sv.sb->master_pid, (int)getpid());
+	publish_settings();
 	if (setup_signals() == -1) {
 		log_error("signals: %s", strerror(errno));
 		return 1;

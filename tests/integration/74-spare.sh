@@ -51,6 +51,8 @@ grow_shrink() {
 	else
 		fail "$MODE: idle, the pool holds $SPARE blocking worker(s) + $EV event worker(s)" "$(nproc_pool) processes"
 	fi
+	is "$(curl -s "$BASE/status" | jq -c '.process_manager | [.fastcgi, .spare_workers, .max_workers]')" \
+		"[\"$MODE\",$SPARE,$W]" "$MODE: /status names the process manager, its spares and its maximum"
 	restarts0=$(restarts)
 	stops0=$(metric taskapi_worker_idle_stops_total)
 	like "$stops0" '^[0-9]+$' "$MODE: /metrics has taskapi_worker_idle_stops_total ($stops0)"

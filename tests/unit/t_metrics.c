@@ -155,6 +155,49 @@ test_status_json(void **state)
 	assert_int_equal(json_object_get_int(v), 9);
 	json_object_put(o);
 	free(text);
+
+	/* How the blocking pool is sized, in php-fpm's words. */
+	{
+		static const struct {
+			int		 max, spare;
+			const char	*name;
+			int		 spare_shown;
+		} pms[] = {
+			{ 4, 0, "ondemand", 0 },
+			{ 4, 1, "dynamic", 1 },
+			{ 4, 4, "static", 4 },
+			{ 4, 256, "static", 4 },
+		};
+		for (size_t i = 0; i < sizeof(pms) / sizeof(pms[0]); i++) {
+			struct json_object *pm;
+
+			atomic_store(&sb->pm_max, pms[i].max);
+			atomic_store(&sb->pm_spare, pms[i].spare);
+			atomic_store(&sb->pm_idle_timeout_s, 10);
+			text = metrics_render_status(sb, 3500000LL,
+			    sb->started_wall + 9, &len);
+			assert_non_null(text);
+			o = json_tokener_parse(text);
+			assert_non_null(o);
+			assert_true(json_object_object_get_ex(o,
+			    "process_manager", &pm));
+			assert_true(json_object_object_get_ex(pm, "fastcgi", &v));
+			assert_string_equal(json_object_get_string(v),
+			    pms[i].name);
+			assert_true(json_object_object_get_ex(pm, "max_workers",
+			    &v));
+			assert_int_equal(json_object_get_int(v), pms[i].max);
+			assert_true(json_object_object_get_ex(pm,
+			    "spare_workers", &v));
+			assert_int_equal(json_object_get_int(v),
+			    pms[i].spare_shown);
+			assert_true(json_object_object_get_ex(pm,
+			    "idle_timeout_seconds", &v));
+			assert_int_equal(json_object_get_int(v), 10);
+			json_object_put(o);
+			free(text);
+		}
+	}
 }
 
 static void
