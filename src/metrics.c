@@ -435,17 +435,20 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 	pm_max = atomic_load(&sb->pm_max);
 	pm_spare = atomic_load(&sb->pm_spare);
 	/* php-fpm's names: how the blocking pool is sized. */
-	pm = pm_spare >= pm_max ? "static" : pm_spare == 0 ? "ondemand" :
-						       "dynamic";
-	bprintf(&b, "{\"pool\":\"taskapi\",\"version\":\"%s\","
+	pm = pm_spare >= pm_max ? "static" :
+	    pm_spare == 0	? "ondemand" :
+				  "dynamic";
+	bprintf(&b,
+	    "{\"pool\":\"taskapi\",\"version\":\"%s\","
 	    "\"start_time\":\"%s\",\"uptime_seconds\":%lld,"
 	    "\"accepted_requests\":%llu,\"restarts\":%llu,"
 	    "\"process_manager\":{\"fastcgi\":\"%s\",\"max_workers\":%d,"
 	    "\"spare_workers\":%d,\"idle_timeout_seconds\":%d},"
 	    "\"workers\":{\"total\":%u,\"idle\":%u,\"busy\":%u},"
-	    "\"processes\":[", PACKAGE_VERSION, started,
-	    (long long)(now_wall - sb->started_wall), accepted, restarts, pm,
-	    pm_max, pm_spare < pm_max ? pm_spare : pm_max,
+	    "\"processes\":[",
+	    PACKAGE_VERSION, started, (long long)(now_wall - sb->started_wall),
+	    accepted, restarts, pm, pm_max,
+	    pm_spare < pm_max ? pm_spare : pm_max,
 	    atomic_load(&sb->pm_idle_timeout_s), total, idle, busy);
 	for (size_t i = 0, used = scoreboard_used(sb); i < used; i++) {
 		const struct sb_slot *sl = &sb->slots[i];

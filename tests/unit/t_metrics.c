@@ -159,9 +159,9 @@ test_status_json(void **state)
 	/* How the blocking pool is sized, in php-fpm's words. */
 	{
 		static const struct {
-			int		 max, spare;
-			const char	*name;
-			int		 spare_shown;
+			int	    max, spare;
+			const char *name;
+			int	    spare_shown;
 		} pms[] = {
 			{ 4, 0, "ondemand", 0 },
 			{ 4, 1, "dynamic", 1 },
@@ -181,14 +181,15 @@ test_status_json(void **state)
 			assert_non_null(o);
 			assert_true(json_object_object_get_ex(o,
 			    "process_manager", &pm));
-			assert_true(json_object_object_get_ex(pm, "fastcgi", &v));
+			assert_true(
+			    json_object_object_get_ex(pm, "fastcgi", &v));
 			assert_string_equal(json_object_get_string(v),
 			    pms[i].name);
-			assert_true(json_object_object_get_ex(pm, "max_workers",
-			    &v));
+			assert_true(
+			    json_object_object_get_ex(pm, "max_workers", &v));
 			assert_int_equal(json_object_get_int(v), pms[i].max);
-			assert_true(json_object_object_get_ex(pm,
-			    "spare_workers", &v));
+			assert_true(
+			    json_object_object_get_ex(pm, "spare_workers", &v));
 			assert_int_equal(json_object_get_int(v),
 			    pms[i].spare_shown);
 			assert_true(json_object_object_get_ex(pm,
