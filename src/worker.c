@@ -197,13 +197,12 @@ req_from_fcgi(FCGX_Request *fr, struct req *r)
 static void
 spares_check(const struct conf *c)
 {
-	size_t ready, spare = (size_t)c->spare_workers;
+	/* With no spares, the last idle one is the one to wake it for. */
+	size_t want = c->spare_workers > 0 ? (size_t)c->spare_workers : 1;
 	pid_t  master;
 
-	if (scoreboard == NULL || c->spare_workers >= c->workers)
-		return;
-	ready = scoreboard_fcgi_ready(scoreboard);
-	if (spare > 0 ? ready >= spare : ready > 0)
+	if (scoreboard == NULL || c->spare_workers >= c->workers ||
+	    scoreboard_fcgi_ready(scoreboard) >= want)
 		return;
 	master = (pid_t)atomic_load(&scoreboard->master_pid);
 	if (master > 1 && master == getppid())
