@@ -3,7 +3,8 @@
 #
 # Runs one wrk (-t1, c=64) against a running bench stack and reads the
 # CPU time (utime + stime, /proc/PID/stat) of every nginx, postgres,
-# taskapi, wrk and floor (bench/floor.sh) process before and after the middle of the run, then
+# taskapi, wrk, floor (bench/floor.sh) and rust-yardstick (bench/rust.sh)
+# process before and after the middle of the run, then
 # divides by the requests served in that time: microseconds of CPU per
 # request, by program.  Used for the side-by-side figures in
 # bench/RESULTS.md ("Where the time goes now").
@@ -30,7 +31,7 @@ snap() {
 	local p c
 	for p in /proc/[0-9]*; do
 		c=$(cat "$p/comm" 2>/dev/null) || continue
-		case $c in postgres|taskapi|floor|nginx|wrk)
+		case $c in postgres|taskapi|floor|rust-yardstick|nginx|wrk)
 			awk -v c="$c" '{print c, $14 + $15}' "$p/stat" 2>/dev/null || true ;;
 		esac
 	done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
