@@ -38,8 +38,6 @@ psql_() { as_svc psql -X -q -At -h "$VAR/run" -p "$PG_PORT" -U postgres "$@"; }
 [ -f "$CONF" ] && grep -q '^upstream taskapi_ev {' "$CONF" ||
 	die "no bench stack config at $CONF (run BENCH_KEEP_STACK=1 bench/run.sh)"
 curl -fsS -o /dev/null "$HTTP/health" || die "the bench stack does not answer on $HTTP"
-: "${BENCH_DATA:=$(ls -td "$BENCH_DIR"/out/*/data 2>/dev/null | head -n 1)}"
-[ -r "$BENCH_DATA/ids" ] || die "no seeded data (BENCH_DATA)"
 
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
@@ -47,21 +45,16 @@ cp "$CONF" "$tmp/taskapi-http.conf.orig"
 cleanup() {
 	cp "$tmp/taskapi-http.conf.orig" "$CONF"
 	as_svc "${NGINX[@]}" -s reload || true
+	sleep 1.5 # the old nginx worker may still pass a kept request to floor
 	pkill -f "^$tmp/floor " || true # runuser does not pass a TERM on
 	rm -f "$VAR"/run/floor-*.sock
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-# A fresh token (the run's may have expired) in a data dir of our own.
-mkdir "$tmp/data"
-cp "$BENCH_DATA/ids" "$tmp/data/ids"
-curl -fsS -X POST -H 'Content-Type: application/json' \
-	--data '{"email":"bench-api@bench.invalid","password":"bench-password-1"}' \
-	"$HTTP/api/v1/auth/login" | jq -r .token >"$tmp/data/token"
-grep -q '\.' "$tmp/data/token" || die "login as the bench user failed"
-chmod -R a+rX "$tmp"
-export BENCH_DATA=$tmp/data
+# shellcheck source=bench/side-by-side.sh
+. "$BENCH_DIR/side-by-side.sh"
+sbs_token
 uid=$(psql_ taskapi -c "SELECT user_id FROM tasks WHERE id = '$(head -n 1 "$tmp/data/ids")'")
 [ -n "$uid" ] || die "cannot find the bench user"
 
@@ -87,15 +80,7 @@ use() { # socket
 
 measure() { # label socket script path
 	use "$2"
-	wrk -t1 -c64 -d2s -s "$BENCH_DIR/$3" "$HTTP$4" >/dev/null 2>&1 # warm
-	"$BENCH_DIR/cpu-per-request.sh" "$3" "$SECS" "$4" >"$tmp/m" 2>&1 ||
-		die "$1: $(cat "$tmp/m")"
-	grep -q ', 0 non-2xx' "$tmp/m" || die "$1: non-2xx answers: $(head -n 1 "$tmp/m")"
-	awk -v l="$1" 'NR == 1 { rps = $3 } NR > 1 { v[$1] = $2 }
-		END { printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l, rps,
-		      v["nginx"], v["postgres"], v["taskapi"] + v["floor"], v["wrk"], v["total"] }' \
-		"$tmp/m" >>"$tmp/rows"
-	tail -n 1 "$tmp/rows"
+	sbs_measure "$1" "${HTTP##*:}" "$3" "$4"
 }
 
 ev=$VAR/run/taskapi-ev.sock
@@ -106,39 +91,6 @@ for r in $(seq 1 "$rounds"); do
 	measure "GET task: taskapi" "$ev" task_get.lua /api/v1/tasks/x
 	measure "GET task: floor same SQL" "$VAR/run/floor-sql.sock" task_get.lua /api/v1/tasks/x
 	measure "GET task: floor by id" "$VAR/run/floor-byid.sock" task_get.lua /api/v1/tasks/x
-	tps=$(as_svc pgbench -h "$VAR/run" -p "$PG_PORT" -U postgres -S -M prepared -c 64 -j 1 \
-		-T "$SECS" -n pgbench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-	printf 'pgbench -S c=64\t%s\t\t\t\t\t\n' "${tps:-NA}" | tee -a "$tmp/rows"
+	sbs_pgbench
 done
-
-echo
-echo "Medians of $rounds rounds (wrk -t1 -c64, ${SECS} s; CPU µs per request by program;"
-echo "\"worker\" is taskapi's event worker or floor):"
-echo
-python3 - "$tmp/rows" <<'EOF'
-import statistics, sys
-rows = {}
-order = []
-for line in open(sys.argv[1]):
-    f = line.rstrip("\n").split("\t")
-    if f[0] not in rows:
-        rows[f[0]] = []
-        order.append(f[0])
-    rows[f[0]].append(f[1:])
-def med(vals):
-    v = [float(x) for x in vals if x not in ("", "NA")]
-    return statistics.median(v) if v else None
-print("| what | req/s | nginx | PostgreSQL | worker | wrk | total |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-pgb = med([r[0] for r in rows.get("pgbench -S c=64", [])])
-for k in order:
-    cols = [med([r[i] for r in rows[k]]) for i in range(6)]
-    cells = ["{:,.0f}".format(cols[0]) if cols[0] else "NA"]
-    cells += ["" if c is None else "{:.1f}".format(c) for c in cols[1:]]
-    print("| " + k + " | " + " | ".join(cells) + " |")
-if pgb:
-    print()
-    for k in order:
-        if k.startswith("GET task"):
-            print("{}: {:.2f}x pgbench".format(k, med([r[0] for r in rows[k]]) / pgb))
-EOF
+sbs_report "$rounds"

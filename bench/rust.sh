@@ -34,8 +34,6 @@ as_svc() { if [ "$(id -u)" = 0 ]; then runuser -u taskapi -- "$@"; else "$@"; fi
 psql_() { as_svc psql -X -q -At -h "$VAR/run" -p "$PG_PORT" -U postgres "$@"; }
 
 curl -fsS -o /dev/null "$HTTP/health" || die "the bench stack does not answer on $HTTP"
-: "${BENCH_DATA:=$(ls -td "$BENCH_DIR"/out/*/data 2>/dev/null | head -n 1)}"
-[ -r "$BENCH_DATA/ids" ] || die "no seeded data (BENCH_DATA)"
 [ -r "$VAR/taskapi.env" ] || die "no $VAR/taskapi.env"
 
 # Debian's cargo and crates only: a rustup toolchain on PATH would build
@@ -77,15 +75,9 @@ cp -r "$BENCH_DIR/rust-yardstick" "$tmp/src"
 	--target-dir "$target") || die "cargo build failed"
 cp "$target/release/rust-yardstick" "$tmp/rust-yardstick"
 
-# A fresh token (the run's may have expired) in a data dir of our own.
-mkdir "$tmp/data"
-cp "$BENCH_DATA/ids" "$tmp/data/ids"
-curl -fsS -X POST -H 'Content-Type: application/json' \
-	--data '{"email":"bench-api@bench.invalid","password":"bench-password-1"}' \
-	"$HTTP/api/v1/auth/login" | jq -r .token >"$tmp/data/token"
-grep -q '\.' "$tmp/data/token" || die "login as the bench user failed"
-chmod -R a+rX "$tmp"
-export BENCH_DATA=$tmp/data
+# shellcheck source=bench/side-by-side.sh
+. "$BENCH_DIR/side-by-side.sh"
+sbs_token
 
 secret=$(sed -n 's/^JWT_SECRET=//p' "$VAR/taskapi.env")
 as_svc env LISTEN="127.0.0.1:$RUST_PORT" JWT_SECRET="$secret" \
@@ -138,57 +130,15 @@ for url in "$HTTP" "http://127.0.0.1:$RUST_PORT" "http://127.0.0.1:$PROXY_PORT";
 	[ "$code" = 200 ] || die "$url/api/v1/tasks/$id: HTTP $code $(cat "$tmp/rust.log")"
 done
 
-measure() { # label port script path
-	wrk -t1 -c64 -d2s -s "$BENCH_DIR/$3" "http://127.0.0.1:$2$4" >/dev/null 2>&1 # warm
-	BENCH_HTTP_PORT=$2 "$BENCH_DIR/cpu-per-request.sh" "$3" "$SECS" "$4" >"$tmp/m" 2>&1 ||
-		die "$1: $(cat "$tmp/m")"
-	grep -q ', 0 non-2xx' "$tmp/m" || die "$1: non-2xx answers: $(head -n 1 "$tmp/m")"
-	awk -v l="$1" 'NR == 1 { rps = $3 } NR > 1 { v[$1] = $2 }
-		END { printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l, rps, v["nginx"], v["postgres"],
-		      v["taskapi"] + v["rust-yardstick"], v["wrk"], v["total"] }' "$tmp/m" >>"$tmp/rows"
-	tail -n 1 "$tmp/rows"
-}
-
 hp=${HTTP##*:}
 for r in $(seq 1 "$rounds"); do
 	echo "--- round $r of $rounds"
-	measure "GET task: taskapi (nginx, FastCGI)" "$hp" task_get.lua /api/v1/tasks/x
-	measure "GET task: rust direct" "$RUST_PORT" task_get.lua /api/v1/tasks/x
-	measure "GET task: rust behind nginx" "$PROXY_PORT" task_get.lua /api/v1/tasks/x
-	measure "health: taskapi (nginx, FastCGI)" "$hp" health.lua /health
-	measure "health: rust direct" "$RUST_PORT" health.lua /health
-	measure "health: rust behind nginx" "$PROXY_PORT" health.lua /health
-	tps=$(as_svc pgbench -h "$VAR/run" -p "$PG_PORT" -U postgres -S -M prepared -c 64 -j 1 \
-		-T "$SECS" -n pgbench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-	printf 'pgbench -S c=64\t%s\t\t\t\t\t\n' "${tps:-NA}" | tee -a "$tmp/rows"
+	sbs_measure "GET task: taskapi (nginx, FastCGI)" "$hp" task_get.lua /api/v1/tasks/x
+	sbs_measure "GET task: rust direct" "$RUST_PORT" task_get.lua /api/v1/tasks/x
+	sbs_measure "GET task: rust behind nginx" "$PROXY_PORT" task_get.lua /api/v1/tasks/x
+	sbs_measure "health: taskapi (nginx, FastCGI)" "$hp" health.lua /health
+	sbs_measure "health: rust direct" "$RUST_PORT" health.lua /health
+	sbs_measure "health: rust behind nginx" "$PROXY_PORT" health.lua /health
+	sbs_pgbench
 done
-
-echo
-echo "Medians of $rounds rounds (wrk -t1 -c64, ${SECS} s; CPU µs per request by program;"
-echo "\"server\" is taskapi's event worker or the Rust server):"
-echo
-python3 - "$tmp/rows" <<'EOF'
-import statistics, sys
-rows, order = {}, []
-for line in open(sys.argv[1]):
-    f = line.rstrip("\n").split("\t")
-    if f[0] not in rows:
-        rows[f[0]] = []
-        order.append(f[0])
-    rows[f[0]].append(f[1:])
-def med(vals):
-    v = [float(x) for x in vals if x not in ("", "NA")]
-    return statistics.median(v) if v else None
-print("| what | req/s | nginx | PostgreSQL | server | wrk | total |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-for k in order:
-    cols = [med([r[i] for r in rows[k]]) for i in range(6)]
-    cells = ["{:,.0f}".format(cols[0]) if cols[0] else "NA"]
-    cells += ["" if c is None else "{:.1f}".format(c) for c in cols[1:]]
-    print("| " + k + " | " + " | ".join(cells) + " |")
-pgb = med([r[0] for r in rows.get("pgbench -S c=64", [])])
-print()
-for k in order:
-    if k.startswith("GET task") and pgb:
-        print("{}: {:.2f}x pgbench".format(k, med([r[0] for r in rows[k]]) / pgb))
-EOF
+sbs_report "$rounds"

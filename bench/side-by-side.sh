@@ -1,0 +1,77 @@
+# bench/side-by-side.sh: what bench/floor.sh and bench/rust.sh share.
+# Sourced, not run.  The caller sets BENCH_DIR, VAR, PG_PORT, HTTP, SECS,
+# tmp (a private directory, mode 755), and defines die and as_svc.
+#
+#   sbs_token             a fresh token of the bench user (the run's may
+#                         have expired) in $tmp/data; exports BENCH_DATA
+#   sbs_measure LABEL PORT SCRIPT PATH
+#                         warm-up, then bench/cpu-per-request.sh: one row
+#                         of req/s and CPU µs per request by program
+#   sbs_pgbench           pgbench -S -M prepared -c 64 -j 1: one row
+#   sbs_report ROUNDS     medians of the rows, and GET rows against pgbench
+
+sbs_token() {
+	: "${BENCH_DATA:=$(ls -td "$BENCH_DIR"/out/*/data 2>/dev/null | head -n 1)}"
+	[ -r "$BENCH_DATA/ids" ] || die "no seeded data (BENCH_DATA)"
+	mkdir "$tmp/data"
+	cp "$BENCH_DATA/ids" "$tmp/data/ids"
+	curl -fsS -X POST -H 'Content-Type: application/json' \
+		--data '{"email":"bench-api@bench.invalid","password":"bench-password-1"}' \
+		"$HTTP/api/v1/auth/login" | jq -r .token >"$tmp/data/token"
+	grep -q '\.' "$tmp/data/token" || die "login as the bench user failed"
+	chmod -R a+rX "$tmp"
+	export BENCH_DATA=$tmp/data
+}
+
+# "server" is whichever serves the request behind nginx (or alone):
+# taskapi's event worker, floor or the Rust server; only one runs a load.
+sbs_measure() { # label port script path
+	wrk -t1 -c64 -d2s -s "$BENCH_DIR/$3" "http://127.0.0.1:$2$4" >/dev/null 2>&1 # warm
+	BENCH_HTTP_PORT=$2 "$BENCH_DIR/cpu-per-request.sh" "$3" "$SECS" "$4" >"$tmp/m" 2>&1 ||
+		die "$1: $(cat "$tmp/m")"
+	grep -q ', 0 non-2xx' "$tmp/m" || die "$1: non-2xx answers: $(head -n 1 "$tmp/m")"
+	awk -v l="$1" 'NR == 1 { rps = $3 } NR > 1 { v[$1] = $2 }
+		END { printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l, rps, v["nginx"], v["postgres"],
+		      v["taskapi"] + v["floor"] + v["rust-yardstick"], v["wrk"], v["total"] }' \
+		"$tmp/m" >>"$tmp/rows"
+	tail -n 1 "$tmp/rows"
+}
+
+sbs_pgbench() {
+	local tps
+	tps=$(as_svc pgbench -h "$VAR/run" -p "$PG_PORT" -U postgres -S -M prepared -c 64 -j 1 \
+		-T "$SECS" -n pgbench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+	printf 'pgbench -S c=64\t%s\t\t\t\t\t\n' "${tps:-NA}" | tee -a "$tmp/rows"
+}
+
+sbs_report() { # rounds
+	echo
+	echo "Medians of $1 rounds (wrk -t1 -c64, ${SECS} s; CPU µs per request by program;"
+	echo "\"server\" is what answered behind nginx, or alone):"
+	echo
+	python3 - "$tmp/rows" <<-'EOF'
+		import statistics, sys
+		rows, order = {}, []
+		for line in open(sys.argv[1]):
+		    f = line.rstrip("\n").split("\t")
+		    if f[0] not in rows:
+		        rows[f[0]] = []
+		        order.append(f[0])
+		    rows[f[0]].append(f[1:])
+		def med(vals):
+		    v = [float(x) for x in vals if x not in ("", "NA")]
+		    return statistics.median(v) if v else None
+		print("| what | req/s | nginx | PostgreSQL | server | wrk | total |")
+		print("|---|---:|---:|---:|---:|---:|---:|")
+		for k in order:
+		    cols = [med([r[i] for r in rows[k]]) for i in range(6)]
+		    cells = ["{:,.0f}".format(cols[0]) if cols[0] else "NA"]
+		    cells += ["" if c is None else "{:.1f}".format(c) for c in cols[1:]]
+		    print("| " + k + " | " + " | ".join(cells) + " |")
+		pgb = med([r[0] for r in rows.get("pgbench -S c=64", [])])
+		print()
+		for k in order:
+		    if k.startswith("GET task") and pgb:
+		        print("{}: {:.2f}x pgbench".format(k, med([r[0] for r in rows[k]]) / pgb))
+	EOF
+}
