@@ -22,17 +22,12 @@
 # The nginx config is restored (and nginx reloaded) on exit.
 set -eu
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$BENCH_DIR")
-BUILD=${TASKAPI_BUILD:-$ROOT/build-bench}
-VAR=$BUILD/var
-PG_PORT=${TASKAPI_PG_PORT:-55440}
-HTTP=http://127.0.0.1:${BENCH_HTTP_PORT:-18090}
+# shellcheck source=bench/side-by-side.sh
+. "$BENCH_DIR/side-by-side.sh"
 SECS=${BENCH_FLOOR_SECS:-6}
 rounds=${1:-3}
 CONF=$VAR/nginx/taskapi-http.conf
 NGINX=(nginx -p "$VAR/nginx" -c "$VAR/nginx/nginx-dev.conf" -e "$VAR/log/nginx-error.log")
-die() { echo "floor.sh: $*" >&2; exit 1; }
-as_svc() { if [ "$(id -u)" = 0 ]; then runuser -u taskapi -- "$@"; else "$@"; fi; }
 psql_() { as_svc psql -X -q -At -h "$VAR/run" -p "$PG_PORT" -U postgres "$@"; }
 
 [ -f "$CONF" ] && grep -q '^upstream taskapi_ev {' "$CONF" ||
@@ -52,8 +47,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# shellcheck source=bench/side-by-side.sh
-. "$BENCH_DIR/side-by-side.sh"
 sbs_token
 uid=$(psql_ taskapi -c "SELECT user_id FROM tasks WHERE id = '$(head -n 1 "$tmp/data/ids")'")
 [ -n "$uid" ] || die "cannot find the bench user"

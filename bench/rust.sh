@@ -20,17 +20,12 @@
 # Installs cargo and the crates (Debian packages) when run as root.
 set -eu
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$BENCH_DIR")
-BUILD=${TASKAPI_BUILD:-$ROOT/build-bench}
-VAR=$BUILD/var
-PG_PORT=${TASKAPI_PG_PORT:-55440}
-HTTP=http://127.0.0.1:${BENCH_HTTP_PORT:-18090}
+# shellcheck source=bench/side-by-side.sh
+. "$BENCH_DIR/side-by-side.sh"
 RUST_PORT=${BENCH_RUST_PORT:-18094}
 PROXY_PORT=${BENCH_RUST_PROXY_PORT:-18095}
 SECS=${BENCH_RUST_SECS:-6}
 rounds=${1:-3}
-die() { echo "rust.sh: $*" >&2; exit 1; }
-as_svc() { if [ "$(id -u)" = 0 ]; then runuser -u taskapi -- "$@"; else "$@"; fi; }
 psql_() { as_svc psql -X -q -At -h "$VAR/run" -p "$PG_PORT" -U postgres "$@"; }
 
 curl -fsS -o /dev/null "$HTTP/health" || die "the bench stack does not answer on $HTTP"
@@ -75,8 +70,6 @@ cp -r "$BENCH_DIR/rust-yardstick" "$tmp/src"
 	--target-dir "$target") || die "cargo build failed"
 cp "$target/release/rust-yardstick" "$tmp/rust-yardstick"
 
-# shellcheck source=bench/side-by-side.sh
-. "$BENCH_DIR/side-by-side.sh"
 sbs_token
 
 secret=$(sed -n 's/^JWT_SECRET=//p' "$VAR/taskapi.env")

@@ -1,6 +1,8 @@
 # bench/side-by-side.sh: what bench/floor.sh and bench/rust.sh share.
-# Sourced, not run.  The caller sets BENCH_DIR, VAR, PG_PORT, HTTP, SECS,
-# tmp (a private directory, mode 755), and defines die and as_svc.
+# Sourced, not run, after the caller has set BENCH_DIR.  It sets the
+# bench stack's paths and ports (TASKAPI_BUILD, TASKAPI_PG_PORT and
+# BENCH_HTTP_PORT as for run.sh) and die and as_svc; the functions below
+# also want SECS and tmp (a private directory, mode 755).
 #
 #   sbs_token             a fresh token of the bench user (the run's may
 #                         have expired) in $tmp/data; exports BENCH_DATA
@@ -9,6 +11,14 @@
 #                         of req/s and CPU µs per request by program
 #   sbs_pgbench           pgbench -S -M prepared -c 64 -j 1: one row
 #   sbs_report ROUNDS     medians of the rows, and GET rows against pgbench
+
+ROOT=$(dirname "$BENCH_DIR")
+BUILD=${TASKAPI_BUILD:-$ROOT/build-bench}
+VAR=$BUILD/var
+PG_PORT=${TASKAPI_PG_PORT:-55440}
+HTTP=http://127.0.0.1:${BENCH_HTTP_PORT:-18090}
+die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+as_svc() { if [ "$(id -u)" = 0 ]; then runuser -u taskapi -- "$@"; else "$@"; fi; }
 
 sbs_token() {
 	: "${BENCH_DATA:=$(ls -td "$BENCH_DIR"/out/*/data 2>/dev/null | head -n 1)}"
