@@ -10,7 +10,9 @@
  *
  *   floor SOCKET                      every request: the health JSON
  *   floor SOCKET CONNINFO             GET .../{id}: the task by id alone
- *   floor SOCKET CONNINFO USER_ID     GET .../{id}: taskapi's task_get SQL
+ *   floor SOCKET CONNINFO USER_ID     GET .../{id}: taskapi's task_get SQL;
+ *                                     GET .../tasks?...: its tasks_list SQL,
+ *                                     the newest 20 of USER_ID's tasks
  *
  * One process, epoll over nginx's kept FastCGI connections, one
  * PostgreSQL connection in pipeline mode, one prepared statement per
@@ -21,6 +23,7 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +53,7 @@ static const char  *user_id;
 static struct {
 	int	 fd; /* -1: a sync point */
 	unsigned gen;
+	bool	 list; /* rows of tasks_list, not one of task_get */
 } queue[QUEUE_MAX];
 static size_t q_head, q_len;
 
@@ -129,49 +133,76 @@ json_str(char *out, size_t len, size_t cap, const char *s)
 	return len;
 }
 
-static int
-render(struct conn *c, const PGresult *res)
+/* Appends row r as a JSON object; returns the new length, 0 if full. */
+static size_t
+render_row(char *body, size_t len, size_t cap, const PGresult *res, int r)
 {
-	char   body[8192];
-	size_t len = 0;
-	int    nf = PQnfields(res);
+	int nf = PQnfields(res);
 
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-		static const char nf404[] = "{\"error\":\"task not found\"}";
-
-		return respond(c, 404, nf404, sizeof(nf404) - 1);
-	}
 	body[len++] = '{';
 	for (int i = 0; i < nf && len != 0; i++) {
-		len = json_str(body, len, sizeof(body) - 2, PQfname(res, i));
+		len = json_str(body, len, cap - 2, PQfname(res, i));
 		if (len == 0)
-			break;
+			return 0;
 		body[len++] = ':';
-		if (PQgetisnull(res, 0, i)) {
+		if (PQgetisnull(res, r, i)) {
 			/* JSON text, not a C string: body has no NUL. */
 			/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 			memcpy(body + len, "null", 4);
 			len += 4;
 		} else {
-			len = json_str(body, len, sizeof(body) - 2,
-			    PQgetvalue(res, 0, i));
+			len =
+			    json_str(body, len, cap - 2, PQgetvalue(res, r, i));
 		}
 		if (len != 0 && i + 1 < nf)
 			body[len++] = ',';
 	}
 	if (len == 0)
-		return respond(c, 500, "{}", 2);
+		return 0;
 	body[len++] = '}';
+	return len;
+}
+
+static int
+render(struct conn *c, const PGresult *res, bool list)
+{
+	char   body[16000];
+	size_t len = 0;
+
+	if (list) {
+		/* One row of NULLs when the user has no task (LEFT JOIN). */
+		body[len++] = '[';
+		for (int r = 0; r < PQntuples(res) && len != 0; r++) {
+			if (PQgetisnull(res, r, 0))
+				continue;
+			if (len > 1)
+				body[len++] = ',';
+			len = render_row(body, len, sizeof(body) - 1, res, r);
+		}
+		if (len == 0)
+			return respond(c, 500, "{}", 2);
+		body[len++] = ']';
+		return respond(c, 200, body, len);
+	}
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+		static const char nf404[] = "{\"error\":\"task not found\"}";
+
+		return respond(c, 404, nf404, sizeof(nf404) - 1);
+	}
+	len = render_row(body, 0, sizeof(body), res, 0);
+	if (len == 0)
+		return respond(c, 500, "{}", 2);
 	return respond(c, 200, body, len);
 }
 
 static int
-queue_push(int fd, unsigned gen)
+queue_push(int fd, unsigned gen, bool list)
 {
 	if (q_len == QUEUE_MAX)
 		return -1;
 	queue[(q_head + q_len) % QUEUE_MAX].fd = fd;
 	queue[(q_head + q_len) % QUEUE_MAX].gen = gen;
+	queue[(q_head + q_len) % QUEUE_MAX].list = list;
 	q_len++;
 	return 0;
 }
@@ -181,13 +212,22 @@ queue_push(int fd, unsigned gen)
 static int
 request(struct conn *c)
 {
-	const char *values[2] = { c->id, user_id };
+	bool list = user_id != NULL && strncmp(c->id, "tasks", 5) == 0;
+	int  rc;
 
 	if (pg == NULL)
 		return respond(c, 200, health, sizeof(health) - 1);
-	if (PQsendQueryPrepared(pg, "get", user_id != NULL ? 2 : 1, values,
-		NULL, NULL, 0) != 1 ||
-	    queue_push(c->fd, c->gen) == -1) {
+	if (list) {
+		const char *v[5] = { user_id, NULL, NULL, "20", "0" };
+
+		rc = PQsendQueryPrepared(pg, "list", 5, v, NULL, NULL, 0);
+	} else {
+		const char *v[2] = { c->id, user_id };
+
+		rc = PQsendQueryPrepared(pg, "get", user_id != NULL ? 2 : 1, v,
+		    NULL, NULL, 0);
+	}
+	if (rc != 1 || queue_push(c->fd, c->gen, list) == -1) {
 		fprintf(stderr, "floor: send: %s", PQerrorMessage(pg));
 		exit(1);
 	}
@@ -284,13 +324,14 @@ pg_results(void)
 		PGresult *res = PQgetResult(pg);
 		int	  fd = queue[q_head].fd;
 		unsigned  gen = queue[q_head].gen;
+		bool	  list = queue[q_head].list;
 
 		if (res == NULL)
 			continue; /* the end of one statement's results */
 		q_head = (q_head + 1) % QUEUE_MAX;
 		q_len--;
 		if (fd >= 0 && conns[fd] != NULL && conns[fd]->gen == gen)
-			(void)render(conns[fd], res);
+			(void)render(conns[fd], res, list);
 		PQclear(res);
 	}
 }
@@ -301,7 +342,7 @@ pg_open(const char *conninfo)
 	static const char cols[] = "t.id, t.user_id, t.title, t.description, "
 				   "t.status, t.priority, t.due_at, "
 				   "t.created_at, t.updated_at";
-	char		  sql[512];
+	char		  sql[1024];
 	PGresult	 *res;
 
 	pg = PQconnectdb(conninfo);
@@ -324,6 +365,25 @@ pg_open(const char *conninfo)
 		return -1;
 	}
 	PQclear(res);
+	if (user_id != NULL) {
+		/* taskapi's tasks_list (src/db.c), with its columns. */
+		(void)snprintf(sql, sizeof(sql),
+		    "SELECT x.id, x.user_id, x.title, x.description, x.status, "
+		    "x.priority, x.due_at, x.created_at, x.updated_at "
+		    "FROM users me LEFT JOIN LATERAL "
+		    "(SELECT * FROM tasks t WHERE t.user_id = me.id "
+		    "AND ($2::task_status IS NULL OR t.status = $2::task_status) "
+		    "AND ($3::task_priority IS NULL OR "
+		    "t.priority = $3::task_priority) "
+		    "ORDER BY t.created_at DESC, t.id DESC LIMIT $4 OFFSET $5) x "
+		    "ON true WHERE me.id = $1");
+		res = PQprepare(pg, "list", sql, 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+	}
 	if (PQenterPipelineMode(pg) != 1 || PQsetnonblocking(pg, 1) != 0)
 		return -1;
 	return PQsocket(pg);
@@ -405,8 +465,8 @@ main(int argc, char **argv)
 			}
 		}
 		if (sent > 0 &&
-		    (PQpipelineSync(pg) != 1 || queue_push(-1, 0) == -1 ||
-			PQflush(pg) == -1)) {
+		    (PQpipelineSync(pg) != 1 ||
+			queue_push(-1, 0, false) == -1 || PQflush(pg) == -1)) {
 			fprintf(stderr, "floor: sync: %s", PQerrorMessage(pg));
 			return 1;
 		}

@@ -15,6 +15,8 @@
 #               floor same SQL   taskapi's task_get statement, no auth
 #               floor by id      the task by primary key alone (the issue's
 #                                prototype: "no JWT, fewer fields")
+#   list        taskapi          GET /api/v1/tasks?limit=20
+#               floor same SQL   taskapi's tasks_list statement, no auth
 #   pgbench -S -M prepared -c 64 -j 1, the issue's yardstick, in each round.
 #
 # Needs a seeded bench stack left running:
@@ -53,7 +55,9 @@ uid=$(psql_ taskapi -c "SELECT user_id FROM tasks WHERE id = '$(head -n 1 "$tmp/
 
 cc -std=c11 -O2 -Wall -Wextra -o "$tmp/floor" "$BENCH_DIR/floor.c" \
 	$(pkg-config --cflags --libs libpq) || die "cannot build floor.c"
-conninfo="host=$VAR/run port=$PG_PORT dbname=taskapi user=taskapi"
+# The session settings taskapi's event worker sets for its connections
+# (src/db.c): without them PostgreSQL re-plans the list on every call.
+conninfo="host=$VAR/run port=$PG_PORT dbname=taskapi user=taskapi options='-c DateStyle=ISO,YMD -c TimeZone=UTC -c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c enable_bitmapscan=off -c random_page_cost=1.1'"
 start_floor() { # name args...
 	local s=$VAR/run/floor-$1.sock
 	shift
@@ -84,6 +88,8 @@ for r in $(seq 1 "$rounds"); do
 	measure "GET task: taskapi" "$ev" task_get.lua /api/v1/tasks/x
 	measure "GET task: floor same SQL" "$VAR/run/floor-sql.sock" task_get.lua /api/v1/tasks/x
 	measure "GET task: floor by id" "$VAR/run/floor-byid.sock" task_get.lua /api/v1/tasks/x
+	measure "list: taskapi" "$ev" tasks_list.lua "/api/v1/tasks?limit=20"
+	measure "list: floor same SQL" "$VAR/run/floor-sql.sock" tasks_list.lua "/api/v1/tasks?limit=20"
 	sbs_pgbench
 done
 sbs_report "$rounds"

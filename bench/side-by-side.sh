@@ -81,7 +81,7 @@ sbs_report() { # rounds
 		pgb = med([r[0] for r in rows.get("pgbench -S c=64", [])])
 		print()
 		for k in order:
-		    if k.startswith("GET task") and pgb:
+		    if (k.startswith("GET task") or k.startswith("list")) and pgb:
 		        print("{}: {:.2f}x pgbench".format(k, med([r[0] for r in rows[k]]) / pgb))
 	EOF
 }
