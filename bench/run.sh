@@ -81,6 +81,8 @@ say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
 as_svc() { if is_root; then runuser -u "$SVC_USER" -- "$@"; else "$@"; fi; }
+# shellcheck source=bench/yardstick-nginx.sh
+. "$BENCH_DIR/yardstick-nginx.sh"
 
 for t in $ENDPOINTS; do
 	case $t in
@@ -241,24 +243,7 @@ static_up() {
 	STATIC_DIR=$VAR/bench-static-nginx
 	as_svc mkdir -p "$STATIC_DIR"
 	static_down # one left over by an interrupted run
-	as_svc sh -c "cat >'$STATIC_DIR/nginx.conf'" <<-EOF
-		# Written by bench/run.sh: the "nginx static" yardstick.
-		pid                  $STATIC_DIR/nginx.pid;
-		error_log            $STATIC_DIR/error.log warn;
-		worker_processes     1;
-		worker_rlimit_nofile 8192;
-		events {
-		    worker_connections 4096;
-		}
-		http {
-		    access_log off;
-		    client_body_temp_path $STATIC_DIR/client_body_temp;
-		    fastcgi_temp_path     $STATIC_DIR/fastcgi_temp;
-		    proxy_temp_path       $STATIC_DIR/proxy_temp;
-		    scgi_temp_path        $STATIC_DIR/scgi_temp;
-		    uwsgi_temp_path       $STATIC_DIR/uwsgi_temp;
-		    keepalive_timeout 15s;
-		    server_tokens off;
+	yardstick_nginx_conf "$STATIC_DIR" 'bench/run.sh: the "nginx static" yardstick' <<-EOF
 		    server {
 		        listen 127.0.0.1:$STATIC_PORT;
 		        location = /health {
@@ -266,7 +251,6 @@ static_up() {
 		            return 200 '{"status":"ok","database":"ok"}';
 		        }
 		    }
-		}
 	EOF
 	local args=(-p "$STATIC_DIR" -c "$STATIC_DIR/nginx.conf" -e "$STATIC_DIR/error.log")
 	as_svc nginx -t -q "${args[@]}" || die "yardstick nginx: configuration test failed"

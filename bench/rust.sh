@@ -77,24 +77,9 @@ as_svc env LISTEN="127.0.0.1:$RUST_PORT" JWT_SECRET="$secret" \
 	DATABASE="host=$VAR/run port=$PG_PORT dbname=taskapi user=taskapi" \
 	"$tmp/rust-yardstick" </dev/null >/dev/null 2>"$tmp/rust.log" &
 as_svc mkdir -p "$RUST_NGINX"
-as_svc sh -c "cat >'$RUST_NGINX/nginx.conf'" <<-EOF
-	# Written by bench/rust.sh: nginx in front of the Rust yardstick.
-	pid                  $RUST_NGINX/nginx.pid;
-	error_log            $RUST_NGINX/error.log warn;
-	worker_processes     1;
-	worker_rlimit_nofile 8192;
-	events {
-	    worker_connections 4096;
-	}
-	http {
-	    access_log off;
-	    client_body_temp_path $RUST_NGINX/client_body_temp;
-	    fastcgi_temp_path     $RUST_NGINX/fastcgi_temp;
-	    proxy_temp_path       $RUST_NGINX/proxy_temp;
-	    scgi_temp_path        $RUST_NGINX/scgi_temp;
-	    uwsgi_temp_path       $RUST_NGINX/uwsgi_temp;
-	    keepalive_timeout 15s;
-	    server_tokens off;
+# shellcheck source=bench/yardstick-nginx.sh
+. "$BENCH_DIR/yardstick-nginx.sh"
+yardstick_nginx_conf "$RUST_NGINX" "bench/rust.sh: nginx in front of the Rust yardstick" <<-EOF
 	    upstream rust {
 	        server 127.0.0.1:$RUST_PORT;
 	        keepalive 256;
@@ -108,7 +93,6 @@ as_svc sh -c "cat >'$RUST_NGINX/nginx.conf'" <<-EOF
 	            proxy_set_header Connection "";
 	        }
 	    }
-	}
 EOF
 as_svc nginx -p "$RUST_NGINX" -c "$RUST_NGINX/nginx.conf" -e "$RUST_NGINX/error.log" ||
 	die "the proxy nginx did not start"
