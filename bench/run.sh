@@ -6,7 +6,8 @@
 # to the dev stack), seeds users and tasks, then measures with wrk (one
 # client thread) the API endpoints and, in the same run, two yardsticks: a
 # second nginx answering "return 200" with the health JSON, and
-# pgbench -S -M prepared on the stack's PostgreSQL.  Every figure is the
+# pgbench -S -M prepared on the stack's PostgreSQL, over TCP as the issue
+# measured it and over the unix socket (bench/pg-tcp.sh).  Every figure is the
 # median of BENCH_RUNS runs.  Prints a table and writes bench/RESULTS.md
 # (the part between the bench:begin/bench:end markers; the rest of the
 # file, "## Notes" included, is kept).  Stops the stack at the end.
@@ -18,7 +19,9 @@
 #   BENCH_HIGH_CONCURRENCY [1024]  the errors-only pass (GET /health and
 #                             GET /api/v1/tasks/{id}); empty to skip
 #   BENCH_ENDPOINTS ["health task_get tasks_list task_create task_patch
-#                    static pgbench"]   any subset
+#                    static pgbench pgbench_unix"]   any subset; pgbench
+#                    is over TCP (the issue's yardstick), pgbench_unix
+#                    over the unix socket (bench/pg-tcp.sh)
 #   BENCH_QUICK=1             sanity check: 1 run, 3 s, c=64 only (explicit
 #                             settings above still win); writes its
 #                             RESULTS.md only under bench/out/
@@ -55,7 +58,7 @@ else
 	CONC=${BENCH_CONCURRENCY:-16 64 256}
 fi
 HIGH_CONC=${BENCH_HIGH_CONCURRENCY-1024}
-ENDPOINTS=${BENCH_ENDPOINTS:-health task_get tasks_list task_create task_patch static pgbench}
+ENDPOINTS=${BENCH_ENDPOINTS:-health task_get tasks_list task_create task_patch static pgbench pgbench_unix}
 NTASKS=${BENCH_TASKS:-10000}
 EXPORT_TASKS=${BENCH_EXPORT_TASKS:-100000}
 WRK_THREADS=${BENCH_WRK_THREADS:-1}
@@ -86,7 +89,7 @@ as_svc() { if is_root; then runuser -u "$SVC_USER" -- "$@"; else "$@"; fi; }
 
 for t in $ENDPOINTS; do
 	case $t in
-	health | task_get | tasks_list | task_create | task_patch | static | pgbench) ;;
+	health | task_get | tasks_list | task_create | task_patch | static | pgbench | pgbench_unix) ;;
 	*) die "unknown endpoint '$t' in BENCH_ENDPOINTS" ;;
 	esac
 done
@@ -223,6 +226,8 @@ NGINX_ERR=$VAR/log/nginx-error.log
 BASE=http://127.0.0.1:$HTTP_PORT
 PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -h "$VAR/run" -p "$PG_PORT")
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+# shellcheck source=bench/pg-tcp.sh
+. "$BENCH_DIR/pg-tcp.sh"
 
 # --- 3. the nginx yardstick ---------------------------------------------------
 # A second nginx (same binary, worker_processes 1 like the stack's, same
@@ -273,7 +278,7 @@ fi
 
 pgb_psql() { as_svc "${PSQL[@]}" -U postgres "$@"; }
 
-if has pgbench; then
+if has pgbench || has pgbench_unix; then
 	if [ "$(pgb_psql -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'pgbench'")" = 1 ] &&
 		[ "$(pgb_psql -d pgbench -c "SELECT count(*) FROM pgbench_branches" 2>/dev/null || echo 0)" = "$PGB_SCALE" ]; then
 		say "pgbench database (scale $PGB_SCALE) already there"
@@ -287,6 +292,25 @@ if has pgbench; then
 	PGB_LOGDIR=$VAR/bench-pgbench-logs
 	rm -rf "$PGB_LOGDIR"
 	as_svc mkdir -p "$PGB_LOGDIR"
+fi
+if has pgbench || has pgbench_unix; then
+	# The issue's yardstick is over TCP (bench/pg-tcp.sh says why and how).
+	rc=0
+	pg_tcp_setup || rc=$?
+	case $rc in
+	0) ;;
+	2)
+		say "restarting the bench stack: its PostgreSQL now listens on 127.0.0.1:$PG_PORT too (SCRAM, role $PGB_ROLE only)"
+		dev down >>"$OUT/dev.log" 2>&1 || die "./dev down failed (see $OUT/dev.log)"
+		for f in taskapi.log nginx-access.log nginx-error.log; do : >"$VAR/log/$f"; done
+		dev up >>"$OUT/dev.log" 2>&1 || { tail -n 30 "$OUT/dev.log" >&2; die "./dev up failed"; }
+		MASTER=$(cat "$VAR/run/taskapi.pid")
+		NGINX_PID=$(cat "$VAR/nginx/nginx.pid")
+		;;
+	*) die "could not set up the TCP pgbench yardstick" ;;
+	esac
+	pgb_tcp -S -M prepared -c 1 -t 1 -n pgbench >"$OUT/pgbench-tcp-check.log" 2>&1 ||
+		{ cat "$OUT/pgbench-tcp-check.log" >&2; die "pgbench over TCP does not connect"; }
 fi
 
 # --- 5. seed -------------------------------------------------------------------
@@ -411,11 +435,12 @@ run_wrk() {
 		"$((v[connect] + v[read] + v[write] + v[timeout]))" "$statuses")"
 }
 
-run_pgbench() { # conc rep tag
-	local c=$1 rep=$2 tag=$3 raw prefix tps failed pct
-	raw=$OUT/raw/$tag-pgbench-c$c-r$rep.txt
-	prefix=$PGB_LOGDIR/c$c-r$rep
-	as_svc pgbench -h "$VAR/run" -p "$PG_PORT" -U postgres -S -M prepared -c "$c" -j 1 \
+run_pgbench() { # target(pgbench: TCP, pgbench_unix) conc rep tag
+	local t=$1 c=$2 rep=$3 tag=$4 raw prefix tps failed pct via=pgb_tcp
+	[ "$t" = pgbench_unix ] && via=pgb_unix
+	raw=$OUT/raw/$tag-$t-c$c-r$rep.txt
+	prefix=$PGB_LOGDIR/$t-c$c-r$rep
+	"$via" -S -M prepared -c "$c" -j 1 \
 		-T "$DURATION" -n -l --sampling-rate="$PGB_SAMPLING" --log-prefix="$prefix" \
 		pgbench >"$raw" 2>&1 || true
 	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$raw")
@@ -428,24 +453,27 @@ def p(q): return v[min(len(v) - 1, max(0, int(round(q * len(v) + 0.5)) - 1))] if
 print(p(0.50), p(0.99), len(v))')
 	rm -f "$prefix".*
 	if [ -z "$tps" ]; then
-		say "pgbench c=$c run $rep: no result (see $raw)"
-		printf 'pgbench\t%s\t%s\tNA\tNA\tNA\tNA\t0\t0\t0\t0\tNA\t-\t0\t0\t%s\n' \
-			"$c" "$rep" "${raw#"$OUT/"}" >>"$RUNS_TSV"
+		say "$t c=$c run $rep: no result (see $raw)"
+		printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\t0\t0\t0\t0\tNA\t-\t0\t0\t%s\n' \
+			"$t" "$c" "$rep" "${raw#"$OUT/"}" >>"$RUNS_TSV"
 		return 0
 	fi
 	local p50 p99 nsamp
 	read -r p50 p99 nsamp <<<"$pct"
-	printf 'pgbench\t%s\t%s\t%s\t%s\t%s\t%s\t0\t0\t0\t0\t%s\t-\t0\t0\t%s\n' \
-		"$c" "$rep" "$tps" "$p50" "$p99" "${failed:-0}" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t0\t0\t0\t0\t%s\t-\t0\t0\t%s\n' \
+		"$t" "$c" "$rep" "$tps" "$p50" "$p99" "${failed:-0}" \
 		"$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$raw")" \
 		"${raw#"$OUT/"}" >>"$RUNS_TSV"
 	say "$(printf '%-11s c=%-4s run %s: %9s tps    p50 %6.2f ms  p99 %7.2f ms  failed %s  (%s sampled)' \
-		pgbench "$c" "$rep" "$tps" "$(awk -v x="$p50" 'BEGIN{print x/1000}')" \
+		"$t" "$c" "$rep" "$tps" "$(awk -v x="$p50" 'BEGIN{print x/1000}')" \
 		"$(awk -v x="$p99" 'BEGIN{print x/1000}')" "${failed:-0}" "$nsamp")"
 }
 
 run_target() { # target conc rep tag
-	if [ "$1" = pgbench ]; then run_pgbench "$2" "$3" "$4"; else run_wrk "$@"; fi
+	case $1 in
+	pgbench | pgbench_unix) run_pgbench "$@" ;;
+	*) run_wrk "$@" ;;
+	esac
 }
 
 mem_once() { python3 "$BENCH_DIR/memwatch.py" once "$1"; }

@@ -9,7 +9,8 @@
 #   sbs_measure LABEL PORT SCRIPT PATH
 #                         warm-up, then bench/cpu-per-request.sh: one row
 #                         of req/s and CPU µs per request by program
-#   sbs_pgbench           pgbench -S -M prepared -c 64 -j 1: one row
+#   sbs_pgbench           pgbench -S -M prepared -c 64 -j 1: a row over
+#                         TCP, a row over the unix socket
 #   sbs_report ROUNDS     medians of the rows, and GET rows against pgbench
 
 ROOT=$(dirname "$BENCH_DIR")
@@ -19,6 +20,8 @@ PG_PORT=${TASKAPI_PG_PORT:-55440}
 HTTP=http://127.0.0.1:${BENCH_HTTP_PORT:-18090}
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 as_svc() { if [ "$(id -u)" = 0 ]; then runuser -u taskapi -- "$@"; else "$@"; fi; }
+# shellcheck source=bench/pg-tcp.sh
+. "$BENCH_DIR/pg-tcp.sh"
 
 sbs_token() {
 	: "${BENCH_DATA:=$(ls -td "$BENCH_DIR"/out/*/data 2>/dev/null | head -n 1)}"
@@ -47,11 +50,28 @@ sbs_measure() { # label port script path
 	tail -n 1 "$tmp/rows"
 }
 
+# pgbench over TCP (the issue's yardstick) and over the unix socket
+# (bench/pg-tcp.sh).  A cluster not yet listening on TCP is restarted
+# once; the stack's pool reconnects by itself.
 sbs_pgbench() {
-	local tps
-	tps=$(as_svc pgbench -h "$VAR/run" -p "$PG_PORT" -U postgres -S -M prepared -c 64 -j 1 \
-		-T "$SECS" -n pgbench 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-	printf 'pgbench -S c=64\t%s\t\t\t\t\t\n' "${tps:-NA}" | tee -a "$tmp/rows"
+	local via tps rc=0
+	if [ -z "${SBS_PG_TCP_READY:-}" ]; then
+		pg_tcp_setup || rc=$?
+		if [ "$rc" = 2 ]; then
+			echo "restarting the bench stack's PostgreSQL to listen on 127.0.0.1:$PG_PORT (role $PGB_ROLE only)"
+			as_svc "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_ctl" -D "$VAR/pgdata" \
+				-m fast -w restart -l "$VAR/log/postgres.log" >/dev/null || die "PostgreSQL did not restart"
+			sleep 2
+		elif [ "$rc" != 0 ]; then
+			die "could not set up the TCP pgbench yardstick"
+		fi
+		SBS_PG_TCP_READY=1
+	fi
+	for via in tcp unix; do
+		tps=$("pgb_$via" -S -M prepared -c 64 -j 1 -T "$SECS" -n pgbench 2>/dev/null |
+			sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+		printf 'pgbench -S c=64 %s\t%s\t\t\t\t\t\n' "$via" "${tps:-NA}" | tee -a "$tmp/rows"
+	done
 }
 
 sbs_report() { # rounds
@@ -78,10 +98,12 @@ sbs_report() { # rounds
 		    cells = ["{:,.0f}".format(cols[0]) if cols[0] else "NA"]
 		    cells += ["" if c is None else "{:.1f}".format(c) for c in cols[1:]]
 		    print("| " + k + " | " + " | ".join(cells) + " |")
-		pgb = med([r[0] for r in rows.get("pgbench -S c=64", [])])
+		pgb = {v: med([r[0] for r in rows.get("pgbench -S c=64 " + v, [])]) for v in ("tcp", "unix")}
 		print()
 		for k in order:
-		    if (k.startswith("GET task") or k.startswith("list")) and pgb:
-		        print("{}: {:.2f}x pgbench".format(k, med([r[0] for r in rows[k]]) / pgb))
+		    if (k.startswith("GET task") or k.startswith("list")) and pgb["tcp"] and pgb["unix"]:
+		        rps = med([r[0] for r in rows[k]])
+		        print("{}: {:.2f}x pgbench over TCP (the issue's yardstick), {:.2f}x over the unix socket"
+		              .format(k, rps / pgb["tcp"], rps / pgb["unix"]))
 	EOF
 }
