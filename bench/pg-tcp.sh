@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/pg-tcp.sh: the pgbench yardstick over TCP, as the issue measured it.
 # Sourced, not run, by bench/run.sh and bench/side-by-side.sh after they
 # have set VAR (the bench stack's var/), PG_PORT and as_svc.
@@ -45,6 +46,7 @@ pg_tcp_setup() {
 		SELECT format('GRANT SELECT ON pgbench_accounts, pgbench_branches TO %I', :'role')
 		\gexec
 	EOF
+	# shellcheck disable=SC2016 # $1 is the inner shell's, on purpose
 	as_svc sh -c 'umask 077 && cat >"$1"' sh "$PGB_PASSFILE" <<-EOF
 		127.0.0.1:$PG_PORT:pgbench:$PGB_ROLE:$pw
 	EOF
