@@ -18,6 +18,7 @@
 # the two pgbench tables, by SCRAM, with a random password kept in a
 # mode-600 passfile of the service user.
 #
+#   pgb_su_psql    psql as the cluster superuser over the unix socket
 #   pg_tcp_setup   role, grants, password, pg_hba; returns 2 when the
 #                  cluster must restart to listen on 127.0.0.1 (the caller
 #                  restarts it the way it prefers), 0 when it is ready

@@ -275,17 +275,16 @@ if has static; then
 fi
 
 # --- 4. the pgbench yardstick -------------------------------------------------
-
-pgb_psql() { as_svc "${PSQL[@]}" -U postgres "$@"; }
+# pgb_su_psql, pg_tcp_setup, pgb_tcp and pgb_unix: bench/pg-tcp.sh.
 
 if has pgbench || has pgbench_unix; then
-	if [ "$(pgb_psql -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'pgbench'")" = 1 ] &&
-		[ "$(pgb_psql -d pgbench -c "SELECT count(*) FROM pgbench_branches" 2>/dev/null || echo 0)" = "$PGB_SCALE" ]; then
+	if [ "$(pgb_su_psql -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'pgbench'")" = 1 ] &&
+		[ "$(pgb_su_psql -d pgbench -c "SELECT count(*) FROM pgbench_branches" 2>/dev/null || echo 0)" = "$PGB_SCALE" ]; then
 		say "pgbench database (scale $PGB_SCALE) already there"
 	else
 		say "pgbench -i -s $PGB_SCALE"
-		pgb_psql -d postgres -c "DROP DATABASE IF EXISTS pgbench"
-		pgb_psql -d postgres -c "CREATE DATABASE pgbench"
+		pgb_su_psql -d postgres -c "DROP DATABASE IF EXISTS pgbench"
+		pgb_su_psql -d postgres -c "CREATE DATABASE pgbench"
 		as_svc pgbench -h "$VAR/run" -p "$PG_PORT" -U postgres -i -s "$PGB_SCALE" -q pgbench \
 			>"$OUT/pgbench-init.log" 2>&1 || { cat "$OUT/pgbench-init.log" >&2; die "pgbench -i failed"; }
 	fi
