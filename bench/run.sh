@@ -206,11 +206,13 @@ fi
 # The logs are the bench stack's own: start them afresh, so that they hold
 # this run only (all their writers use O_APPEND, so truncating under a
 # stack left running is safe too).
-if [ -d "$BUILD/var/log" ]; then
+logs_reset() {
+	local f
 	for f in taskapi.log nginx-access.log nginx-error.log; do
-		[ -f "$BUILD/var/log/$f" ] && : >"$BUILD/var/log/$f"
+		if [ -f "$BUILD/var/log/$f" ]; then : >"$BUILD/var/log/$f"; fi
 	done
-fi
+}
+logs_reset
 say "./dev up (http :$HTTP_PORT, pg :$PG_PORT, build $BUILD)"
 STACK_STARTED=1
 dev up >>"$OUT/dev.log" 2>&1 || {
@@ -291,8 +293,6 @@ if has pgbench || has pgbench_unix; then
 	PGB_LOGDIR=$VAR/bench-pgbench-logs
 	rm -rf "$PGB_LOGDIR"
 	as_svc mkdir -p "$PGB_LOGDIR"
-fi
-if has pgbench || has pgbench_unix; then
 	# The yardstick is over TCP (bench/pg-tcp.sh says why and how).
 	rc=0
 	pg_tcp_setup || rc=$?
@@ -301,7 +301,7 @@ if has pgbench || has pgbench_unix; then
 	2)
 		say "restarting the bench stack: its PostgreSQL now listens on 127.0.0.1:$PG_PORT too (SCRAM, role $PGB_ROLE only)"
 		dev down >>"$OUT/dev.log" 2>&1 || die "./dev down failed (see $OUT/dev.log)"
-		for f in taskapi.log nginx-access.log nginx-error.log; do : >"$VAR/log/$f"; done
+		logs_reset
 		dev up >>"$OUT/dev.log" 2>&1 || { tail -n 30 "$OUT/dev.log" >&2; die "./dev up failed"; }
 		MASTER=$(cat "$VAR/run/taskapi.pid")
 		NGINX_PID=$(cat "$VAR/nginx/nginx.pid")
