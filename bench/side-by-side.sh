@@ -52,7 +52,9 @@ sbs_measure() { # label port script path
 
 # pgbench over TCP (the yardstick) and over the unix socket
 # (bench/pg-tcp.sh).  A cluster not yet listening on TCP is restarted
-# once; the stack's pool reconnects by itself.
+# once with pg_ctl, and the stack's pool reconnects by itself; run.sh
+# restarts the whole stack instead, which would undo floor.sh's swapped
+# nginx upstream here.
 sbs_pgbench() {
 	local via tps rc=0
 	if [ -z "${SBS_PG_TCP_READY:-}" ]; then
