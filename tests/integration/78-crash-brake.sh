@@ -42,19 +42,25 @@ crashes() {
 crash0=$(crashes)
 log_at=$(stat -c %s "$LOG")
 codes=""
+# A worker an earlier test left (not yet past its idle timeout) is listed
+# and killed with the first round's: count what was killed, not rounds.
+killed=0 rounds_killed=0
 for round in 1 2 3 4 5 6; do
 	codes+="$(blocking) "
 	pids=$(fcgi_pids)
 	[[ -n $pids ]] || { diag "round $round: no blocking worker listed"; continue; }
 	# shellcheck disable=SC2086
 	kill -9 $pids
+	killed=$((killed + $(wc -w <<<"$pids")))
+	rounds_killed=$((rounds_killed + 1))
 	for p in $pids; do
 		t0=$(now_ms)
 		while ! gone "$p" && (($(now_ms) - t0 < 3000)); do sleep 0.05; done
 	done
 done
 is "$codes" "200 200 200 200 200 200 " "each of 6 rounds: a worker started for the request answered 200 before it was killed"
-is "$(($(crashes) - crash0))" 6 "the 6 kills are counted as crashes"
+is "$rounds_killed" 6 "a blocking worker was there to kill in each of the 6 rounds ($killed killed)"
+is "$(($(crashes) - crash0))" "$killed" "the $killed kills are counted as crashes"
 brake=$(tail -c +"$((log_at + 1))" "$LOG" | grep -c 'workers died within 30 s; waiting [0-9]* ms before starting another')
 num_cmp "$brake" -ge 1 "the master logged its brake ($brake lines)"
 
@@ -71,7 +77,7 @@ ms=$(($(now_ms) - t0))
 is "$code" 200 "during the brake: a blocking-pool request is served once a worker may start"
 num_cmp "$ms" -le 5000 "... within the brake's wait (${ms} ms)"
 forks=$(tail -c +"$((log_at + 1))" "$LOG" | grep -c '"msg":"worker [0-9]* killed by signal 9')
-is "$forks" 6 "no worker died but the 6 killed (no fork loop)"
+is "$forks" "$killed" "no worker died but the $killed killed (no fork loop)"
 kill -0 "$MASTER" 2>/dev/null && pass "the master is still there" || fail "the master is still there"
 
 restart_pool
