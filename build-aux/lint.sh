@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lint.sh: the static checks of ../shared/STYLE.md 7.6, for `make lint`.
+# lint.sh: the static checks (cppcheck, clang-tidy, clang-format), for `make lint`.
 #
 #   build-aux/lint.sh BUILDDIR
 #

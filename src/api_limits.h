@@ -1,5 +1,5 @@
 /*
- * api_limits.h: every number of ../shared/API.md in one place.
+ * api_limits.h: every number of the HTTP contract (doc/API.md) in one place.
  *
  * The SQL CHECK constraints in sql/migrations mirror these values; the
  * integration tests probe both edges of each one.  Named api_limits.h

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 71-stuck.sh (issue 4, fault 2, the master's half): a blocking worker
+# 71-stuck.sh (fault: a stuck request, the master's half): a blocking worker
 # that is stuck in one request past TASKAPI_REQUEST_TIMEOUT, in a way
 # statement_timeout cannot end (the process is frozen with SIGSTOP in
 # the middle of a request), is killed by the master after the timeout

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 92-overload.sh (issue 4, fault 5): 2,048 concurrent clients against the
+# 92-overload.sh (fault: overload): 2,048 concurrent clients against the
 # pool (up to 4 blocking workers + the event worker), wrk from loopback.
 # Requests queue (pool socket backlog 4096, nginx caps the blocking pool
 # at 2048 in progress) or get a JSON 503 with Retry-After; nothing else:

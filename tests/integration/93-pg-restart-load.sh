@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 93-pg-restart-load.sh (issue 4, fault 3): PostgreSQL stopped and started
+# 93-pg-restart-load.sh (fault: PostgreSQL restart under load): PostgreSQL stopped and started
 # again while 8 clients keep sending requests to both kinds of worker.
 # During the outage requests fail fast (JSON 503 + Retry-After, none
 # longer than the 2 s connect timeout) and /health says degraded; from

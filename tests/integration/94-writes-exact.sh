@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 94-writes-exact.sh (issue 4, fault 6): concurrent creates, patches and
+# 94-writes-exact.sh (fault: exact writes under concurrency): concurrent creates, patches and
 # deletes from 10 clients, all of them also patching one hot task and
 # racing to delete the same few tasks.  Afterwards the database holds
 # exactly what the successful responses say: every 201 is there with its

@@ -16,7 +16,7 @@ fi
 
 SRCDIR=${TASKAPI_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 
-# A missing tool is a visible skip (../shared/STYLE.md 7.5); ./dev test
+# A missing tool is a visible skip, never a silent pass; ./dev test
 # installs all three.
 command -v node >/dev/null 2>&1 || { echo '1..0 # SKIP node is not installed'; exit 0; }
 [[ -d $SRCDIR/node_modules/playwright-core ]] ||
