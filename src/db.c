@@ -25,10 +25,9 @@
  * Timestamps are selected as they are: with the session's DateStyle ISO
  * and TimeZone UTC (db_setup) PostgreSQL writes "2026-11-21
  * 09:30:00.1234+00", which the renderer turns into RFC 3339 with six
- * fraction digits (jb_pgtime).  Three to_char() calls a row cost more
- * than the whole rest of a 20-row page (bench/RESULTS.md).
+ * fraction digits (json_out.c, jb_pgtime).  Three to_char() calls a row
+ * cost more than the whole rest of a 20-row page (bench/RESULTS.md).
  */
-#define TS(c) c
 /*
  * The new updated_at of a changed row: now(), but always after the
  * previous value.  now() is the transaction's start, and a PATCH that
@@ -40,11 +39,10 @@
 #define MONOTONIC_NOW(col) \
 	"greatest(now(), " col " + interval '1 microsecond')"
 #define USER_COLS(u)	u ".id, " u ".email, " u ".name, " \
-		TS(u ".created_at") ", " TS(u ".updated_at")
+		u ".created_at, " u ".updated_at"
 #define TASK_COLS(t)	t ".id, " t ".user_id, " t ".title, " \
 		t ".description, " t ".status, " t ".priority, " \
-		TS(t ".due_at") ", " TS(t ".created_at") ", " \
-		TS(t ".updated_at")
+		t ".due_at, " t ".created_at, " t ".updated_at"
 
 struct stmt_def {
 	const char	*name;

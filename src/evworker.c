@@ -4,7 +4,8 @@
  *
  * One process multiplexes many FastCGI connections (nginx keeps them
  * alive with fastcgi_keep_conn) with epoll, and runs the planned
- * statements of all of them on one libpq connection in pipeline mode:
+ * statements of all of them on its libpq connections in pipeline mode
+ * (TASKAPI_EV_DB_CONNECTIONS; writes on the first, reads on the others):
  * every statement read in one loop turn is sent, then one
  * PQpipelineSync, so under load many queries share a write and their
  * results come back together, as tokio-postgres batches.  The handlers'

@@ -1,6 +1,8 @@
 /*
  * evworker.h: the event-driven worker: many FastCGI connections on one
- * epoll loop, their statements pipelined on one libpq connection.
+ * epoll loop, their statements pipelined on its libpq connections
+ * (TASKAPI_EV_DB_CONNECTIONS: the first takes the writes, the others the
+ * reads).
  */
 #ifndef TASKAPI_EVWORKER_H
 #define TASKAPI_EVWORKER_H

@@ -5,7 +5,7 @@
  * The exposition format: https://prometheus.io/docs/instrumenting/
  * exposition_formats/ (HELP and TYPE once per family, counters named
  * *_total, histogram buckets cumulative with an le="+Inf" equal to
- * _count).  `promtool check metrics` parses it in 85-metrics.sh.
+ * _count).  `promtool check metrics` parses it in 83-metrics.sh.
  */
 #include "config.h"
 

@@ -1,8 +1,9 @@
 /*
  * scoreboard.h: one slot per worker in memory shared by the master and
  * all workers (mapped before the first fork), as php-fpm keeps it.
- * Workers write their own slot; the master reads every slot to kill
- * stuck workers and, later, to report status and metrics.
+ * Workers write their own slot; the master reads every slot to size the
+ * pool and kill stuck workers, and any worker reads them all to answer
+ * /status and /metrics (h_ops.c, metrics.c).
  */
 #ifndef TASKAPI_SCOREBOARD_H
 #define TASKAPI_SCOREBOARD_H
