@@ -38,11 +38,14 @@
  */
 #define MONOTONIC_NOW(col) \
 	"greatest(now(), " col " + interval '1 microsecond')"
+/* A column list reads best a few columns a line. */
+/* clang-format off */
 #define USER_COLS(u)	u ".id, " u ".email, " u ".name, " \
 		u ".created_at, " u ".updated_at"
 #define TASK_COLS(t)	t ".id, " t ".user_id, " t ".title, " \
 		t ".description, " t ".status, " t ".priority, " \
 		t ".due_at, " t ".created_at, " t ".updated_at"
+/* clang-format on */
 
 struct stmt_def {
 	const char	*name;
