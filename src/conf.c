@@ -1,7 +1,7 @@
 /*
  * conf.c: environment and env-file settings.  Every variable is listed
  * once in conf_vars with its default and its documentation, so --help,
- * the README and the parser cannot drift apart.
+ * doc/INSTALL.md and the parser cannot drift apart.
  */
 #include "config.h"
 

@@ -6,7 +6,7 @@
 # no 502, no socket errors, no timeouts; no worker dies; right after the
 # flood the service answers normally.
 # TASKAPI_FAULT_SECONDS sets the flood's length (5 s here; make
-# check-faults runs it for 30 s).  README "Sizing" explains the numbers.
+# check-faults runs it for 30 s).  doc/OPERATIONS.md "Sizing" explains the numbers.
 . "$(dirname "$0")/lib.sh"
 
 PIDF=${TASKAPI_VAR:-}/run/taskapi.pid

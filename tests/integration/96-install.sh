@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # 96-install.sh: "make install" into a DESTDIR puts every file where
-# README and taskapi(8) say; the installed copy then runs for real: the
+# doc/INSTALL.md and taskapi(8) say; the installed copy then runs for real: the
 # systemd unit's own ExecStartPre/ExecStart lines (the pool under
 # spawn-fcgi, as the service user), behind a private nginx built from the
 # installed snippet and site, on the dev stack's database.  Then
@@ -144,7 +144,7 @@ like "$(cat "$W/check.out")" JWT_SECRET "... because of the placeholder JWT_SECR
 
 # ------------------------------------------------------------- configure it
 
-# README: the env file is a copy of the example, root:taskapi, mode 0640.
+# doc/INSTALL.md: the env file is a copy of the example, root:taskapi, mode 0640.
 ENVF=$D$sysconfdir/taskapi/taskapi.env
 if [[ $IS_ROOT == yes ]]; then
 	install -m 0640 -o root -g "$SVC" "$EXAMPLE" "$ENVF"
@@ -198,7 +198,7 @@ as_svc() {
 
 if [[ -z $unitdir ]]; then
 	skip "the systemd unit" "configured --without-systemdsystemunitdir"
-	# The README's spawn-fcgi line stands in for the unit's.
+	# doc/INSTALL.md's spawn-fcgi line stands in for the unit's.
 	PRE=("$D$bindir/taskapi --env-file $ENVF check" "$D$bindir/taskapi --env-file $ENVF migrate")
 	START="$(command -v spawn-fcgi) -n -b 4096 -s $W/run/taskapi.sock -M 0660 -- $D$bindir/taskapi --env-file $ENVF serve"
 	RELOAD="kill -HUP \$MAINPID"
@@ -370,7 +370,7 @@ is "$left" "" "... and none of taskapi's own directories"
 dirs_left=$(cd "$D" && find . -mindepth 1 -type d | LC_ALL=C sort | tr '\n' ' ')
 diag "empty shared directories automake leaves (expected): $dirs_left"
 
-# README: the nginx values are make variables.
+# doc/INSTALL.md: the nginx values are make variables.
 D2=$W/stage2
 if mk install DESTDIR="$D2" NGINX_CORS_ORIGIN=https://tasks.example.com NGINX_LISTEN=8080 \
 	>"$W/install2.log" 2>&1; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 97-backup.sh: README "Back up": pg_dump -Fc with the schema owner's
+# 97-backup.sh: doc/OPERATIONS.md "Back up": pg_dump -Fc with the schema owner's
 # role, pg_restore --list, and a restore into a fresh database owned by
 # that role holds the same schema, grants and rows.
 . "$(dirname "$0")/lib.sh"
