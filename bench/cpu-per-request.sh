@@ -3,11 +3,12 @@
 #
 # Runs one wrk (-t1, c=64) against a running bench stack and reads the
 # CPU time (utime + stime, /proc/PID/stat) of every nginx, postgres,
-# taskapi, wrk, floor (bench/floor.sh) and rust-yardstick (bench/rust.sh)
-# process before and after the middle of the run, then
+# taskapi, wrk, floor (bench/experiments/floor.sh) and rust-yardstick
+# (bench/experiments/rust.sh) process before and after the middle of the
+# run, then
 # divides by the requests served in that time: microseconds of CPU per
 # request, by program.  Used for the side-by-side figures in
-# bench/RESULTS.md ("Where the time goes now").
+# bench/HISTORY.md ("Where the time goes now").
 #
 #   BENCH_KEEP_STACK=1 bench/run.sh      # a seeded stack left running
 #   bench/cpu-per-request.sh task_get.lua [SECONDS] [PATH] [CONNECTIONS]

@@ -1,15 +1,15 @@
 # shellcheck shell=bash
-# bench/pg-tcp.sh: the pgbench yardstick over TCP, as the issue measured it.
-# Sourced, not run, by bench/run.sh and bench/side-by-side.sh after they
+# bench/pg-tcp.sh: the pgbench yardstick over TCP, as the targets were measured.
+# Sourced, not run, by bench/run.sh and bench/experiments/side-by-side.sh after they
 # have set VAR (the bench stack's var/), PG_PORT and as_svc.
 #
-# The issue's figure is `pgbench -S -M prepared -c 64 -j 1` over TCP; the
+# The targets' figure is `pgbench -S -M prepared -c 64 -j 1` over TCP; the
 # bench stack's cluster listens only on its unix socket (./dev sets
 # listen_addresses = '').  On this machine the unix socket is about a
 # quarter faster than loopback TCP for that load, so measuring it there
-# alone makes every "x pgbench" target harder than the issue wrote it.
+# alone makes every "x pgbench" target harder than they were written.
 # The benchmark therefore runs pgbench both ways and rates the targets
-# against TCP, the issue's yardstick, and shows the unix-socket ratio next
+# against TCP, the targets' yardstick, and shows the unix-socket ratio next
 # to it.
 #
 # Opening TCP must not open the cluster: ./dev's initdb trusts every

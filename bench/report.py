@@ -28,7 +28,8 @@ ORDER = ["health", "task_get", "tasks_list", "task_create", "task_patch",
          "static", "pgbench", "pgbench_unix"]
 APP = ORDER[:5]
 
-# (target, yardstick, minimum ratio) at c=64, from the issue.
+# (target, yardstick, minimum ratio) at c=64: the performance targets
+# (bench/README.md), each a share of a yardstick measured in the same run.
 RATIO_TARGETS = [
     ("task_get", "pgbench", 1.00),
     ("tasks_list", "pgbench", 0.45),
@@ -261,9 +262,9 @@ def build(meta, runs, idle, exports, out):
     # --- targets
     md.append("## Targets (c=64, against the same run's yardsticks)")
     md.append("")
-    md.append("The pgbench targets are rated against pgbench over TCP, the issue's "
-              "yardstick (its table: \"single-row primary-key SELECT, TCP\"; Rust direct "
-              "ran level with it). The last column is the same ratio against pgbench over "
+    md.append("The pgbench targets are rated against pgbench over TCP, the yardstick "
+              "they were set with (\"single-row primary-key SELECT, TCP\"; a Rust server "
+              "direct ran level with it). The last column is the same ratio against pgbench over "
               "the cluster's unix socket, which is faster here: stricter, for reference.")
     md.append("")
     md.append("| target | measured | goal | result | against pgbench over the unix socket |")
@@ -559,7 +560,7 @@ def build(meta, runs, idle, exports, out):
     md.append("- pgbench: `pgbench -S -M prepared -c C -j 1 -T D -n` on a scale-"
               f"{meta.get('pgbench_scale')} `pgbench` database in the stack's own "
               "PostgreSQL cluster, as the role `bench_pgbench` (SELECT on the pgbench "
-              "tables only), twice: over **TCP** to 127.0.0.1 like the issue's figure "
+              "tables only), twice: over **TCP** to 127.0.0.1 like the targets' figure "
               "(the one the targets use; the role logs in by SCRAM once per client, "
               "before the timed part) and over the cluster's **unix socket**. The "
               "bench stack's cluster listens on 127.0.0.1 for that role alone "

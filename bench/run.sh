@@ -6,7 +6,7 @@
 # to the dev stack), seeds users and tasks, then measures with wrk (one
 # client thread) the API endpoints and, in the same run, two yardsticks: a
 # second nginx answering "return 200" with the health JSON, and
-# pgbench -S -M prepared on the stack's PostgreSQL, over TCP as the issue
+# pgbench -S -M prepared on the stack's PostgreSQL, over TCP as the targets
 # measured it and over the unix socket (bench/pg-tcp.sh).  Every figure is the
 # median of BENCH_RUNS runs.  Prints a table and writes bench/RESULTS.md
 # (the part between the bench:begin/bench:end markers; the rest of the
@@ -20,7 +20,7 @@
 #                             GET /api/v1/tasks/{id}); empty to skip
 #   BENCH_ENDPOINTS ["health task_get tasks_list task_create task_patch
 #                    static pgbench pgbench_unix"]   any subset; pgbench
-#                    is over TCP (the issue's yardstick), pgbench_unix
+#                    is over TCP (the targets' yardstick), pgbench_unix
 #                    over the unix socket (bench/pg-tcp.sh)
 #   BENCH_QUICK=1             sanity check: 1 run, 3 s, c=64 only (explicit
 #                             settings above still win); writes its
@@ -293,7 +293,7 @@ if has pgbench || has pgbench_unix; then
 	PGB_LOGDIR=$VAR/bench-pgbench-logs
 	rm -rf "$PGB_LOGDIR"
 	as_svc mkdir -p "$PGB_LOGDIR"
-	# The issue's yardstick is over TCP (bench/pg-tcp.sh says why and how).
+	# The targets' yardstick is over TCP (bench/pg-tcp.sh says why and how).
 	rc=0
 	pg_tcp_setup || rc=$?
 	case $rc in

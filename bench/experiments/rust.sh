@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# bench/rust.sh: taskapi against the Rust stack the performance issue
+# bench/experiments/rust.sh: taskapi against the Rust stack the performance targets
 # compares it with, on this machine, in the same minutes.
 #
-# bench/rust-yardstick/ is GET /api/v1/tasks/{id} and GET /health in
+# bench/experiments/rust-yardstick/ is GET /api/v1/tasks/{id} and GET /health in
 # hyper + tokio + tokio-postgres (taskapi's task_get SQL, the same HS256
 # token check, the same JSON fields), built offline from Debian's
 # packaged crates.  Alternated, each with bench/cpu-per-request.sh
@@ -13,15 +13,18 @@
 #   rust behind nginx     wrk -> a second nginx (proxy_pass, upstream
 #                         keepalive; no access log, no added headers, so
 #                         lighter than the stack's) -> the Rust server
-#   pgbench -S -M prepared -c 64 -j 1, the issue's yardstick, each round.
+#   pgbench -S -M prepared -c 64 -j 1, the targets' yardstick, each round.
 #
 # Needs a seeded bench stack left running:
-#   BENCH_KEEP_STACK=1 bench/run.sh && bench/rust.sh [ROUNDS]
+#   BENCH_KEEP_STACK=1 bench/run.sh && bench/experiments/rust.sh [ROUNDS]
 # Installs cargo and the crates (Debian packages) when run as root.
 set -eu
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=bench/side-by-side.sh
-. "$BENCH_DIR/side-by-side.sh"
+# This experiment lives in bench/experiments/; the benchmark's own scripts
+# (BENCH_DIR) are one level up.
+EXP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_DIR=$(dirname "$EXP_DIR")
+# shellcheck source=bench/experiments/side-by-side.sh
+. "$EXP_DIR/side-by-side.sh"
 RUST_PORT=${BENCH_RUST_PORT:-18094}
 PROXY_PORT=${BENCH_RUST_PROXY_PORT:-18095}
 SECS=${BENCH_RUST_SECS:-6}
@@ -64,8 +67,8 @@ cat >"$tmp/cargo/config.toml" <<-EOF
 	[net]
 	offline = true
 EOF
-echo "building bench/rust-yardstick (Debian's cargo, offline)..."
-cp -r "$BENCH_DIR/rust-yardstick" "$tmp/src"
+echo "building bench/experiments/rust-yardstick (Debian's cargo, offline)..."
+cp -r "$EXP_DIR/rust-yardstick" "$tmp/src"
 (cd "$tmp/src" && CARGO_HOME=$tmp/cargo /usr/bin/cargo build -q --release --offline \
 	--target-dir "$target") || die "cargo build failed"
 cp "$target/release/rust-yardstick" "$tmp/rust-yardstick"
@@ -79,7 +82,7 @@ as_svc env LISTEN="127.0.0.1:$RUST_PORT" JWT_SECRET="$secret" \
 as_svc mkdir -p "$RUST_NGINX"
 # shellcheck source=bench/yardstick-nginx.sh
 . "$BENCH_DIR/yardstick-nginx.sh"
-yardstick_nginx_conf "$RUST_NGINX" "bench/rust.sh: nginx in front of the Rust yardstick" <<-EOF
+yardstick_nginx_conf "$RUST_NGINX" "bench/experiments/rust.sh: nginx in front of the Rust yardstick" <<-EOF
 	    upstream rust {
 	        server 127.0.0.1:$RUST_PORT;
 	        keepalive 256;

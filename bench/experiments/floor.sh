@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/floor.sh: taskapi's event worker against the smallest responder
-# of the same shape (bench/floor.c, the issue's "130-line prototype"),
+# bench/experiments/floor.sh: taskapi's event worker against the smallest responder
+# of the same shape (bench/experiments/floor.c, the "130-line prototype" of the targets),
 # behind the same nginx, in the same minutes.
 #
 # It swaps the server line of the bench stack's `upstream taskapi_ev`
@@ -13,19 +13,22 @@
 #               floor static     the same JSON, no database
 #   GET task    taskapi          GET /api/v1/tasks/{id}, the bench user's token
 #               floor same SQL   taskapi's task_get statement, no auth
-#               floor by id      the task by primary key alone (the issue's
+#               floor by id      the task by primary key alone (the targets'
 #                                prototype: "no JWT, fewer fields")
 #   list        taskapi          GET /api/v1/tasks?limit=20
 #               floor same SQL   taskapi's tasks_list statement, no auth
-#   pgbench -S -M prepared -c 64 -j 1, the issue's yardstick, in each round.
+#   pgbench -S -M prepared -c 64 -j 1, the targets' yardstick, in each round.
 #
 # Needs a seeded bench stack left running:
-#   BENCH_KEEP_STACK=1 bench/run.sh && bench/floor.sh [ROUNDS]
+#   BENCH_KEEP_STACK=1 bench/run.sh && bench/experiments/floor.sh [ROUNDS]
 # The nginx config is restored (and nginx reloaded) on exit.
 set -eu
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=bench/side-by-side.sh
-. "$BENCH_DIR/side-by-side.sh"
+# This experiment lives in bench/experiments/; the benchmark's own scripts
+# (BENCH_DIR) are one level up.
+EXP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_DIR=$(dirname "$EXP_DIR")
+# shellcheck source=bench/experiments/side-by-side.sh
+. "$EXP_DIR/side-by-side.sh"
 SECS=${BENCH_FLOOR_SECS:-6}
 rounds=${1:-3}
 CONF=$VAR/nginx/taskapi-http.conf
@@ -53,7 +56,7 @@ sbs_token
 uid=$(psql_ taskapi -c "SELECT user_id FROM tasks WHERE id = '$(head -n 1 "$tmp/data/ids")'")
 [ -n "$uid" ] || die "cannot find the bench user"
 
-cc -std=c11 -O2 -Wall -Wextra -o "$tmp/floor" "$BENCH_DIR/floor.c" \
+cc -std=c11 -O2 -Wall -Wextra -o "$tmp/floor" "$EXP_DIR/floor.c" \
 	$(pkg-config --cflags --libs libpq) || die "cannot build floor.c"
 # The session settings taskapi's event worker sets for its connections
 # (src/db.c): without them PostgreSQL re-plans the list on every call.

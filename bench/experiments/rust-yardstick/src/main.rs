@@ -1,4 +1,4 @@
-//! The Rust yardstick of bench/rust.sh: taskapi's two hottest routes in
+//! The Rust yardstick of bench/experiments/rust.sh: taskapi's two hottest routes in
 //! hyper + tokio + tokio-postgres, the stack of the well-known Rust
 //! version of this API.  Same SQL as taskapi's task_get, same HS256
 //! token check (no cache), same JSON fields; nothing else of the API.

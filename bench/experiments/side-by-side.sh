@@ -1,5 +1,7 @@
-# bench/side-by-side.sh: what bench/floor.sh and bench/rust.sh share.
-# Sourced, not run, after the caller has set BENCH_DIR.  It sets the
+# bench/experiments/side-by-side.sh: what floor.sh and rust.sh (next to
+# it) share.
+# Sourced, not run, after the caller has set BENCH_DIR (bench/, whose
+# scripts it uses).  It sets the
 # bench stack's paths and ports (TASKAPI_BUILD, TASKAPI_PG_PORT and
 # BENCH_HTTP_PORT as for run.sh) and die and as_svc; the functions below
 # also want SECS and tmp (a private directory, mode 755).
@@ -50,7 +52,7 @@ sbs_measure() { # label port script path
 	tail -n 1 "$tmp/rows"
 }
 
-# pgbench over TCP (the issue's yardstick) and over the unix socket
+# pgbench over TCP (the targets' yardstick) and over the unix socket
 # (bench/pg-tcp.sh).  A cluster not yet listening on TCP is restarted
 # once with pg_ctl, and the stack's pool reconnects by itself; run.sh
 # restarts the whole stack instead, which would undo floor.sh's swapped
@@ -105,7 +107,7 @@ sbs_report() { # rounds
 		for k in order:
 		    if (k.startswith("GET task") or k.startswith("list")) and pgb["tcp"] and pgb["unix"]:
 		        rps = med([r[0] for r in rows[k]])
-		        print("{}: {:.2f}x pgbench over TCP (the issue's yardstick), {:.2f}x over the unix socket"
+		        print("{}: {:.2f}x pgbench over TCP (the targets' yardstick), {:.2f}x over the unix socket"
 		              .format(k, rps / pgb["tcp"], rps / pgb["unix"]))
 	EOF
 }

@@ -1,7 +1,7 @@
 /*
- * bench/floor.c: the smallest event-driven FastCGI responder, the shape
- * of the "130-line C prototype" in the performance issue.  It is a
- * yardstick, not part of taskapi: bench/floor.sh puts it behind the
+ * bench/experiments/floor.c: the smallest event-driven FastCGI responder, the shape
+ * of the "130-line C prototype" the performance targets were set beside.  It is a
+ * yardstick, not part of taskapi: bench/experiments/floor.sh puts it behind the
  * bench stack's own nginx in place of the event worker, so the two can
  * be compared on the same machine, through the same nginx, in the same
  * minutes.  What taskapi does on top of it (authentication, validation,
