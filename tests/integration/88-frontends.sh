@@ -85,7 +85,7 @@ fe_wait() {
 
 # lib.sh's req, timed: a request slower than a second is noted in
 # SLOW_REQS and printed with the front end's summary; one that waited
-# 5 s or more, in WAITED_REQS (see the end of smoke).
+# 3 s or more, in WAITED_REQS (see the end of smoke).
 eval "$(declare -f req | sed '1s/^req /lib_req /')"
 SLOW_REQS=""
 WAITED_REQS=""
@@ -96,7 +96,7 @@ req() {
 	if [[ $ms -ge 1000 ]]; then
 		SLOW_REQS="$SLOW_REQS"$'\n'"  $1 $2: $RESP_STATUS after $ms ms"
 	fi
-	if [[ $ms -ge 5000 ]]; then
+	if [[ $ms -ge 3000 ]]; then
 		WAITED_REQS="$WAITED_REQS"$'\n'"  $1 $2: $RESP_STATUS after $ms ms"
 	fi
 }
@@ -168,14 +168,16 @@ sys.stdout.write(json.dumps(doc))' >"$T_DIR/near.json"
 	expect_error 401 "[$n] no token is a JSON 401"
 
 	# No request of the smoke waited for a worker that another connection
-	# of the same front end holds.  Each one takes milliseconds; a request
-	# queued behind a blocking worker kept by an idle connection waits
-	# until that worker's idle stop (TASKAPI_WORKER_IDLE_TIMEOUT, 10 s):
-	# the bound sits between the two, far from either.
+	# of the same front end holds.  Each one takes milliseconds (tens of
+	# them on a loaded machine); a request queued behind a blocking worker
+	# that an idle kept connection holds waits until that worker's idle
+	# stop, up to TASKAPI_WORKER_IDLE_TIMEOUT (10 s) after its last
+	# request.  The bound is far above the first; the second is a wait of
+	# anything up to 10 s, so it fails most runs, not every one.
 	if [[ -z $WAITED_REQS ]]; then
-		pass "[$n] no request waited 5 s or more for a worker"
+		pass "[$n] no request waited 3 s or more for a worker"
 	else
-		fail "[$n] no request waited 5 s or more for a worker" "waited:$WAITED_REQS"
+		fail "[$n] no request waited 3 s or more for a worker" "waited:$WAITED_REQS"
 	fi
 	diag "$n: $((T_FAILED - failed_before)) failed, in $((SECONDS - t0)) s"
 	if [[ -n $SLOW_REQS ]]; then
