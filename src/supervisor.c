@@ -39,6 +39,28 @@
 #define BACKOFF_MAX_US		(30LL * 1000000)
 #define STUCK_GRACE_US		(5LL * 1000000)	/* past request_timeout */
 #define TERM_RESEND_US		(1LL * 1000000)
+#define KEPT_RESPAWN_US		(500LL * 1000)	/* the kept worker, at most */
+
+/*
+ * The crash brake, one per kind of worker: blocking workers dying in a
+ * loop must not delay the event worker's restart, nor the other way
+ * round.  While a kind's brake holds (now < spawn_at) no worker of that
+ * kind is started beyond one: a kind is never left with no worker at
+ * all, since requests would then wait unanswered in its socket's queue
+ * until nginx or the client gave up, and run later for nobody.  That
+ * kept worker is restarted at most every KEPT_RESPAWN_US; a blocking one
+ * answers every request with a JSON 503 + Retry-After until the brake
+ * lets go (worker.c, admission.c), so it runs none of what may be killing
+ * the pool; the event worker serves on.  The brake's end is published in
+ * the scoreboard for that.
+ */
+struct brake {
+	int64_t		 crashes[CRASH_LIMIT];	/* ring of times */
+	size_t		 crash_next;
+	int64_t		 backoff_us;
+	int64_t		 spawn_at;	/* no spawn before, but the kept one */
+	int64_t		 kept_at;	/* last start of a kept worker */
+};
 
 struct child {
 	pid_t		 pid;		/* 0: slot free */
@@ -63,10 +85,7 @@ static struct {
 	unsigned		 gen;
 	bool			 stopping;
 	int64_t			 stop_deadline;
-	int64_t			 crashes[CRASH_LIMIT];	/* ring of times */
-	size_t			 crash_next;
-	int64_t			 backoff_us;
-	int64_t			 spawn_at;	/* no spawn before */
+	struct brake		 brake[SB_KIND__MAX];
 	unsigned long		 restarts;
 } sv;
 
@@ -222,25 +241,39 @@ retire(size_t i)
 		log_warn("kill %ld: %s", (long)c->pid, strerror(errno));
 }
 
-/* Notes an abnormal exit and sets the respawn backoff when they pile up. */
+/* Publishes the end of a kind's brake where its workers read it. */
 static void
-note_crash(int64_t now)
+publish_brake(enum sb_kind kind)
 {
-	int64_t	 oldest;
+	atomic_store(&sv.sb->brake_until_us[kind], sv.brake[kind].spawn_at);
+}
 
-	sv.crashes[sv.crash_next] = now;
-	sv.crash_next = (sv.crash_next + 1) % CRASH_LIMIT;
-	oldest = sv.crashes[sv.crash_next];
+/*
+ * Notes an abnormal exit of a worker of the kind and sets that kind's
+ * respawn backoff when they pile up.
+ */
+static void
+note_crash(enum sb_kind kind, int64_t now)
+{
+	struct brake	*b = &sv.brake[kind];
+	int64_t		 oldest;
+
+	b->crashes[b->crash_next] = now;
+	b->crash_next = (b->crash_next + 1) % CRASH_LIMIT;
+	oldest = b->crashes[b->crash_next];
 	if (oldest != 0 && now - oldest < CRASH_WINDOW_US) {
-		sv.backoff_us = sv.backoff_us == 0 ? BACKOFF_MIN_US :
-		    sv.backoff_us * 2;
-		if (sv.backoff_us > BACKOFF_MAX_US)
-			sv.backoff_us = BACKOFF_MAX_US;
-		sv.spawn_at = now + sv.backoff_us;
+		b->backoff_us = b->backoff_us == 0 ? BACKOFF_MIN_US :
+		    b->backoff_us * 2;
+		if (b->backoff_us > BACKOFF_MAX_US)
+			b->backoff_us = BACKOFF_MAX_US;
+		b->spawn_at = now + b->backoff_us;
+		publish_brake(kind);
 		log_error("%d workers died within %lld s; waiting %lld ms "
-		    "before starting another", CRASH_LIMIT,
+		    "before starting another %s worker (one is kept "
+		    "running%s)", CRASH_LIMIT,
 		    (long long)(CRASH_WINDOW_US / 1000000),
-		    (long long)(sv.backoff_us / 1000));
+		    (long long)(b->backoff_us / 1000), sb_kind_name((int)kind),
+		    kind == SB_KIND_FCGI ? ", answering 503" : "");
 	}
 }
 
@@ -277,7 +310,7 @@ reap(void)
 		} else if (WIFEXITED(st)) {
 			log_error("worker %ld exited with status %d", (long)pid,
 			    WEXITSTATUS(st));
-			note_crash(now);
+			note_crash(sv.children[i].kind, now);
 		} else if (WIFSIGNALED(st)) {
 			int sig = WTERMSIG(st);
 			if (planned && (sig == SIGTERM || sig == SIGKILL)) {
@@ -290,7 +323,7 @@ reap(void)
 				log_error("worker %ld killed by signal %d%s",
 				    (long)pid, sig, WCOREDUMP(st) ?
 				    " (core dumped)" : "");
-				note_crash(now);
+				note_crash(sv.children[i].kind, now);
 			}
 		}
 		if (!planned)
@@ -392,7 +425,8 @@ fcgi_wanted(void)
 static void
 maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us, int64_t now)
 {
-	size_t	 cur = 0, old = 0, retiring = 0, starting = 0;
+	struct brake	*b = &sv.brake[kind];
+	size_t		 cur = 0, old = 0, retiring = 0, starting = 0;
 
 	for (size_t i = 0; i < sv.sb->nslots; i++) {
 		struct child *c = &sv.children[i];
@@ -407,18 +441,28 @@ maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us, int64_t now)
 		} else
 			old++;
 	}
-	while (cur + old < want && now >= sv.spawn_at) {
+	/* The brake holds: still one worker of the kind, never none. */
+	if (now < b->spawn_at && cur + old == 0 && want > 0 &&
+	    now - b->kept_at >= KEPT_RESPAWN_US) {
+		b->kept_at = now;
+		if (spawn(kind) == 0)
+			log_warn("crash brake: started one %s worker to keep "
+			    "the pool answering", sb_kind_name((int)kind));
+		return;
+	}
+	while (cur + old < want && now >= b->spawn_at) {
 		if (spawn(kind) == -1)
 			return;
 		cur++;
 		starting++;
-		if (sv.backoff_us > 0) {
-			sv.spawn_at = now + sv.backoff_us;
+		if (b->backoff_us > 0) {
+			b->spawn_at = now + b->backoff_us;
+			publish_brake(kind);
 			break;
 		}
 	}
 	if (old > 0 && retiring == 0 && starting == 0) {
-		if (cur + old <= want && now >= sv.spawn_at) {
+		if (cur + old <= want && now >= b->spawn_at) {
 			(void)spawn(kind);
 			return;	/* retire an old one once this one accepts */
 		}
@@ -442,10 +486,13 @@ maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us, int64_t now)
 static void
 maintain(int64_t now)
 {
-	/* A long-lived pool forgets old crashes. */
-	if (sv.backoff_us > 0 && now > sv.spawn_at + CRASH_WINDOW_US)
-		sv.backoff_us = 0;
 	size_t fcgi = 0;
+
+	/* A long-lived pool forgets old crashes. */
+	for (int k = 0; k < SB_KIND__MAX; k++)
+		if (sv.brake[k].backoff_us > 0 &&
+		    now > sv.brake[k].spawn_at + CRASH_WINDOW_US)
+			sv.brake[k].backoff_us = 0;
 
 	for (size_t i = 0; i < sv.sb->nslots; i++)
 		if (sv.children[i].pid != 0 &&
@@ -453,7 +500,14 @@ maintain(int64_t now)
 		    !sv.children[i].retiring && sv.children[i].gen == sv.gen)
 			fcgi++;
 	/* Beyond TASKAPI_WORKERS (after a reload): stop the extra now. */
-	maintain_kind(SB_KIND_FCGI, fcgi_wanted(),
+	/*
+	 * An on-demand pool wants no worker while none is busy; under the
+	 * brake it still keeps one, which answers 503 at once.
+	 */
+	maintain_kind(SB_KIND_FCGI,
+	    now < sv.brake[SB_KIND_FCGI].spawn_at && fcgi_wanted() == 0 ?
+		1 :
+		fcgi_wanted(),
 	    fcgi > (size_t)sv.conf->workers ?
 		0 :
 		sv.conf->worker_idle_timeout * 1000000LL,
@@ -478,7 +532,8 @@ ondemand_watch(int64_t now)
 {
 	size_t n = 0;
 
-	if (sv.stopping || sv.conf->spare_workers != 0 || now < sv.spawn_at)
+	if (sv.stopping || sv.conf->spare_workers != 0 ||
+	    now < sv.brake[SB_KIND_FCGI].spawn_at)
 		return false;
 	for (size_t i = 0; i < sv.sb->nslots; i++)
 		if (sv.children[i].pid != 0 &&
@@ -556,6 +611,33 @@ live_children(void)
 	return n;
 }
 
+/*
+ * Stopping, with requests still queued on the blocking pool's socket and
+ * no blocking worker left to take them (an on-demand pool may have none):
+ * one is started and asked to stop at once; it serves what is queued
+ * before it exits (worker.c, drain_queued).
+ */
+static void
+drain_on_stop(int64_t now)
+{
+	struct pollfd	 p = { .fd = sv.listen_fd, .events = POLLIN };
+
+	if (now >= sv.stop_deadline)
+		return;
+	for (size_t i = 0; i < sv.sb->nslots; i++)
+		if (sv.children[i].pid != 0 &&
+		    sv.children[i].kind == SB_KIND_FCGI)
+			return;
+	if (poll(&p, 1, 0) != 1 || (p.revents & POLLIN) == 0)
+		return;
+	if (spawn(SB_KIND_FCGI) == -1)
+		return;
+	for (size_t i = 0; i < sv.sb->nslots; i++)
+		if (sv.children[i].pid != 0 &&
+		    sv.children[i].kind == SB_KIND_FCGI)
+			retire(i);	/* the one just started */
+}
+
 int
 supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
     int ev_fd)
@@ -621,6 +703,7 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 		reap();
 		now = util_mono_us();
 		if (sv.stopping) {
+			drain_on_stop(now);
 			if (live_children() == 0)
 				break;
 			for (size_t i = 0; i < sv.sb->nslots; i++) {
