@@ -29,18 +29,18 @@
 #include "admission.h"
 #include "util.h"
 
-#define FCGI_HEADER_LEN		8
-#define FCGI_ABORT_REQUEST	2
+#define FCGI_HEADER_LEN	   8
+#define FCGI_ABORT_REQUEST 2
 
 bool
 admission_aborted(const unsigned char *buf, size_t len)
 {
-	size_t	 off = 0;
+	size_t off = 0;
 
 	/* Records: version, type, id (2), content length (2), padding, 0. */
 	while (off + FCGI_HEADER_LEN <= len) {
 		const unsigned char *h = buf + off;
-		size_t clen = ((size_t)h[4] << 8) | h[5];
+		size_t		     clen = ((size_t)h[4] << 8) | h[5];
 
 		if (h[1] == FCGI_ABORT_REQUEST)
 			return true;
@@ -52,8 +52,8 @@ admission_aborted(const unsigned char *buf, size_t len)
 int64_t
 admission_parse_msec(const char *s)
 {
-	int64_t	 sec = 0, ms = 0;
-	int	 digits = 0;
+	int64_t sec = 0, ms = 0;
+	int	digits = 0;
 
 	if (s == NULL || *s < '0' || *s > '9')
 		return -1;
@@ -77,12 +77,12 @@ admission_parse_msec(const char *s)
 static bool
 peer_gone(int fd)
 {
-	struct pollfd	 p = { .fd = fd, .events = POLLIN | POLLRDHUP };
-	unsigned char	 buf[256];
-	ssize_t		 n;
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+	unsigned char buf[256];
+	ssize_t	      n;
 
 	if (poll(&p, 1, 0) <= 0)
-		return false;	/* nothing to say, or poll failed: run it */
+		return false; /* nothing to say, or poll failed: run it */
 	if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0)
 		return true;
 	if ((p.revents & POLLIN) == 0)
@@ -97,16 +97,18 @@ enum admission
 admission_check(int fd, const char *request_start, int64_t max_wait_us,
     int64_t brake_until_us, int *retry_after_s)
 {
-	int64_t	 now = util_mono_us(), start;
+	int64_t now = util_mono_us(), start;
 
 	if (peer_gone(fd))
 		return ADMIT_GONE;
 	if (brake_until_us > now) {
-		*retry_after_s = (int)((brake_until_us - now + 999999) / 1000000);
+		*retry_after_s =
+		    (int)((brake_until_us - now + 999999) / 1000000);
 		return ADMIT_BRAKE;
 	}
 	start = admission_parse_msec(request_start);
-	if (start > 0 && max_wait_us > 0 && util_now_us() - start > max_wait_us) {
+	if (start > 0 && max_wait_us > 0 &&
+	    util_now_us() - start > max_wait_us) {
 		*retry_after_s = 1;
 		return ADMIT_STALE;
 	}

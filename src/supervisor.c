@@ -39,7 +39,7 @@
 #define BACKOFF_MAX_US		(30LL * 1000000)
 #define STUCK_GRACE_US		(5LL * 1000000)	/* past request_timeout */
 #define TERM_RESEND_US		(1LL * 1000000)
-#define KEPT_RESPAWN_US		(500LL * 1000)	/* the kept worker, at most */
+#define KEPT_RESPAWN_US		(500LL * 1000) /* the kept worker, at most */
 
 /*
  * The crash brake, one per kind of worker: blocking workers dying in a
@@ -55,11 +55,11 @@
  * the scoreboard for that.
  */
 struct brake {
-	int64_t		 crashes[CRASH_LIMIT];	/* ring of times */
-	size_t		 crash_next;
-	int64_t		 backoff_us;
-	int64_t		 spawn_at;	/* no spawn before, but the kept one */
-	int64_t		 kept_at;	/* last start of a kept worker */
+	int64_t crashes[CRASH_LIMIT]; /* ring of times */
+	size_t	crash_next;
+	int64_t backoff_us;
+	int64_t spawn_at; /* no spawn before, but the kept one */
+	int64_t kept_at;  /* last start of a kept worker */
 };
 
 struct child {
@@ -255,23 +255,23 @@ publish_brake(enum sb_kind kind)
 static void
 note_crash(enum sb_kind kind, int64_t now)
 {
-	struct brake	*b = &sv.brake[kind];
-	int64_t		 oldest;
+	struct brake *b = &sv.brake[kind];
+	int64_t	      oldest;
 
 	b->crashes[b->crash_next] = now;
 	b->crash_next = (b->crash_next + 1) % CRASH_LIMIT;
 	oldest = b->crashes[b->crash_next];
 	if (oldest != 0 && now - oldest < CRASH_WINDOW_US) {
-		b->backoff_us = b->backoff_us == 0 ? BACKOFF_MIN_US :
-		    b->backoff_us * 2;
+		b->backoff_us =
+		    b->backoff_us == 0 ? BACKOFF_MIN_US : b->backoff_us * 2;
 		if (b->backoff_us > BACKOFF_MAX_US)
 			b->backoff_us = BACKOFF_MAX_US;
 		b->spawn_at = now + b->backoff_us;
 		publish_brake(kind);
 		log_error("%d workers died within %lld s; waiting %lld ms "
-		    "before starting another %s worker (one is kept "
-		    "running%s)", CRASH_LIMIT,
-		    (long long)(CRASH_WINDOW_US / 1000000),
+			  "before starting another %s worker (one is kept "
+			  "running%s)",
+		    CRASH_LIMIT, (long long)(CRASH_WINDOW_US / 1000000),
 		    (long long)(b->backoff_us / 1000), sb_kind_name((int)kind),
 		    kind == SB_KIND_FCGI ? ", answering 503" : "");
 	}
@@ -425,8 +425,8 @@ fcgi_wanted(void)
 static void
 maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us, int64_t now)
 {
-	struct brake	*b = &sv.brake[kind];
-	size_t		 cur = 0, old = 0, retiring = 0, starting = 0;
+	struct brake *b = &sv.brake[kind];
+	size_t	      cur = 0, old = 0, retiring = 0, starting = 0;
 
 	for (size_t i = 0; i < sv.sb->nslots; i++) {
 		struct child *c = &sv.children[i];
@@ -447,7 +447,8 @@ maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us, int64_t now)
 		b->kept_at = now;
 		if (spawn(kind) == 0)
 			log_warn("crash brake: started one %s worker to keep "
-			    "the pool answering", sb_kind_name((int)kind));
+				 "the pool answering",
+			    sb_kind_name((int)kind));
 		return;
 	}
 	while (cur + old < want && now >= b->spawn_at) {
@@ -620,7 +621,7 @@ live_children(void)
 static void
 drain_on_stop(int64_t now)
 {
-	struct pollfd	 p = { .fd = sv.listen_fd, .events = POLLIN };
+	struct pollfd p = { .fd = sv.listen_fd, .events = POLLIN };
 
 	if (now >= sv.stop_deadline)
 		return;
@@ -635,7 +636,7 @@ drain_on_stop(int64_t now)
 	for (size_t i = 0; i < sv.sb->nslots; i++)
 		if (sv.children[i].pid != 0 &&
 		    sv.children[i].kind == SB_KIND_FCGI)
-			retire(i);	/* the one just started */
+			retire(i); /* the one just started */
 }
 
 int

@@ -220,13 +220,14 @@ spares_check(const struct conf *c)
 static bool
 admit(FCGX_Request *fr, const struct conf *c, struct resp *resp)
 {
-	int		 retry_after = 0;
-	int64_t		 brake = scoreboard != NULL ?
-	    atomic_load(&scoreboard->brake_until_us[SB_KIND_FCGI]) : 0;
+	int	retry_after = 0;
+	int64_t brake = scoreboard != NULL ?
+	    atomic_load(&scoreboard->brake_until_us[SB_KIND_FCGI]) :
+	    0;
 
-	switch (admission_check(fr->ipcFd,
-	    FCGX_GetParam("REQUEST_START", fr->envp),
-	    c->request_timeout * 1000000LL, brake, &retry_after)) {
+	switch (
+	    admission_check(fr->ipcFd, FCGX_GetParam("REQUEST_START", fr->envp),
+		c->request_timeout * 1000000LL, brake, &retry_after)) {
 	case ADMIT_RUN:
 		return true;
 	case ADMIT_BRAKE:
@@ -235,12 +236,13 @@ admit(FCGX_Request *fr, const struct conf *c, struct resp *resp)
 		break;
 	case ADMIT_STALE:
 		log_warn("request waited longer than the request timeout "
-		    "(%ld s) in the queue; not run", c->request_timeout);
+			 "(%ld s) in the queue; not run",
+		    c->request_timeout);
 		resp_error_status(resp, 503, "service unavailable: overloaded");
 		break;
 	case ADMIT_GONE:
 		log_info("nginx closed the connection before the request ran; "
-		    "not run");
+			 "not run");
 		resp_error_status(resp, 499, "client closed request");
 		break;
 	}
@@ -262,8 +264,8 @@ admit(FCGX_Request *fr, const struct conf *c, struct resp *resp)
 static bool
 drain_queued(int listen_fd, const struct conf *c, int64_t *until)
 {
-	struct pollfd	 p = { .fd = listen_fd, .events = POLLIN };
-	int64_t		 now = util_mono_us();
+	struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+	int64_t	      now = util_mono_us();
 
 	if (*until == 0)
 		*until = now + c->shutdown_timeout * 1000000LL / 2;
@@ -316,7 +318,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		atomic_store(&slot->state, SB_IDLE);
 		if (FCGX_Accept_r(&fr) < 0) {
 			if (worker_stop)
-				continue;	/* drain what is queued, if any */
+				continue; /* drain what is queued, if any */
 			if (errno == EINTR)
 				continue;
 			log_error("accept failed: %s", strerror(errno));
