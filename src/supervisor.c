@@ -31,6 +31,7 @@
 #include "supervisor.h"
 #include "util.h"
 #include "evworker.h"
+#include "upgrade.h"
 #include "worker.h"
 
 #define CRASH_WINDOW_US		(30LL * 1000000)	/* brake window */
@@ -40,6 +41,7 @@
 #define STUCK_GRACE_US		(5LL * 1000000)	/* past request_timeout */
 #define TERM_RESEND_US		(1LL * 1000000)
 #define KEPT_RESPAWN_US		(500LL * 1000) /* the kept worker, at most */
+#define TAKEOVER_WAIT_US	(15LL * 1000000) /* a new master's workers */
 
 /*
  * The crash brake, one per kind of worker: blocking workers dying in a
@@ -75,6 +77,8 @@ struct child {
 
 static int		 sig_pipe[2] = { -1, -1 };
 
+static void	begin_stop(int);
+
 static struct {
 	struct conf		*conf;
 	const char		*env_file;
@@ -87,6 +91,10 @@ static struct {
 	int64_t			 stop_deadline;
 	struct brake		 brake[SB_KIND__MAX];
 	unsigned long		 restarts;
+	char *const		*argv;		/* to start a new binary */
+	pid_t			 successor;	/* new master starting, or 0 */
+	pid_t			 predecessor;	/* old master to stop, or 0 */
+	int64_t			 takeover_deadline;
 } sv;
 
 static void
@@ -289,6 +297,15 @@ reap(void)
 		enum sb_exit	 why = SB_EXIT_CRASH;
 		int64_t		 now = util_mono_us();
 
+		if (pid == sv.successor) {
+			log_error("the new master %ld %s %d before it took over; "
+			    "this master serves on", (long)pid,
+			    WIFEXITED(st) ? "exited with status" :
+					    "was killed by signal",
+			    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+			sv.successor = 0;
+			continue;
+		}
 		for (i = 0; i < SB_SLOTS_MAX; i++)
 			if (sv.children[i].pid == pid)
 				break;
@@ -588,6 +605,76 @@ reload(void)
 	    "(generation %u)", nc->workers, sv.gen);
 }
 
+/*
+ * SIGHUP: a reload, or, when the binary was replaced since this master
+ * started, the new binary taking over the sockets (upgrade.c).
+ */
+static void
+on_hup(void)
+{
+	pid_t	 pid;
+
+	if (sv.successor != 0) {
+		log_warn("SIGHUP ignored: new master %ld is taking over",
+		    (long)sv.successor);
+		return;
+	}
+	if (!upgrade_binary_replaced()) {
+		reload();
+		return;
+	}
+	if ((pid = upgrade_start(sv.argv, sv.listen_fd, sv.ev_fd)) == -1) {
+		log_error("the binary was replaced, but starting it failed; "
+		    "reloading the configuration only");
+		reload();
+		return;
+	}
+	sv.successor = pid;
+	log_info("the binary was replaced: started it as master %ld on the "
+	    "same sockets; this master stops once that one serves",
+	    (long)pid);
+}
+
+/*
+ * A master that took over from another: once its workers are up, the
+ * old master is asked to stop (it serves what it holds and what is
+ * queued, beside this one's workers).  Workers that never come up
+ * leave the old master serving and this one stopping.
+ */
+static void
+takeover(int64_t now)
+{
+	bool	 ev = sv.ev_fd == -1, fcgi = sv.conf->spare_workers == 0;
+
+	if (sv.predecessor == 0)
+		return;
+	for (size_t i = 0; i < sv.sb->nslots; i++) {
+		int st = atomic_load(&sv.sb->slots[i].state);
+
+		if (sv.children[i].pid == 0 || (st != SB_IDLE && st != SB_BUSY))
+			continue;
+		if (sv.children[i].kind == SB_KIND_EV)
+			ev = true;
+		else
+			fcgi = true;
+	}
+	if (ev && fcgi) {
+		log_info("serving; asking the old master %ld to stop",
+		    (long)sv.predecessor);
+		if (kill(sv.predecessor, SIGTERM) == -1 && errno != ESRCH)
+			log_error("kill %ld: %s", (long)sv.predecessor,
+			    strerror(errno));
+		sv.predecessor = 0;
+	} else if (now >= sv.takeover_deadline) {
+		log_error("no worker ready %lld s after the take-over; leaving "
+		    "the old master %ld serving and stopping",
+		    (long long)(TAKEOVER_WAIT_US / 1000000),
+		    (long)sv.predecessor);
+		sv.predecessor = 0;
+		begin_stop(SIGTERM);
+	}
+}
+
 static void
 begin_stop(int sig)
 {
@@ -641,13 +728,16 @@ drain_on_stop(int64_t now)
 
 int
 supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
-    int ev_fd)
+    int ev_fd, char *const argv[], pid_t upgrade_from)
 {
 	memset(&sv, 0, sizeof(sv));
 	sv.conf = conf;
 	sv.env_file = env_file;
 	sv.listen_fd = listen_fd;
 	sv.ev_fd = ev_fd;
+	sv.argv = argv;
+	sv.predecessor = upgrade_from;
+	sv.takeover_deadline = util_mono_us() + TAKEOVER_WAIT_US;
 	if ((sv.sb = scoreboard_create(SB_SLOTS_MAX)) == NULL) {
 		log_error("scoreboard: %s", strerror(errno));
 		return 1;
@@ -692,7 +782,7 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 					break;
 				case SIGHUP:
 					if (!sv.stopping)
-						reload();
+						on_hup();
 					break;
 				default:	/* SIGTERM, SIGINT, SIGQUIT */
 					if (!sv.stopping)
@@ -729,6 +819,7 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 		}
 		kill_stuck(now);
 		maintain(now);
+		takeover(now);
 		/* Looked at again: a worker may have taken it meanwhile. */
 		if ((pfd[1].revents & POLLIN) != 0 && ondemand_watch(now))
 			(void)spawn(SB_KIND_FCGI);
