@@ -53,7 +53,6 @@ int64_t
 admission_parse_msec(const char *s)
 {
 	int64_t sec = 0, ms = 0;
-	int	digits = 0;
 
 	if (s == NULL || *s < '0' || *s > '9')
 		return -1;
@@ -63,6 +62,8 @@ admission_parse_msec(const char *s)
 		sec = sec * 10 + (*s - '0');
 	}
 	if (*s == '.') {
+		int digits = 0;
+
 		for (s++; *s >= '0' && *s <= '9' && digits < 3; s++, digits++)
 			ms = ms * 10 + (*s - '0');
 		if (digits != 3)

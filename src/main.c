@@ -237,14 +237,15 @@ write_pid_file(const char *path)
 static void
 remove_pid_file(const char *path)
 {
-	FILE	*f;
-	long	 pid = 0;
+	FILE *f;
+	char  line[32];
+	long  pid = 0;
 
 	if ((f = fopen(path, "re")) == NULL)
 		return;
-	if (fscanf(f, "%ld", &pid) != 1)
-		pid = 0;
-	fclose(f);
+	if (fgets(line, sizeof(line), f) != NULL)
+		pid = strtol(line, NULL, 10);
+	(void)fclose(f);
 	if (pid == (long)getpid() && unlink(path) == -1 && errno != ENOENT)
 		log_warn("pid file %s: %s", path, strerror(errno));
 }
@@ -363,7 +364,8 @@ main(int argc, char *argv[])
 	if ((inherited = upgrade_inherited(&fd, &ev_fd, &upgrade_from)) == -1)
 		return 1;
 	if (inherited == 1) {
-		if (ev_fd != -1 && (c->ev_listen == NULL || c->ev_workers <= 0)) {
+		if (ev_fd != -1 &&
+		    (c->ev_listen == NULL || c->ev_workers <= 0)) {
 			close(ev_fd);
 			ev_fd = -1;
 		}

@@ -26,12 +26,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "evworker.h"
 #include "log.h"
 #include "scoreboard.h"
 #include "supervisor.h"
-#include "util.h"
-#include "evworker.h"
 #include "upgrade.h"
+#include "util.h"
 #include "worker.h"
 
 #define CRASH_WINDOW_US		(30LL * 1000000)	/* brake window */
@@ -40,7 +40,7 @@
 #define BACKOFF_MAX_US		(30LL * 1000000)
 #define STUCK_GRACE_US		(5LL * 1000000)	/* past request_timeout */
 #define TERM_RESEND_US		(1LL * 1000000)
-#define KEPT_RESPAWN_US		(500LL * 1000) /* the kept worker, at most */
+#define KEPT_RESPAWN_US		(500LL * 1000)	 /* the kept worker, at most */
 #define TAKEOVER_WAIT_US	(15LL * 1000000) /* a new master's workers */
 
 /*
@@ -77,7 +77,8 @@ struct child {
 
 static int		 sig_pipe[2] = { -1, -1 };
 
-static void	begin_stop(int);
+static void
+begin_stop(int);
 
 static struct {
 	struct conf		*conf;
@@ -91,9 +92,9 @@ static struct {
 	int64_t			 stop_deadline;
 	struct brake		 brake[SB_KIND__MAX];
 	unsigned long		 restarts;
-	char *const		*argv;		/* to start a new binary */
-	pid_t			 successor;	/* new master starting, or 0 */
-	pid_t			 predecessor;	/* old master to stop, or 0 */
+	char *const		*argv;	      /* to start a new binary */
+	pid_t			 successor;   /* new master starting, or 0 */
+	pid_t			 predecessor; /* old master to stop, or 0 */
 	int64_t			 takeover_deadline;
 } sv;
 
@@ -298,8 +299,10 @@ reap(void)
 		int64_t		 now = util_mono_us();
 
 		if (pid == sv.successor) {
-			log_error("the new master %ld %s %d before it took over; "
-			    "this master serves on", (long)pid,
+			log_error(
+			    "the new master %ld %s %d before it took over; "
+			    "this master serves on",
+			    (long)pid,
 			    WIFEXITED(st) ? "exited with status" :
 					    "was killed by signal",
 			    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
@@ -612,7 +615,7 @@ reload(void)
 static void
 on_hup(void)
 {
-	pid_t	 pid;
+	pid_t pid;
 
 	if (sv.successor != 0) {
 		log_warn("SIGHUP ignored: new master %ld is taking over",
@@ -625,13 +628,13 @@ on_hup(void)
 	}
 	if ((pid = upgrade_start(sv.argv, sv.listen_fd, sv.ev_fd)) == -1) {
 		log_error("the binary was replaced, but starting it failed; "
-		    "reloading the configuration only");
+			  "reloading the configuration only");
 		reload();
 		return;
 	}
 	sv.successor = pid;
 	log_info("the binary was replaced: started it as master %ld on the "
-	    "same sockets; this master stops once that one serves",
+		 "same sockets; this master stops once that one serves",
 	    (long)pid);
 }
 
@@ -644,7 +647,7 @@ on_hup(void)
 static void
 takeover(int64_t now)
 {
-	bool	 ev = sv.ev_fd == -1, fcgi = sv.conf->spare_workers == 0;
+	bool ev = sv.ev_fd == -1, fcgi = sv.conf->spare_workers == 0;
 
 	if (sv.predecessor == 0)
 		return;
@@ -667,7 +670,7 @@ takeover(int64_t now)
 		sv.predecessor = 0;
 	} else if (now >= sv.takeover_deadline) {
 		log_error("no worker ready %lld s after the take-over; leaving "
-		    "the old master %ld serving and stopping",
+			  "the old master %ld serving and stopping",
 		    (long long)(TAKEOVER_WAIT_US / 1000000),
 		    (long)sv.predecessor);
 		sv.predecessor = 0;

@@ -21,7 +21,8 @@
  * (0: none), stopped once this one's workers are up.  Returns the exit
  * code of the master.
  */
-int	supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
-	    int ev_fd, char *const argv[], pid_t upgrade_from);
+int
+supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
+    int ev_fd, char *const argv[], pid_t upgrade_from);
 
 #endif /* TASKAPI_SUPERVISOR_H */

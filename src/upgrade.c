@@ -32,19 +32,19 @@
 #include "log.h"
 #include "upgrade.h"
 
-#define ENV_FDS		"TASKAPI_UPGRADE_FDS"
-#define ENV_FROM	"TASKAPI_UPGRADE_FROM"
+#define ENV_FDS	 "TASKAPI_UPGRADE_FDS"
+#define ENV_FROM "TASKAPI_UPGRADE_FROM"
 
 static struct {
-	char		 path[PATH_MAX];	/* "": unknown */
-	struct stat	 st;
+	char	    path[PATH_MAX]; /* "": unknown */
+	struct stat st;
 } self;
 
 void
 upgrade_note_binary(void)
 {
-	ssize_t	 n = readlink("/proc/self/exe", self.path,
-	    sizeof(self.path) - 1);
+	ssize_t n =
+	    readlink("/proc/self/exe", self.path, sizeof(self.path) - 1);
 
 	if (n <= 0 || stat(self.path, &self.st) == -1) {
 		self.path[0] = '\0';
@@ -56,7 +56,7 @@ upgrade_note_binary(void)
 bool
 upgrade_binary_replaced(void)
 {
-	struct stat	 st;
+	struct stat st;
 
 	if (self.path[0] == '\0' || stat(self.path, &st) == -1)
 		return false;
@@ -69,7 +69,7 @@ upgrade_binary_replaced(void)
 static int
 keep_open(int fd)
 {
-	int	 fl;
+	int fl;
 
 	if (fd < 0)
 		return 0;
@@ -81,9 +81,9 @@ keep_open(int fd)
 pid_t
 upgrade_start(char *const argv[], int listen_fd, int ev_fd)
 {
-	sigset_t	 all, old;
-	char		 fds[32], from[32];
-	pid_t		 pid;
+	sigset_t all, old;
+	char	 fds[32], from[32];
+	pid_t	 pid;
 
 	if (self.path[0] == '\0' || argv == NULL)
 		return -1;
@@ -121,7 +121,7 @@ upgrade_start(char *const argv[], int listen_fd, int ev_fd)
 static bool
 is_socket(int fd)
 {
-	struct stat	 st;
+	struct stat st;
 
 	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
@@ -129,16 +129,18 @@ is_socket(int fd)
 int
 upgrade_inherited(int *listen_fd, int *ev_fd, pid_t *from)
 {
-	const char	*fds = getenv(ENV_FDS), *fr = getenv(ENV_FROM);
-	int		 l, e, n = 0;
-	long		 p;
-	char		*end;
+	const char *fds = getenv(ENV_FDS), *fr = getenv(ENV_FROM);
+	long	    l, e = -2, p = 0;
+	char	   *end;
 
 	if (fds == NULL)
 		return 0;
-	if (sscanf(fds, "%d,%d%n", &l, &e, &n) != 2 || fds[n] != '\0' ||
+	l = strtol(fds, &end, 10);
+	if (*end == ',')
+		e = strtol(end + 1, &end, 10);
+	if (*end != '\0' || l < 0 || l > INT_MAX || e < -1 || e > INT_MAX ||
 	    fr == NULL || (p = strtol(fr, &end, 10)) <= 1 || *end != '\0' ||
-	    !is_socket(l) || (e != -1 && !is_socket(e))) {
+	    !is_socket((int)l) || (e != -1 && !is_socket((int)e))) {
 		log_error("upgrade: malformed hand-over %s=%s %s=%s", ENV_FDS,
 		    fds, ENV_FROM, fr != NULL ? fr : "");
 		return -1;
@@ -152,11 +154,11 @@ upgrade_inherited(int *listen_fd, int *ev_fd, pid_t *from)
 	(void)unsetenv(ENV_FDS);
 	(void)unsetenv(ENV_FROM);
 	/* Not passed to the workers' execs (there are none) nor the next. */
-	(void)fcntl(l, F_SETFD, FD_CLOEXEC);
+	(void)fcntl((int)l, F_SETFD, FD_CLOEXEC);
 	if (e != -1)
-		(void)fcntl(e, F_SETFD, FD_CLOEXEC);
-	*listen_fd = l;
-	*ev_fd = e;
+		(void)fcntl((int)e, F_SETFD, FD_CLOEXEC);
+	*listen_fd = (int)l;
+	*ev_fd = (int)e;
 	*from = (pid_t)p;
 	return 1;
 }

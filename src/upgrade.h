@@ -10,17 +10,20 @@
 #include <stdbool.h>
 
 /* At start: remembers which file this binary is (for the check below). */
-void	upgrade_note_binary(void);
+void
+upgrade_note_binary(void);
 
 /* Whether the file this binary was started from has been replaced. */
-bool	upgrade_binary_replaced(void);
+bool
+upgrade_binary_replaced(void);
 
 /*
  * In the running master: starts the binary now at that path with the
  * same arguments, handing it listen_fd and ev_fd (-1: none).  Returns
  * its pid, or -1.
  */
-pid_t	upgrade_start(char *const argv[], int listen_fd, int ev_fd);
+pid_t
+upgrade_start(char *const argv[], int listen_fd, int ev_fd);
 
 /*
  * In a master the one above started: the sockets handed over.  Returns
@@ -28,6 +31,7 @@ pid_t	upgrade_start(char *const argv[], int listen_fd, int ev_fd);
  * stop once this one serves) set; 0 when nothing was handed over; -1 on
  * a malformed hand-over (logged).
  */
-int	upgrade_inherited(int *listen_fd, int *ev_fd, pid_t *from);
+int
+upgrade_inherited(int *listen_fd, int *ev_fd, pid_t *from);
 
 #endif /* TASKAPI_UPGRADE_H */
