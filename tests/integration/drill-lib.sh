@@ -23,7 +23,7 @@ drill_run() {
 	local name=$1
 	shift
 	DRILL_OUT=$T_DIR/$name.json
-	python3 "$LEDGER" --base "$BASE" --access-log "$ACCESS_LOG" --app-log "$APP_LOG" "$@" \
+	PYTHONDONTWRITEBYTECODE=1 python3 "$LEDGER" --base "$BASE" --access-log "$ACCESS_LOG" --app-log "$APP_LOG" "$@" \
 		>"$DRILL_OUT" 2>"$T_DIR/$name.err"
 	local rc=$?
 	sed 's/^# //' "$T_DIR/$name.err" | diag "$(cat)"
