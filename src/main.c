@@ -35,6 +35,7 @@
 #include "migrate.h"
 #include "password.h"
 #include "supervisor.h"
+#include "upgrade.h"
 
 static void
 usage(FILE *f)
@@ -203,23 +204,50 @@ drop_privileges(const char *user, const char *listen, const char *ev_listen)
 	return 0;
 }
 
+/*
+ * Written beside and renamed into place: a master that took over from
+ * another (upgrade.c) replaces that one's file, which may belong to root.
+ */
 static int
 write_pid_file(const char *path)
 {
 	FILE	*f;
+	char	 tmp[4096];
 
 	if (path == NULL)
 		return 0;
-	if ((f = fopen(path, "we")) == NULL) {
-		log_error("pid file %s: %s", path, strerror(errno));
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp)) {
+		log_error("pid file %s: path too long", path);
+		return -1;
+	}
+	if ((f = fopen(tmp, "we")) == NULL) {
+		log_error("pid file %s: %s", tmp, strerror(errno));
 		return -1;
 	}
 	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) != 0) {
+	if (fclose(f) != 0 || rename(tmp, path) == -1) {
 		log_error("pid file %s: %s", path, strerror(errno));
+		(void)unlink(tmp);
 		return -1;
 	}
 	return 0;
+}
+
+/* Removes the pid file if it still names this process (not a successor). */
+static void
+remove_pid_file(const char *path)
+{
+	FILE *f;
+	char  line[32];
+	long  pid = 0;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	if (fgets(line, sizeof(line), f) != NULL)
+		pid = strtol(line, NULL, 10);
+	(void)fclose(f);
+	if (pid == (long)getpid() && unlink(path) == -1 && errno != ENOENT)
+		log_warn("pid file %s: %s", path, strerror(errno));
 }
 
 /*
@@ -257,7 +285,8 @@ main(int argc, char *argv[])
 	const char	*env_file = NULL, *listen_arg = NULL, *cmd = "serve";
 	struct conf	*c;
 	char		 err[256], pid_path[4096] = "";
-	int		 fd, ev_fd = -1, rc;
+	int		 fd = -1, ev_fd = -1, rc, inherited;
+	pid_t		 upgrade_from = 0;
 
 	sane_fds();
 	for (int i = 1; i < argc; i++) {
@@ -330,7 +359,19 @@ main(int argc, char *argv[])
 		return rc;
 	}
 
-	if (c->listen != NULL) {
+	upgrade_note_binary();
+	/* Started by a running master for an upgrade: its sockets. */
+	if ((inherited = upgrade_inherited(&fd, &ev_fd, &upgrade_from)) == -1)
+		return 1;
+	if (inherited == 1) {
+		if (ev_fd != -1 &&
+		    (c->ev_listen == NULL || c->ev_workers <= 0)) {
+			close(ev_fd);
+			ev_fd = -1;
+		}
+		log_info("took over the listening sockets of master %ld",
+		    (long)upgrade_from);
+	} else if (c->listen != NULL) {
 		if ((fd = open_listener(c->listen, (int)c->listen_backlog)) == -1)
 			return 1;
 	} else if (fd_is_socket(0)) {
@@ -340,7 +381,7 @@ main(int argc, char *argv[])
 		    "under spawn-fcgi or pass --listen unix:PATH|HOST:PORT");
 		return 2;
 	}
-	if (c->ev_listen != NULL && c->ev_workers > 0) {
+	if (c->ev_listen != NULL && c->ev_workers > 0 && ev_fd == -1) {
 		if ((ev_fd = open_listener(c->ev_listen,
 		    (int)c->listen_backlog)) == -1)
 			return 1;
@@ -354,8 +395,8 @@ main(int argc, char *argv[])
 	/* Kept: a reload may replace c, not where the pid file is. */
 	if (c->pid_file != NULL)
 		snprintf(pid_path, sizeof(pid_path), "%s", c->pid_file);
-	rc = supervisor_run(c, env_file, fd, ev_fd);
-	if (pid_path[0] != '\0' && unlink(pid_path) == -1 && errno != ENOENT)
-		log_warn("pid file %s: %s", pid_path, strerror(errno));
+	rc = supervisor_run(c, env_file, fd, ev_fd, argv, upgrade_from);
+	if (pid_path[0] != '\0')
+		remove_pid_file(pid_path);
 	return rc;
 }

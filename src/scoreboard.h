@@ -77,6 +77,11 @@ struct scoreboard {
 	atomic_uint		 fold_seq;	/* odd while folding */
 	atomic_ullong		 exits[SB_KIND__MAX][SB_EXIT__MAX];
 	struct sb_metrics	 retired;	/* counters of reaped workers */
+	/*
+	 * Per kind of worker: until when (monotonic us) the master's crash
+	 * brake holds; a blocking worker answers 503 until then.
+	 */
+	atomic_llong		 brake_until_us[SB_KIND__MAX];
 	struct sb_slot		 slots[];
 };
 

@@ -26,11 +26,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "evworker.h"
 #include "log.h"
 #include "scoreboard.h"
 #include "supervisor.h"
+#include "upgrade.h"
 #include "util.h"
-#include "evworker.h"
 #include "worker.h"
 
 #define CRASH_WINDOW_US		(30LL * 1000000)	/* brake window */
@@ -39,6 +40,29 @@
 #define BACKOFF_MAX_US		(30LL * 1000000)
 #define STUCK_GRACE_US		(5LL * 1000000)	/* past request_timeout */
 #define TERM_RESEND_US		(1LL * 1000000)
+#define KEPT_RESPAWN_US		(500LL * 1000)	 /* the kept worker, at most */
+#define TAKEOVER_WAIT_US	(15LL * 1000000) /* a new master's workers */
+
+/*
+ * The crash brake, one per kind of worker: blocking workers dying in a
+ * loop must not delay the event worker's restart, nor the other way
+ * round.  While a kind's brake holds (now < spawn_at) no worker of that
+ * kind is started beyond one: a kind is never left with no worker at
+ * all, since requests would then wait unanswered in its socket's queue
+ * until nginx or the client gave up, and run later for nobody.  That
+ * kept worker is restarted at most every KEPT_RESPAWN_US; a blocking one
+ * answers every request with a JSON 503 + Retry-After until the brake
+ * lets go (worker.c, admission.c), so it runs none of what may be killing
+ * the pool; the event worker serves on.  The brake's end is published in
+ * the scoreboard for that.
+ */
+struct brake {
+	int64_t crashes[CRASH_LIMIT]; /* ring of times */
+	size_t	crash_next;
+	int64_t backoff_us;
+	int64_t spawn_at; /* no spawn before, but the kept one */
+	int64_t kept_at;  /* last start of a kept worker */
+};
 
 struct child {
 	pid_t		 pid;		/* 0: slot free */
@@ -53,6 +77,9 @@ struct child {
 
 static int		 sig_pipe[2] = { -1, -1 };
 
+static void
+begin_stop(int);
+
 static struct {
 	struct conf		*conf;
 	const char		*env_file;
@@ -63,11 +90,12 @@ static struct {
 	unsigned		 gen;
 	bool			 stopping;
 	int64_t			 stop_deadline;
-	int64_t			 crashes[CRASH_LIMIT];	/* ring of times */
-	size_t			 crash_next;
-	int64_t			 backoff_us;
-	int64_t			 spawn_at;	/* no spawn before */
+	struct brake		 brake[SB_KIND__MAX];
 	unsigned long		 restarts;
+	char *const		*argv;	      /* to start a new binary */
+	pid_t			 successor;   /* new master starting, or 0 */
+	pid_t			 predecessor; /* old master to stop, or 0 */
+	int64_t			 takeover_deadline;
 } sv;
 
 static void
@@ -222,25 +250,39 @@ retire(size_t i)
 		log_warn("kill %ld: %s", (long)c->pid, strerror(errno));
 }
 
-/* Notes an abnormal exit and sets the respawn backoff when they pile up. */
+/* Publishes the end of a kind's brake where its workers read it. */
 static void
-note_crash(int64_t now)
+publish_brake(enum sb_kind kind)
 {
-	int64_t	 oldest;
+	atomic_store(&sv.sb->brake_until_us[kind], sv.brake[kind].spawn_at);
+}
 
-	sv.crashes[sv.crash_next] = now;
-	sv.crash_next = (sv.crash_next + 1) % CRASH_LIMIT;
-	oldest = sv.crashes[sv.crash_next];
+/*
+ * Notes an abnormal exit of a worker of the kind and sets that kind's
+ * respawn backoff when they pile up.
+ */
+static void
+note_crash(enum sb_kind kind, int64_t now)
+{
+	struct brake *b = &sv.brake[kind];
+	int64_t	      oldest;
+
+	b->crashes[b->crash_next] = now;
+	b->crash_next = (b->crash_next + 1) % CRASH_LIMIT;
+	oldest = b->crashes[b->crash_next];
 	if (oldest != 0 && now - oldest < CRASH_WINDOW_US) {
-		sv.backoff_us = sv.backoff_us == 0 ? BACKOFF_MIN_US :
-		    sv.backoff_us * 2;
-		if (sv.backoff_us > BACKOFF_MAX_US)
-			sv.backoff_us = BACKOFF_MAX_US;
-		sv.spawn_at = now + sv.backoff_us;
+		b->backoff_us =
+		    b->backoff_us == 0 ? BACKOFF_MIN_US : b->backoff_us * 2;
+		if (b->backoff_us > BACKOFF_MAX_US)
+			b->backoff_us = BACKOFF_MAX_US;
+		b->spawn_at = now + b->backoff_us;
+		publish_brake(kind);
 		log_error("%d workers died within %lld s; waiting %lld ms "
-		    "before starting another", CRASH_LIMIT,
-		    (long long)(CRASH_WINDOW_US / 1000000),
-		    (long long)(sv.backoff_us / 1000));
+			  "before starting another %s worker (one is kept "
+			  "running%s)",
+		    CRASH_LIMIT, (long long)(CRASH_WINDOW_US / 1000000),
+		    (long long)(b->backoff_us / 1000), sb_kind_name((int)kind),
+		    kind == SB_KIND_FCGI ? ", answering 503" : "");
 	}
 }
 
@@ -256,6 +298,17 @@ reap(void)
 		enum sb_exit	 why = SB_EXIT_CRASH;
 		int64_t		 now = util_mono_us();
 
+		if (pid == sv.successor) {
+			log_error(
+			    "the new master %ld %s %d before it took over; "
+			    "this master serves on",
+			    (long)pid,
+			    WIFEXITED(st) ? "exited with status" :
+					    "was killed by signal",
+			    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+			sv.successor = 0;
+			continue;
+		}
 		for (i = 0; i < SB_SLOTS_MAX; i++)
 			if (sv.children[i].pid == pid)
 				break;
@@ -277,7 +330,7 @@ reap(void)
 		} else if (WIFEXITED(st)) {
 			log_error("worker %ld exited with status %d", (long)pid,
 			    WEXITSTATUS(st));
-			note_crash(now);
+			note_crash(sv.children[i].kind, now);
 		} else if (WIFSIGNALED(st)) {
 			int sig = WTERMSIG(st);
 			if (planned && (sig == SIGTERM || sig == SIGKILL)) {
@@ -290,7 +343,7 @@ reap(void)
 				log_error("worker %ld killed by signal %d%s",
 				    (long)pid, sig, WCOREDUMP(st) ?
 				    " (core dumped)" : "");
-				note_crash(now);
+				note_crash(sv.children[i].kind, now);
 			}
 		}
 		if (!planned)
@@ -392,7 +445,8 @@ fcgi_wanted(void)
 static void
 maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us, int64_t now)
 {
-	size_t	 cur = 0, old = 0, retiring = 0, starting = 0;
+	struct brake *b = &sv.brake[kind];
+	size_t	      cur = 0, old = 0, retiring = 0, starting = 0;
 
 	for (size_t i = 0; i < sv.sb->nslots; i++) {
 		struct child *c = &sv.children[i];
@@ -407,18 +461,29 @@ maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us, int64_t now)
 		} else
 			old++;
 	}
-	while (cur + old < want && now >= sv.spawn_at) {
+	/* The brake holds: still one worker of the kind, never none. */
+	if (now < b->spawn_at && cur + old == 0 && want > 0 &&
+	    now - b->kept_at >= KEPT_RESPAWN_US) {
+		b->kept_at = now;
+		if (spawn(kind) == 0)
+			log_warn("crash brake: started one %s worker to keep "
+				 "the pool answering",
+			    sb_kind_name((int)kind));
+		return;
+	}
+	while (cur + old < want && now >= b->spawn_at) {
 		if (spawn(kind) == -1)
 			return;
 		cur++;
 		starting++;
-		if (sv.backoff_us > 0) {
-			sv.spawn_at = now + sv.backoff_us;
+		if (b->backoff_us > 0) {
+			b->spawn_at = now + b->backoff_us;
+			publish_brake(kind);
 			break;
 		}
 	}
 	if (old > 0 && retiring == 0 && starting == 0) {
-		if (cur + old <= want && now >= sv.spawn_at) {
+		if (cur + old <= want && now >= b->spawn_at) {
 			(void)spawn(kind);
 			return;	/* retire an old one once this one accepts */
 		}
@@ -442,10 +507,13 @@ maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us, int64_t now)
 static void
 maintain(int64_t now)
 {
-	/* A long-lived pool forgets old crashes. */
-	if (sv.backoff_us > 0 && now > sv.spawn_at + CRASH_WINDOW_US)
-		sv.backoff_us = 0;
 	size_t fcgi = 0;
+
+	/* A long-lived pool forgets old crashes. */
+	for (int k = 0; k < SB_KIND__MAX; k++)
+		if (sv.brake[k].backoff_us > 0 &&
+		    now > sv.brake[k].spawn_at + CRASH_WINDOW_US)
+			sv.brake[k].backoff_us = 0;
 
 	for (size_t i = 0; i < sv.sb->nslots; i++)
 		if (sv.children[i].pid != 0 &&
@@ -453,7 +521,14 @@ maintain(int64_t now)
 		    !sv.children[i].retiring && sv.children[i].gen == sv.gen)
 			fcgi++;
 	/* Beyond TASKAPI_WORKERS (after a reload): stop the extra now. */
-	maintain_kind(SB_KIND_FCGI, fcgi_wanted(),
+	/*
+	 * An on-demand pool wants no worker while none is busy; under the
+	 * brake it still keeps one, which answers 503 at once.
+	 */
+	maintain_kind(SB_KIND_FCGI,
+	    now < sv.brake[SB_KIND_FCGI].spawn_at && fcgi_wanted() == 0 ?
+		1 :
+		fcgi_wanted(),
 	    fcgi > (size_t)sv.conf->workers ?
 		0 :
 		sv.conf->worker_idle_timeout * 1000000LL,
@@ -478,7 +553,8 @@ ondemand_watch(int64_t now)
 {
 	size_t n = 0;
 
-	if (sv.stopping || sv.conf->spare_workers != 0 || now < sv.spawn_at)
+	if (sv.stopping || sv.conf->spare_workers != 0 ||
+	    now < sv.brake[SB_KIND_FCGI].spawn_at)
 		return false;
 	for (size_t i = 0; i < sv.sb->nslots; i++)
 		if (sv.children[i].pid != 0 &&
@@ -532,6 +608,76 @@ reload(void)
 	    "(generation %u)", nc->workers, sv.gen);
 }
 
+/*
+ * SIGHUP: a reload, or, when the binary was replaced since this master
+ * started, the new binary taking over the sockets (upgrade.c).
+ */
+static void
+on_hup(void)
+{
+	pid_t pid;
+
+	if (sv.successor != 0) {
+		log_warn("SIGHUP ignored: new master %ld is taking over",
+		    (long)sv.successor);
+		return;
+	}
+	if (!upgrade_binary_replaced()) {
+		reload();
+		return;
+	}
+	if ((pid = upgrade_start(sv.argv, sv.listen_fd, sv.ev_fd)) == -1) {
+		log_error("the binary was replaced, but starting it failed; "
+			  "reloading the configuration only");
+		reload();
+		return;
+	}
+	sv.successor = pid;
+	log_info("the binary was replaced: started it as master %ld on the "
+		 "same sockets; this master stops once that one serves",
+	    (long)pid);
+}
+
+/*
+ * A master that took over from another: once its workers are up, the
+ * old master is asked to stop (it serves what it holds and what is
+ * queued, beside this one's workers).  Workers that never come up
+ * leave the old master serving and this one stopping.
+ */
+static void
+takeover(int64_t now)
+{
+	bool ev = sv.ev_fd == -1, fcgi = sv.conf->spare_workers == 0;
+
+	if (sv.predecessor == 0)
+		return;
+	for (size_t i = 0; i < sv.sb->nslots; i++) {
+		int st = atomic_load(&sv.sb->slots[i].state);
+
+		if (sv.children[i].pid == 0 || (st != SB_IDLE && st != SB_BUSY))
+			continue;
+		if (sv.children[i].kind == SB_KIND_EV)
+			ev = true;
+		else
+			fcgi = true;
+	}
+	if (ev && fcgi) {
+		log_info("serving; asking the old master %ld to stop",
+		    (long)sv.predecessor);
+		if (kill(sv.predecessor, SIGTERM) == -1 && errno != ESRCH)
+			log_error("kill %ld: %s", (long)sv.predecessor,
+			    strerror(errno));
+		sv.predecessor = 0;
+	} else if (now >= sv.takeover_deadline) {
+		log_error("no worker ready %lld s after the take-over; leaving "
+			  "the old master %ld serving and stopping",
+		    (long long)(TAKEOVER_WAIT_US / 1000000),
+		    (long)sv.predecessor);
+		sv.predecessor = 0;
+		begin_stop(SIGTERM);
+	}
+}
+
 static void
 begin_stop(int sig)
 {
@@ -556,15 +702,45 @@ live_children(void)
 	return n;
 }
 
+/*
+ * Stopping, with requests still queued on the blocking pool's socket and
+ * no blocking worker left to take them (an on-demand pool may have none):
+ * one is started and asked to stop at once; it serves what is queued
+ * before it exits (worker.c, drain_queued).
+ */
+static void
+drain_on_stop(int64_t now)
+{
+	struct pollfd p = { .fd = sv.listen_fd, .events = POLLIN };
+
+	if (now >= sv.stop_deadline)
+		return;
+	for (size_t i = 0; i < sv.sb->nslots; i++)
+		if (sv.children[i].pid != 0 &&
+		    sv.children[i].kind == SB_KIND_FCGI)
+			return;
+	if (poll(&p, 1, 0) != 1 || (p.revents & POLLIN) == 0)
+		return;
+	if (spawn(SB_KIND_FCGI) == -1)
+		return;
+	for (size_t i = 0; i < sv.sb->nslots; i++)
+		if (sv.children[i].pid != 0 &&
+		    sv.children[i].kind == SB_KIND_FCGI)
+			retire(i); /* the one just started */
+}
+
 int
 supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
-    int ev_fd)
+    int ev_fd, char *const argv[], pid_t upgrade_from)
 {
 	memset(&sv, 0, sizeof(sv));
 	sv.conf = conf;
 	sv.env_file = env_file;
 	sv.listen_fd = listen_fd;
 	sv.ev_fd = ev_fd;
+	sv.argv = argv;
+	sv.predecessor = upgrade_from;
+	sv.takeover_deadline = util_mono_us() + TAKEOVER_WAIT_US;
 	if ((sv.sb = scoreboard_create(SB_SLOTS_MAX)) == NULL) {
 		log_error("scoreboard: %s", strerror(errno));
 		return 1;
@@ -609,7 +785,7 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 					break;
 				case SIGHUP:
 					if (!sv.stopping)
-						reload();
+						on_hup();
 					break;
 				default:	/* SIGTERM, SIGINT, SIGQUIT */
 					if (!sv.stopping)
@@ -621,6 +797,7 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 		reap();
 		now = util_mono_us();
 		if (sv.stopping) {
+			drain_on_stop(now);
 			if (live_children() == 0)
 				break;
 			for (size_t i = 0; i < sv.sb->nslots; i++) {
@@ -645,6 +822,7 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 		}
 		kill_stuck(now);
 		maintain(now);
+		takeover(now);
 		/* Looked at again: a worker may have taken it meanwhile. */
 		if ((pfd[1].revents & POLLIN) != 0 && ondemand_watch(now))
 			(void)spawn(SB_KIND_FCGI);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <fcgiapp.h>
 #include <sodium.h>
 
+#include "admission.h"
 #include "api_limits.h"
 #include "app.h"
 #include "log.h"
@@ -209,6 +211,67 @@ spares_check(const struct conf *c)
 		(void)kill(master, SIGUSR1);
 }
 
+/*
+ * Whether to run the request just read (admission.c says why not): a
+ * refused one is answered 503 + Retry-After (the crash brake holds, or it
+ * waited in the queue past the request timeout) or, with nginx gone, not
+ * at all (the log says 499, as nginx's does).
+ */
+static bool
+admit(FCGX_Request *fr, const struct conf *c, struct resp *resp)
+{
+	int	retry_after = 0;
+	int64_t brake = scoreboard != NULL ?
+	    atomic_load(&scoreboard->brake_until_us[SB_KIND_FCGI]) :
+	    0;
+
+	switch (
+	    admission_check(fr->ipcFd, FCGX_GetParam("REQUEST_START", fr->envp),
+		c->request_timeout * 1000000LL, brake, &retry_after)) {
+	case ADMIT_RUN:
+		return true;
+	case ADMIT_BRAKE:
+		resp_error_status(resp, 503,
+		    "service unavailable: workers are restarting");
+		break;
+	case ADMIT_STALE:
+		log_warn("request waited longer than the request timeout "
+			 "(%ld s) in the queue; not run",
+		    c->request_timeout);
+		resp_error_status(resp, 503, "service unavailable: overloaded");
+		break;
+	case ADMIT_GONE:
+		log_info("nginx closed the connection before the request ran; "
+			 "not run");
+		resp_error_status(resp, 499, "client closed request");
+		break;
+	}
+	resp->retry_after = retry_after > 0 ? retry_after : 1;
+	return false;
+}
+
+/*
+ * After a stop signal: whether to take one more connection.  Those
+ * already queued on the pool's socket are served before the worker
+ * exits: they were handed over and nginx waits for their answer, and the
+ * socket may close with the master (a JSON 502 for each).  Bounded by
+ * half of TASKAPI_SHUTDOWN_TIMEOUT from the signal, since nginx keeps
+ * queueing new ones meanwhile and the master kills what still runs at
+ * the timeout.  Another worker may take the connection seen here first;
+ * the accept that then waits is interrupted by the master's repeated
+ * SIGTERM (every second), and the queue looked at again.
+ */
+static bool
+drain_queued(int listen_fd, const struct conf *c, int64_t *until)
+{
+	struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+	int64_t	      now = util_mono_us();
+
+	if (*until == 0)
+		*until = now + c->shutdown_timeout * 1000000LL / 2;
+	return now < *until && poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
 int
 worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 {
@@ -219,6 +282,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 	struct stream_out	 out;
 	struct fcgi_out		 octx;
 	unsigned long		 served = 0;
+	int64_t			 drain_until = 0;
 
 	log_setup(c->log_level, c->log_format, "worker");
 	if (worker_install_signals() == -1) {
@@ -245,7 +309,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 	out.write = fcgi_write;
 	out.flush = fcgi_flush;
 
-	while (!worker_stop) {
+	while (!worker_stop || drain_queued(listen_fd, c, &drain_until)) {
 		enum stream_result	 sr;
 		int			 status;
 		char			 method[16];
@@ -254,7 +318,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		atomic_store(&slot->state, SB_IDLE);
 		if (FCGX_Accept_r(&fr) < 0) {
 			if (worker_stop)
-				break;
+				continue; /* drain what is queued, if any */
 			if (errno == EINTR)
 				continue;
 			log_error("accept failed: %s", strerror(errno));
@@ -269,7 +333,9 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		if (read_body(&fr, &req) == -1) {
 			resp_error(&resp, TERR_NOMEM, NULL);
 			sr = STREAM_RESP;
-		} else
+		} else if (!admit(&fr, c, &resp))
+			sr = STREAM_RESP;
+		else
 			sr = app_handle_blocking(&app, &req, &resp, &out);
 		atomic_store(&slot->handler, (int)req.match.handler);
 
