@@ -60,6 +60,7 @@ sb_state_name(int state)
 		[SB_IDLE] = "idle",
 		[SB_BUSY] = "busy",
 		[SB_STOPPING] = "stopping",
+		[SB_READING] = "reading",
 	};
 
 	return state >= 0 && state < SB__MAX ? names[state] : "?";

@@ -21,6 +21,9 @@ enum sb_state {
 	SB_IDLE,	/* waiting in accept */
 	SB_BUSY,	/* serving a request */
 	SB_STOPPING,	/* finishing its last request */
+	SB_READING,	/* blocking worker: took a connection, reading the
+			 * request (busy for the master; bounded by the
+			 * worker's read deadline, not the stuck-kill) */
 	SB__MAX
 };
 

@@ -380,7 +380,8 @@ fcgi_wanted(void)
 		if (sv.children[i].pid != 0 &&
 		    sv.children[i].kind == SB_KIND_FCGI &&
 		    !sv.children[i].retiring &&
-		    atomic_load(&sv.sb->slots[i].state) == SB_BUSY)
+		    (atomic_load(&sv.sb->slots[i].state) == SB_BUSY ||
+			atomic_load(&sv.sb->slots[i].state) == SB_READING))
 			busy++;
 	return busy + spare < max ? busy + spare : max;
 }
