@@ -182,6 +182,7 @@ params_size(FCGX_ParamArray envp)
 struct fcgi_out {
 	FCGX_Request	*fr;
 	struct req	*req;
+	struct sb_slot	*slot;
 };
 
 static int
@@ -211,7 +212,15 @@ fcgi_flush(void *ctx)
 {
 	struct fcgi_out	*o = ctx;
 
-	return FCGX_FFlush(o->fr->out) == 0 ? 0 : -1;
+	if (FCGX_FFlush(o->fr->out) != 0)
+		return -1;
+	/*
+	 * Progress: the master's stuck-kill counts from the last flush that
+	 * went out, so a long export that keeps moving is not cut, and one
+	 * whose reader stopped is.
+	 */
+	atomic_store(&o->slot->progress_us, util_mono_us());
+	return 0;
 }
 
 /* Writes a complete buffered response; returns 0 or -1. */
@@ -394,10 +403,12 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
 	app_init(&app, c);
+	app.sync_db = true;	/* HF_USER_FIRST: checked before a hash */
 	/* Connect now so the first request doesn't pay for it. */
 	(void)db_ready(&app.db);
 	octx.fr = &fr;
 	octx.req = &req;
+	octx.slot = slot;
 	out.ctx = &octx;
 	out.head = fcgi_head;
 	out.write = fcgi_write;
@@ -436,6 +447,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		br = params_size(fr.envp) > WORKER_PARAMS_MAX ?
 		    BODY_PARAMS_TOO_LARGE : read_body(&fr, &req);
 		(void)alarm(0);
+		atomic_store(&slot->progress_us, 0LL);
 		atomic_store(&slot->req_start_us, util_mono_us());
 		atomic_store(&slot->state, SB_BUSY);
 		hold_stop_signals(false);
