@@ -23,25 +23,21 @@
 
 const struct handler handlers[H__MAX] = {
 	[H_HEALTH] = { HF_OWN_ERRORS, h_health_plan, h_health_render },
-	[H_REGISTER] = { HF_BODY | HF_CPU, h_register_plan,
-	    h_register_render },
+	[H_REGISTER] = { HF_BODY | HF_CPU, h_register_plan, h_register_render },
 	[H_LOGIN] = { HF_BODY | HF_CPU, h_login_plan, h_login_render },
 	[H_ME] = { HF_AUTH, h_me_plan, h_user_render },
 	[H_USERS_LIST] = { HF_AUTH, h_users_list_plan, h_users_list_render },
 	[H_USER_GET] = { HF_AUTH, h_user_get_plan, h_user_render },
 	[H_USER_PATCH] = { HF_AUTH | HF_BODY | HF_CPU | HF_USER_FIRST,
-	    h_user_patch_plan,
-	    h_user_patch_render },
-	[H_USER_DELETE] = { HF_AUTH, h_user_delete_plan,
-	    h_user_delete_render },
+	    h_user_patch_plan, h_user_patch_render },
+	[H_USER_DELETE] = { HF_AUTH, h_user_delete_plan, h_user_delete_render },
 	[H_TASKS_LIST] = { HF_AUTH, h_tasks_list_plan, h_tasks_list_render },
 	[H_TASK_CREATE] = { HF_AUTH | HF_BODY, h_task_create_plan,
 	    h_task_create_render },
 	[H_TASK_GET] = { HF_AUTH, h_task_get_plan, h_task_render },
 	[H_TASK_PATCH] = { HF_AUTH | HF_BODY, h_task_patch_plan,
 	    h_task_render },
-	[H_TASK_DELETE] = { HF_AUTH, h_task_delete_plan,
-	    h_task_delete_render },
+	[H_TASK_DELETE] = { HF_AUTH, h_task_delete_plan, h_task_delete_render },
 	[H_TASKS_EXPORT] = { HF_AUTH | HF_STREAM, h_tasks_export_plan, NULL },
 	[H_METRICS] = { 0, h_metrics_plan, NULL },
 	[H_STATUS] = { 0, h_status_plan, NULL },
@@ -86,7 +82,7 @@ app_ctx(const struct app *a)
 #define AUTH_CACHE_SLOTS	128
 
 /* Exports one account may stream at once (each holds a blocking worker). */
-#define APP_EXPORTS_PER_USER	2
+#define APP_EXPORTS_PER_USER 2
 
 struct auth_cache_entry {
 	unsigned char	 digest[crypto_generichash_BYTES];
@@ -158,8 +154,8 @@ app_auth(const struct app *a, struct req *r, int64_t now)
 static enum terr
 app_user_exists(struct app *a, struct req *r, struct plan *p)
 {
-	PGresult	*res = NULL;
-	enum terr	 e;
+	PGresult *res = NULL;
+	enum terr e;
 
 	plan_reset(p);
 	p->stmt = STMT_USER_EXISTS;
@@ -234,8 +230,10 @@ app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 
 	if ((h->flags & HF_USER_FIRST) && a->sync_db) {
 		if ((e = app_user_exists(a, r, p)) != TERR_OK) {
-			resp_error(resp, e, e == TERR_UNAUTH ?
-			    "missing, invalid or expired token" : NULL);
+			resp_error(resp, e,
+			    e == TERR_UNAUTH ?
+				"missing, invalid or expired token" :
+				NULL);
 			return false;
 		}
 		ctx.user_checked = true;
@@ -297,22 +295,23 @@ app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
 	if (!app_begin(a, r, resp, &a->plan))
 		return STREAM_RESP;
 	if (handlers[r->match.handler].flags & HF_STREAM) {
-		struct app_ctx		 ctx = app_ctx(a);
-		enum stream_result	 sr;
+		struct app_ctx	   ctx = app_ctx(a);
+		enum stream_result sr;
 
 		/*
 		 * An export holds a blocking worker while it streams: one
 		 * account may not hold more than APP_EXPORTS_PER_USER.
 		 */
 		if (!scoreboard_export_begin(scoreboard, metrics_self,
-		    r->user_id, APP_EXPORTS_PER_USER)) {
-			resp_error_status(resp, 429, "too many exports running "
+			r->user_id, APP_EXPORTS_PER_USER)) {
+			resp_error_status(resp, 429,
+			    "too many exports running "
 			    "for this account; try again when one is done");
 			resp->retry_after = 5;
 			return STREAM_RESP;
 		}
-		sr = h_tasks_export_stream(&ctx, r, &a->plan, &a->db, resp,
-		    out);
+		sr =
+		    h_tasks_export_stream(&ctx, r, &a->plan, &a->db, resp, out);
 		scoreboard_export_end(metrics_self);
 		return sr;
 	}

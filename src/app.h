@@ -28,7 +28,7 @@ struct app {
 	 * This loop may run a statement itself before the plan (the
 	 * blocking worker): HF_USER_FIRST routes check their caller first.
 	 */
-	bool			 sync_db;
+	bool sync_db;
 };
 
 void	app_init(struct app *, const struct conf *);

@@ -616,12 +616,12 @@ db_ready(struct db *db)
 void
 db_log_result_error(const char *what, const PGresult *r)
 {
-	const char	*state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	const char	*table = PQresultErrorField(r, PG_DIAG_TABLE_NAME);
-	const char	*column = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
-	const char	*cons = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
-	const char	*msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-	bool		 quotes = state == NULL || strncmp(state, "22", 2) == 0 ||
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *table = PQresultErrorField(r, PG_DIAG_TABLE_NAME);
+	const char *column = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
+	const char *cons = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	bool	    quotes = state == NULL || strncmp(state, "22", 2) == 0 ||
 	    strncmp(state, "23", 2) == 0;
 
 	log_error("%s %s: table %s, column %s, constraint %s%s%s", what,

@@ -132,7 +132,8 @@ h_user_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 		 */
 		if (!ctx->user_checked) {
 			plan_reset(p);
-			snprintf(err, errsz, "password changes are served by "
+			snprintf(err, errsz,
+			    "password changes are served by "
 			    "the blocking pool");
 			return TERR_INTERNAL;
 		}

@@ -35,7 +35,7 @@ struct app_ctx {
 	 * plan, and the user exists (HF_USER_FIRST): only then may a plan
 	 * spend an Argon2id hash on the caller.
 	 */
-	bool			 user_checked;
+	bool user_checked;
 };
 
 #define HF_AUTH		0x01	/* needs a valid bearer token */

@@ -133,10 +133,12 @@ open_listener(const char *addr, int backlog)
 		 * out (0.0.0.0 or [::]).
 		 */
 		if (host[0] == '\0' || strcmp(host, "*") == 0) {
-			log_error("listen address %s names no host: give the "
+			log_error(
+			    "listen address %s names no host: give the "
 			    "address to listen on (127.0.0.1:PORT), or "
 			    "0.0.0.0:PORT or [::]:PORT for every interface on "
-			    "purpose (and set FCGI_WEB_SERVER_ADDRS)", addr);
+			    "purpose (and set FCGI_WEB_SERVER_ADDRS)",
+			    addr);
 			return -1;
 		}
 		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
@@ -161,8 +163,10 @@ open_listener(const char *addr, int backlog)
 		}
 		freeaddrinfo(res);
 		if (getenv("FCGI_WEB_SERVER_ADDRS") == NULL)
-			log_warn("listening on %s without FCGI_WEB_SERVER_ADDRS: "
-			    "any peer that reaches it is served", addr);
+			log_warn(
+			    "listening on %s without FCGI_WEB_SERVER_ADDRS: "
+			    "any peer that reaches it is served",
+			    addr);
 	}
 	if (listen(fd, backlog) == -1)
 		goto fail;
@@ -183,8 +187,8 @@ fail:
 static int
 chown_socket(const char *addr, const struct passwd *pw)
 {
-	const char	*path;
-	struct stat	 st;
+	const char *path;
+	struct stat st;
 
 	if (addr == NULL || strncmp(addr, "unix:", 5) != 0)
 		return 0;
@@ -192,11 +196,12 @@ chown_socket(const char *addr, const struct passwd *pw)
 	if (lstat(path, &st) == -1 || !S_ISSOCK(st.st_mode) ||
 	    st.st_uid != geteuid()) {
 		log_error("socket %s was replaced after it was made; not "
-		    "changing its owner", path);
+			  "changing its owner",
+		    path);
 		return -1;
 	}
 	if (fchownat(AT_FDCWD, path, pw->pw_uid, pw->pw_gid,
-	    AT_SYMLINK_NOFOLLOW) == -1) {
+		AT_SYMLINK_NOFOLLOW) == -1) {
 		log_error("chown %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -249,9 +254,9 @@ drop_privileges(const char *user, const char *listen, const char *ev_listen)
 static int
 write_pid_file(const char *path)
 {
-	char		 buf[32];
-	struct stat	 st;
-	int		 fd, n;
+	char	    buf[32];
+	struct stat st;
+	int	    fd, n;
 
 	if (path == NULL)
 		return 0;
@@ -263,7 +268,8 @@ write_pid_file(const char *path)
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
 		log_error("pid file %s: not a plain file with one name; "
-		    "refused", path);
+			  "refused",
+		    path);
 		close(fd);
 		return -1;
 	}

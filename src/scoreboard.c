@@ -70,9 +70,9 @@ bool
 scoreboard_export_begin(struct scoreboard *sb, struct sb_slot *self,
     const char *user_id, unsigned max)
 {
-	unsigned long long	 key = export_key(user_id);
-	unsigned		 n = 0;
-	size_t			 used;
+	unsigned long long key = export_key(user_id);
+	unsigned	   n = 0;
+	size_t		   used;
 
 	if (sb == NULL || self == NULL)
 		return true;

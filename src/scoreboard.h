@@ -44,8 +44,8 @@ struct sb_slot {
 	atomic_llong		 started_us;	/* monotonic, at fork */
 	atomic_llong		 idle_since_us; /* monotonic, while idle */
 	atomic_int		 inflight;	/* event worker: requests open */
-	atomic_ullong		 export_key;	/* user streaming an export; 0 */
-	atomic_llong		 progress_us;	/* monotonic, last output flushed */
+	atomic_ullong		 export_key; /* user streaming an export; 0 */
+	atomic_llong progress_us; /* monotonic, last output flushed */
 	struct sb_metrics	 met;		/* this worker's counters */
 };
 
@@ -109,9 +109,11 @@ scoreboard_fcgi_ready(const struct scoreboard *);
  * and self is left unmarked.  Two that start at once may both be
  * refused; never more than max run.
  */
-bool	scoreboard_export_begin(struct scoreboard *, struct sb_slot *self,
-	    const char *user_id, unsigned max);
-void	scoreboard_export_end(struct sb_slot *self);
+bool
+scoreboard_export_begin(struct scoreboard *, struct sb_slot *self,
+    const char *user_id, unsigned max);
+void
+scoreboard_export_end(struct sb_slot *self);
 
 /* Maps a zeroed shared scoreboard of n slots; NULL on failure. */
 struct scoreboard *scoreboard_create(size_t n);

@@ -58,10 +58,10 @@
  * 10 s is the client's time); a front end that streams a slow client's
  * body through has as long as nginx gives that client.
  */
-#define WORKER_READ_TIMEOUT_S	10u
+#define WORKER_READ_TIMEOUT_S 10u
 
 /* Encoded FastCGI params accepted (as the event worker's limit). */
-#define WORKER_PARAMS_MAX	(64 * 1024)
+#define WORKER_PARAMS_MAX (64 * 1024)
 
 volatile sig_atomic_t worker_stop;
 
@@ -107,10 +107,10 @@ worker_install_signals(void)
 /* How read_body ended. */
 enum body_result {
 	BODY_OK = 0,
-	BODY_NOMEM,		/* 500 */
-	BODY_BAD_LENGTH,	/* 400: CONTENT_LENGTH unparsable or not the body's */
-	BODY_BROKEN,		/* the stream failed: abort, timeout, garbage */
-	BODY_PARAMS_TOO_LARGE	/* 431, body not read */
+	BODY_NOMEM,	 /* 500 */
+	BODY_BAD_LENGTH, /* 400: CONTENT_LENGTH unparsable or not the body's */
+	BODY_BROKEN,	 /* the stream failed: abort, timeout, garbage */
+	BODY_PARAMS_TOO_LARGE /* 431, body not read */
 };
 
 /*
@@ -163,11 +163,11 @@ read_body(FCGX_Request *fr, struct req *r)
 static size_t
 params_size(FCGX_ParamArray envp)
 {
-	size_t	 total = 0;
+	size_t total = 0;
 
 	for (; envp != NULL && *envp != NULL; envp++) {
-		const char	*eq = strchr(*envp, '=');
-		size_t		 nl, vl;
+		const char *eq = strchr(*envp, '=');
+		size_t	    nl, vl;
 
 		if (eq == NULL || strncmp(*envp, "FCGI_ROLE=", 10) == 0)
 			continue;
@@ -298,7 +298,7 @@ spares_check(const struct conf *c)
 static void
 hold_stop_signals(bool hold)
 {
-	sigset_t	 set;
+	sigset_t set;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -317,7 +317,7 @@ hold_stop_signals(bool hold)
 static int
 take_request(FCGX_Request *fr, int fd)
 {
-	int	 dup_fd;
+	int dup_fd;
 
 	if ((dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		log_error("dup: %s", strerror(errno));
@@ -344,23 +344,27 @@ take_request(FCGX_Request *fr, int fd)
 		fr->ipcFd = -1;
 		if (fr->isBeginProcessed) {
 			/* libfcgi reads 1-3: responder, authorizer, filter */
-			bool known = fr->role >= FCGI_ROLE_RESPONDER &&
-			    fr->role <= 3;
+			bool known =
+			    fr->role >= FCGI_ROLE_RESPONDER && fr->role <= 3;
 			if (!known)
 				log_info("FastCGI role %d refused", fr->role);
 			else
-				log_info("FastCGI request %d ended before its "
+				log_info(
+				    "FastCGI request %d ended before its "
 				    "params were read (aborted, timed out or "
-				    "malformed)", fr->requestId);
-			(void)fcgi_conn_end_request(fd,
-			    (uint16_t)fr->requestId, 0,
-			    known ? FCGI_PS_REQUEST_COMPLETE : FCGI_PS_UNKNOWN_ROLE);
+				    "malformed)",
+				    fr->requestId);
+			(void)fcgi_conn_end_request(fd, (uint16_t)fr->requestId,
+			    0,
+			    known ? FCGI_PS_REQUEST_COMPLETE :
+				    FCGI_PS_UNKNOWN_ROLE);
 		}
 		return 0;
 	}
 	if (fr->role != FCGI_ROLE_RESPONDER) {
 		log_info("FastCGI role %d refused: only the responder role is "
-		    "served", fr->role);
+			 "served",
+		    fr->role);
 		(void)fcgi_conn_end_request(fd, (uint16_t)fr->requestId, 0,
 		    FCGI_PS_UNKNOWN_ROLE);
 		FCGX_Free(fr, 1);
@@ -390,7 +394,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		return 70;
 	}
 	if (fcgi_conn_init() == -1)
-		return 78;	/* EX_CONFIG: the master's check let it by */
+		return 78; /* EX_CONFIG: the master's check let it by */
 	/*
 	 * No listen socket for libfcgi: the worker accepts itself, and when
 	 * libfcgi gives up on a connection, the accept it then tries on -1
@@ -403,7 +407,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
 	app_init(&app, c);
-	app.sync_db = true;	/* HF_USER_FIRST: checked before a hash */
+	app.sync_db = true; /* HF_USER_FIRST: checked before a hash */
 	/* Connect now so the first request doesn't pay for it. */
 	(void)db_ready(&app.db);
 	octx.fr = &fr;
@@ -445,7 +449,8 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		log_set_request(req.request_id, req.trace_id);
 		/* Over the params limit: answered without reading the body. */
 		br = params_size(fr.envp) > WORKER_PARAMS_MAX ?
-		    BODY_PARAMS_TOO_LARGE : read_body(&fr, &req);
+		    BODY_PARAMS_TOO_LARGE :
+		    read_body(&fr, &req);
 		(void)alarm(0);
 		atomic_store(&slot->progress_us, 0LL);
 		atomic_store(&slot->req_start_us, util_mono_us());
@@ -460,12 +465,13 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 			resp_error(&resp, TERR_NOMEM, NULL);
 			sr = STREAM_RESP;
 		} else if (br == BODY_BAD_LENGTH) {
-			resp_error_status(&resp, 400, "Content-Length is not "
+			resp_error_status(&resp, 400,
+			    "Content-Length is not "
 			    "a number or not the length of the body");
 			sr = STREAM_RESP;
 		} else if (br == BODY_BROKEN) {
 			log_info("request body not read to its end (aborted, "
-			    "timed out or malformed); no answer");
+				 "timed out or malformed); no answer");
 			resp.status = 499;
 			sr = STREAM_DONE;
 		} else

@@ -243,7 +243,7 @@ test_user_patch_other_checks_caller_only(void **state)
 static void
 test_user_patch_password_not_hashed_unchecked(void **state)
 {
-	struct fixture	*f = *state;
+	struct fixture *f = *state;
 
 	memcpy(f->req.match.id, ME, sizeof(ME));
 	with_body(f, "{\"password\":\"a-new-password\"}");
@@ -259,14 +259,15 @@ test_user_patch_password_not_hashed_unchecked(void **state)
 static void
 test_user_patch_password_hashed_once_checked(void **state)
 {
-	struct fixture	*f = *state;
-	struct app_ctx	 checked = ctx;
+	struct fixture *f = *state;
+	struct app_ctx	checked = ctx;
 
 	checked.user_checked = true;
 	memcpy(f->req.match.id, ME, sizeof(ME));
 	with_body(f, "{\"password\":\"a-new-password\"}");
 	assert_int_equal(h_user_patch_plan(&checked, &f->req, &f->plan,
-	    &f->resp, f->err, sizeof(f->err)), TERR_OK);
+			     &f->resp, f->err, sizeof(f->err)),
+	    TERR_OK);
 	assert_int_equal(f->plan.stmt, STMT_USER_UPDATE);
 }
 
