@@ -195,17 +195,19 @@ peek_header(int fd, uint8_t *h)
 	}
 }
 
-/* Appends one name-value pair (both under 128 bytes). */
+/* Appends one name-value pair (both under 128 bytes); no NUL. */
 static size_t
 put_pair(uint8_t *dst, const char *name, const char *value)
 {
-	size_t nl = strlen(name), vl = strlen(value);
+	size_t nl = strlen(name), vl = strlen(value), n = 0;
 
-	dst[0] = (uint8_t)nl;
-	dst[1] = (uint8_t)vl;
-	memcpy(dst + 2, name, nl);
-	memcpy(dst + 2 + nl, value, vl);
-	return 2 + nl + vl;
+	dst[n++] = (uint8_t)nl;
+	dst[n++] = (uint8_t)vl;
+	for (size_t i = 0; i < nl; i++)
+		dst[n++] = (uint8_t)name[i];
+	for (size_t i = 0; i < vl; i++)
+		dst[n++] = (uint8_t)value[i];
+	return n;
 }
 
 /* Answers one FCGI_GET_VALUES query (content: the names asked). */
