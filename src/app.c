@@ -17,29 +17,27 @@
 #include "jwt.h"
 #include "log.h"
 #include "metrics.h"
+#include "scoreboard.h"
 #include "util.h"
 #include "valid.h"
 
 const struct handler handlers[H__MAX] = {
 	[H_HEALTH] = { HF_OWN_ERRORS, h_health_plan, h_health_render },
-	[H_REGISTER] = { HF_BODY | HF_CPU, h_register_plan,
-	    h_register_render },
+	[H_REGISTER] = { HF_BODY | HF_CPU, h_register_plan, h_register_render },
 	[H_LOGIN] = { HF_BODY | HF_CPU, h_login_plan, h_login_render },
 	[H_ME] = { HF_AUTH, h_me_plan, h_user_render },
 	[H_USERS_LIST] = { HF_AUTH, h_users_list_plan, h_users_list_render },
 	[H_USER_GET] = { HF_AUTH, h_user_get_plan, h_user_render },
-	[H_USER_PATCH] = { HF_AUTH | HF_BODY | HF_CPU, h_user_patch_plan,
-	    h_user_patch_render },
-	[H_USER_DELETE] = { HF_AUTH, h_user_delete_plan,
-	    h_user_delete_render },
+	[H_USER_PATCH] = { HF_AUTH | HF_BODY | HF_CPU | HF_USER_FIRST,
+	    h_user_patch_plan, h_user_patch_render },
+	[H_USER_DELETE] = { HF_AUTH, h_user_delete_plan, h_user_delete_render },
 	[H_TASKS_LIST] = { HF_AUTH, h_tasks_list_plan, h_tasks_list_render },
 	[H_TASK_CREATE] = { HF_AUTH | HF_BODY, h_task_create_plan,
 	    h_task_create_render },
 	[H_TASK_GET] = { HF_AUTH, h_task_get_plan, h_task_render },
 	[H_TASK_PATCH] = { HF_AUTH | HF_BODY, h_task_patch_plan,
 	    h_task_render },
-	[H_TASK_DELETE] = { HF_AUTH, h_task_delete_plan,
-	    h_task_delete_render },
+	[H_TASK_DELETE] = { HF_AUTH, h_task_delete_plan, h_task_delete_render },
 	[H_TASKS_EXPORT] = { HF_AUTH | HF_STREAM, h_tasks_export_plan, NULL },
 	[H_METRICS] = { 0, h_metrics_plan, NULL },
 	[H_STATUS] = { 0, h_status_plan, NULL },
@@ -68,6 +66,7 @@ app_ctx(const struct app *a)
 
 	ctx.conf = a->conf;
 	ctx.now = (int64_t)time(NULL);
+	ctx.user_checked = false;
 	return ctx;
 }
 
@@ -81,6 +80,9 @@ app_ctx(const struct app *a)
  * user's existence is still checked by every statement.
  */
 #define AUTH_CACHE_SLOTS	128
+
+/* Exports one account may stream at once (each holds a blocking worker). */
+#define APP_EXPORTS_PER_USER 2
 
 struct auth_cache_entry {
 	unsigned char	 digest[crypto_generichash_BYTES];
@@ -144,6 +146,28 @@ app_auth(const struct app *a, struct req *r, int64_t now)
 	return TERR_OK;
 }
 
+/*
+ * The token's user still exists (TERR_OK), is gone (TERR_UNAUTH), or the
+ * database could not say.  Run before a plan that hashes a password, so
+ * that a deleted user's unexpired token costs a lookup, not a hash.
+ */
+static enum terr
+app_user_exists(struct app *a, struct req *r, struct plan *p)
+{
+	PGresult *res = NULL;
+	enum terr e;
+
+	plan_reset(p);
+	p->stmt = STMT_USER_EXISTS;
+	plan_param(p, r->user_id);
+	e = db_exec(&a->db, p, &res);
+	if (e == TERR_OK && PQntuples(res) == 0)
+		e = TERR_UNAUTH;
+	PQclear(res);
+	plan_reset(p);
+	return e;
+}
+
 bool
 app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 {
@@ -204,6 +228,16 @@ app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 		}
 	}
 
+	if ((h->flags & HF_USER_FIRST) && a->sync_db) {
+		if ((e = app_user_exists(a, r, p)) != TERR_OK) {
+			resp_error(resp, e,
+			    e == TERR_UNAUTH ?
+				"missing, invalid or expired token" :
+				NULL);
+			return false;
+		}
+		ctx.user_checked = true;
+	}
 	plan_reset(p);
 	/* Every copied parameter comes from the body, or is small. */
 	if (plan_reserve(p, r->body_len + 1024) != TERR_OK) {
@@ -261,9 +295,25 @@ app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
 	if (!app_begin(a, r, resp, &a->plan))
 		return STREAM_RESP;
 	if (handlers[r->match.handler].flags & HF_STREAM) {
-		struct app_ctx ctx = app_ctx(a);
-		return h_tasks_export_stream(&ctx, r, &a->plan, &a->db, resp,
-		    out);
+		struct app_ctx	   ctx = app_ctx(a);
+		enum stream_result sr;
+
+		/*
+		 * An export holds a blocking worker while it streams: one
+		 * account may not hold more than APP_EXPORTS_PER_USER.
+		 */
+		if (!scoreboard_export_begin(scoreboard, metrics_self,
+			r->user_id, APP_EXPORTS_PER_USER)) {
+			resp_error_status(resp, 429,
+			    "too many exports running "
+			    "for this account; try again when one is done");
+			resp->retry_after = 5;
+			return STREAM_RESP;
+		}
+		sr =
+		    h_tasks_export_stream(&ctx, r, &a->plan, &a->db, resp, out);
+		scoreboard_export_end(metrics_self);
+		return sr;
 	}
 	e = db_exec(&a->db, &a->plan, &res);
 	app_finish(a, r, res, e, resp);

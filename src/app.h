@@ -24,6 +24,11 @@ struct app {
 	const struct conf	*conf;
 	struct db		 db;
 	struct plan		 plan;	/* the blocking worker's one plan */
+	/*
+	 * This loop may run a statement itself before the plan (the
+	 * blocking worker): HF_USER_FIRST routes check their caller first.
+	 */
+	bool sync_db;
 };
 
 void	app_init(struct app *, const struct conf *);

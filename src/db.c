@@ -606,6 +606,32 @@ db_ready(struct db *db)
 	return TERR_OK;
 }
 
+/*
+ * PostgreSQL's full error text carries a DETAIL that quotes the data:
+ * "Failing row contains (..., $argon2id$...)" for a CHECK on users, "Key
+ * (email)=(...)" for a unique key.  Only names are logged: the SQLSTATE,
+ * the table, column and constraint, and the primary message except for
+ * the data (22) and integrity (23) classes, whose messages may quote a
+ * value.
+ */
+void
+db_log_result_error(const char *what, const PGresult *r)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *table = PQresultErrorField(r, PG_DIAG_TABLE_NAME);
+	const char *column = PQresultErrorField(r, PG_DIAG_COLUMN_NAME);
+	const char *cons = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	bool	    quotes = state == NULL || strncmp(state, "22", 2) == 0 ||
+	    strncmp(state, "23", 2) == 0;
+
+	log_error("%s %s: table %s, column %s, constraint %s%s%s", what,
+	    state != NULL ? state : "-", table != NULL ? table : "-",
+	    column != NULL ? column : "-", cons != NULL ? cons : "-",
+	    quotes || msg == NULL ? "" : ": ",
+	    quotes || msg == NULL ? "" : msg);
+}
+
 enum terr
 db_result_error(struct db *db, const PGresult *r)
 {
@@ -637,9 +663,10 @@ db_result_error(struct db *db, const PGresult *r)
 	    e == TERR_INVALID ? MET_DB_INVALID : MET_DB_OTHER);
 	if (e == TERR_CONFLICT)
 		log_info("database: %s", state);
+	else if (r != NULL)
+		db_log_result_error("database error", r);
 	else
-		log_error("database error %s: %s", state != NULL ? state : "-",
-		    r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+		log_error("database error -: %s", PQerrorMessage(db->conn));
 	if (state != NULL && strncmp(state, "57P", 3) == 0)
 		db_close(db);
 	return e;

@@ -133,4 +133,11 @@ void	db_close(struct db *);
 int
 db_explain(struct db *, FILE *);
 
+/*
+ * Logs a failed statement's result without PostgreSQL's DETAIL (which
+ * quotes row data): SQLSTATE, table, column, constraint.
+ */
+void
+db_log_result_error(const char *what, const PGresult *r);
+
 #endif /* TASKAPI_DB_H */

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -99,7 +100,7 @@ h_user_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 	struct vvalue	 v[3];
 	enum terr	 e;
 
-	(void)ctx; (void)resp;
+	(void)resp;
 	if (!is_self(r)) {
 		p->stmt = STMT_USER_EXISTS;
 		plan_param(p, r->user_id);
@@ -123,6 +124,19 @@ h_user_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 	plan_param(p, v[2].present ? "t" : "f");
 	if (e == TERR_OK && v[2].present) {
 		char	 hash[PASSWORD_HASH_MAX];
+
+		/*
+		 * Only the blocking loop checks the caller first; a loop
+		 * that cannot (the event worker, reached past nginx's
+		 * routing) must not hash in its event loop either.
+		 */
+		if (!ctx->user_checked) {
+			plan_reset(p);
+			snprintf(err, errsz,
+			    "password changes are served by "
+			    "the blocking pool");
+			return TERR_INTERNAL;
+		}
 
 		if (password_hash(v[2].str, v[2].len, hash) == -1)
 			return TERR_NOMEM;

@@ -30,6 +30,12 @@ struct jbuf;
 struct app_ctx {
 	const struct conf	*conf;
 	int64_t			 now;	/* seconds since the epoch */
+	/*
+	 * The loop ran STMT_USER_EXISTS for the token's user before the
+	 * plan, and the user exists (HF_USER_FIRST): only then may a plan
+	 * spend an Argon2id hash on the caller.
+	 */
+	bool user_checked;
 };
 
 #define HF_AUTH		0x01	/* needs a valid bearer token */
@@ -37,6 +43,7 @@ struct app_ctx {
 #define HF_STREAM	0x04	/* streams its answer (the export) */
 #define HF_CPU		0x08	/* hashes a password: slow, CPU-bound */
 #define HF_OWN_ERRORS	0x10	/* render sees database errors too */
+#define HF_USER_FIRST	0x20	/* the caller must exist before the plan */
 
 typedef enum terr (*plan_fn)(const struct app_ctx *, struct req *,
     struct plan *, struct resp *, char *err, size_t errsz);

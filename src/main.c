@@ -31,6 +31,7 @@
 
 #include "conf.h"
 #include "db.h"
+#include "fcgi_conn.h"
 #include "log.h"
 #include "migrate.h"
 #include "password.h"
@@ -127,6 +128,24 @@ open_listener(const char *addr, int backlog)
 		}
 		memcpy(host, addr, (size_t)(colon - addr));
 		host[colon - addr] = '\0';
+		/*
+		 * FastCGI has no authentication: an address left out must
+		 * not mean every interface.  Listening everywhere is spelt
+		 * out (0.0.0.0 or [::]).
+		 */
+		if (host[0] == '\0' || strcmp(host, "*") == 0) {
+			log_error(
+			    "listen address %s names no host: give the "
+			    "address to listen on (127.0.0.1:PORT), or "
+			    "0.0.0.0:PORT or [::]:PORT for every interface on "
+			    "purpose (and set FCGI_WEB_SERVER_ADDRS)",
+			    addr);
+			return -1;
+		}
+		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+			memmove(host, host + 1, strlen(host) - 2);
+			host[strlen(host) - 2] = '\0';
+		}
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_family = AF_UNSPEC;
 		hints.ai_socktype = SOCK_STREAM;
@@ -144,6 +163,11 @@ open_listener(const char *addr, int backlog)
 			goto fail;
 		}
 		freeaddrinfo(res);
+		if (getenv("FCGI_WEB_SERVER_ADDRS") == NULL)
+			log_warn(
+			    "listening on %s without FCGI_WEB_SERVER_ADDRS: "
+			    "any peer that reaches it is served",
+			    addr);
 	}
 	if (listen(fd, backlog) == -1)
 		goto fail;
@@ -155,14 +179,31 @@ fail:
 	return -1;
 }
 
-/* Hands a unix socket taskapi made to the user it is switching to. */
+/*
+ * Hands a unix socket taskapi made to the user it is switching to.  As
+ * root, on a path in a directory others may write to: what is there now
+ * must still be the socket bind(2) made (ours), and a link put in its
+ * place is not followed (AT_SYMLINK_NOFOLLOW changes the link itself).
+ */
 static int
 chown_socket(const char *addr, const struct passwd *pw)
 {
+	const char *path;
+	struct stat st;
+
 	if (addr == NULL || strncmp(addr, "unix:", 5) != 0)
 		return 0;
-	if (chown(addr + 5, pw->pw_uid, pw->pw_gid) == -1) {
-		log_error("chown %s: %s", addr + 5, strerror(errno));
+	path = addr + 5;
+	if (lstat(path, &st) == -1 || !S_ISSOCK(st.st_mode) ||
+	    st.st_uid != geteuid()) {
+		log_error("socket %s was replaced after it was made; not "
+			  "changing its owner",
+		    path);
+		return -1;
+	}
+	if (fchownat(AT_FDCWD, path, pw->pw_uid, pw->pw_gid,
+		AT_SYMLINK_NOFOLLOW) == -1) {
+		log_error("chown %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -207,12 +248,18 @@ drop_privileges(const char *user, const char *listen, const char *ev_listen)
 /*
  * Written beside and renamed into place: a master that took over from
  * another (upgrade.c) replaces that one's file, which may belong to root.
+ * Written as root before privileges are dropped, so no link is followed:
+ * the new file is created exclusively with O_NOFOLLOW (a stale one left
+ * by a crash is unlinked first; unlink never follows a link), and
+ * rename(2) replaces whatever is at the path, a link included, without
+ * following it.
  */
 static int
 write_pid_file(const char *path)
 {
-	FILE	*f;
-	char	 tmp[4096];
+	char	buf[32];
+	char	tmp[4096];
+	int	fd, n;
 
 	if (path == NULL)
 		return 0;
@@ -220,12 +267,24 @@ write_pid_file(const char *path)
 		log_error("pid file %s: path too long", path);
 		return -1;
 	}
-	if ((f = fopen(tmp, "we")) == NULL) {
+	if (unlink(tmp) == -1 && errno != ENOENT) {
 		log_error("pid file %s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) != 0 || rename(tmp, path) == -1) {
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd == -1) {
+		log_error("pid file %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		log_error("pid file %s: %s", tmp, strerror(errno));
+		(void)close(fd);
+		(void)unlink(tmp);
+		return -1;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
 		log_error("pid file %s: %s", path, strerror(errno));
 		(void)unlink(tmp);
 		return -1;
@@ -386,6 +445,9 @@ main(int argc, char *argv[])
 		    (int)c->listen_backlog)) == -1)
 			return 1;
 	}
+	/* A bad allow-list stops the start, not each worker. */
+	if (fcgi_conn_init() == -1)
+		return 1;
 	if (write_pid_file(c->pid_file) == -1 ||
 	    drop_privileges(c->user, c->listen, c->ev_listen) == -1 ||
 	    check_schema(c) == -1)

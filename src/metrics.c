@@ -411,7 +411,7 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 			continue;
 		total++;
 		idle += st == SB_IDLE;
-		busy += st == SB_BUSY;
+		busy += st == SB_BUSY || st == SB_READING;
 	}
 	{
 		struct met_sum *s = calloc(1, sizeof(*s));

@@ -47,8 +47,54 @@ scoreboard_retire(struct scoreboard *sb, size_t i, int kind, enum sb_exit why,
 		atomic_fetch_add(&sb->exits[kind][why], 1ULL);
 	atomic_store(&s->pid, 0);
 	atomic_store(&s->inflight, 0);
+	atomic_store(&s->export_key, 0ULL);
+	atomic_store(&s->progress_us, 0LL);
 	atomic_store(&s->requests, 0ULL);
 	atomic_store(&s->state, SB_EMPTY);
+}
+
+/* FNV-1a over the user id; never 0 (0 marks "no export"). */
+static unsigned long long
+export_key(const char *user_id)
+{
+	unsigned long long h = 0xcbf29ce484222325ULL;
+
+	for (; *user_id != '\0'; user_id++) {
+		h ^= (unsigned char)*user_id;
+		h *= 0x100000001b3ULL;
+	}
+	return h | 1ULL;
+}
+
+bool
+scoreboard_export_begin(struct scoreboard *sb, struct sb_slot *self,
+    const char *user_id, unsigned max)
+{
+	unsigned long long key = export_key(user_id);
+	unsigned	   n = 0;
+	size_t		   used;
+
+	if (sb == NULL || self == NULL)
+		return true;
+	/* Marked first, counted after: of two racing, each sees the other. */
+	atomic_store(&self->export_key, key);
+	used = scoreboard_used(sb);
+	for (size_t i = 0; i < used; i++)
+		if (atomic_load(&sb->slots[i].pid) != 0 &&
+		    atomic_load(&sb->slots[i].export_key) == key)
+			n++;
+	if (n > max) {
+		atomic_store(&self->export_key, 0ULL);
+		return false;
+	}
+	return true;
+}
+
+void
+scoreboard_export_end(struct sb_slot *self)
+{
+	if (self != NULL)
+		atomic_store(&self->export_key, 0ULL);
 }
 
 const char *
@@ -60,6 +106,7 @@ sb_state_name(int state)
 		[SB_IDLE] = "idle",
 		[SB_BUSY] = "busy",
 		[SB_STOPPING] = "stopping",
+		[SB_READING] = "reading",
 	};
 
 	return state >= 0 && state < SB__MAX ? names[state] : "?";

@@ -9,6 +9,7 @@
 #define TASKAPI_SCOREBOARD_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,9 @@ enum sb_state {
 	SB_IDLE,	/* waiting in accept */
 	SB_BUSY,	/* serving a request */
 	SB_STOPPING,	/* finishing its last request */
+	SB_READING,	/* blocking worker: took a connection, reading the
+			 * request (busy for the master; bounded by the
+			 * worker's read deadline, not the stuck-kill) */
 	SB__MAX
 };
 
@@ -41,6 +45,8 @@ struct sb_slot {
 	atomic_llong		 started_us;	/* monotonic, at fork */
 	atomic_llong		 idle_since_us; /* monotonic, while idle */
 	atomic_int		 inflight;	/* event worker: requests open */
+	atomic_ullong		 export_key; /* user streaming an export; 0 */
+	atomic_llong progress_us; /* monotonic, last output flushed */
 	struct sb_metrics	 met;		/* this worker's counters */
 };
 
@@ -102,6 +108,18 @@ scoreboard_used(const struct scoreboard *);
 /* Blocking workers idle or starting (so soon idle), of any generation. */
 size_t
 scoreboard_fcgi_ready(const struct scoreboard *);
+
+/*
+ * Marks self as streaming an export for user_id, unless max of that
+ * user's exports (this one included) are running already: then false,
+ * and self is left unmarked.  Two that start at once may both be
+ * refused; never more than max run.
+ */
+bool
+scoreboard_export_begin(struct scoreboard *, struct sb_slot *self,
+    const char *user_id, unsigned max);
+void
+scoreboard_export_end(struct sb_slot *self);
 
 /* Maps a zeroed shared scoreboard of n slots; NULL on failure. */
 struct scoreboard *scoreboard_create(size_t n);

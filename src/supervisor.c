@@ -355,7 +355,11 @@ reap(void)
 	}
 }
 
-/* Kills workers stuck in one request well past the request timeout. */
+/*
+ * Kills workers stuck in one request well past the request timeout: with
+ * no output flushed for that long (a streamed export counts from its last
+ * flush, so a long one that keeps moving is not cut).
+ */
 static void
 kill_stuck(int64_t now)
 {
@@ -369,6 +373,9 @@ kill_stuck(int64_t now)
 		    atomic_load(&s->state) != SB_BUSY)
 			continue;
 		start = atomic_load(&s->req_start_us);
+		/* A streaming request counts from its last progress. */
+		if (start != 0 && atomic_load(&s->progress_us) > start)
+			start = atomic_load(&s->progress_us);
 		if (start != 0 && now - start > limit) {
 			log_error("worker %ld stuck in one request for %lld s; "
 			    "killing it", (long)sv.children[i].pid,
@@ -433,7 +440,8 @@ fcgi_wanted(void)
 		if (sv.children[i].pid != 0 &&
 		    sv.children[i].kind == SB_KIND_FCGI &&
 		    !sv.children[i].retiring &&
-		    atomic_load(&sv.sb->slots[i].state) == SB_BUSY)
+		    (atomic_load(&sv.sb->slots[i].state) == SB_BUSY ||
+			atomic_load(&sv.sb->slots[i].state) == SB_READING))
 			busy++;
 	return busy + spare < max ? busy + spare : max;
 }

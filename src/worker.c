@@ -1,19 +1,39 @@
 /*
  * worker.c: the libfcgi request loop.
  *
- * FCGX_Accept_r blocks in accept(2) on the shared socket; the kernel
- * hands each connection to one idle worker.  The stop signal is
- * installed without SA_RESTART and the request opened with
- * FCGI_FAIL_ACCEPT_ON_INTR, so a signal makes accept return and the
- * loop end; a signal during a request only ends the loop after it.
+ * The worker blocks in accept(2) on the shared socket (fcgi_conn.c);
+ * the kernel hands each connection to one idle worker.  The stop signal
+ * is installed without SA_RESTART, so a signal makes accept return and
+ * the loop end.  Once a connection is taken the slot says "reading" (the
+ * master counts it busy and, on demand, starts another worker), the stop
+ * signals are held until the request is read, and the whole request
+ * must arrive within WORKER_READ_TIMEOUT_S (SIGALRM, no SA_RESTART,
+ * makes the blocked read fail): a peer that stops sending is dropped.
+ *
+ * libfcgi then reads the request from a duplicate of the connection, so
+ * that the worker still holds the connection when libfcgi gives up on
+ * it (it closes its copy without a word) and can answer what the spec
+ * wants: FCGI_END_REQUEST for an aborted request, FCGI_UNKNOWN_ROLE for
+ * a role other than the responder.
+ *
+ * One request per connection, FCGI_KEEP_CONN or not: the connection is
+ * closed after FCGI_END_REQUEST.  libfcgi cannot serve a kept connection
+ * safely (it loses pipelined requests buffered with the first one, and
+ * cannot find the next request after an answer given before the body was
+ * read), and a kept connection would hold a worker of this small pool
+ * between requests.  A front end must not reuse connections to this
+ * pool (README, "FastCGI front ends"); one that does sees a clean close
+ * after each answer.
  */
 #include "config.h"
 
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +45,25 @@
 #include "admission.h"
 #include "api_limits.h"
 #include "app.h"
+#include "fcgi_conn.h"
+#include "fcgi_proto.h"
 #include "log.h"
 #include "request.h"
 #include "response.h"
 #include "scoreboard.h"
 #include "util.h"
 #include "worker.h"
+
+/*
+ * The request (params and body) must be in within this.  nginx sends a
+ * request whole once it has it (it buffers the body: client_body_timeout
+ * 10 s is the client's time); a front end that streams a slow client's
+ * body through has as long as nginx gives that client.
+ */
+#define WORKER_READ_TIMEOUT_S 10u
+
+/* Encoded FastCGI params accepted (as the event worker's limit). */
+#define WORKER_PARAMS_MAX (64 * 1024)
 
 volatile sig_atomic_t worker_stop;
 
@@ -39,6 +72,13 @@ on_stop(int sig)
 {
 	(void)sig;
 	worker_stop = 1;
+}
+
+/* Only interrupts the read it lands in (no SA_RESTART). */
+static void
+on_alarm(int sig)
+{
+	(void)sig;
 }
 
 int
@@ -55,6 +95,9 @@ worker_install_signals(void)
 	    sigaction(SIGINT, &sa, NULL) == -1 ||
 	    sigaction(SIGQUIT, &sa, NULL) == -1)
 		return -1;
+	sa.sa_handler = on_alarm;
+	if (sigaction(SIGALRM, &sa, NULL) == -1)
+		return -1;
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) == -1 ||
 	    sigaction(SIGHUP, &sa, NULL) == -1)
@@ -63,55 +106,85 @@ worker_install_signals(void)
 	return sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* How read_body ended. */
+enum body_result {
+	BODY_OK = 0,
+	BODY_NOMEM,	 /* 500 */
+	BODY_BAD_LENGTH, /* 400: CONTENT_LENGTH unparsable or not the body's */
+	BODY_BROKEN,	 /* the stream failed: abort, timeout, garbage */
+	BODY_PARAMS_TOO_LARGE /* 431, body not read */
+};
+
 /*
  * Reads the body: at most LIM_BODY_MAX bytes are kept; a longer body
  * (or a CONTENT_LENGTH that says so) marks the request too large
  * without reading the rest.  Chunked uploads arrive without a length
- * and are read to their end under the same cap.
+ * and are read to their end under the same cap.  A CONTENT_LENGTH that
+ * is not a number or is not the length of the body that came is a bad
+ * request: either the front end or the client lies, and which part of
+ * the body is the request is not known.
  */
-static int
+static enum body_result
 read_body(FCGX_Request *fr, struct req *r)
 {
 	const char	*cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
 	long long	 want = -1;
 
 	if (cl != NULL && *cl != '\0') {
-		if (!util_parse_int(cl, 0, INT64_MAX, &want)) {
-			r->body_too_large = true;	/* unparsable: refuse */
-			return 0;
-		}
+		if (!util_parse_int(cl, 0, INT64_MAX, &want))
+			return BODY_BAD_LENGTH;
 		if (want > LIM_BODY_MAX) {
 			r->body_too_large = true;
-			return 0;
+			return BODY_OK;
 		}
-		if (want == 0)
-			return 0;
 	}
 	for (;;) {
 		char	*dst;
 		int	 n;
 
 		if ((dst = req_body_reserve(r, 8192)) == NULL)
-			return -1;
+			return BODY_NOMEM;
 		n = FCGX_GetStr(dst, 8192, fr->in);
-		if (n < 0)
-			return -1;
+		if (n < 0 || FCGX_GetError(fr->in) != 0)
+			return BODY_BROKEN;
 		r->body_len += (size_t)n;
 		if (r->body_len > LIM_BODY_MAX) {
 			r->body_too_large = true;
-			return 0;
+			return want >= 0 ? BODY_BAD_LENGTH : BODY_OK;
 		}
 		if (n < 8192)
 			break;
 	}
 	r->body[r->body_len] = '\0';
-	return 0;
+	if (want >= 0 && (size_t)want != r->body_len)
+		return BODY_BAD_LENGTH;
+	return BODY_OK;
+}
+
+/* Bytes of the FastCGI params as they came (libfcgi adds FCGI_ROLE). */
+static size_t
+params_size(FCGX_ParamArray envp)
+{
+	size_t total = 0;
+
+	for (; envp != NULL && *envp != NULL; envp++) {
+		const char *eq = strchr(*envp, '=');
+		size_t	    nl, vl;
+
+		if (eq == NULL || strncmp(*envp, "FCGI_ROLE=", 10) == 0)
+			continue;
+		nl = (size_t)(eq - *envp);
+		vl = strlen(eq + 1);
+		total += nl + vl + (nl > 127 ? 4 : 1) + (vl > 127 ? 4 : 1);
+	}
+	return total;
 }
 
 /* What the streaming callbacks write to. */
 struct fcgi_out {
 	FCGX_Request	*fr;
 	struct req	*req;
+	struct sb_slot	*slot;
 };
 
 static int
@@ -141,7 +214,15 @@ fcgi_flush(void *ctx)
 {
 	struct fcgi_out	*o = ctx;
 
-	return FCGX_FFlush(o->fr->out) == 0 ? 0 : -1;
+	if (FCGX_FFlush(o->fr->out) != 0)
+		return -1;
+	/*
+	 * Progress: the master's stuck-kill counts from the last flush that
+	 * went out, so a long export that keeps moving is not cut, and one
+	 * whose reader stopped is.
+	 */
+	atomic_store(&o->slot->progress_us, util_mono_us());
+	return 0;
 }
 
 /* Writes a complete buffered response; returns 0 or -1. */
@@ -272,6 +353,89 @@ drain_queued(int listen_fd, const struct conf *c, int64_t *until)
 	return now < *until && poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
 }
 
+/*
+ * Blocks or unblocks the stop signals: held while a request is read, so
+ * that a stop (a reload, a shutdown) lets the request finish instead of
+ * cutting its read; SIGALRM still interrupts.
+ */
+static void
+hold_stop_signals(bool hold)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	if (sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL) == -1)
+		log_warn("sigprocmask: %s", strerror(errno));
+}
+
+/*
+ * Hands the connection to libfcgi, which reads the request's params
+ * from a duplicate of it.  Returns 1 with a responder request in fr, or
+ * 0 when the connection is done with (answered here if the spec wants
+ * an answer): libfcgi refused it, it timed out, or the role is not ours.
+ */
+static int
+take_request(FCGX_Request *fr, int fd)
+{
+	int dup_fd;
+
+	if ((dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_error("dup: %s", strerror(errno));
+		return 0;
+	}
+	fr->ipcFd = dup_fd;
+	/*
+	 * FCGX_Accept_r first finishes the previous request: kept, so that
+	 * it does not close the connection just handed over.  detached: its
+	 * close of the duplicate is a plain close(2), not a shutdown(2)
+	 * followed by a drain of up to 2 s per read, which a peer that
+	 * trickles bytes could stretch without end.
+	 */
+	fr->keepConnection = 1;
+	fr->detached = 1;
+	if (FCGX_Accept_r(fr) < 0) {
+		/*
+		 * libfcgi gave up (and closed its copy): end of file, the
+		 * read deadline, a protocol error, FCGI_ABORT_REQUEST before
+		 * the params were in, or a role it does not know.  Once it
+		 * had the FCGI_BEGIN_REQUEST, that request gets its
+		 * FCGI_END_REQUEST.
+		 */
+		fr->ipcFd = -1;
+		if (fr->isBeginProcessed) {
+			/* libfcgi reads 1-3: responder, authorizer, filter */
+			bool known =
+			    fr->role >= FCGI_ROLE_RESPONDER && fr->role <= 3;
+			if (!known)
+				log_info("FastCGI role %d refused", fr->role);
+			else
+				log_info(
+				    "FastCGI request %d ended before its "
+				    "params were read (aborted, timed out or "
+				    "malformed)",
+				    fr->requestId);
+			(void)fcgi_conn_end_request(fd, (uint16_t)fr->requestId,
+			    0,
+			    known ? FCGI_PS_REQUEST_COMPLETE :
+				    FCGI_PS_UNKNOWN_ROLE);
+		}
+		return 0;
+	}
+	if (fr->role != FCGI_ROLE_RESPONDER) {
+		log_info("FastCGI role %d refused: only the responder role is "
+			 "served",
+		    fr->role);
+		(void)fcgi_conn_end_request(fd, (uint16_t)fr->requestId, 0,
+		    FCGI_PS_UNKNOWN_ROLE);
+		FCGX_Free(fr, 1);
+		return 0;
+	}
+	return 1;
+}
+
 int
 worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 {
@@ -293,17 +457,26 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		log_error("FCGX_Init failed");
 		return 70;
 	}
-	if (FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	if (fcgi_conn_init() == -1)
+		return 78; /* EX_CONFIG: the master's check let it by */
+	/*
+	 * No listen socket for libfcgi: the worker accepts itself, and when
+	 * libfcgi gives up on a connection, the accept it then tries on -1
+	 * fails at once instead of taking a connection unseen.
+	 */
+	if (FCGX_InitRequest(&fr, -1, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("FCGX_InitRequest failed");
 		return 70;
 	}
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
 	app_init(&app, c);
+	app.sync_db = true; /* HF_USER_FIRST: checked before a hash */
 	/* Connect now so the first request doesn't pay for it. */
 	(void)db_ready(&app.db);
 	octx.fr = &fr;
 	octx.req = &req;
+	octx.slot = slot;
 	out.ctx = &octx;
 	out.head = fcgi_head;
 	out.write = fcgi_write;
@@ -311,12 +484,13 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 
 	while (!worker_stop || drain_queued(listen_fd, c, &drain_until)) {
 		enum stream_result	 sr;
-		int			 status;
+		enum body_result	 br;
+		int			 status, fd;
 		char			 method[16];
 
 		atomic_store(&slot->idle_since_us, util_mono_us());
 		atomic_store(&slot->state, SB_IDLE);
-		if (FCGX_Accept_r(&fr) < 0) {
+		if ((fd = fcgi_conn_accept(listen_fd)) == -1) {
 			if (worker_stop)
 				continue; /* drain what is queued, if any */
 			if (errno == EINTR)
@@ -324,15 +498,46 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 			log_error("accept failed: %s", strerror(errno));
 			break;
 		}
-		atomic_store(&slot->req_start_us, util_mono_us());
-		atomic_store(&slot->state, SB_BUSY);
+		atomic_store(&slot->state, SB_READING);
+		hold_stop_signals(true);
 		spares_check(c);
-
+		(void)alarm(WORKER_READ_TIMEOUT_S);
+		if (fcgi_conn_management(fd, c->workers) == -1 ||
+		    !take_request(&fr, fd)) {
+			(void)alarm(0);
+			hold_stop_signals(false);
+			fcgi_conn_close(fd);
+			continue;
+		}
 		req_from_fcgi(&fr, &req);
 		log_set_request(req.request_id, req.trace_id);
-		if (read_body(&fr, &req) == -1) {
+		/* Over the params limit: answered without reading the body. */
+		br = params_size(fr.envp) > WORKER_PARAMS_MAX ?
+		    BODY_PARAMS_TOO_LARGE :
+		    read_body(&fr, &req);
+		(void)alarm(0);
+		atomic_store(&slot->progress_us, 0LL);
+		atomic_store(&slot->req_start_us, util_mono_us());
+		atomic_store(&slot->state, SB_BUSY);
+		hold_stop_signals(false);
+
+		if (br == BODY_PARAMS_TOO_LARGE) {
+			resp_error_status(&resp, 431,
+			    "request header fields too large");
+			sr = STREAM_RESP;
+		} else if (br == BODY_NOMEM) {
 			resp_error(&resp, TERR_NOMEM, NULL);
 			sr = STREAM_RESP;
+		} else if (br == BODY_BAD_LENGTH) {
+			resp_error_status(&resp, 400,
+			    "Content-Length is not "
+			    "a number or not the length of the body");
+			sr = STREAM_RESP;
+		} else if (br == BODY_BROKEN) {
+			log_info("request body not read to its end (aborted, "
+				 "timed out or malformed); no answer");
+			resp.status = 499;
+			sr = STREAM_DONE;
 		} else if (!admit(&fr, c, &resp))
 			sr = STREAM_RESP;
 		else
@@ -352,10 +557,18 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 			 * is to cut the connection so nginx doesn't close the
 			 * response as if it were complete.
 			 */
-			if (shutdown(fr.ipcFd, SHUT_RDWR) == -1)
+			if (shutdown(fd, SHUT_RDWR) == -1)
 				log_warn("shutdown: %s", strerror(errno));
 		}
+		/*
+		 * Writes FCGI_END_REQUEST (after a broken body too: that is
+		 * the answer an aborted request is owed) and closes libfcgi's
+		 * copy; the connection itself is closed here, kept or not.
+		 */
+		fr.keepConnection = 0;
+		fr.detached = 1;
 		FCGX_Finish_r(&fr);
+		fcgi_conn_close(fd);
 
 		app_account(&req, method, status);
 

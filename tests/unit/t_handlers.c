@@ -235,6 +235,42 @@ test_user_patch_other_checks_caller_only(void **state)
 	param_is(&f->plan, 0, ME);
 }
 
+/*
+ * A password is hashed (Argon2id, 19 MiB) only once the blocking loop
+ * has seen that the token's user still exists: a deleted user's token,
+ * or a loop that cannot check first, gets no hash.
+ */
+static void
+test_user_patch_password_not_hashed_unchecked(void **state)
+{
+	struct fixture *f = *state;
+
+	memcpy(f->req.match.id, ME, sizeof(ME));
+	with_body(f, "{\"password\":\"a-new-password\"}");
+	(void)h_user_patch_plan(&ctx, &f->req, &f->plan, &f->resp, f->err,
+	    sizeof(f->err));
+	assert_int_not_equal(f->plan.stmt, STMT_USER_UPDATE);
+	for (int i = 0; i < f->plan.nparams; i++)
+		if (f->plan.values[i] != NULL &&
+		    strncmp(f->plan.values[i], "$argon2id$", 10) == 0)
+			fail_msg("hashed before the user was checked");
+}
+
+static void
+test_user_patch_password_hashed_once_checked(void **state)
+{
+	struct fixture *f = *state;
+	struct app_ctx	checked = ctx;
+
+	checked.user_checked = true;
+	memcpy(f->req.match.id, ME, sizeof(ME));
+	with_body(f, "{\"password\":\"a-new-password\"}");
+	assert_int_equal(h_user_patch_plan(&checked, &f->req, &f->plan,
+			     &f->resp, f->err, sizeof(f->err)),
+	    TERR_OK);
+	assert_int_equal(f->plan.stmt, STMT_USER_UPDATE);
+}
+
 static void
 test_task_render_statuses(void **state)
 {
@@ -419,6 +455,12 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_user_patch_other_checks_caller_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_user_patch_password_not_hashed_unchecked, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_user_patch_password_hashed_once_checked, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_task_render_statuses,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_task_delete_render, setup,
