@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 86-drill-reload.sh: SIGHUP to the master every 60 answered requests, 10
+# 87-drill-reload.sh: SIGHUP to the master every 60 answered requests, 10
 # times (TASKAPI_FAULT_ROUNDS in ./dev faults), under mixed load.  Each
 # reload replaces every worker, the event worker included, while nginx
 # keeps its FastCGI connections to it: a reload under load fails 0

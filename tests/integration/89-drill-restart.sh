@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 88-drill-restart.sh: planned restarts under mixed load.
+# 89-drill-restart.sh: planned restarts under mixed load.
 #   1. `./dev up` with nothing changed, 3 times, 80 answered requests
 #      apart: it must neither reload nginx (which closes idle kept-alive
 #      client connections: a client sending on one then gets no answer)
