@@ -17,13 +17,14 @@ that hits it says so ("capped=yes").
 `load.py run` writes to --out one line per request, in the order they
 complete (flushed at once, so a test can count progress with wc -l):
 
-    STATUS ID KIND MS END_MS
+    STATUS ID KIND MS END_MS PATH
 
 STATUS is the HTTP status (000: no answer; KIND then names the error),
 ID the "id" member of a JSON object body ("-" if none), KIND json (a
 JSON object), raw (another body), empty (no body) or the transport
 error, MS the request's own duration, END_MS when it ended (ms since
-the epoch).  stdout gets one summary line:
+the epoch), PATH the path requested (--path may be given more than
+once: request i takes path i modulo their number).  stdout gets one summary line:
 
     sent=N statuses=201x90,502x2 elapsed_ms=1234 capped=no
 
@@ -109,7 +110,7 @@ class Runner:
                                           timeout=self.a.timeout,
                                           source_address=src)
 
-    def record(self, status, body, hdrs, ms):
+    def record(self, status, body, hdrs, ms, path):
         ident, kind = "-", "empty"
         if isinstance(body, str):      # a transport error's name
             kind = body
@@ -127,7 +128,7 @@ class Runner:
         with self.lock:
             self.statuses[code] = self.statuses.get(code, 0) + 1
             if self.out:
-                self.out.write("%s %s %s %d %d\n" % (code, ident, kind, ms, now_ms()))
+                self.out.write("%s %s %s %d %d %s\n" % (code, ident, kind, ms, now_ms(), path))
                 self.out.flush()
             if self.a.save_dir and code in self.a.save_status and code not in self.saved:
                 self.saved.add(code)
@@ -143,7 +144,8 @@ class Runner:
             i = self.ticket()
             if i is None:
                 break
-            path = self.a.path.replace("{i}", str(i)).replace("{c}", str(c))
+            path = self.a.path[i % len(self.a.path)]
+            path = path.replace("{i}", str(i)).replace("{c}", str(c))
             data = None
             if self.a.data is not None:
                 data = self.a.data.replace("{i}", str(i)).replace("{c}", str(c)).encode()
@@ -159,13 +161,13 @@ class Runner:
                 hdrs = "HTTP/1.1 %d %s\r\n" % (r.status, r.reason) + \
                     "".join("%s: %s\r\n" % kv for kv in r.getheaders())
                 ms = int((time.monotonic() - t) * 1000)
-                self.record(r.status, body, hdrs, ms)
+                self.record(r.status, body, hdrs, ms, path)
                 if r.will_close:
                     conn.close()
                     conn = None
             except (OSError, http.client.HTTPException) as e:
                 ms = int((time.monotonic() - t) * 1000)
-                self.record(0, type(e).__name__, "", ms)
+                self.record(0, type(e).__name__, "", ms, path)
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -320,7 +322,8 @@ def main():
     r.add_argument("--cap-seconds", type=float, default=300,
                    help="safety cap for a broken run (reported as capped=yes)")
     r.add_argument("--method", default="GET")
-    r.add_argument("--path", required=True, help="{i}: request number, {c}: client")
+    r.add_argument("--path", required=True, action="append",
+                   help="{i}: request number, {c}: client; several: taken in turn")
     r.add_argument("--header", action="append", default=[], help="NAME: VALUE")
     r.add_argument("--data", help="request body ({i} and {c} as in --path)")
     r.add_argument("--new-connection", action="store_true",
