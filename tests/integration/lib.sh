@@ -18,6 +18,7 @@ set -u
 
 # ---------------------------------------------------------------- TAP
 
+T_START_MS=$(date +%s%3N)	# when the script began
 T_N=0		# assertions so far
 T_FAILED=0	# of which failed
 
@@ -42,6 +43,9 @@ pass() {
 	printf 'ok %d - %s\n' "$T_N" "$(tap_desc "$1")"
 }
 
+# Each failure also says when it happened and how busy the machine was
+# (run queue, load average, CPUs), so a slow machine can be told from a
+# defect.
 fail() {
 	T_N=$((T_N + 1))
 	T_FAILED=$((T_FAILED + 1))
@@ -49,6 +53,9 @@ fail() {
 	if [[ $# -gt 1 && -n $2 ]]; then
 		diag "$2"
 	fi
+	diag "$(printf 'at %d ms into %s; load average %s; %s CPUs' \
+	    $(($(date +%s%3N) - T_START_MS)) "${0##*/}" \
+	    "$(cut -d' ' -f1-4 /proc/loadavg 2>/dev/null)" "$(nproc 2>/dev/null)")"
 }
 
 # skip DESC REASON: an assertion that could not run (counted as skipped).
