@@ -537,6 +537,18 @@ wait_until() {
 	done
 }
 
+# uptime_ms: ms since boot, the clock of proc_start_ms.
+uptime_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+
+# proc_start_ms PID: when PID was started (forked), in ms since boot, from
+# /proc/PID/stat (10 ms steps).  With uptime_ms taken before an event,
+# "how soon did the master start a process" is measured on the master's
+# side, not by how fast a polling loop notices it.
+proc_start_ms() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%d\n", $20 * 1000 / hz }' \
+	    "/proc/$1/stat" 2>/dev/null
+}
+
 # ---------------------------------------------------------------- database
 
 # have_psql: TASKAPI_PSQL is set and answers.
