@@ -683,11 +683,11 @@ pool_fixed() {
 	old=$(pool_workers)
 	if [[ $1 == on ]]; then
 		stack_set_env TASKAPI_SPARE_WORKERS 256
-		wait_until 15000 pool_replaced "$old" "$(pool_size)" >/dev/null ||
+		wait_until 30000 pool_replaced "$old" "$(pool_size)" >/dev/null ||
 			diag "pool_fixed on: $(pool_workers | wc -l) workers, want $(pool_size)"
 	else
 		stack_set_env TASKAPI_SPARE_WORKERS ""
-		wait_until 15000 pool_gone "$old" >/dev/null ||
+		wait_until 30000 pool_gone "$old" >/dev/null ||
 			diag "pool_fixed off: old workers still there"
 	fi
 }
