@@ -10,6 +10,8 @@ duration; --cap-seconds only keeps a broken run from hanging, and a run
 that hits it says so ("capped=yes").
 
   load.py run    concurrent requests; one line per answered request
+  load.py plan   a request plan: each client its own sequence of
+                 requests, the clients at once
   load.py slow   slow clients that dribble a request, each measuring
                  when the server cut it off, plus requests made while
                  they are all connected
@@ -27,6 +29,18 @@ the epoch), PATH the path requested (--path may be given more than
 once: request i takes path i modulo their number).  stdout gets one summary line:
 
     sent=N statuses=201x90,502x2 elapsed_ms=1234 capped=no
+
+`load.py plan` reads --plan, one request a line, tab-separated:
+
+    CLIENT TAG METHOD PATH [BODY]
+
+Each CLIENT's lines are sent in order on its own connection, all the
+clients at once (Content-Type: application/json with a body).  --out
+gets one line per request, in the order they complete:
+
+    TAG STATUS BODY
+
+tab-separated, BODY the response as compact JSON ("-" if it is not).
 
 `load.py slow` writes to --out one line per slow client:
 
@@ -189,6 +203,72 @@ class Runner:
             self.out.close()
 
 
+# ---------------------------------------------------------------- plan
+
+
+def run_plan(a):
+    host, port = parse_base(a.base)
+    seqs = {}
+    with open(a.plan, encoding="utf-8") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 4:
+                continue
+            body = parts[4] if len(parts) > 4 and parts[4] else None
+            seqs.setdefault(parts[0], []).append((parts[1], parts[2], parts[3], body))
+    base_headers = {}
+    for h in a.header:
+        k, _, v = h.partition(":")
+        base_headers[k.strip()] = v.strip()
+    lock = threading.Lock()
+    out = open(a.out, "w", encoding="utf-8")
+
+    def client(reqs):
+        conn = None
+        for tag, method, path, body in reqs:
+            hdrs = dict(base_headers)
+            if body is not None:
+                hdrs["Content-Type"] = "application/json"
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(host, port, timeout=a.timeout)
+                conn.request(method, path, body=body.encode() if body else None,
+                             headers=hdrs)
+                r = conn.getresponse()
+                data = r.read()
+                code = "%03d" % r.status
+                if r.will_close:
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException) as e:
+                data, code = b"", "000-" + type(e).__name__
+                if conn is not None:
+                    conn.close()
+                conn = None
+            try:
+                shown = json.dumps(json.loads(data), separators=(",", ":"),
+                                   ensure_ascii=False)
+            except ValueError:
+                shown = "-"
+            with lock:
+                out.write("%s\t%s\t%s\n" % (tag, code, shown))
+                out.flush()
+        if conn is not None:
+            conn.close()
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=client, args=(reqs,), daemon=True)
+               for reqs in seqs.values()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.close()
+    print("clients=%d requests=%d elapsed_ms=%d" % (
+        len(seqs), sum(len(v) for v in seqs.values()),
+        int((time.monotonic() - t0) * 1000)))
+
+
 # ---------------------------------------------------------------- slow
 
 
@@ -335,6 +415,13 @@ def main():
     r.add_argument("--save-status", action="append", default=[],
                    help="... response with this status (DIR/STATUS.headers, .body)")
 
+    pl = sub.add_parser("plan", help="each client its own sequence of requests")
+    pl.add_argument("--base", required=True, help="http://HOST:PORT")
+    pl.add_argument("--plan", required=True, help="CLIENT TAG METHOD PATH [BODY], tab-separated")
+    pl.add_argument("--header", action="append", default=[], help="NAME: VALUE")
+    pl.add_argument("--timeout", type=float, default=60, help="per request, seconds")
+    pl.add_argument("--out", required=True, help="TAG STATUS BODY per request")
+
     s = sub.add_parser("slow", help="slow clients")
     s.add_argument("--base", required=True, help="http://HOST:PORT")
     s.add_argument("--headers", type=int, default=20, help="clients dribbling a header")
@@ -353,6 +440,8 @@ def main():
         if a.count is None and not a.stop_file:
             p.error("run needs --count or --stop-file")
         Runner(a).run()
+    elif a.cmd == "plan":
+        run_plan(a)
     else:
         Slow(a).run()
 
