@@ -623,9 +623,9 @@ async function run(browser, problems) {
 }
 
 const watchdog = setTimeout(() => {
-  out('Bail out! the browser test ran longer than 150 s');
+  out('Bail out! the browser test ran longer than 300 s');
   process.exit(1);
-}, 150000);
+}, 300000);
 watchdog.unref();
 
 try {

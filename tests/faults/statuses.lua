@@ -1,6 +1,10 @@
 -- tests/faults/statuses.lua: a wrk script that counts responses by status.
 -- Environment: TOKEN (bearer token, optional), WRK_PATHS (space-separated
--- paths, taken in turn).  done() prints one line per status,
+-- paths, taken in turn), WRK_STOP_AFTER (optional: each thread stops
+-- after that many responses and prints "THREAD_DONE"; wrk itself runs
+-- for its -d, so the caller ends it with SIGINT once every thread is
+-- done: a flood of a count of requests, -d only a cap).  done() prints
+-- one line per status,
 -- "STATUS <code> <count>", and "ERRORS connect=.. read=.. write=.. timeout=..".
 local threads = {}
 local paths = {}
@@ -8,7 +12,9 @@ for p in string.gmatch(os.getenv("WRK_PATHS") or "/health", "%S+") do
   paths[#paths + 1] = p
 end
 local token = os.getenv("TOKEN")
+local stop_after = tonumber(os.getenv("WRK_STOP_AFTER") or "")
 local i = 0
+local answered = 0
 
 function setup(thread)
   threads[#threads + 1] = thread
@@ -28,6 +34,12 @@ end
 
 function response(status, headers, body)
   counts[status] = (counts[status] or 0) + 1
+  answered = answered + 1
+  if stop_after and answered == stop_after then
+    io.write("THREAD_DONE\n")
+    io.flush()
+    wrk.thread:stop()
+  end
 end
 
 function done(summary, latency, requests)

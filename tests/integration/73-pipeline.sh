@@ -26,10 +26,11 @@ crash0=$(crashes)
 envf=$TASKAPI_VAR/taskapi.env
 restore() {
 	local o
+	lock_release row
 	o=$(pool_workers)
 	sed -i '/^TASKAPI_EV_DB_CONNECTIONS=/d; /^TASKAPI_REQUEST_TIMEOUT=/d' "$envf"
 	kill -HUP "$(pool_master)"
-	wait_until 15000 pool_gone "$o" >/dev/null || diag "reload back slow"
+	wait_until 30000 pool_gone "$o" >/dev/null || diag "reload back slow"
 }
 old=$(pool_workers)
 sed -i '/^TASKAPI_EV_DB_CONNECTIONS=/d; /^TASKAPI_REQUEST_TIMEOUT=/d' "$envf"
@@ -66,19 +67,19 @@ total201=0
 for ((r = 0; r < ROUNDS; r++)); do
 	create_titled "$P_TOKEN" "locked-$r" || { restore; bail "cannot create a task"; }
 	locked=$TASK_ID
-	$TASKAPI_PSQL -c "BEGIN; SELECT 1 FROM tasks WHERE id = '$locked' FOR UPDATE; SELECT pg_sleep(2.5); COMMIT;" \
-		>/dev/null 2>&1 &
-	locker=$!
-	sleep 0.3
+	# The row lock is held until the whole burst is answered, so only
+	# the PATCH's 1 s statement timeout can end it.
+	lock_hold row "SELECT 1 FROM tasks WHERE id = '$locked' FOR UPDATE" ||
+		diag "burst $r: lock not held after $LOCK_MS ms"
 	burst "$T_DIR/burst.$r" "$locked" "$r"
-	wait "$locker"
+	lock_release row
 
 	f=$T_DIR/burst.$r
 	is "$(wc -l <"$f")" "$BURST" "burst $r: all $BURST requests answered"
 	created=$(grep -c '^201'$'\t' "$f")
 	is "$created" $((BURST - 1)) "burst $r: every create answered 201"
 	is "$(grep -v '^201'$'\t' "$f" | cut -f1)" 503 \
-		"burst $r: the PATCH of the locked task failed with 503 (its timeout)"
+		"burst $r: the PATCH of the locked task failed with 503 (its timeout); statuses: $(cut -f1 "$f" | sort | uniq -c | tr -s ' ' | tr '\n' ',')"
 	# Every 201 is in the database, by its id and by its title.
 	ids=$(grep '^201'$'\t' "$f" | cut -f2 | jq -r .id | sed "s/.*/'&'/" | paste -sd, -)
 	n=$(sql "SELECT count(*) FROM tasks WHERE id IN (${ids:-NULL})")

@@ -33,23 +33,23 @@ set_env() {
 	local old
 	old=$(pool_workers)
 	stack_set_env "$1" "$2"
-	wait_until 15000 pool_gone "$old" >/dev/null || diag "reload for $1=$2 slow"
+	wait_until 30000 pool_gone "$old" >/dev/null || diag "reload for $1=$2 slow"
 }
 restore() {
 	sed -i '/^TASKAPI_SPARE_WORKERS=/d' "$ENVF"
 	set_env TASKAPI_WORKER_IDLE_TIMEOUT ""
 }
-trap 'restore; t_cleanup' EXIT
+trap 'lock_release row; restore; t_cleanup' EXIT
 
 # grow_shrink SPARE MODE: the whole cycle with TASKAPI_SPARE_WORKERS=SPARE.
 grow_shrink() {
-	local SPARE=$1 MODE=$2 ms restarts0 stops0 stops locker t0 pids codes i
+	local SPARE=$1 MODE=$2 ms restarts0 stops0 stops t0 pids codes i early
 	# Idle: the spare blocking workers and the event workers, nothing more.
 	at_spare() { [[ $(nproc_pool) -eq $((SPARE + EV)) ]]; }
-	if ms=$(wait_until 8000 at_spare); then
+	if ms=$(wait_until 30000 at_spare); then
 		pass "$MODE: idle, the pool holds $SPARE blocking worker(s) + $EV event worker(s) (${ms} ms)"
 	else
-		fail "$MODE: idle, the pool holds $SPARE blocking worker(s) + $EV event worker(s)" "$(nproc_pool) processes"
+		fail "$MODE: idle, the pool holds $SPARE blocking worker(s) + $EV event worker(s)" "$(nproc_pool) processes after $ms ms"
 	fi
 	is "$(curl -s "$BASE/status" | jq -c '.process_manager | [.fastcgi, .spare_workers, .max_workers]')" \
 		"[\"$MODE\",$SPARE,$W]" "$MODE: /status names the process manager, its spares and its maximum"
@@ -63,11 +63,10 @@ grow_shrink() {
 	# that took the last spare wakes it), so all W are served at once, by W
 	# workers.  (A row lock: a table lock would also hold up the new
 	# workers' PREPAREs.)
-	$TASKAPI_PSQL -c "BEGIN; SELECT 1 FROM users WHERE id = '$S_ID' FOR UPDATE; SELECT pg_sleep(2); COMMIT;" \
-		>/dev/null 2>&1 &
-	locker=$!
-	sleep 0.3
-	t0=$(now_ms)
+	# The lock is held until the test releases it: the W requests wait
+	# as long as the pool takes to grow, however slow the machine.
+	lock_hold row "SELECT 1 FROM users WHERE id = '$S_ID' FOR UPDATE" ||
+		diag "$MODE: lock not held after $LOCK_MS ms"
 	pids=()
 	for ((i = 0; i < W; i++)); do
 		curl_code -X PATCH -H "Authorization: Bearer $S_TOKEN" -H 'Content-Type: application/json' \
@@ -75,24 +74,34 @@ grow_shrink() {
 		pids+=($!)
 	done
 	full() { [[ $(nproc_pool) -eq $FULL ]]; }
-	if ms=$(wait_until 1500 full); then
+	if ms=$(wait_until 30000 full); then
 		pass "$MODE: with $W requests waiting, the pool grew to $W blocking workers (${ms} ms)"
 	else
-		fail "$MODE: with $W requests waiting, the pool grew to $W blocking workers" "$(nproc_pool) processes"
+		fail "$MODE: with $W requests waiting, the pool grew to $W blocking workers" "$(nproc_pool) processes after $ms ms"
 	fi
+	# Served at once, by W workers: all W wait on the lock together.
+	waiting() { [[ $(lock_waiters) -ge $W ]]; }
+	if ms=$(wait_until 30000 waiting); then
+		pass "$MODE: all $W requests were in progress together, waiting on the lock (${ms} ms)"
+	else
+		fail "$MODE: all $W requests were in progress together, waiting on the lock" \
+			"$(lock_waiters) sessions wait on a lock after $ms ms"
+	fi
+	early=$(cat "$T_DIR"/code.* | grep -c .)
+	is "$early" 0 "$MODE: none was answered while the lock was held"
+	lock_release row
+	t0=$(now_ms)
 	wait "${pids[@]}"
 	ms=$(($(now_ms) - t0))
-	wait "$locker"
 	codes=$(cat "$T_DIR"/code.* | sort | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')
-	is "$codes" "200 x$W " "$MODE: every change waiting on the lock got a 200"
-	num_cmp "$ms" -le 3500 "$MODE: all $W were answered together, when the lock went (${ms} ms; lock 2 s)"
+	is "$codes" "200 x$W " "$MODE: every change waiting on the lock got a 200 once it went (${ms} ms)"
 	num_cmp "$(nproc_pool)" -le "$FULL" "$MODE: never more than TASKAPI_WORKERS ($(nproc_pool) of $FULL)"
 
 	# Idle again: back to the spare workers, each extra one an idle stop.
-	if ms=$(wait_until 8000 at_spare); then
+	if ms=$(wait_until 30000 at_spare); then
 		pass "$MODE: idle again, the pool shrank back to $SPARE blocking worker(s) (${ms} ms)"
 	else
-		fail "$MODE: idle again, the pool shrank back to $SPARE blocking worker(s)" "$(nproc_pool) processes"
+		fail "$MODE: idle again, the pool shrank back to $SPARE blocking worker(s)" "$(nproc_pool) processes after $ms ms"
 	fi
 	stops=$(metric taskapi_worker_idle_stops_total)
 	num_cmp "$((stops - stops0))" -ge $((W - SPARE)) "$MODE: taskapi_worker_idle_stops_total counted them ($((stops - stops0)))"

@@ -22,7 +22,7 @@ restart_pool() {
 	local t0
 	kill -TERM "$MASTER" 2>/dev/null
 	t0=$(now_ms)
-	while ! gone "$MASTER" && (($(now_ms) - t0 < 15000)); do sleep 0.1; done
+	while ! gone "$MASTER" && (($(now_ms) - t0 < 30000)); do sleep 0.1; done
 	"$DEV" app-up >/dev/null 2>&1
 }
 trap 'restart_pool; t_cleanup' EXIT
@@ -55,7 +55,7 @@ for round in 1 2 3 4 5 6; do
 	rounds_killed=$((rounds_killed + 1))
 	for p in $pids; do
 		t0=$(now_ms)
-		while ! gone "$p" && (($(now_ms) - t0 < 3000)); do sleep 0.05; done
+		while ! gone "$p" && (($(now_ms) - t0 < 30000)); do sleep 0.05; done
 	done
 done
 like "$codes" '^200 200 200 (200 |503 )*$' "each of 6 rounds: a worker answered 200 before it was killed, or 503 once the brake held ($codes)"
@@ -66,9 +66,10 @@ num_cmp "$brake" -ge 1 "the master logged its brake ($brake lines)"
 
 # The brake is on (the 6th crash doubled it to 1 s): the event worker
 # answers at once, and so does the blocking worker the master keeps: 503.
-t0=$(now_ms)
-req GET /health
-ms=$(($(now_ms) - t0))
+# (Timed by curl itself: a process start is not the service's time.)
+req GET /health -w '%{http_code} %{time_total}'
+read -r RESP_STATUS secs <<<"$RESP_STATUS"
+ms=$(awk -v s="${secs:-99}" 'BEGIN { printf "%d\n", s * 1000 }')
 expect_json 200 "during the brake: /health (event worker) -> 200"
 num_cmp "$ms" -le 500 "... at once (${ms} ms)"
 t0=$(now_ms)

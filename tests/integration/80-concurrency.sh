@@ -17,54 +17,44 @@ done
 token_of() { local v="U$1_TOKEN"; printf '%s' "${!v}"; }
 id_of() { local v="U$1_ID"; printf '%s' "${!v}"; }
 
-# writer CLIENT: PER_CLIENT creates as user CLIENT % USERS; one status
-# code a line into client-CLIENT.out.
-writer() {
-	local c=$1 j tok
-	tok=$(token_of $((c % USERS)))
-	for ((j = 0; j < PER_CLIENT; j++)); do
-		curl_code \
-		    -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
-		    --data-binary "{\"title\":\"c$c-$j\"}" "$BASE/api/v1/tasks"
-	done >"$T_DIR/client-$c.out"
-}
-
-# reader R: lists tasks until writers-done appears; status codes into reader-R.out.
-reader() {
-	local r=$1 tok
-	tok=$(token_of $((r % USERS)))
-	while [[ ! -e $T_DIR/writers-done ]]; do
-		curl_code -H "Authorization: Bearer $tok" "$BASE/api/v1/tasks?limit=100"
-	done >"$T_DIR/reader-$r.out"
-}
-
+# The load: per user one load process (tests/lib/load.py) with CLIENTS /
+# USERS connections sending PER_CLIENT creates each, titled "w<n>", n
+# the request's number (so the titles sent are w0..w<count-1>), and one
+# reader process per user listing tasks until the writers are done.
+# (Shell loops of curl spent their time starting processes.)
+CONNS=$((CLIENTS / USERS > 0 ? CLIENTS / USERS : 1))	# per user
+PER_USER=$((CONNS * PER_CLIENT))
 started=$(date +%s%N)
 reader_pids=()
 for ((r = 0; r < READERS; r++)); do
-	reader "$r" &
+	load_run --clients 1 --stop-file "$T_DIR/writers-done" --min-count 1 --cap-seconds 600 \
+		--path "/api/v1/tasks?limit=100" --header "Authorization: Bearer $(token_of $((r % USERS)))" \
+		--out "$T_DIR/reader-$r.out" >/dev/null &
 	reader_pids+=("$!")
 done
 writer_pids=()
-for ((c = 0; c < CLIENTS; c++)); do
-	writer "$c" &
+for ((u = 0; u < USERS; u++)); do
+	load_run --clients "$CONNS" --count "$PER_USER" --new-connection \
+		--method POST --path /api/v1/tasks --data '{"title":"w{i}"}' \
+		--header "Authorization: Bearer $(token_of "$u")" --header 'Content-Type: application/json' \
+		--out "$T_DIR/writer-$u.out" >"$T_DIR/writer-$u.summary" &
 	writer_pids+=("$!")
 done
 wait "${writer_pids[@]}"
 touch "$T_DIR/writers-done"
 wait "${reader_pids[@]}"
 elapsed_ms=$((($(date +%s%N) - started) / 1000000))
-total=$((CLIENTS * PER_CLIENT))
-diag "$total creates from $CLIENTS clients (+$READERS readers) in ${elapsed_ms} ms"
+total=$((USERS * PER_USER))
+diag "$total creates from $((USERS * CONNS)) connections (+$READERS readers) in ${elapsed_ms} ms"
 
-codes=$(cat "$T_DIR"/client-*.out)
+codes=$(cat "$T_DIR"/writer-*.out | awk '{ print $1 }')
 n201=$(grep -c '^201$' <<<"$codes")
 is "$(wc -l <<<"$codes" | tr -d ' ')" "$total" "every one of the $total requests got an answer line"
-is "$n201" "$total" "all $total parallel creates -> 201"
 others=$(grep -v '^201$' <<<"$codes" | sort | uniq -c | tr '\n' ' ')
-[[ -z $others ]] || diag "non-201 statuses: $others"
-rcodes=$(cat "$T_DIR"/reader-*.out)
+is "$n201" "$total" "all $total parallel creates -> 201 ${others:+(others: $others)}"
+rcodes=$(cat "$T_DIR"/reader-*.out | awk '{ print $1 }')
 is "$(grep -vc '^200$' <<<"$rcodes")" 0 \
-    "parallel readers: every GET /api/v1/tasks -> 200 ($(wc -l <<<"$rcodes" | tr -d ' ') requests)"
+    "parallel readers: every GET /api/v1/tasks -> 200 ($(wc -l <<<"$rcodes" | tr -d ' ') requests: $(sort <<<"$rcodes" | uniq -c | tr -s ' ' | tr '\n' ','))"
 
 # list_all TOKEN: every task of the user through paging, one JSON object a
 # line, into list.ndjson; returns 1 when a page is not a 200 array.
@@ -83,15 +73,9 @@ list_all() {
 }
 
 for ((u = 0; u < USERS; u++)); do
-	# The 201s this user's clients counted, and the titles they sent.
-	want=0
-	: >"$T_DIR/want-titles"
-	for ((c = u; c < CLIENTS; c += USERS)); do
-		want=$((want + $(grep -c '^201$' "$T_DIR/client-$c.out")))
-		for ((j = 0; j < PER_CLIENT; j++)); do
-			printf 'c%d-%d\n' "$c" "$j" >>"$T_DIR/want-titles"
-		done
-	done
+	# The 201s this user's load counted, and the titles it sent.
+	want=$(awk '$1 == 201' "$T_DIR/writer-$u.out" | wc -l)
+	seq -f 'w%.0f' 0 $((PER_USER - 1)) >"$T_DIR/want-titles"
 	if list_all "$(token_of "$u")"; then
 		pass "user $u: paging through GET /api/v1/tasks works"
 	else

@@ -28,14 +28,14 @@ for path in /health /api/v1/users; do
 	isnt "$span" 0000000000000000 "$path: the span id is not all zeros"
 	is "$(cut -d- -f4 <<<"$tr")" 01 "$path: the sampled flag is kept"
 	rid=$(header X-Request-Id)
-	wait_until 3000 have_lines "$LOG" "$rid" 1 >/dev/null
+	wait_until 30000 have_lines "$LOG" "$rid" 1 >/dev/null
 	lines=$(log_lines "$LOG" "$rid")
 	if [[ -n $lines ]] && jq -se --arg t "$TRACE" 'all(.trace_id == $t)' <<<"$lines" >/dev/null; then
 		pass "$path: the app's log line(s) carry the trace id"
 	else
 		fail "$path: the app's log line(s) carry the trace id" "$lines"
 	fi
-	wait_until 3000 have_lines "$ALOG" "$rid" 1 >/dev/null
+	wait_until 30000 have_lines "$ALOG" "$rid" 1 >/dev/null
 	al=$(log_lines "$ALOG" "$rid")
 	jq -e --arg t "$TRACE" --arg tr "$tr" \
 		'(.traceparent | contains($t)) and .traceresponse == $tr' <<<"$al" >/dev/null &&
@@ -78,7 +78,7 @@ req POST /api/v1/auth/register -H 'Content-Type: application/json' \
 	--data-binary "$(jq -cn --arg e "$T_EMAIL" '{email: $e, password: "long enough pw", name: "dup"}')"
 is "$RESP_STATUS" 409 "a duplicate e-mail -> 409"
 rid=$(header X-Request-Id)
-wait_until 3000 have_lines "$LOG" "$rid" 2 >/dev/null
+wait_until 30000 have_lines "$LOG" "$rid" 2 >/dev/null
 lines=$(log_lines "$LOG" "$rid")
 n=$(wc -l <<<"$lines")
 num_cmp "$n" -ge 2 "that request wrote $n log lines (the conflict and the access line)"

@@ -5,16 +5,24 @@
 # at 2048 in progress) or get a JSON 503 with Retry-After; nothing else:
 # no 502, no socket errors, no timeouts; no worker dies; right after the
 # flood the service answers normally.
-# TASKAPI_FAULT_SECONDS sets the flood's length (5 s here; make
-# check-faults runs it for 30 s).  doc/OPERATIONS.md "Sizing" explains the numbers.
+# The flood is a count of responses, 4 per client (8,192), with 300 s as
+# a cap only, so a slow machine floods longer instead of less;
+# TASKAPI_FAULT_SECONDS (make check-faults: 30) makes it a flood of that
+# length instead.  doc/OPERATIONS.md "Sizing" explains the numbers.
 . "$(dirname "$0")/lib.sh"
 
 PIDF=${TASKAPI_VAR:-}/run/taskapi.pid
 [[ -n ${TASKAPI_VAR:-} && -r $PIDF ]] || skip_all "needs TASKAPI_VAR from ./dev test"
 command -v wrk >/dev/null 2>&1 || skip_all "wrk not installed (./dev test installs it)"
 MASTER=$(cat "$PIDF")
-SECS=${TASKAPI_FAULT_SECONDS:-5}
 CLIENTS=2048
+if [[ -n ${TASKAPI_FAULT_SECONDS:-} ]]; then
+	SECS=$TASKAPI_FAULT_SECONDS
+	COUNT=""
+else
+	SECS=300
+	COUNT=$((4 * CLIENTS))
+fi
 LUA=${TASKAPI_SRCDIR:-$(dirname "$0")/../..}/tests/faults/statuses.lua
 OUT=$T_DIR/wrk.out
 
@@ -34,16 +42,44 @@ crashes() {
 }
 crash0=$(crashes)
 
+# seq_times N: N sequential blocking-pool requests from one curl (its own
+# timing, no process start in it): "status seconds" a line.
+seq_times() {
+	local args=() i
+	for ((i = 0; i < $1; i++)); do args+=(-o /dev/null "$BASE/api/v1/users?limit=5"); done
+	curl -s -w '%{http_code} %{time_total}\n' -H "Authorization: Bearer $O_TOKEN" "${args[@]}"
+}
+# The same requests before the flood: how long they take on this machine.
+seq_times 20 >"$T_DIR/before"
+base_ms=$(awk '{ ms = $2 * 1000; if (ms > m) m = ms } END { printf "%d\n", m }' "$T_DIR/before")
+
 # One flood over both kinds of worker: the blocking pool (users list, an
 # authenticated query on one connection per request) and the event worker
 # (task, me, health on kept-alive connections).
+t0=$(now_ms)
 TOKEN=$O_TOKEN WRK_PATHS="/api/v1/users?limit=5 /api/v1/tasks/$TID /api/v1/me /health" \
-	wrk -t2 -c"$CLIENTS" -d"${SECS}s" --timeout 15s -s "$LUA" "$BASE" >"$OUT" 2>&1
+	WRK_STOP_AFTER=${COUNT:+$((COUNT / 2))} \
+	wrk -t2 -c"$CLIENTS" -d"${SECS}s" --timeout 15s -s "$LUA" "$BASE" >"$OUT" 2>&1 &
+wrk_pid=$!
+if [[ -n $COUNT ]]; then
+	# Each of the 2 threads prints THREAD_DONE at its count; SIGINT then
+	# makes wrk stop waiting out its -d and print its summary.
+	threads_done() { [[ $(grep -c '^THREAD_DONE$' "$OUT") -ge 2 ]] || ! kill -0 "$wrk_pid" 2>/dev/null; }
+	wait_until $((SECS * 1000)) threads_done >/dev/null
+	kill -INT "$wrk_pid" 2>/dev/null
+fi
+wait "$wrk_pid"
+flood_ms=$(($(now_ms) - t0))
 diag "$(grep -E '^(STATUS|ERRORS|LATENCY|Requests/sec)' "$OUT")"
+diag "flood: ${flood_ms} ms"
 total=$(awk '$1 == "STATUS" { t += $3 } END { print t + 0 }' "$OUT")
 ok=$(awk '$1 == "STATUS" && $2 == 200 { t += $3 } END { print t + 0 }' "$OUT")
 busy=$(awk '$1 == "STATUS" && $2 == 503 { t += $3 } END { print t + 0 }' "$OUT")
-num_cmp "$total" -gt $((CLIENTS)) "$CLIENTS clients for ${SECS} s: $total responses"
+if [[ -n $COUNT ]]; then
+	num_cmp "$total" -ge "$COUNT" "$CLIENTS clients until $COUNT responses: $total in ${flood_ms} ms"
+else
+	num_cmp "$total" -gt $((CLIENTS)) "$CLIENTS clients for ${SECS} s: $total responses"
+fi
 is "$((ok + busy))" "$total" "every response was a 200 or a 503 ($ok + $busy of $total)"
 num_cmp "$ok" -gt 0 "requests were served during the flood ($ok)"
 like "$(grep '^ERRORS' "$OUT")" 'connect=0 read=0 write=0 timeout=0' \
@@ -55,17 +91,17 @@ n=$(pgrep -P "$MASTER" | wc -l)
 num_cmp "$n" -le "$(pool_size)" "the pool stayed within TASKAPI_WORKERS ($n of $(pool_size) processes)"
 num_cmp "$n" -ge "$nworkers0" "and did not shrink under load ($n, $nworkers0 before)"
 
-# Back to normal at once: sequential requests, each fast and 200.
-bad=0 slow=0
-for i in $(seq 1 20); do
-	t0=$(now_ms)
-	api "$O_TOKEN" GET "/api/v1/users?limit=5"
-	ms=$(($(now_ms) - t0))
-	[[ $RESP_STATUS == 200 ]] || bad=$((bad + 1))
-	((ms < 200)) || slow=$((slow + 1))
-done
-is "$bad" 0 "right after the flood: 20 of 20 blocking-pool requests are 200"
-is "$slow" 0 "and none took 200 ms or more"
+# Back to normal at once: the same sequential requests as before the
+# flood, each 200, and none queued behind what is left of it (slower
+# than 500 ms or ten times the slowest before, whichever is more: a
+# backlog left in the pool's queue costs seconds).
+seq_times 20 >"$T_DIR/after"
+limit=$((base_ms * 10 > 500 ? base_ms * 10 : 500))
+bad=$(awk '$1 != 200' "$T_DIR/after" | wc -l)
+slow=$(awk -v l="$limit" '$2 * 1000 >= l' "$T_DIR/after" | wc -l)
+times=$(awk '{ printf "%d ", $2 * 1000 }' "$T_DIR/after")
+is "$bad" 0 "right after the flood: 20 of 20 blocking-pool requests are 200 ($(awk '{ print $1 }' "$T_DIR/after" | sort | uniq -c | tr -s ' ' | tr '\n' ','))"
+is "$slow" 0 "and none took ${limit} ms or more (ms: ${times}; the slowest before the flood: ${base_ms} ms)"
 api "$O_TOKEN" GET "/api/v1/tasks/$TID"
 expect_json 200 "the event worker answers too"
 req GET /health
@@ -82,21 +118,31 @@ if have_psql && [[ -w $NGX/taskapi-fastcgi.conf ]]; then
 	trap 'cp "$T_DIR/fastcgi.orig" "$NGX/taskapi-fastcgi.conf" && ngx_reload; t_cleanup' EXIT
 	sed -i 's/^limit_conn        taskapi_pool [0-9]*;/limit_conn        taskapi_pool 2;/' "$NGX/taskapi-fastcgi.conf"
 	ngx_reload
-	$TASKAPI_PSQL -c "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;" >/dev/null 2>&1 &
-	sleep 0.3
+	# The lock is held until the test releases it: the 2 requests that
+	# get in wait on it, the 6 past the cap must be answered meanwhile.
+	trap 'lock_release users; cp "$T_DIR/fastcgi.orig" "$NGX/taskapi-fastcgi.conf" && ngx_reload; t_cleanup' EXIT
+	lock_hold users "LOCK TABLE users IN ACCESS EXCLUSIVE MODE" || diag "lock not held after $LOCK_MS ms"
+	pids=()
 	for i in $(seq 1 8); do
-		curl -s -D "$T_DIR/cap.$i.h" -o "$T_DIR/cap.$i.b" -w '%{http_code} %{time_total}\n' \
+		curl -s -D "$T_DIR/cap.$i.h" -o "$T_DIR/cap.$i.b" -w '%{http_code} %{time_total}\n' --max-time 60 \
 			-H "Authorization: Bearer $O_TOKEN" "$BASE/api/v1/users?limit=1" >"$T_DIR/cap.$i.code" &
-		sleep 0.05
+		pids+=($!)
 	done
-	wait
+	answered() { [[ $(cat "$T_DIR"/cap.*.code 2>/dev/null | grep -c .) -ge $1 ]]; }
+	ms=$(wait_until 30000 answered 6) || diag "only $(cat "$T_DIR"/cap.*.code | grep -c .) answered after $ms ms"
+	early=$(cat "$T_DIR"/cap.*.code | awk '{print $1}' | sort | uniq -c | tr -s ' ' | tr '\n' ',')
+	n503=$(cat "$T_DIR"/cap.*.code | awk '$1 == 503' | wc -l)
+	if lock_sleeping "taskapi-it-lock-$$-users"; then
+		is "$n503" 6 "cap of 2, 8 requests: the 6 past the cap got 503 while the lock was held ($early after ${ms} ms)"
+	else
+		fail "cap of 2, 8 requests: the 6 past the cap got 503 while the lock was held" "the lock is gone; $early"
+	fi
+	lock_release users
+	wait "${pids[@]}"
 	codes=$(cat "$T_DIR"/cap.*.code | awk '{print $1}' | sort | uniq -c | tr -s ' ' | tr '\n' ',')
 	n503=$(cat "$T_DIR"/cap.*.code | awk '$1 == 503' | wc -l)
 	n200=$(cat "$T_DIR"/cap.*.code | awk '$1 == 200' | wc -l)
-	is "$((n503 + n200))" 8 "cap of 2, 8 requests held by a lock: only 200 and 503 ($codes)"
-	num_cmp "$n503" -ge 5 "the requests past the cap got 503 ($n503)"
-	fast=$(cat "$T_DIR"/cap.*.code | awk '$1 == 503 && $2 < 0.5' | wc -l)
-	is "$fast" "$n503" "each 503 came at once (under 0.5 s), not after the lock"
+	is "$n200 $n503" "2 6" "... and the 2 that got in were served once it went ($codes)"
 	bad=0
 	for i in $(seq 1 8); do
 		[[ $(awk '{print $1}' "$T_DIR/cap.$i.code") == 503 ]] || continue

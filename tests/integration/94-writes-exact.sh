@@ -23,36 +23,30 @@ for i in 1 2 3 4 5; do
 	CONTESTED+=("$TASK_ID")
 done
 
-# call METHOD PATH [BODY]: prints "status<TAB>compact body" (body "-" if none).
-call() {
-	local out code
-	out=$(mktemp -p "$T_DIR")
-	code=$(curl -s -o "$out" -w '%{http_code}' --max-time 30 -X "$1" \
-		-H "Authorization: Bearer $W_TOKEN" ${3:+-H 'Content-Type: application/json' --data-binary "$3"} \
-		"$BASE$2")
-	printf '%s\t%s\n' "$code" "$(jq -c . "$out" 2>/dev/null || echo -)"
-	rm -f "$out"
-}
-
-client() {
+# The plan: each client's ROUNDS operations in order, "CLIENT TAG METHOD
+# PATH [BODY]" (tests/lib/load.py plan sends each client's on its own
+# connection, all clients at once; tags are "op:key").
+plan_of() {
 	local c=$1 i d title prio
 	for ((i = 0; i < ROUNDS; i++)); do
 		d=${CONTESTED[$(((c + i) % 5))]}
 		prio=${PRIOS[$(((c + i) % 4))]}
 		case $((i % 4)) in
 		0)	title="new-c$c-$i"
-			printf 'create\t%s\t%s\n' "$title" "$(call POST /api/v1/tasks "{\"title\":\"$title\",\"priority\":\"$prio\"}")" ;;
+			printf '%s\tcreate:%s\tPOST\t/api/v1/tasks\t{"title":"%s","priority":"%s"}\n' "$c" "$title" "$title" "$prio" ;;
 		1)	title="hot-c$c-$i"
-			printf 'hot\t%s\t%s\n' "$title" "$(call PATCH "/api/v1/tasks/$HOT" "{\"title\":\"$title\",\"priority\":\"$prio\"}")" ;;
-		2)	printf 'delete\t%s\t%s\n' "$d" "$(call DELETE "/api/v1/tasks/$d")" ;;
-		3)	printf 'patchc\t%s\t%s\n' "$d" "$(call PATCH "/api/v1/tasks/$d" '{"status":"done"}')" ;;
+			printf '%s\thot:%s\tPATCH\t/api/v1/tasks/%s\t{"title":"%s","priority":"%s"}\n' "$c" "$title" "$HOT" "$title" "$prio" ;;
+		2)	printf '%s\tdelete:%s\tDELETE\t/api/v1/tasks/%s\n' "$c" "$d" "$d" ;;
+		3)	printf '%s\tpatchc:%s\tPATCH\t/api/v1/tasks/%s\t{"status":"done"}\n' "$c" "$d" "$d" ;;
 		esac
-	done >"$T_DIR/client.$c"
+	done
 }
-for ((c = 0; c < CLIENTS; c++)); do client "$c" & done
-wait
+for ((c = 0; c < CLIENTS; c++)); do plan_of "$c"; done >"$T_DIR/plan"
+diag "load: $(python3 "$T_LOAD_PY" plan --base "$BASE" --plan "$T_DIR/plan" \
+	--header "Authorization: Bearer $W_TOKEN" --timeout 30 --out "$T_DIR/answers")"
+# One line per operation: "op<TAB>key<TAB>status<TAB>compact body".
 LOG=$T_DIR/all
-cat "$T_DIR"/client.* >"$LOG"
+sed 's/:/\t/' "$T_DIR/answers" >"$LOG"
 is "$(wc -l <"$LOG")" $((CLIENTS * ROUNDS)) "$CLIENTS clients x $ROUNDS operations all answered"
 
 # --- statuses: only the ones each operation may give

@@ -46,7 +46,7 @@ cleanup() {
 	fi
 	if [[ -n $MASTER ]] && kill -TERM "$MASTER" 2>/dev/null; then
 		# The workers outlive a killed master: stop them by parent pid.
-		wait_until 3000 master_gone >/dev/null ||
+		wait_until 30000 master_gone >/dev/null ||
 			{ pkill -KILL -P "$MASTER"; kill -KILL "$MASTER"; } 2>/dev/null
 	fi
 	rm -rf -- "$D" "$W"
@@ -239,7 +239,9 @@ like "$(cat "$W/pre.out")" "schema is at version [1-9]" "the installed migration
 read -ra argv <<<"$START"
 (as_svc "${argv[@]}") >"$W/taskapi.log" 2>&1 </dev/null &
 MASTER=$!
-sleep 0.3
+# spawn-fcgi binds the socket, then execs taskapi in its own place.
+execd() { [[ $(cat "/proc/$MASTER/comm" 2>/dev/null) == taskapi ]]; }
+wait_until 30000 execd >/dev/null
 is "$(cat "/proc/$MASTER/comm" 2>/dev/null)" taskapi "spawn-fcgi -n leaves the taskapi master as the main pid"
 
 # nginx: the installed snippets and site, with the test's paths and ports,
@@ -295,7 +297,7 @@ nginx -p "$NG" -c "$NG/nginx.conf" -e "$NG/error.log" || bail "nginx did not sta
 
 BASE=http://127.0.0.1:$HTTP_PORT
 healthy() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/health") == 200 ]]; }
-if ms=$(wait_until 10000 healthy); then
+if ms=$(wait_until 30000 healthy); then
 	pass "the installed stack answers /health in $ms ms"
 else
 	fail "the installed stack answers /health" "$(tail -n 5 "$W/taskapi.log")"
@@ -334,13 +336,13 @@ done
 # workers; the pool keeps answering.
 read -ra argv <<<"${RELOAD//\$MAINPID/$MASTER}"
 "${argv[@]}"
-if ms=$(wait_until 5000 grep -q 'configuration reloaded' "$W/taskapi.log"); then
+if ms=$(wait_until 30000 grep -q 'configuration reloaded' "$W/taskapi.log"); then
 	pass "ExecReload (SIGHUP): configuration reloaded in $ms ms"
 else
 	fail "ExecReload (SIGHUP): configuration reloaded" "$(tail -n 5 "$W/taskapi.log")"
 fi
-sleep 0.5
-if healthy; then
+# The workers are replaced one at a time: /health answers throughout.
+if wait_until 30000 healthy >/dev/null; then
 	pass "... and /health still answers 200"
 else
 	fail "... and /health still answers 200" "$(tail -n 5 "$W/taskapi.log")"
@@ -353,7 +355,7 @@ kill -TERM "$MASTER"
 wait "$MASTER"
 is "$?" 0 "SIGTERM (KillSignal=) stops the master with exit 0"
 MASTER=""
-wait_until 5000 test ! -e "$NGINX_PID" >/dev/null || diag "nginx is slow to stop"
+wait_until 30000 test ! -e "$NGINX_PID" >/dev/null || diag "nginx is slow to stop"
 
 # ------------------------------------------------------------- uninstall
 

@@ -18,6 +18,7 @@ set -u
 
 # ---------------------------------------------------------------- TAP
 
+T_START_MS=$(date +%s%3N)	# when the script began
 T_N=0		# assertions so far
 T_FAILED=0	# of which failed
 
@@ -42,6 +43,9 @@ pass() {
 	printf 'ok %d - %s\n' "$T_N" "$(tap_desc "$1")"
 }
 
+# Each failure also says when it happened and how busy the machine was
+# (run queue, load average, CPUs), so a slow machine can be told from a
+# defect.
 fail() {
 	T_N=$((T_N + 1))
 	T_FAILED=$((T_FAILED + 1))
@@ -49,6 +53,9 @@ fail() {
 	if [[ $# -gt 1 && -n $2 ]]; then
 		diag "$2"
 	fi
+	diag "$(printf 'at %d ms into %s; load average %s; %s CPUs' \
+	    $(($(date +%s%3N) - T_START_MS)) "${0##*/}" \
+	    "$(cut -d' ' -f1-4 /proc/loadavg 2>/dev/null)" "$(nproc 2>/dev/null)")"
 }
 
 # skip DESC REASON: an assertion that could not run (counted as skipped).
@@ -135,10 +142,16 @@ num_cmp() {
 
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/taskapi-it.XXXXXX") || bail "mktemp -d failed"
 
-# t_cleanup: stops this shell's own background jobs still running (never
-# anything else), then removes the scratch directory.
+# t_cleanup: releases the locks this test still holds (lock_hold), stops
+# this shell's own background jobs still running (never anything else),
+# then removes the scratch directory.
+declare -A T_LOCK_PIDS=()
 t_cleanup() {
 	local pids
+	if [[ ${#T_LOCK_PIDS[@]} -gt 0 && -n ${TASKAPI_PSQL:-} ]]; then
+		sql "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+		    WHERE application_name LIKE 'taskapi-it-lock-$$-%'" >/dev/null 2>&1
+	fi
 	pids=$(jobs -pr)
 	if [[ -n $pids ]]; then
 		# shellcheck disable=SC2086
@@ -524,6 +537,18 @@ wait_until() {
 	done
 }
 
+# uptime_ms: ms since boot, the clock of proc_start_ms.
+uptime_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+
+# proc_start_ms PID: when PID was started (forked), in ms since boot, from
+# /proc/PID/stat (10 ms steps).  With uptime_ms taken before an event,
+# "how soon did the master start a process" is measured on the master's
+# side, not by how fast a polling loop notices it.
+proc_start_ms() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%d\n", $20 * 1000 / hz }' \
+	    "/proc/$1/stat" 2>/dev/null
+}
+
 # ---------------------------------------------------------------- database
 
 # have_psql: TASKAPI_PSQL is set and answers.
@@ -658,23 +683,112 @@ pool_fixed() {
 	old=$(pool_workers)
 	if [[ $1 == on ]]; then
 		stack_set_env TASKAPI_SPARE_WORKERS 256
-		wait_until 15000 pool_replaced "$old" "$(pool_size)" >/dev/null ||
+		wait_until 30000 pool_replaced "$old" "$(pool_size)" >/dev/null ||
 			diag "pool_fixed on: $(pool_workers | wc -l) workers, want $(pool_size)"
 	else
 		stack_set_env TASKAPI_SPARE_WORKERS ""
-		wait_until 15000 pool_gone "$old" >/dev/null ||
+		wait_until 30000 pool_gone "$old" >/dev/null ||
 			diag "pool_fixed off: old workers still there"
 	fi
 }
 
-# stack_nginx_reload: reloads the stack's nginx (after a test edited its
-# rendered files), as the service user when root, and lets it settle.
-stack_nginx_reload() {
+# stack_nginx CMD-ARGS...: the stack's nginx binary on its rendered files,
+# as the service user when root.
+stack_nginx() {
 	local ngx=$TASKAPI_VAR/nginx
-	local args=(-p "$ngx" -c "$ngx/nginx-dev.conf" -e "$TASKAPI_VAR/log/nginx-error.log" -s reload)
+	local args=(-p "$ngx" -c "$ngx/nginx-dev.conf" -e "$TASKAPI_VAR/log/nginx-error.log" "$@")
 	if [[ $(id -u) == 0 ]]; then runuser -u taskapi -- nginx "${args[@]}"; else nginx "${args[@]}"; fi
-	sleep 0.5
 }
+
+# nginx_old_gone MASTER OLD-PIDS: the master has children again and none
+# of OLD-PIDS (its children before a reload) is alive.
+nginx_old_gone() {
+	local p
+	for p in $2; do
+		[[ -e /proc/$p ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null && return 1
+	done
+	[[ -n $(pgrep -P "$1") ]]
+}
+
+# stack_nginx_reload: reloads the stack's nginx (after a test edited its
+# rendered files) and returns once the new configuration is the one in
+# force: nginx -s reload only sends a signal, and until the old workers
+# are told to stop they keep accepting with the old configuration, so
+# this waits for every old worker to exit (a rejected configuration
+# would keep them: checked first with nginx -t).  Returns 1 on failure.
+stack_nginx_reload() {
+	local master old ms
+	if ! stack_nginx -t -q >"$T_DIR/nginx-t.out" 2>&1; then
+		diag "nginx -t rejects the edited configuration: $(cat "$T_DIR/nginx-t.out")"
+		return 1
+	fi
+	master=$(cat "$TASKAPI_VAR/nginx/nginx.pid")
+	old=$(pgrep -P "$master" | tr '\n' ' ')
+	stack_nginx -s reload
+	if ! ms=$(wait_until 30000 nginx_old_gone "$master" "$old"); then
+		diag "nginx reload: old workers ($old) still running after $ms ms"
+		return 1
+	fi
+	return 0
+}
+
+# ---------------------------------------------------------------- held locks
+# A lock a test holds for as long as it needs, not for a fixed time: a
+# psql session takes it, then sleeps in pg_sleep until lock_release
+# cancels that sleep (the transaction then rolls back and the lock goes).
+# The session has its own application_name, so the test can see it; the
+# sleep is capped (300 s) and the session notices a vanished client
+# (client_connection_check_interval), so a lock cannot outlive its test
+# by long; t_cleanup releases what is still held.
+
+# lock_hold NAME SQL: runs SQL (e.g. "LOCK TABLE users IN ACCESS
+# EXCLUSIVE MODE") in a transaction, and returns once the lock is held
+# (its session sleeps); sets LOCK_MS to the ms that took.  Returns 1 when
+# it did not happen within 30 s.  (Not in $(...): the session must be a
+# job of the test's own shell.)
+lock_hold() {
+	local app="taskapi-it-lock-$$-$1"
+	PGAPPNAME=$app $TASKAPI_PSQL -X -q -c "SET client_connection_check_interval = 1000" \
+	    -c "BEGIN" -c "$2" -c "SELECT pg_sleep(300)" -c "ROLLBACK" >/dev/null 2>&1 &
+	T_LOCK_PIDS[$1]=$!
+	LOCK_MS=$(wait_until 30000 lock_sleeping "$app")
+}
+
+# lock_sleeping APP: the session named APP sleeps (holds its locks).
+lock_sleeping() {
+	[[ $(sql "SELECT count(*) FROM pg_stat_activity
+	    WHERE application_name = '$1' AND wait_event = 'PgSleep'" 2>/dev/null) == 1 ]]
+}
+
+# lock_release NAME: ends lock_hold NAME's transaction and waits for its
+# session to end.
+lock_release() {
+	sql "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+	    WHERE application_name = 'taskapi-it-lock-$$-$1'" >/dev/null 2>&1
+	if [[ -n ${T_LOCK_PIDS[$1]:-} ]]; then
+		wait "${T_LOCK_PIDS[$1]}" 2>/dev/null
+		unset "T_LOCK_PIDS[$1]"
+	fi
+}
+
+# lock_waiters: how many sessions wait for a lock (requests held by one).
+lock_waiters() {
+	sql "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'" 2>/dev/null
+}
+
+# ---------------------------------------------------------------- load
+# tests/lib/load.py: the load client (one process, many connections;
+# see its header).  load_run ARGS... = load.py run --base $BASE ARGS...
+
+T_LOAD_PY=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../lib" 2>/dev/null && pwd)/load.py
+load_run() { python3 "$T_LOAD_PY" run --base "$BASE" "$@"; }
+load_slow() { python3 "$T_LOAD_PY" slow --base "$BASE" "$@"; }
+
+# lines FILE: its line count (0 when it does not exist yet).
+lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
+
+# lines_at_least FILE N: FILE has N lines or more.
+lines_at_least() { [[ $(lines "$1") -ge $2 ]]; }
 
 # stack_pg_stop / stack_pg_start: the stack's PostgreSQL (TASKAPI_PG_CTL),
 # stopped fast (connections cut) and started again, waiting for each.
