@@ -23,6 +23,7 @@
 
 #include "api_limits.h"
 #include "app.h"
+#include "fcgi_params.h"
 #include "log.h"
 #include "request.h"
 #include "response.h"
@@ -37,54 +38,45 @@
  * and are read to their end under the same cap.
  */
 static int
-read_body(FCGX_Request *fr, struct req *r)
+read_body(FCGX_Request *fr, struct req *r, const struct fcgi_req_extra *x,
+    const char **why)
 {
-	const char	*cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
-	long long	 want = -1;
+	unsigned long long total = 0;
 
-	if (cl != NULL && *cl != '\0') {
-		if (!util_parse_int(cl, 0, INT64_MAX, &want)) {
-			r->body_too_large = true;	/* unparsable: refuse */
-			return 0;
-		}
-		if (want > LIM_BODY_MAX) {
-			r->body_too_large = true;
-			return 0;
-		}
-		if (want == 0)
-			return 0;
-	}
+	if (r->body_too_large || x->content_length == 0)
+		return 0;
 	for (;;) {
-		char	*dst;
-		int	 n;
+		char *dst;
+		int   n;
 
 		if ((dst = req_body_reserve(r, 8192)) == NULL)
 			return -1;
 		n = FCGX_GetStr(dst, 8192, fr->in);
 		if (n < 0)
 			return -1;
-		r->body_len += (size_t)n;
-		if (r->body_len > LIM_BODY_MAX) {
+		total += (unsigned long long)n;
+		if (r->body_len + (size_t)n > LIM_BODY_MAX) {
 			r->body_too_large = true;
 			return 0;
 		}
+		r->body_len += (size_t)n;
 		if (n < 8192)
 			break;
 	}
 	r->body[r->body_len] = '\0';
-	return 0;
+	return fcgi_body_check(x, total, why) == 0 ? 0 : 400;
 }
 
 /* What the streaming callbacks write to. */
 struct fcgi_out {
-	FCGX_Request	*fr;
-	struct req	*req;
+	FCGX_Request *fr;
+	struct req   *req;
 };
 
 static int
 fcgi_head(void *ctx, const struct resp *resp)
 {
-	struct fcgi_out	*o = ctx;
+	struct fcgi_out *o = ctx;
 	char		 head[1024];
 	size_t		 n;
 
@@ -98,7 +90,7 @@ fcgi_head(void *ctx, const struct resp *resp)
 static int
 fcgi_write(void *ctx, const char *buf, size_t len)
 {
-	struct fcgi_out	*o = ctx;
+	struct fcgi_out *o = ctx;
 
 	return FCGX_PutStr(buf, (int)len, o->fr->out) == (int)len ? 0 : -1;
 }
@@ -106,7 +98,7 @@ fcgi_write(void *ctx, const char *buf, size_t len)
 static int
 fcgi_flush(void *ctx)
 {
-	struct fcgi_out	*o = ctx;
+	struct fcgi_out *o = ctx;
 
 	return FCGX_FFlush(o->fr->out) == 0 ? 0 : -1;
 }
@@ -115,8 +107,8 @@ fcgi_flush(void *ctx)
 static int
 send_resp(FCGX_Request *fr, const struct req *r, const struct resp *resp)
 {
-	char	 head[1024];
-	size_t	 n;
+	char   head[1024];
+	size_t n;
 
 	n = resp_head(resp, r->request_id, r->traceresponse, head,
 	    sizeof(head));
@@ -124,35 +116,27 @@ send_resp(FCGX_Request *fr, const struct req *r, const struct resp *resp)
 		return -1;
 	if (FCGX_PutStr(head, (int)n, fr->out) != (int)n)
 		return -1;
-	if (resp->len > 0 && FCGX_PutStr(resp->body, (int)resp->len,
-	    fr->out) != (int)resp->len)
+	if (resp->len > 0 &&
+	    FCGX_PutStr(resp->body, (int)resp->len, fr->out) != (int)resp->len)
 		return -1;
 	return 0;
 }
 
-/* Fills the request's input fields from the FastCGI parameters. */
-static void
-req_from_fcgi(FCGX_Request *fr, struct req *r)
+static const char *
+fcgx_param(void *envp, const char *name)
 {
-	const char	*uri;
+	return FCGX_GetParam(name, envp);
+}
 
-	r->start_us = util_mono_us();
-	r->match.route = ROUTE__MAX;	/* "-" in the log until routed */
-	r->method_str = FCGX_GetParam("REQUEST_METHOD", fr->envp);
-	if (r->method_str == NULL)
-		r->method_str = "-";
-	r->method = req_method_parse(r->method_str);
-	uri = FCGX_GetParam("REQUEST_URI", fr->envp);
-	if (uri == NULL)
-		uri = FCGX_GetParam("SCRIPT_NAME", fr->envp);
-	r->uri = uri != NULL ? uri : "/";
-	r->content_type = FCGX_GetParam("CONTENT_TYPE", fr->envp);
-	if (r->content_type != NULL && *r->content_type == '\0')
-		r->content_type = NULL;
-	r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
-	r->traceparent = FCGX_GetParam("HTTP_TRACEPARENT", fr->envp);
-	req_set_request_id(r, FCGX_GetParam("HTTP_X_REQUEST_ID", fr->envp));
-	req_set_trace(r, r->traceparent);
+/*
+ * Fills the request's input fields from the FastCGI parameters (one
+ * rule for both workers: fcgi_params.c).  Returns 0, or 400 with *why.
+ */
+static int
+req_from_fcgi(FCGX_Request *fr, struct req *r, struct fcgi_req_extra *x,
+    const char **why)
+{
+	return fcgi_params_to_req(fcgx_param, fr->envp, r, x, why);
 }
 
 /*
@@ -181,13 +165,14 @@ spares_check(const struct conf *c)
 int
 worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 {
-	FCGX_Request		 fr;
-	struct app		 app;
-	struct req		 req;
-	struct resp		 resp;
-	struct stream_out	 out;
-	struct fcgi_out		 octx;
-	unsigned long		 served = 0;
+	FCGX_Request	      fr;
+	struct app	      app;
+	struct req	      req;
+	struct resp	      resp;
+	struct stream_out     out;
+	struct fcgi_out	      octx;
+	unsigned long	      served = 0;
+	struct fcgi_req_extra extra = { NULL, 0, -1 };
 
 	log_setup(c->log_level, c->log_format, "worker");
 	if (worker_install_signals() == -1) {
@@ -215,9 +200,10 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 	out.flush = fcgi_flush;
 
 	while (!worker_stop) {
-		enum stream_result	 sr;
-		int			 status;
-		char			 method[16];
+		enum stream_result sr;
+		int		   status, bad;
+		const char	  *why = NULL;
+		char		   method[16];
 
 		atomic_store(&slot->idle_since_us, util_mono_us());
 		atomic_store(&slot->state, SB_IDLE);
@@ -233,10 +219,15 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		atomic_store(&slot->state, SB_BUSY);
 		spares_check(c);
 
-		req_from_fcgi(&fr, &req);
+		bad = req_from_fcgi(&fr, &req, &extra, &why);
 		log_set_request(req.request_id, req.trace_id);
-		if (read_body(&fr, &req) == -1) {
+		if (bad == 0)
+			bad = read_body(&fr, &req, &extra, &why);
+		if (bad == -1) {
 			resp_error(&resp, TERR_NOMEM, NULL);
+			sr = STREAM_RESP;
+		} else if (bad != 0) {
+			resp_error_status(&resp, bad, why);
 			sr = STREAM_RESP;
 		} else
 			sr = app_handle_blocking(&app, &req, &resp, &out);
@@ -248,7 +239,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		if (sr == STREAM_RESP) {
 			if (send_resp(&fr, &req, &resp) == -1)
 				log_info("client went away before the response "
-				    "was sent");
+					 "was sent");
 		} else if (sr == STREAM_ABORT) {
 			/*
 			 * Part of a 200 is out; the only honest signal left
@@ -268,7 +259,8 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		resp_reset(&resp);
 		plan_reset(&app.plan);
 		served++;
-		if (c->max_requests > 0 && served >= (unsigned long)c->max_requests) {
+		if (c->max_requests > 0 &&
+		    served >= (unsigned long)c->max_requests) {
 			log_info("served %lu requests; exiting to be replaced",
 			    served);
 			break;
@@ -279,5 +271,6 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 	app_free(&app);
 	req_free(&req);
 	resp_free(&resp);
+	fcgi_req_extra_free(&extra);
 	return 0;
 }
