@@ -41,13 +41,13 @@ static int
 read_body(FCGX_Request *fr, struct req *r, const struct fcgi_req_extra *x,
     const char **why)
 {
-	unsigned long long total = 0;
+	unsigned long long	 total = 0;
 
 	if (r->body_too_large || x->content_length == 0)
 		return 0;
 	for (;;) {
-		char *dst;
-		int   n;
+		char	*dst;
+		int	 n;
 
 		if ((dst = req_body_reserve(r, 8192)) == NULL)
 			return -1;
@@ -69,14 +69,14 @@ read_body(FCGX_Request *fr, struct req *r, const struct fcgi_req_extra *x,
 
 /* What the streaming callbacks write to. */
 struct fcgi_out {
-	FCGX_Request *fr;
-	struct req   *req;
+	FCGX_Request	*fr;
+	struct req	*req;
 };
 
 static int
 fcgi_head(void *ctx, const struct resp *resp)
 {
-	struct fcgi_out *o = ctx;
+	struct fcgi_out	*o = ctx;
 	char		 head[1024];
 	size_t		 n;
 
@@ -90,7 +90,7 @@ fcgi_head(void *ctx, const struct resp *resp)
 static int
 fcgi_write(void *ctx, const char *buf, size_t len)
 {
-	struct fcgi_out *o = ctx;
+	struct fcgi_out	*o = ctx;
 
 	return FCGX_PutStr(buf, (int)len, o->fr->out) == (int)len ? 0 : -1;
 }
@@ -98,7 +98,7 @@ fcgi_write(void *ctx, const char *buf, size_t len)
 static int
 fcgi_flush(void *ctx)
 {
-	struct fcgi_out *o = ctx;
+	struct fcgi_out	*o = ctx;
 
 	return FCGX_FFlush(o->fr->out) == 0 ? 0 : -1;
 }
@@ -107,8 +107,8 @@ fcgi_flush(void *ctx)
 static int
 send_resp(FCGX_Request *fr, const struct req *r, const struct resp *resp)
 {
-	char   head[1024];
-	size_t n;
+	char	 head[1024];
+	size_t	 n;
 
 	n = resp_head(resp, r->request_id, r->traceresponse, head,
 	    sizeof(head));
@@ -116,8 +116,8 @@ send_resp(FCGX_Request *fr, const struct req *r, const struct resp *resp)
 		return -1;
 	if (FCGX_PutStr(head, (int)n, fr->out) != (int)n)
 		return -1;
-	if (resp->len > 0 &&
-	    FCGX_PutStr(resp->body, (int)resp->len, fr->out) != (int)resp->len)
+	if (resp->len > 0 && FCGX_PutStr(resp->body, (int)resp->len,
+	    fr->out) != (int)resp->len)
 		return -1;
 	return 0;
 }
@@ -165,14 +165,14 @@ spares_check(const struct conf *c)
 int
 worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 {
-	FCGX_Request	      fr;
-	struct app	      app;
-	struct req	      req;
-	struct resp	      resp;
-	struct stream_out     out;
-	struct fcgi_out	      octx;
-	unsigned long	      served = 0;
-	struct fcgi_req_extra extra = { NULL, 0, -1 };
+	FCGX_Request		 fr;
+	struct app		 app;
+	struct req		 req;
+	struct resp		 resp;
+	struct stream_out	 out;
+	struct fcgi_out		 octx;
+	unsigned long		 served = 0;
+	struct fcgi_req_extra	 extra = { NULL, 0, -1 };
 
 	log_setup(c->log_level, c->log_format, "worker");
 	if (worker_install_signals() == -1) {
@@ -200,10 +200,10 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 	out.flush = fcgi_flush;
 
 	while (!worker_stop) {
-		enum stream_result sr;
-		int		   status, bad;
-		const char	  *why = NULL;
-		char		   method[16];
+		enum stream_result	 sr;
+		int			 status, bad;
+		const char		*why = NULL;
+		char			 method[16];
 
 		atomic_store(&slot->idle_since_us, util_mono_us());
 		atomic_store(&slot->state, SB_IDLE);
@@ -239,7 +239,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		if (sr == STREAM_RESP) {
 			if (send_resp(&fr, &req, &resp) == -1)
 				log_info("client went away before the response "
-					 "was sent");
+				    "was sent");
 		} else if (sr == STREAM_ABORT) {
 			/*
 			 * Part of a 200 is out; the only honest signal left
@@ -259,8 +259,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 		resp_reset(&resp);
 		plan_reset(&app.plan);
 		served++;
-		if (c->max_requests > 0 &&
-		    served >= (unsigned long)c->max_requests) {
+		if (c->max_requests > 0 && served >= (unsigned long)c->max_requests) {
 			log_info("served %lu requests; exiting to be replaced",
 			    served);
 			break;
