@@ -37,6 +37,7 @@
 #define EV_IDLE_US	   (300LL * 1000000) /* idle kept connection */
 #define EV_BUF_KEEP	   (64 * 1024)	     /* larger buffers are given back */
 #define EV_TRIM_US	   (2LL * 1000000)   /* idle this long: drop buffers */
+#define EV_STOP_IDLE_US (1LL * 1000000) /* stopping: idle this long, close */
 #define EV_READS_PER_EVENT 16		     /* then the others get a turn */
 
 enum conn_state {
@@ -258,9 +259,11 @@ conn_flush(struct ev_conn *c)
 	}
 	if (c->state != CS_IDLE)
 		return;
-	/* A worker stopping closes a kept connection only here: its answer
-	 * is out and no byte of a next request has come, so the front end
-	 * sees the close on an idle connection. */
+	/* A worker stopping closes a kept connection here, right after an
+	 * answer and before any byte of a next request: the end of the
+	 * stream reaches nginx with the answer, and nginx checks a kept
+	 * connection for it before caching it for reuse (its keepalive
+	 * close handler), so it never sends a request into it. */
 	if (c->close_after || (c->srv->stopping && conn_quiet(c)))
 		ev_conn_close(c);
 }
@@ -797,9 +800,14 @@ ev_conn_sweep(struct ev_conn *c, int64_t now)
 		ev_conn_close(c);
 		return true;
 	}
+	/* Stopping: a connection nginx keeps using is closed right after
+	 * its next answer (conn_flush), the close riding with the answer;
+	 * only one left idle a while is closed from here, as nginx is then
+	 * unlikely to pick it while the close is on its way. */
 	if (c->state == CS_IDLE && !reading && out_pending(c) == 0 &&
 	    (now - c->last_us > EV_IDLE_US ||
-		(c->srv->stopping && conn_quiet(c)))) {
+	    (c->srv->stopping && now - c->last_us > EV_STOP_IDLE_US &&
+	    conn_quiet(c)))) {
 		ev_conn_close(c);
 		return true;
 	}

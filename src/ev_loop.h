@@ -22,10 +22,13 @@
  *
  * Stopping (SIGTERM, a reload): accepts stop at once (the replacement
  * takes the socket), every connection is served on, and each is closed
- * only when idle between requests: its last answer fully written and
- * not a byte of a new request received, so nginx sees the close on an
- * idle kept connection and drops it from its cache instead of sending a
- * request into it.  The loop ends when none is left, or after
+ * only when idle between requests: right after an answer is fully
+ * written, before a byte of a new request has come (the end of the
+ * stream then reaches nginx with the answer, and nginx checks for it
+ * before it caches the connection for reuse), or after a second with no
+ * request at all.  Closing a connection the moment the stop begins
+ * would race with nginx picking it for a request it cannot retry (a
+ * POST).  The loop ends when none is left, or after
  * TASKAPI_SHUTDOWN_TIMEOUT.
  */
 #ifndef TASKAPI_EV_LOOP_H
