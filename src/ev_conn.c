@@ -37,8 +37,8 @@
 #define EV_IDLE_US	   (300LL * 1000000) /* idle kept connection */
 #define EV_BUF_KEEP	   (64 * 1024)	     /* larger buffers are given back */
 #define EV_TRIM_US	   (2LL * 1000000)   /* idle this long: drop buffers */
-#define EV_STOP_IDLE_US (1LL * 1000000) /* stopping: idle this long, close */
-#define EV_READS_PER_EVENT 16		     /* then the others get a turn */
+#define EV_STOP_IDLE_US	   (1LL * 1000000) /* stopping: idle this long, close */
+#define EV_READS_PER_EVENT 16		   /* then the others get a turn */
 
 enum conn_state {
 	CS_IDLE = 0, /* between requests */
@@ -691,8 +691,8 @@ conn_process(struct ev_conn *c)
 	conn_interest(c);
 }
 
-/* Reads once into the free part of the input; 1 read, 0 nothing more
- * now, -1 closed. */
+/* Reads once into the free part of the input: 1 when it filled it
+ * (more may wait), 0 when there is nothing more now, -1 closed. */
 static int
 conn_read_once(struct ev_conn *c)
 {
@@ -722,7 +722,9 @@ conn_read_once(struct ev_conn *c)
 		c->req_start_us = util_mono_us();
 	c->in_len += (size_t)n;
 	c->last_us = util_mono_us();
-	return 1;
+	/* Short of the space offered: the socket is most likely empty, so
+	 * no second read(2) just to hear EAGAIN. */
+	return c->in_len < c->in_cap ? 0 : 1;
 }
 
 void
@@ -806,8 +808,8 @@ ev_conn_sweep(struct ev_conn *c, int64_t now)
 	 * unlikely to pick it while the close is on its way. */
 	if (c->state == CS_IDLE && !reading && out_pending(c) == 0 &&
 	    (now - c->last_us > EV_IDLE_US ||
-	    (c->srv->stopping && now - c->last_us > EV_STOP_IDLE_US &&
-	    conn_quiet(c)))) {
+		(c->srv->stopping && now - c->last_us > EV_STOP_IDLE_US &&
+		    conn_quiet(c)))) {
 		ev_conn_close(c);
 		return true;
 	}

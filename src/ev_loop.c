@@ -302,7 +302,6 @@ ev_loop_run(struct ev_server *srv)
 			ev_pipeline_turn_end(&srv->pl);
 		} while (srv->pl.done.head != NULL);
 		free_dead(srv);
-		log_flush();
 		pending = ev_pipeline_pending(&srv->pl);
 		atomic_store(&srv->slot->state,
 		    pending > 0 ? SB_BUSY :
@@ -314,6 +313,7 @@ ev_loop_run(struct ev_server *srv)
 			last_sweep = now;
 			free_dead(srv);
 		}
+		log_flush();
 	}
 	while (srv->nconns > 0)
 		ev_conn_close(srv->conns[0]);

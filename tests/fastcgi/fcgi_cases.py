@@ -158,100 +158,177 @@ def show(r):
     return "status %s, proto %s, body %r" % (r[0], r[3], r[2][:120])
 
 
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
 # --- management records ----------------------------------------------------
-if kind == "ev":
-    c = Conn()
-    c.send(rec(GETV, 0, nv("FCGI_MAX_CONNS", "") + nv("FCGI_MAX_REQS", "") + nv("FCGI_MPXS_CONNS", "")))
-    r = c.record()
-    vals = parse_nv(r[2]) if r and r[0] == GETVR else {}
-    say(r is not None and r[0] == GETVR and vals.get("FCGI_MPXS_CONNS") == "0"
-        and vals.get("FCGI_MAX_CONNS", "").isdigit() and vals.get("FCGI_MAX_REQS", "").isdigit(),
-        "GET_VALUES on a fresh connection: MAX_CONNS, MAX_REQS, MPXS_CONNS=0", repr(r))
-    ok, r = c.alive()
-    say(ok, "... and the next request on that connection is answered", show(r))
-    c.send(rec(42, 0, b"\0" * 8))
-    r = c.record()
-    say(r is not None and r[0] == UNKNOWN and r[2][0] == 42, "an unknown management type gets UNKNOWN_TYPE", repr(r))
-    ok, r = c.alive()
-    say(ok, "... and the next request on that connection is answered", show(r))
+@case
+def case_0():
+    if kind == "ev":
+        c = Conn()
+        c.send(rec(GETV, 0, nv("FCGI_MAX_CONNS", "") + nv("FCGI_MAX_REQS", "") + nv("FCGI_MPXS_CONNS", "")))
+        r = c.record()
+        vals = parse_nv(r[2]) if r and r[0] == GETVR else {}
+        say(r is not None and r[0] == GETVR and vals.get("FCGI_MPXS_CONNS") == "0"
+            and vals.get("FCGI_MAX_CONNS", "").isdigit() and vals.get("FCGI_MAX_REQS", "").isdigit(),
+            "GET_VALUES on a fresh connection: MAX_CONNS, MAX_REQS, MPXS_CONNS=0", repr(r))
+        ok, r = c.alive()
+        say(ok, "... and the next request on that connection is answered", show(r))
+        c.send(rec(42, 0, b"\0" * 8))
+        r = c.record()
+        say(r is not None and r[0] == UNKNOWN and r[2][0] == 42, "an unknown management type gets UNKNOWN_TYPE", repr(r))
+        ok, r = c.alive()
+        say(ok, "... and the next request on that connection is answered", show(r))
+
 
 # --- roles (the blocking pool's libfcgi answers them as a responder) -------
-if kind == "ev":
-    c = Conn()
-    c.send(request("GET", "/health", role=AUTHORIZER))
-    r = c.response()
-    say(not isinstance(r, str) and r[3] == 3 and r[0] == 0, "FCGI_AUTHORIZER: END_REQUEST with UNKNOWN_ROLE, no output", show(r))
-    ok, r = c.alive()
-    say(ok, "... and the connection serves the next request", show(r))
+@case
+def case_1():
+    if kind == "ev":
+        c = Conn()
+        c.send(request("GET", "/health", role=AUTHORIZER))
+        r = c.response()
+        say(not isinstance(r, str) and r[3] == 3 and r[0] == 0, "FCGI_AUTHORIZER: END_REQUEST with UNKNOWN_ROLE, no output", show(r))
+        ok, r = c.alive()
+        say(ok, "... and the connection serves the next request", show(r))
+
 
 # --- the path from CGI variables -------------------------------------------
-c = Conn()
-c.send(request("GET", None, keep=True, params={"SCRIPT_NAME": "/api", "PATH_INFO": "/v1/me"}))
-r = c.response()
-say(not isinstance(r, str) and r[0] == 200 and b'"email"' in r[2], "no REQUEST_URI: SCRIPT_NAME + PATH_INFO route /api/v1/me", show(r))
+@case
+def case_2():
+    c = Conn()
+    c.send(request("GET", None, keep=True, params={"SCRIPT_NAME": "/api", "PATH_INFO": "/v1/me"}))
+    r = c.response()
+    say(not isinstance(r, str) and r[0] == 200 and b'"email"' in r[2], "no REQUEST_URI: SCRIPT_NAME + PATH_INFO route /api/v1/me", show(r))
+
 
 # --- CONTENT_LENGTH --------------------------------------------------------
-task = b'{"title":"content-length mismatch must not be written"}'
-for cl, desc in (("200", "longer than the body"), ("5", "shorter than the body"),
-                 ("abc", "not a number"), ("-5", "negative")):
+@case
+def case_3():
+    task = b'{"title":"content-length mismatch must not be written"}'
+    for cl, desc in (("200", "longer than the body"), ("5", "shorter than the body"),
+                     ("abc", "not a number"), ("-5", "negative")):
+        c = Conn()
+        c.send(request("POST", "/api/v1/tasks", task, keep=False, cl=cl))
+        r = c.response()
+        say(is_json_error(r, 400), "CONTENT_LENGTH %s (%s) -> JSON 400" % (cl, desc), show(r))
+
+    if kind == "ev":
+        # --- limits, behind any front end ---------------------------------------
+        big = b'{"title":"' + b"x" * 70000 + b'"}'
+        c = Conn()
+        c.send(request("POST", "/api/v1/tasks", big))
+        r = c.response()
+        say(is_json_error(r, 413), "a 70,000-byte body -> JSON 413 with END_REQUEST", show(r))
+        ok, r = c.alive()
+        say(ok, "... and the kept connection serves the next request", show(r))
+
+        body = b'{"title":"' + b"y" * (65536 - 13) + b'"}'
+        c = Conn()
+        c.send(request("POST", "/api/v1/tasks?" + "q" * 4000, body,
+                       params={"HTTP_TRACEPARENT": "t" * 4000}))
+        r = c.response()
+        say(not isinstance(r, str) and r[0] in (400, 413), "a 64 KiB body + 4,000-byte query + 4 KB header: answered, not reset", show(r))
+
+        c = Conn()
+        c.send(request("GET", "/health", params={"HTTP_X_BIG": "z" * 70000}))
+        r = c.response()
+        say(is_json_error(r, 431), "params over 64 KiB -> JSON 431 with END_REQUEST", show(r))
+        ok, r = c.alive()
+        say(ok, "... and the kept connection serves the next request", show(r))
+
+        # A body split into 1-byte records, and padding of 255.
+        c = Conn()
+        one = b'{"title":"split"}'
+        raw = request("POST", "/api/v1/tasks", b"", cl=str(len(one)))
+        raw = raw[:-8]  # drop the empty STDIN
+        for i in range(len(one)):
+            raw += rec(STDIN, 1, one[i:i + 1], pad=255)
+        raw += rec(STDIN, 1)
+        c.send(raw)
+        r = c.response()
+        say(not isinstance(r, str) and r[0] == 201, "a body in 1-byte records with 255 bytes of padding -> 201", show(r))
+
+        # Multiplexing is refused, the first request still answered.
+        c = Conn()
+        c.send(request("GET", "/health", rid=1)[:8 + 8] + rec(BEGIN, 2, struct.pack(">HB5x", 1, 1)))
+        r = c.record()
+        say(r is not None and r[0] == END and r[1] == 2 and r[2][4] == 1, "a second request id on a busy connection -> CANT_MPX_CONN", repr(r))
+
+        # A peer that never reads: the worker stops reading from it.
+        c = Conn()
+        c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        one = request("GET", "/health")
+        sent = 0
+        c.s.settimeout(5)
+        try:
+            for _ in range(20000):
+                c.s.sendall(one)
+                sent += 1
+        except socket.timeout:
+            pass
+        say(sent < 20000, "a peer that never reads its answers is no longer read from (%d requests taken)" % sent,
+            "it took all %d" % sent)
+
+
+# --- limits set small by the caller (TASKAPI_EV_MAX_CONNECTIONS=16,
+# TASKAPI_REQUEST_TIMEOUT=2): run alone, as kind "ev-limits" -------------
+def case_conn_cap():
+    held = []
+    for _ in range(16):
+        c = Conn()
+        ok, r = c.alive()
+        held.append(c)
     c = Conn()
-    c.send(request("POST", "/api/v1/tasks", task, keep=False, cl=cl))
+    c.send(request("GET", "/health", keep=True))
     r = c.response()
-    say(is_json_error(r, 400), "CONTENT_LENGTH %s (%s) -> JSON 400" % (cl, desc), show(r))
-
-if kind == "ev":
-    # --- limits, behind any front end ---------------------------------------
-    big = b'{"title":"' + b"x" * 70000 + b'"}'
-    c = Conn()
-    c.send(request("POST", "/api/v1/tasks", big))
-    r = c.response()
-    say(is_json_error(r, 413), "a 70,000-byte body -> JSON 413 with END_REQUEST", show(r))
-    ok, r = c.alive()
-    say(ok, "... and the kept connection serves the next request", show(r))
-
-    body = b'{"title":"' + b"y" * (65536 - 13) + b'"}'
-    c = Conn()
-    c.send(request("POST", "/api/v1/tasks?" + "q" * 4000, body,
-                   params={"HTTP_TRACEPARENT": "t" * 4000}))
-    r = c.response()
-    say(not isinstance(r, str) and r[0] in (400, 413), "a 64 KiB body + 4,000-byte query + 4 KB header: answered, not reset", show(r))
-
-    c = Conn()
-    c.send(request("GET", "/health", params={"HTTP_X_BIG": "z" * 70000}))
-    r = c.response()
-    say(is_json_error(r, 431), "params over 64 KiB -> JSON 431 with END_REQUEST", show(r))
-    ok, r = c.alive()
-    say(ok, "... and the kept connection serves the next request", show(r))
-
-    # A body split into 1-byte records, and padding of 255.
-    c = Conn()
-    one = b'{"title":"split"}'
-    raw = request("POST", "/api/v1/tasks", b"", cl=str(len(one)))
-    raw = raw[:-8]  # drop the empty STDIN
-    for i in range(len(one)):
-        raw += rec(STDIN, 1, one[i:i + 1], pad=255)
-    raw += rec(STDIN, 1)
-    c.send(raw)
-    r = c.response()
-    say(not isinstance(r, str) and r[0] == 201, "a body in 1-byte records with 255 bytes of padding -> 201", show(r))
-
-    # Multiplexing is refused, the first request still answered.
-    c = Conn()
-    c.send(request("GET", "/health", rid=1)[:8 + 8] + rec(BEGIN, 2, struct.pack(">HB5x", 1, 1)))
-    r = c.record()
-    say(r is not None and r[0] == END and r[1] == 2 and r[2][4] == 1, "a second request id on a busy connection -> CANT_MPX_CONN", repr(r))
-
-    # A peer that never reads: the worker stops reading from it.
-    c = Conn()
-    c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    one = request("GET", "/health")
-    sent = 0
-    c.s.settimeout(5)
+    say(is_json_error(r, 503) and r[1].get("retry-after") == "1",
+        "over the connection cap: a JSON 503 with Retry-After", show(r))
     try:
-        for _ in range(20000):
-            c.s.sendall(one)
+        gone = c.s.recv(1) == b""
+    except OSError:
+        gone = True
+    say(gone, "... and that connection is closed")
+    ok, r = held[0].alive()
+    say(ok, "the connections under the cap still serve", show(r))
+    for h in held:
+        h.s.close()
+
+
+def case_trickle():
+    import time
+    c = Conn()
+    raw = request("GET", "/health")
+    t0 = time.monotonic()
+    sent = 0
+    closed = False
+    try:
+        while time.monotonic() - t0 < 12 and sent < len(raw) - 1:
+            c.s.sendall(raw[sent:sent + 1])
             sent += 1
-    except socket.timeout:
-        pass
-    say(sent < 20000, "a peer that never reads its answers is no longer read from (%d requests taken)" % sent,
-        "it took all %d" % sent)
+            time.sleep(0.25)
+    except OSError:
+        closed = True
+    if not closed:
+        try:
+            c.s.settimeout(3)
+            closed = c.s.recv(1) == b""
+        except OSError:
+            closed = True
+    el = time.monotonic() - t0
+    say(closed and el < 8, "a request trickled a byte every 250 ms is dropped by the 2 s request-read timeout",
+        "closed=%s after %.1f s, %d bytes sent" % (closed, el, sent))
+
+
+if kind == "ev-limits":
+    CASES[:] = [case_conn_cap, case_trickle]
+
+for fn in CASES:
+    try:
+        fn()
+    except Exception as e:  # a reset or a timeout fails the case, not the run
+        say(False, "%s did not complete" % fn.__name__, "%s: %s" % (type(e).__name__, e))

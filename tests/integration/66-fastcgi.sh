@@ -33,6 +33,46 @@ run_cases() {
 run_cases "$EV_SOCK" ev
 run_cases "$POOL_SOCK" blocking
 
+# Connection cap and request-read timeout, set small for a moment.
+ENVF=$TASKAPI_VAR/taskapi.env
+all_gone() {
+	local p
+	for p in $1; do
+		kill -0 "$p" 2>/dev/null && return 1
+	done
+	return 0
+}
+reload_with() {
+	local old
+	old=$(pool_workers)
+	sed -i '/^TASKAPI_EV_MAX_CONNECTIONS=/d; /^TASKAPI_REQUEST_TIMEOUT=/d' "$ENVF"
+	[[ -n $1 ]] && printf '%s\n' "$@" >>"$ENVF"
+	kill -HUP "$(pool_master)"
+	wait_until 30000 all_gone "$old" >/dev/null &&
+		wait_until 10000 test -S "$EV_SOCK" >/dev/null
+}
+drops0=$(grep -c 'did not come in whole' "$TASKAPI_VAR/log/taskapi.log")
+if reload_with TASKAPI_EV_MAX_CONNECTIONS=16 TASKAPI_REQUEST_TIMEOUT=2; then
+	run_cases "$EV_SOCK" ev-limits
+	logged() { (($(grep -c 'did not come in whole' "$TASKAPI_VAR/log/taskapi.log") > drops0)); }
+	ms=$(wait_until 5000 logged)
+	is "$?" 0 "the dropped request has its log line (looked for $ms ms)"
+else
+	fail "the pool was not reloaded with the small limits"
+fi
+reload_with "" || diag "the pool was slow to reload back"
+
+# TCP listening needs a named address.
+BIN=${TASKAPI_BUILD:-}/src/taskapi
+if [[ -x $BIN ]]; then
+	SECRET=$(sed -n 's/^JWT_SECRET=//p' "$ENVF")
+	out=$(env -i PATH="$PATH" JWT_SECRET="$SECRET" TASKAPI_EV_LISTEN=:9999 "$BIN" check 2>&1)
+	is "$?" 2 "TASKAPI_EV_LISTEN=:9999 (every interface, unnamed) is refused"
+	like "$out" "TASKAPI_EV_LISTEN" "... and the message names the setting"
+	env -i PATH="$PATH" JWT_SECRET="$SECRET" TASKAPI_EV_LISTEN=127.0.0.1:9999 "$BIN" check >/dev/null 2>&1
+	is "$?" 0 "TASKAPI_EV_LISTEN=127.0.0.1:9999 is accepted"
+fi
+
 api "$F_TOKEN" GET "/api/v1/tasks?limit=100"
 titles=$(jbody '[.[].title] | join(",")')
 is "$(jbody '[.[] | select(.title | startswith("content-length"))] | length')" 0 \
