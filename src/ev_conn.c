@@ -399,6 +399,17 @@ params_decode(struct ev_conn *c)
 	return rc == -1 ? -1 : 0;
 }
 
+/* A request answered without its params: the defaults ("-", "/", a
+ * fresh request id), so that it is logged and answered like any. */
+static void
+req_unparsed(struct ev_conn *c)
+{
+	const char *why = NULL;
+
+	memset(c->vals, 0, sizeof(c->vals));
+	(void)fcgi_params_to_req(param_get, c, &c->req, &c->extra, &why);
+}
+
 /* The whole request is in: answer it, or hand its statement on. */
 static void
 request_ready(struct ev_conn *c)
@@ -408,18 +419,14 @@ request_ready(struct ev_conn *c)
 	int		  st;
 
 	if (c->params_over) {
-		memset(c->vals, 0, sizeof(c->vals));
-		(void)fcgi_params_to_req(param_get, c, &c->req, &c->extra,
-		    &why);
+		req_unparsed(c);
 		log_warn("FastCGI params over %d bytes; answered 431",
 		    EV_PARAMS_MAX);
 		respond_early(c, 431, "the request headers are too large");
 		return;
 	}
 	if (params_decode(c) == -1) {
-		memset(c->vals, 0, sizeof(c->vals));
-		(void)fcgi_params_to_req(param_get, c, &c->req, &c->extra,
-		    &why);
+		req_unparsed(c);
 		log_warn("malformed FastCGI params; answered 400");
 		respond_early(c, 400, "malformed request parameters");
 		return;
@@ -631,6 +638,8 @@ take_record(struct ev_conn *c, const struct fcgi_record *rec)
 	case FCGI_T_ABORT_REQUEST:
 		if ((c->state == CS_PARAMS || c->state == CS_STDIN) &&
 		    rec->id == c->id) {
+			req_unparsed(
+			    c); /* logged with "-" for what is unknown */
 			c->aborted = true;
 			c->resp.status = 499;
 			respond(c);

@@ -58,9 +58,14 @@ def parse_nv(b):
 
 
 def connect():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(sock_path)
+    """sock_path is a unix socket's path, or tcp:HOST:PORT."""
+    if sock_path.startswith("tcp:"):
+        host, port = sock_path[4:].rsplit(":", 1)
+        s = socket.create_connection((host, int(port)), timeout=10)
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(sock_path)
     return s
 
 
@@ -324,8 +329,26 @@ def case_trickle():
         "closed=%s after %.1f s, %d bytes sent" % (closed, el, sent))
 
 
+# --- FCGI_WEB_SERVER_ADDRS on a TCP socket: "peer-refused" or
+# "peer-allowed" ---------------------------------------------------------
+def case_peer(allowed):
+    c = Conn()
+    try:
+        c.send(request("GET", "/health"))
+        r = c.response()
+    except OSError as e:
+        r = "reset: %s" % e
+    if allowed:
+        say(not isinstance(r, str) and r[0] == 200, "a peer on FCGI_WEB_SERVER_ADDRS is served", show(r))
+    else:
+        say(isinstance(r, str) and "before END_REQUEST" in r or "reset" in str(r),
+            "a peer not on FCGI_WEB_SERVER_ADDRS is closed, unanswered", show(r))
+
+
 if kind == "ev-limits":
     CASES[:] = [case_conn_cap, case_trickle]
+elif kind in ("peer-refused", "peer-allowed"):
+    CASES[:] = [lambda: case_peer(kind == "peer-allowed")]
 
 for fn in CASES:
     try:

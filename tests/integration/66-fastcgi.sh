@@ -73,6 +73,35 @@ if [[ -x $BIN ]]; then
 	is "$?" 0 "TASKAPI_EV_LISTEN=127.0.0.1:9999 is accepted"
 fi
 
+# FCGI_WEB_SERVER_ADDRS: a second master with its event socket on TCP.
+if [[ -x $BIN ]]; then
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	sed -e '/^TASKAPI_EV_LISTEN=/d; /^TASKAPI_PID_FILE=/d; /^TASKAPI_WORKERS=/d; /^TASKAPI_EV_WORKERS=/d' \
+		"$ENVF" >"$T_DIR/peer.env"
+	printf 'TASKAPI_EV_LISTEN=127.0.0.1:%s\nTASKAPI_WORKERS=1\nTASKAPI_EV_WORKERS=1\n' "$port" >>"$T_DIR/peer.env"
+	chmod a+r "$T_DIR/peer.env"
+	listening() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; }
+	for peers in 192.0.2.1 127.0.0.1; do
+		FCGI_WEB_SERVER_ADDRS=$peers "$BIN" --env-file "$T_DIR/peer.env" \
+			--listen "unix:$T_DIR/peer.sock" serve >"$T_DIR/peer.log" 2>&1 &
+		pid=$!
+		if wait_until 15000 listening >/dev/null; then
+			kind=peer-refused
+			[[ $peers == 127.0.0.1 ]] && kind=peer-allowed
+			run_cases "tcp:127.0.0.1:$port" "$kind"
+			if [[ $kind == peer-refused ]]; then
+				refused() { grep -q 'not in FCGI_WEB_SERVER_ADDRS' "$T_DIR/peer.log"; }
+				wait_until 5000 refused >/dev/null
+				is "$?" 0 "... and the refusal is logged"
+			fi
+		else
+			fail "a master on TCP 127.0.0.1:$port did not come up" "$(tail -n 3 "$T_DIR/peer.log")"
+		fi
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+fi
+
 api "$F_TOKEN" GET "/api/v1/tasks?limit=100"
 titles=$(jbody '[.[].title] | join(",")')
 is "$(jbody '[.[] | select(.title | startswith("content-length"))] | length')" 0 \
