@@ -49,10 +49,19 @@ enum conn_state {
 };
 
 /* The params this service reads, decoded into NUL-terminated copies. */
-static const char *const wanted[] = { "REQUEST_METHOD", "REQUEST_URI",
-	"SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE",
-	"CONTENT_LENGTH", "HTTP_AUTHORIZATION", "HTTP_TRACEPARENT",
-	"HTTP_X_REQUEST_ID" };
+#define WANTED(s)                \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
+static const struct {
+	const char *name;
+	size_t	    len; /* compared first: most params are not wanted */
+} wanted[] = { WANTED("REQUEST_METHOD"), WANTED("REQUEST_URI"),
+	WANTED("SCRIPT_NAME"), WANTED("PATH_INFO"), WANTED("QUERY_STRING"),
+	WANTED("CONTENT_TYPE"), WANTED("CONTENT_LENGTH"),
+	WANTED("HTTP_AUTHORIZATION"), WANTED("HTTP_TRACEPARENT"),
+	WANTED("HTTP_X_REQUEST_ID") };
+#undef WANTED
 #define NWANTED (sizeof(wanted) / sizeof(wanted[0]))
 
 struct ev_conn {
@@ -357,7 +366,7 @@ param_get(void *ctx, const char *name)
 	const struct ev_conn *c = ctx;
 
 	for (size_t i = 0; i < NWANTED; i++)
-		if (strcmp(wanted[i], name) == 0)
+		if (strcmp(wanted[i].name, name) == 0)
 			return c->vals[i];
 	return NULL;
 }
@@ -385,8 +394,8 @@ params_decode(struct ev_conn *c)
 	while (
 	    (rc = fcgi_param_next(&p, &left, &name, &nlen, &val, &vlen)) == 1) {
 		for (size_t i = 0; i < NWANTED; i++) {
-			if (strlen(wanted[i]) != nlen ||
-			    memcmp(wanted[i], name, nlen) != 0)
+			if (wanted[i].len != nlen ||
+			    memcmp(wanted[i].name, name, nlen) != 0)
 				continue;
 			if (memchr(val, '\0', vlen) != NULL)
 				return -1;
