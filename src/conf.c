@@ -341,7 +341,8 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	 * when that is truly meant). */
 	if (c->ev_listen != NULL && strncmp(c->ev_listen, "unix:", 5) != 0 &&
 	    (strrchr(c->ev_listen, ':') == NULL || c->ev_listen[0] == ':')) {
-		seterr(err, errsz, "TASKAPI_EV_LISTEN must be unix:PATH or "
+		seterr(err, errsz,
+		    "TASKAPI_EV_LISTEN must be unix:PATH or "
 		    "HOST:PORT with the address named (127.0.0.1:PORT; "
 		    "0.0.0.0:PORT only when every interface is meant)");
 		goto fail;

@@ -142,6 +142,7 @@ accept_all(struct ev_server *srv)
 		bool			refused;
 		int			fd;
 
+		memset(&ss, 0, sizeof(ss));
 		fd = accept4(srv->lfd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {

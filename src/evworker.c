@@ -70,6 +70,7 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 	int			fl, rc;
 
 	memset(&srv, 0, sizeof(srv));
+	memset(&ss, 0, sizeof(ss));
 	srv.conf = c;
 	srv.slot = slot;
 	srv.lfd = lfd;

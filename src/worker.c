@@ -41,7 +41,7 @@ static int
 read_body(FCGX_Request *fr, struct req *r, const struct fcgi_req_extra *x,
     const char **why)
 {
-	unsigned long long	 total = 0;
+	unsigned long long total = 0;
 
 	if (r->body_too_large || x->content_length == 0)
 		return 0;
