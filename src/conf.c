@@ -44,6 +44,7 @@ enum var {
 	VAR_EV_LISTEN,
 	VAR_EV_WORKERS,
 	VAR_EV_DB_CONNECTIONS,
+	VAR_EV_MAX_CONNECTIONS,
 	VAR__MAX
 };
 
@@ -100,6 +101,9 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	[VAR_EV_DB_CONNECTIONS] = { "TASKAPI_EV_DB_CONNECTIONS", "4",
 	    "PostgreSQL connections (pipelines) per event-driven worker: "
 	    "the first for writes, the others for reads" },
+	[VAR_EV_MAX_CONNECTIONS] = { "TASKAPI_EV_MAX_CONNECTIONS", "1024",
+	    "FastCGI connections one event-driven worker serves; a request "
+	    "on a connection beyond them gets a 503 with Retry-After" },
 };
 
 /* Values read from the env file, indexed like conf_vars. */
@@ -308,6 +312,7 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	c->listen_backlog = 4096;
 	c->ev_workers = 1;
 	c->ev_db_connections = 4;
+	c->ev_max_connections = 1024;
 	if (get_long(&fv, VAR_JWT_TTL, 60, 31L * 24 * 3600, &c->jwt_ttl, err,
 		errsz) ||
 	    get_long(&fv, VAR_WORKERS, 1, 256, &c->workers, err, errsz) ||
@@ -327,8 +332,21 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 		err, errsz) ||
 	    get_long(&fv, VAR_EV_WORKERS, 0, 64, &c->ev_workers, err, errsz) ||
 	    get_long(&fv, VAR_EV_DB_CONNECTIONS, 1, 16, &c->ev_db_connections,
-		err, errsz))
+		err, errsz) ||
+	    get_long(&fv, VAR_EV_MAX_CONNECTIONS, 16, 65536,
+		&c->ev_max_connections, err, errsz))
 		goto fail;
+	/* FastCGI has no authentication: an empty host would listen on
+	 * every interface, so the address must be named (0.0.0.0 or [::]
+	 * when that is truly meant). */
+	if (c->ev_listen != NULL && strncmp(c->ev_listen, "unix:", 5) != 0 &&
+	    (strrchr(c->ev_listen, ':') == NULL || c->ev_listen[0] == ':')) {
+		seterr(err, errsz,
+		    "TASKAPI_EV_LISTEN must be unix:PATH or "
+		    "HOST:PORT with the address named (127.0.0.1:PORT; "
+		    "0.0.0.0:PORT only when every interface is meant)");
+		goto fail;
+	}
 
 	if ((lv = log_level_parse(lookup(&fv, VAR_LOG_LEVEL))) < 0) {
 		seterr(err, errsz, "LOG_LEVEL must be debug, info, warn or error");

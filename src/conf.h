@@ -33,6 +33,7 @@ struct conf {
 	char		*ev_listen;		/* TASKAPI_EV_LISTEN; NULL: none */
 	long		 ev_workers;		/* TASKAPI_EV_WORKERS */
 	long		 ev_db_connections;	/* TASKAPI_EV_DB_CONNECTIONS */
+	long		 ev_max_connections;	/* TASKAPI_EV_MAX_CONNECTIONS */
 };
 
 /*

@@ -1,8 +1,7 @@
 /*
  * evworker.h: the event-driven worker: many FastCGI connections on one
- * epoll loop, their statements pipelined on its libpq connections
- * (TASKAPI_EV_DB_CONNECTIONS: the first takes the writes, the others the
- * reads).
+ * epoll loop, their statements pipelined on its PostgreSQL connections
+ * (ev_loop.h, ev_conn.h, ev_pipeline.h).
  */
 #ifndef TASKAPI_EVWORKER_H
 #define TASKAPI_EVWORKER_H
@@ -14,6 +13,7 @@
  * Serves the event socket lfd until SIGTERM/SIGINT/SIGQUIT, then stops
  * accepting, answers what is in flight and returns the exit code.
  */
-int	evworker_main(const struct conf *, int lfd, struct sb_slot *slot);
+int
+evworker_main(const struct conf *, int lfd, struct sb_slot *slot);
 
 #endif /* TASKAPI_EVWORKER_H */

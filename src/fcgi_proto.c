@@ -7,12 +7,12 @@
 
 #include "fcgi_proto.h"
 
-#define FCGI_CHUNK	65528	/* largest content that is a multiple of 8 */
+#define FCGI_CHUNK 65528 /* largest content that is a multiple of 8 */
 
 long
 fcgi_record_next(const uint8_t *buf, size_t len, struct fcgi_record *rec)
 {
-	size_t	 clen, plen, total;
+	size_t clen, plen, total;
 
 	if (len < FCGI_HEADER_LEN)
 		return 0;
@@ -34,7 +34,7 @@ fcgi_record_next(const uint8_t *buf, size_t len, struct fcgi_record *rec)
 static int
 param_len(const uint8_t **p, size_t *left, size_t *out)
 {
-	const uint8_t	*b = *p;
+	const uint8_t *b = *p;
 
 	if (*left < 1)
 		return -1;
@@ -71,6 +71,38 @@ fcgi_param_next(const uint8_t **p, size_t *left, const uint8_t **name,
 }
 
 size_t
+fcgi_param_size(size_t nlen, size_t vlen)
+{
+	return (nlen < 128 ? 1U : 4U) + (vlen < 128 ? 1U : 4U) + nlen + vlen;
+}
+
+static size_t
+put_len(uint8_t *dst, size_t len)
+{
+	if (len < 128) {
+		dst[0] = (uint8_t)len;
+		return 1;
+	}
+	dst[0] = (uint8_t)(0x80 | ((len >> 24) & 0x7f));
+	dst[1] = (uint8_t)(len >> 16);
+	dst[2] = (uint8_t)(len >> 8);
+	dst[3] = (uint8_t)len;
+	return 4;
+}
+
+size_t
+fcgi_param_put(uint8_t *dst, const char *name, size_t nlen, const char *val,
+    size_t vlen)
+{
+	size_t off = put_len(dst, nlen);
+
+	off += put_len(dst + off, vlen);
+	memcpy(dst + off, name, nlen);
+	memcpy(dst + off + nlen, val, vlen);
+	return off + nlen + vlen;
+}
+
+size_t
 fcgi_header(uint8_t *dst, uint8_t type, uint16_t id, uint16_t clen,
     uint8_t padlen)
 {
@@ -88,8 +120,8 @@ fcgi_header(uint8_t *dst, uint8_t type, uint16_t id, uint16_t clen,
 size_t
 fcgi_stream_size(size_t len)
 {
-	size_t	 full = len / FCGI_CHUNK, rest = len % FCGI_CHUNK;
-	size_t	 n = full * (FCGI_HEADER_LEN + FCGI_CHUNK);
+	size_t full = len / FCGI_CHUNK, rest = len % FCGI_CHUNK;
+	size_t n = full * (FCGI_HEADER_LEN + FCGI_CHUNK);
 
 	if (rest > 0)
 		n += FCGI_HEADER_LEN + ((rest + 7) & ~(size_t)7);
@@ -100,12 +132,12 @@ size_t
 fcgi_stream(uint8_t *dst, uint8_t type, uint16_t id, const void *data,
     size_t len)
 {
-	const uint8_t	*src = data;
-	size_t		 off = 0;
+	const uint8_t *src = data;
+	size_t	       off = 0;
 
 	while (len > 0) {
-		size_t	 n = len > FCGI_CHUNK ? FCGI_CHUNK : len;
-		uint8_t	 pad = (uint8_t)((8 - (n & 7)) & 7);
+		size_t	n = len > FCGI_CHUNK ? FCGI_CHUNK : len;
+		uint8_t pad = (uint8_t)((8 - (n & 7)) & 7);
 
 		off += fcgi_header(dst + off, type, id, (uint16_t)n, pad);
 		memcpy(dst + off, src, n);
@@ -122,7 +154,7 @@ size_t
 fcgi_end_request(uint8_t *dst, uint16_t id, uint32_t app_status,
     uint8_t proto_status)
 {
-	size_t	 off = fcgi_header(dst, FCGI_T_END_REQUEST, id, 8, 0);
+	size_t off = fcgi_header(dst, FCGI_T_END_REQUEST, id, 8, 0);
 
 	dst[off++] = (uint8_t)(app_status >> 24);
 	dst[off++] = (uint8_t)(app_status >> 16);

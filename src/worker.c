@@ -46,6 +46,7 @@
 #include "api_limits.h"
 #include "app.h"
 #include "fcgi_conn.h"
+#include "fcgi_params.h"
 #include "fcgi_proto.h"
 #include "log.h"
 #include "request.h"
@@ -65,45 +66,24 @@
 /* Encoded FastCGI params accepted (as the event worker's limit). */
 #define WORKER_PARAMS_MAX (64 * 1024)
 
-volatile sig_atomic_t worker_stop;
-
-static void
-on_stop(int sig)
-{
-	(void)sig;
-	worker_stop = 1;
-}
-
-/* Only interrupts the read it lands in (no SA_RESTART). */
+/* Only interrupts the read it lands in (installed without SA_RESTART). */
 static void
 on_alarm(int sig)
 {
 	(void)sig;
 }
 
-int
-worker_install_signals(void)
+/* SIGALRM bounds the read of a request (WORKER_READ_TIMEOUT_S). */
+static int
+install_alarm(void)
 {
-	struct sigaction	 sa;
-	sigset_t		 none;
+	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop;
-	sa.sa_flags = 0;	/* no SA_RESTART: accept(2) must return */
-	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
-	    sigaction(SIGINT, &sa, NULL) == -1 ||
-	    sigaction(SIGQUIT, &sa, NULL) == -1)
-		return -1;
 	sa.sa_handler = on_alarm;
-	if (sigaction(SIGALRM, &sa, NULL) == -1)
-		return -1;
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1 ||
-	    sigaction(SIGHUP, &sa, NULL) == -1)
-		return -1;
-	sigemptyset(&none);
-	return sigprocmask(SIG_SETMASK, &none, NULL);
+	sa.sa_flags = 0; /* no SA_RESTART: the blocked read must fail */
+	return sigaction(SIGALRM, &sa, NULL);
 }
 
 /* How read_body ended. */
@@ -125,18 +105,13 @@ enum body_result {
  * the body is the request is not known.
  */
 static enum body_result
-read_body(FCGX_Request *fr, struct req *r)
+read_body(FCGX_Request *fr, struct req *r, const struct fcgi_req_extra *x)
 {
-	const char	*cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
-	long long	 want = -1;
+	long long want = x->content_length; /* -1: none announced */
 
-	if (cl != NULL && *cl != '\0') {
-		if (!util_parse_int(cl, 0, INT64_MAX, &want))
-			return BODY_BAD_LENGTH;
-		if (want > LIM_BODY_MAX) {
-			r->body_too_large = true;
-			return BODY_OK;
-		}
+	if (want > LIM_BODY_MAX) {
+		r->body_too_large = true;
+		return BODY_OK;
 	}
 	for (;;) {
 		char	*dst;
@@ -244,29 +219,21 @@ send_resp(FCGX_Request *fr, const struct req *r, const struct resp *resp)
 	return 0;
 }
 
-/* Fills the request's input fields from the FastCGI parameters. */
-static void
-req_from_fcgi(FCGX_Request *fr, struct req *r)
+static const char *
+fcgx_param(void *envp, const char *name)
 {
-	const char	*uri;
+	return FCGX_GetParam(name, envp);
+}
 
-	r->start_us = util_mono_us();
-	r->match.route = ROUTE__MAX;	/* "-" in the log until routed */
-	r->method_str = FCGX_GetParam("REQUEST_METHOD", fr->envp);
-	if (r->method_str == NULL)
-		r->method_str = "-";
-	r->method = req_method_parse(r->method_str);
-	uri = FCGX_GetParam("REQUEST_URI", fr->envp);
-	if (uri == NULL)
-		uri = FCGX_GetParam("SCRIPT_NAME", fr->envp);
-	r->uri = uri != NULL ? uri : "/";
-	r->content_type = FCGX_GetParam("CONTENT_TYPE", fr->envp);
-	if (r->content_type != NULL && *r->content_type == '\0')
-		r->content_type = NULL;
-	r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
-	r->traceparent = FCGX_GetParam("HTTP_TRACEPARENT", fr->envp);
-	req_set_request_id(r, FCGX_GetParam("HTTP_X_REQUEST_ID", fr->envp));
-	req_set_trace(r, r->traceparent);
+/*
+ * Fills the request's input fields from the FastCGI parameters (one
+ * rule for both workers: fcgi_params.c).  Returns 0, or 400 with *why.
+ */
+static int
+req_from_fcgi(FCGX_Request *fr, struct req *r, struct fcgi_req_extra *x,
+    const char **why)
+{
+	return fcgi_params_to_req(fcgx_param, fr->envp, r, x, why);
 }
 
 /*
@@ -447,9 +414,10 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 	struct fcgi_out		 octx;
 	unsigned long		 served = 0;
 	int64_t			 drain_until = 0;
+	struct fcgi_req_extra	 extra = { NULL, 0, -1 };
 
 	log_setup(c->log_level, c->log_format, "worker");
-	if (worker_install_signals() == -1) {
+	if (worker_install_signals() == -1 || install_alarm() == -1) {
 		log_error("worker signals: %s", strerror(errno));
 		return 70;
 	}
@@ -485,7 +453,8 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 	while (!worker_stop || drain_queued(listen_fd, c, &drain_until)) {
 		enum stream_result	 sr;
 		enum body_result	 br;
-		int			 status, fd;
+		int			 status, fd, bad;
+		const char		*why = NULL;
 		char			 method[16];
 
 		atomic_store(&slot->idle_since_us, util_mono_us());
@@ -509,12 +478,15 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 			fcgi_conn_close(fd);
 			continue;
 		}
-		req_from_fcgi(&fr, &req);
+		bad = req_from_fcgi(&fr, &req, &extra, &why);
 		log_set_request(req.request_id, req.trace_id);
 		/* Over the params limit: answered without reading the body. */
-		br = params_size(fr.envp) > WORKER_PARAMS_MAX ?
-		    BODY_PARAMS_TOO_LARGE :
-		    read_body(&fr, &req);
+		if (params_size(fr.envp) > WORKER_PARAMS_MAX)
+			br = BODY_PARAMS_TOO_LARGE;
+		else if (bad != 0)
+			br = BODY_BAD_LENGTH; /* why says what */
+		else
+			br = read_body(&fr, &req, &extra);
 		(void)alarm(0);
 		atomic_store(&slot->progress_us, 0LL);
 		atomic_store(&slot->req_start_us, util_mono_us());
@@ -530,8 +502,9 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 			sr = STREAM_RESP;
 		} else if (br == BODY_BAD_LENGTH) {
 			resp_error_status(&resp, 400,
-			    "Content-Length is not "
-			    "a number or not the length of the body");
+			    why != NULL ? why :
+					  "Content-Length is not the length "
+					  "of the body");
 			sr = STREAM_RESP;
 		} else if (br == BODY_BROKEN) {
 			log_info("request body not read to its end (aborted, "
@@ -589,5 +562,6 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 	app_free(&app);
 	req_free(&req);
 	resp_free(&resp);
+	fcgi_req_extra_free(&extra);
 	return 0;
 }

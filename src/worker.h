@@ -8,17 +8,7 @@
 #include "conf.h"
 #include "scoreboard.h"
 
-#include <signal.h>
-
-/* Set by SIGTERM/SIGINT/SIGQUIT in any kind of worker. */
-extern volatile sig_atomic_t worker_stop;
-
-/*
- * Installs a worker's signal handlers: TERM/INT/QUIT set worker_stop
- * (without SA_RESTART, so a blocking accept returns), PIPE and HUP are
- * ignored; then unblocks all signals.  Returns 0 or -1.
- */
-int	worker_install_signals(void);
+#include "worker_signals.h"
 
 /*
  * Serves requests until SIGTERM/SIGINT/SIGQUIT (finishing the request

@@ -1,0 +1,835 @@
+/*
+ * ev_conn.c: one FastCGI connection of the event worker (the design is
+ * in ev_conn.h).
+ *
+ * Call graph, which has no cycle: ev_conn_event -> conn_read ->
+ * conn_process -> take_record -> request_ready -> (respond |
+ * ev_pipeline_submit); conn_process -> conn_flush.  The job callback
+ * (job_done, run by the loop) -> respond, conn_process.  respond only
+ * appends to the output; conn_flush only writes it.
+ */
+#include "config.h"
+
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api_limits.h"
+#include "app.h"
+#include "ev_conn.h"
+#include "ev_loop.h"
+#include "fcgi_params.h"
+#include "fcgi_proto.h"
+#include "log.h"
+#include "request.h"
+#include "response.h"
+#include "util.h"
+
+#define EV_PARAMS_MAX	   (64 * 1024) /* bytes of FastCGI params */
+#define EV_IN_MAX	   (FCGI_HEADER_LEN + FCGI_MAX_CONTENT + 255)
+#define EV_OUT_CAP	   (256 * 1024)	     /* unread output: stop reading */
+#define EV_IDLE_US	   (300LL * 1000000) /* idle kept connection */
+#define EV_BUF_KEEP	   (64 * 1024)	     /* larger buffers are given back */
+#define EV_TRIM_US	   (2LL * 1000000)   /* idle this long: drop buffers */
+#define EV_STOP_IDLE_US	   (1LL * 1000000) /* stopping: idle this long, close */
+#define EV_READS_PER_EVENT 16		   /* then the others get a turn */
+
+enum conn_state {
+	CS_IDLE = 0, /* between requests */
+	CS_PARAMS,   /* BEGIN_REQUEST taken, PARAMS coming */
+	CS_STDIN,    /* PARAMS ended, STDIN coming */
+	CS_SERVING,  /* its job is in the pipeline */
+	CS_CLOSED    /* fd closed, job still in the pipeline */
+};
+
+/* The params this service reads, decoded into NUL-terminated copies. */
+#define WANTED(s)                \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
+static const struct {
+	const char *name;
+	size_t	    len; /* compared first: most params are not wanted */
+} wanted[] = { WANTED("REQUEST_METHOD"), WANTED("REQUEST_URI"),
+	WANTED("SCRIPT_NAME"), WANTED("PATH_INFO"), WANTED("QUERY_STRING"),
+	WANTED("CONTENT_TYPE"), WANTED("CONTENT_LENGTH"),
+	WANTED("HTTP_AUTHORIZATION"), WANTED("HTTP_TRACEPARENT"),
+	WANTED("HTTP_X_REQUEST_ID") };
+#undef WANTED
+#define NWANTED (sizeof(wanted) / sizeof(wanted[0]))
+
+struct ev_conn {
+	struct ev_tag	  tag; /* EV_TAG_CONN; first */
+	struct ev_server *srv;
+	int		  fd; /* -1 once closed */
+	enum conn_state	  state;
+	uint16_t	  id;
+	bool		  keep_conn;
+	bool		  aborted;	 /* ABORT_REQUEST: end, no body */
+	bool		  refused;	 /* over the connection cap */
+	bool		  close_after;	 /* close once output is out */
+	bool		  params_over;	 /* over EV_PARAMS_MAX */
+	uint32_t	  events;	 /* epoll interest now */
+	int64_t		  last_us;	 /* last byte in or out */
+	int64_t		  write_wait_us; /* output blocked since, or 0 */
+	int64_t		  req_start_us;	 /* first byte of this request */
+	size_t		  slot;		 /* in srv->conns */
+
+	uint8_t	   *in;
+	size_t	    in_len, in_cap;
+	uint8_t	   *out;
+	size_t	    out_len, out_off, out_cap;
+	uint8_t	   *params;
+	size_t	    params_len, params_cap;
+	char	   *strs;
+	size_t	    strs_cap;
+	const char *vals[NWANTED];
+
+	/* The request being read or served. */
+	struct req	      req;
+	struct resp	      resp;
+	struct plan	      plan;
+	struct ev_job	      job;
+	struct fcgi_req_extra extra;
+	unsigned long long    stdin_bytes;
+
+	struct ev_conn *dead_next;
+};
+
+size_t *
+ev_conn_slot(struct ev_conn *c)
+{
+	return &c->slot;
+}
+
+struct ev_conn **
+ev_conn_dead_next(struct ev_conn *c)
+{
+	return &c->dead_next;
+}
+
+static void
+job_done(struct ev_job *);
+static void
+conn_process(struct ev_conn *);
+
+struct ev_conn *
+ev_conn_new(struct ev_server *srv, int fd, bool refused)
+{
+	struct ev_conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->tag.kind = EV_TAG_CONN;
+	c->srv = srv;
+	c->fd = fd;
+	c->refused = refused;
+	c->last_us = util_mono_us();
+	c->job.done = job_done;
+	c->events = EPOLLIN;
+	if (ev_server_watch(srv, EPOLL_CTL_ADD, fd, EPOLLIN, &c->tag) == -1) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+ev_conn_free(struct ev_conn *c)
+{
+	req_free(&c->req);
+	resp_free(&c->resp);
+	plan_free(&c->plan);
+	fcgi_req_extra_free(&c->extra);
+	free(c->in);
+	free(c->out);
+	free(c->params);
+	free(c->strs);
+	free(c);
+}
+
+void
+ev_conn_close(struct ev_conn *c)
+{
+	if (c->fd == -1)
+		return;
+	close(c->fd); /* also takes it out of the epoll set */
+	c->fd = -1;
+	ev_server_forget(c->srv, c);
+	if (c->state == CS_SERVING) {
+		/* Its statement runs on; job_done frees it. */
+		c->state = CS_CLOSED;
+		c->job.cancelled = true;
+		return;
+	}
+	c->state = CS_CLOSED;
+	ev_server_retire(c->srv, c);
+}
+
+/* Grows *buf to hold need bytes (never past max); returns 0 or -1. */
+static int
+buf_reserve(uint8_t **buf, size_t *cap, size_t need, size_t max)
+{
+	size_t	 n = *cap == 0 ? 1024 : *cap;
+	uint8_t *p;
+
+	if (need <= *cap)
+		return 0;
+	if (need > max)
+		return -1;
+	while (n < need)
+		n *= 2;
+	if (n > max)
+		n = max;
+	if ((p = realloc(*buf, n)) == NULL)
+		return -1;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+static size_t
+out_pending(const struct ev_conn *c)
+{
+	return c->out_len - c->out_off;
+}
+
+static int
+out_reserve(struct ev_conn *c, size_t n)
+{
+	return buf_reserve(&c->out, &c->out_cap, c->out_len + n, SIZE_MAX / 2);
+}
+
+/* Sets the epoll interest to what c can take now. */
+static void
+conn_interest(struct ev_conn *c)
+{
+	uint32_t want = 0;
+
+	if (c->fd == -1)
+		return;
+	if (c->in_len < EV_IN_MAX && out_pending(c) <= EV_OUT_CAP)
+		want |= EPOLLIN;
+	if (out_pending(c) > 0)
+		want |= EPOLLOUT;
+	if (want != c->events &&
+	    ev_server_watch(c->srv, EPOLL_CTL_MOD, c->fd, want, &c->tag) == 0)
+		c->events = want;
+}
+
+/* --- output ---------------------------------------------------------- */
+
+/* Whether nothing of a new request has arrived: not in our buffer, not
+ * in the socket's. */
+static bool
+conn_quiet(const struct ev_conn *c)
+{
+	int n = 0;
+
+	return c->in_len == 0 && ioctl(c->fd, FIONREAD, &n) == 0 && n == 0;
+}
+
+/* Writes what it can; closes c when done and it should go. */
+static void
+conn_flush(struct ev_conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n =
+		    write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			c->last_us = util_mono_us();
+			c->write_wait_us = 0;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			if (c->write_wait_us == 0)
+				c->write_wait_us = util_mono_us();
+			return;
+		}
+		ev_conn_close(c);
+		return;
+	}
+	c->out_off = c->out_len = 0;
+	c->write_wait_us = 0;
+	if (c->out_cap > EV_BUF_KEEP) {
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
+	if (c->state != CS_IDLE)
+		return;
+	/* A worker stopping closes a kept connection here, right after an
+	 * answer and before any byte of a next request: the end of the
+	 * stream reaches nginx with the answer, and nginx checks a kept
+	 * connection for it before caching it for reuse (its keepalive
+	 * close handler), so it never sends a request into it. */
+	if (c->close_after || (c->srv->stopping && conn_quiet(c)))
+		ev_conn_close(c);
+}
+
+/* Queues an END_REQUEST record for id. */
+static void
+out_end_request(struct ev_conn *c, uint16_t id, uint8_t status)
+{
+	if (out_reserve(c, 16) == -1) {
+		ev_conn_close(c);
+		return;
+	}
+	c->out_len += fcgi_end_request(c->out + c->out_len, id, 0, status);
+}
+
+/* Clears the request; the connection may carry the next one. */
+static void
+request_done(struct ev_conn *c)
+{
+	req_reset(&c->req);
+	resp_reset(&c->resp);
+	plan_reset(&c->plan);
+	c->state = CS_IDLE;
+	c->aborted = c->params_over = false;
+	c->params_len = 0;
+	c->stdin_bytes = 0;
+	c->job.cancelled = false;
+	if (c->params_cap > EV_BUF_KEEP) {
+		free(c->params);
+		c->params = NULL;
+		c->params_cap = 0;
+	}
+}
+
+/*
+ * Queues the response of the request: the CGI head and body as STDOUT
+ * records, the empty STDOUT and END_REQUEST; then logs it and clears
+ * the request.
+ */
+static void
+respond(struct ev_conn *c)
+{
+	char	     head[1024];
+	size_t	     hlen, need;
+	struct resp *r = &c->resp;
+
+	hlen = resp_head(r, c->req.request_id, c->req.traceresponse, head,
+	    sizeof(head));
+	if (c->aborted) { /* the front end gave up on it: no content */
+		hlen = 0;
+		r->len = 0;
+	}
+	need = fcgi_stream_size(hlen) + fcgi_stream_size(r->len) +
+	    FCGI_HEADER_LEN + 16;
+	if (out_reserve(c, need) == -1) {
+		log_error("out of memory for a response");
+		ev_conn_close(c);
+		return;
+	}
+	c->out_len +=
+	    fcgi_stream(c->out + c->out_len, FCGI_T_STDOUT, c->id, head, hlen);
+	c->out_len += fcgi_stream(c->out + c->out_len, FCGI_T_STDOUT, c->id,
+	    r->body, r->len);
+	c->out_len +=
+	    fcgi_header(c->out + c->out_len, FCGI_T_STDOUT, c->id, 0, 0);
+	c->out_len += fcgi_end_request(c->out + c->out_len, c->id, 0,
+	    FCGI_PS_REQUEST_COMPLETE);
+
+	app_account(&c->req, c->req.method_str, r->status);
+	atomic_fetch_add(&c->srv->slot->requests, 1);
+	if (!c->keep_conn || c->refused)
+		c->close_after = true;
+	request_done(c);
+}
+
+/* An answer decided before the application: status and message. */
+static void
+respond_early(struct ev_conn *c, int status, const char *why)
+{
+	resp_error_status(&c->resp, status, why);
+	if (status == 503)
+		c->resp.retry_after = 1;
+	respond(c);
+}
+
+/* --- the request ----------------------------------------------------- */
+
+static const char *
+param_get(void *ctx, const char *name)
+{
+	const struct ev_conn *c = ctx;
+
+	for (size_t i = 0; i < NWANTED; i++)
+		if (strcmp(wanted[i].name, name) == 0)
+			return c->vals[i];
+	return NULL;
+}
+
+/*
+ * Copies the params this service reads into c->strs (NUL-terminated).
+ * Returns 0, or -1 on malformed pairs or a NUL inside a value.
+ */
+static int
+params_decode(struct ev_conn *c)
+{
+	const uint8_t *p = c->params, *name, *val;
+	size_t	       left = c->params_len, nlen, vlen, off = 0;
+	int	       rc;
+
+	memset(c->vals, 0, sizeof(c->vals));
+	if (c->strs_cap < c->params_len + 8) {
+		char *s = realloc(c->strs, c->params_len + 8);
+
+		if (s == NULL)
+			return -1;
+		c->strs = s;
+		c->strs_cap = c->params_len + 8;
+	}
+	while (
+	    (rc = fcgi_param_next(&p, &left, &name, &nlen, &val, &vlen)) == 1) {
+		for (size_t i = 0; i < NWANTED; i++) {
+			if (wanted[i].len != nlen ||
+			    memcmp(wanted[i].name, name, nlen) != 0)
+				continue;
+			if (memchr(val, '\0', vlen) != NULL)
+				return -1;
+			memcpy(c->strs + off, val, vlen);
+			c->strs[off + vlen] = '\0';
+			c->vals[i] = c->strs + off;
+			off += vlen + 1;
+		}
+	}
+	return rc == -1 ? -1 : 0;
+}
+
+/* A request answered without its params: the defaults ("-", "/", a
+ * fresh request id), so that it is logged and answered like any. */
+static void
+req_unparsed(struct ev_conn *c)
+{
+	const char *why = NULL;
+
+	memset(c->vals, 0, sizeof(c->vals));
+	(void)fcgi_params_to_req(param_get, c, &c->req, &c->extra, &why);
+}
+
+/* The whole request is in: answer it, or hand its statement on. */
+static void
+request_ready(struct ev_conn *c)
+{
+	struct ev_server *srv = c->srv;
+	const char	 *why = NULL;
+	int		  st;
+
+	if (c->params_over) {
+		req_unparsed(c);
+		log_warn("FastCGI params over %d bytes; answered 431",
+		    EV_PARAMS_MAX);
+		respond_early(c, 431, "the request headers are too large");
+		return;
+	}
+	if (params_decode(c) == -1) {
+		req_unparsed(c);
+		log_warn("malformed FastCGI params; answered 400");
+		respond_early(c, 400, "malformed request parameters");
+		return;
+	}
+	if ((st = fcgi_params_to_req(param_get, c, &c->req, &c->extra, &why)) !=
+		0 ||
+	    (st = fcgi_body_check(&c->extra, c->stdin_bytes, &why)) != 0) {
+		respond_early(c, st, why);
+		return;
+	}
+	if (c->refused) {
+		respond_early(c, 503, "too many connections; try again");
+		return;
+	}
+	if (c->req.body_too_large)
+		log_warn("request body over %d bytes; answered 413",
+		    LIM_BODY_MAX);
+	else if (c->req.body != NULL)
+		c->req.body[c->req.body_len] = '\0';
+	log_set_request(c->req.request_id, c->req.trace_id);
+	if (!app_begin(&srv->app, &c->req, &c->resp, &c->plan)) {
+		log_set_request(NULL, NULL);
+		respond(c);
+		return;
+	}
+	log_set_request(NULL, NULL);
+	if (handlers[c->req.match.handler].flags & HF_STREAM) {
+		log_error("%s reached the event worker; route it to the "
+			  "blocking pool in nginx",
+		    router_pattern(c->req.match.route));
+		resp_error_status(&c->resp, 500,
+		    "this route is not served here");
+		respond(c);
+		return;
+	}
+	c->job.stmt = c->plan.stmt;
+	c->job.nparams = c->plan.nparams;
+	c->job.values = c->plan.values;
+	c->job.write = !db_stmt_readonly(c->plan.stmt);
+	c->job.shared = c->plan.stmt == STMT_PING;
+	c->job.cancelled = false;
+	c->state = CS_SERVING;
+	ev_pipeline_submit(&srv->pl, &c->job);
+}
+
+/* The pipeline is done with the request's statement. */
+static void
+job_done(struct ev_job *j)
+{
+	struct ev_conn *c = (struct ev_conn *)(void *)((char *)j -
+	    offsetof(struct ev_conn, job));
+
+	if (c->state == CS_CLOSED) { /* its client went away */
+		ev_server_retire(c->srv, c);
+		return;
+	}
+	app_finish(&c->srv->app, &c->req, j->res, j->err, &c->resp);
+	respond(c);
+	/* The next request may already be buffered. */
+	conn_process(c);
+}
+
+/* GET_VALUES: the variables asked for that this worker knows. */
+static void
+answer_get_values(struct ev_conn *c, const struct fcgi_record *rec)
+{
+	char	       maxc[24];
+	const char    *known[3][2] = { { "FCGI_MAX_CONNS", maxc },
+		   { "FCGI_MAX_REQS", maxc }, { "FCGI_MPXS_CONNS", "0" } };
+	uint8_t	       body[256];
+	size_t	       len = 0;
+	const uint8_t *p = rec->content, *name, *val;
+	size_t	       left = rec->len, nlen, vlen;
+
+	(void)snprintf(maxc, sizeof(maxc), "%ld",
+	    c->srv->conf->ev_max_connections);
+	while (fcgi_param_next(&p, &left, &name, &nlen, &val, &vlen) == 1) {
+		for (size_t i = 0; i < 3; i++) {
+			size_t kl = strlen(known[i][0]),
+			       vl = strlen(known[i][1]);
+
+			if (kl != nlen ||
+			    memcmp(known[i][0], name, nlen) != 0 ||
+			    len + fcgi_param_size(kl, vl) > sizeof(body))
+				continue;
+			len += fcgi_param_put(body + len, known[i][0], kl,
+			    known[i][1], vl);
+		}
+	}
+	if (out_reserve(c, fcgi_stream_size(len) + FCGI_HEADER_LEN) == -1) {
+		ev_conn_close(c);
+		return;
+	}
+	if (len == 0)
+		c->out_len += fcgi_header(c->out + c->out_len,
+		    FCGI_T_GET_VALUES_RESULT, 0, 0, 0);
+	else
+		c->out_len += fcgi_stream(c->out + c->out_len,
+		    FCGI_T_GET_VALUES_RESULT, 0, body, len);
+}
+
+static void
+answer_management(struct ev_conn *c, const struct fcgi_record *rec)
+{
+	if (rec->type == FCGI_T_GET_VALUES) {
+		answer_get_values(c, rec);
+		return;
+	}
+	if (out_reserve(c, FCGI_HEADER_LEN + 8) == -1) {
+		ev_conn_close(c);
+		return;
+	}
+	c->out_len +=
+	    fcgi_header(c->out + c->out_len, FCGI_T_UNKNOWN_TYPE, 0, 8, 0);
+	memset(c->out + c->out_len, 0, 8);
+	c->out[c->out_len] = rec->type;
+	c->out_len += 8;
+}
+
+static void
+take_begin(struct ev_conn *c, const struct fcgi_record *rec)
+{
+	unsigned role;
+
+	if (rec->len < 8) {
+		log_warn("short FCGI_BEGIN_REQUEST; closing");
+		ev_conn_close(c);
+		return;
+	}
+	if (c->state != CS_IDLE) { /* one request at a time */
+		if (rec->id != c->id)
+			out_end_request(c, rec->id, FCGI_PS_CANT_MPX_CONN);
+		return;
+	}
+	role = ((unsigned)rec->content[0] << 8) | rec->content[1];
+	if (role != FCGI_ROLE_RESPONDER) {
+		out_end_request(c, rec->id, FCGI_PS_UNKNOWN_ROLE);
+		return;
+	}
+	c->state = CS_PARAMS;
+	c->id = rec->id;
+	c->keep_conn = (rec->content[2] & FCGI_FLAG_KEEP_CONN) != 0;
+	c->params_len = 0;
+	c->params_over = false;
+	c->stdin_bytes = 0;
+}
+
+static void
+take_params(struct ev_conn *c, const struct fcgi_record *rec)
+{
+	if (c->state != CS_PARAMS || rec->id != c->id)
+		return;
+	if (rec->len == 0) {
+		c->state = CS_STDIN;
+		return;
+	}
+	if (c->params_over ||
+	    buf_reserve(&c->params, &c->params_cap, c->params_len + rec->len,
+		EV_PARAMS_MAX) == -1) {
+		c->params_over = true; /* answered 431 at the end */
+		return;
+	}
+	memcpy(c->params + c->params_len, rec->content, rec->len);
+	c->params_len += rec->len;
+}
+
+static void
+take_stdin(struct ev_conn *c, const struct fcgi_record *rec)
+{
+	char *dst;
+
+	if (rec->id != c->id || (c->state != CS_STDIN && c->state != CS_PARAMS))
+		return;
+	if (c->state == CS_PARAMS) {
+		log_warn("FCGI_STDIN before the end of FCGI_PARAMS; closing");
+		ev_conn_close(c);
+		return;
+	}
+	if (rec->len == 0) {
+		request_ready(c);
+		return;
+	}
+	c->stdin_bytes += rec->len;
+	if (c->req.body_too_large ||
+	    c->req.body_len + rec->len > LIM_BODY_MAX) {
+		c->req.body_too_large = true; /* answered 413 at the end */
+		return;
+	}
+	if ((dst = req_body_reserve(&c->req, rec->len)) == NULL) {
+		log_error("out of memory for a request body");
+		ev_conn_close(c);
+		return;
+	}
+	memcpy(dst, rec->content, rec->len);
+	c->req.body_len += rec->len;
+}
+
+static void
+take_record(struct ev_conn *c, const struct fcgi_record *rec)
+{
+	if (rec->id == 0) {
+		answer_management(c, rec);
+		return;
+	}
+	switch (rec->type) {
+	case FCGI_T_BEGIN_REQUEST:
+		take_begin(c, rec);
+		break;
+	case FCGI_T_ABORT_REQUEST:
+		if ((c->state == CS_PARAMS || c->state == CS_STDIN) &&
+		    rec->id == c->id) {
+			req_unparsed(
+			    c); /* logged with "-" for what is unknown */
+			c->aborted = true;
+			c->resp.status = 499;
+			respond(c);
+		}
+		break;
+	case FCGI_T_PARAMS:
+		take_params(c, rec);
+		break;
+	case FCGI_T_STDIN:
+		take_stdin(c, rec);
+		break;
+	default:
+		break; /* DATA and stray records are ignored */
+	}
+}
+
+/*
+ * Takes every whole record in the input, until a request is handed to
+ * the pipeline or the output waiting for the peer is over its cap;
+ * then writes what it can.
+ */
+static void
+conn_process(struct ev_conn *c)
+{
+	size_t off = 0;
+
+	while (c->fd != -1 && c->state != CS_SERVING &&
+	    out_pending(c) <= EV_OUT_CAP) {
+		struct fcgi_record rec;
+		long		   n;
+
+		n = fcgi_record_next(c->in + off, c->in_len - off, &rec);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			log_warn("not FastCGI on the event socket; closing");
+			ev_conn_close(c);
+			return;
+		}
+		off += (size_t)n;
+		take_record(c, &rec);
+	}
+	if (c->fd == -1)
+		return;
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+		if (c->in_len > 0 && c->state == CS_IDLE)
+			c->req_start_us = util_mono_us();
+	}
+	if (c->in_len == 0 && c->in_cap > EV_BUF_KEEP) {
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+	if (out_pending(c) > 0)
+		conn_flush(c);
+	conn_interest(c);
+}
+
+/* Reads once into the free part of the input: 1 when it filled it
+ * (more may wait), 0 when there is nothing more now, -1 closed. */
+static int
+conn_read_once(struct ev_conn *c)
+{
+	ssize_t n;
+	size_t	want =
+	     c->in_len + 4096 > EV_IN_MAX ? EV_IN_MAX : c->in_len + 4096;
+
+	if (c->in_len >= EV_IN_MAX)
+		return 0; /* a record in progress and SERVING: wait */
+	if (buf_reserve(&c->in, &c->in_cap, want, EV_IN_MAX) == -1) {
+		log_error("out of memory for FastCGI input");
+		ev_conn_close(c);
+		return -1;
+	}
+	for (;;) {
+		n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+		if (n > 0)
+			break;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		ev_conn_close(c); /* EOF, or an error: the peer is gone */
+		return -1;
+	}
+	if (c->in_len == 0 && c->state == CS_IDLE)
+		c->req_start_us = util_mono_us();
+	c->in_len += (size_t)n;
+	c->last_us = util_mono_us();
+	/* Short of the space offered: the socket is most likely empty, so
+	 * no second read(2) just to hear EAGAIN. */
+	return c->in_len < c->in_cap ? 0 : 1;
+}
+
+void
+ev_conn_event(struct ev_conn *c, uint32_t events)
+{
+	if (c->fd == -1) /* closed earlier in this turn */
+		return;
+	if (events & EPOLLOUT) {
+		conn_flush(c);
+		if (c->fd == -1)
+			return;
+	}
+	if (events & EPOLLIN) {
+		for (int i = 0; i < EV_READS_PER_EVENT; i++) {
+			int rc = conn_read_once(c);
+
+			if (rc == -1)
+				return;
+			if (c->state != CS_SERVING)
+				conn_process(c);
+			if (c->fd == -1)
+				return;
+			if (rc == 0 || !(c->events & EPOLLIN))
+				break;
+		}
+	} else if (events & (EPOLLERR | EPOLLHUP)) {
+		ev_conn_close(c);
+		return;
+	}
+	if (c->state != CS_SERVING && c->in_len > 0)
+		conn_process(c);
+	else if (c->fd != -1)
+		conn_interest(c);
+}
+
+void
+ev_conn_trim(struct ev_conn *c, int64_t now)
+{
+	if (c->state != CS_IDLE || c->in_len > 0 || out_pending(c) > 0 ||
+	    now - c->last_us <= EV_TRIM_US ||
+	    (c->in_cap == 0 && c->out_cap == 0 && c->params_cap == 0))
+		return;
+	free(c->in);
+	free(c->out);
+	free(c->params);
+	free(c->strs);
+	c->in = c->out = c->params = NULL;
+	c->strs = NULL;
+	c->in_cap = c->out_cap = c->params_cap = c->strs_cap = 0;
+	c->out_off = c->out_len = 0;
+	req_free(&c->req);
+	resp_free(&c->resp);
+	plan_free(&c->plan);
+}
+
+bool
+ev_conn_sweep(struct ev_conn *c, int64_t now)
+{
+	int64_t limit = c->srv->conf->request_timeout * 1000000LL;
+	bool	reading = c->state == CS_PARAMS || c->state == CS_STDIN ||
+	    (c->state == CS_IDLE && c->in_len > 0);
+
+	if (reading && now - c->req_start_us > limit) {
+		log_warn(
+		    "a FastCGI request did not come in whole within %ld s; "
+		    "dropping its connection",
+		    c->srv->conf->request_timeout);
+		ev_conn_close(c);
+		return true;
+	}
+	if (c->write_wait_us != 0 && now - c->write_wait_us > limit) {
+		log_warn("the FastCGI peer read no answer for %ld s; dropping "
+			 "its connection",
+		    c->srv->conf->request_timeout);
+		ev_conn_close(c);
+		return true;
+	}
+	/* Stopping: a connection nginx keeps using is closed right after
+	 * its next answer (conn_flush), the close riding with the answer;
+	 * only one left idle a while is closed from here, as nginx is then
+	 * unlikely to pick it while the close is on its way. */
+	if (c->state == CS_IDLE && !reading && out_pending(c) == 0 &&
+	    (now - c->last_us > EV_IDLE_US ||
+		(c->srv->stopping && now - c->last_us > EV_STOP_IDLE_US &&
+		    conn_quiet(c)))) {
+		ev_conn_close(c);
+		return true;
+	}
+	return false;
+}

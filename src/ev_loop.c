@@ -1,0 +1,323 @@
+/*
+ * ev_loop.c: the event worker's epoll loop: accepts, dispatch of events
+ * by tag kind, the once-a-turn completion run, timers, stopping (the
+ * design is in ev_loop.h).
+ */
+#include "config.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ev_conn.h"
+#include "ev_loop.h"
+#include "log.h"
+#include "util.h"
+#include "worker_signals.h"
+
+#define EV_MAX_EVENTS 128
+/* Beyond the cap, this many more are accepted to be answered 503; past
+ * them accepting pauses (the kernel's backlog holds the rest). */
+#define EV_REFUSE_EXTRA 64
+
+int
+ev_server_watch(struct ev_server *srv, int op, int fd, uint32_t events,
+    struct ev_tag *tag)
+{
+	struct epoll_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.events = events;
+	e.data.ptr = tag;
+	return epoll_ctl(srv->ep, op, fd, &e);
+}
+
+static int
+conns_add(struct ev_server *srv, struct ev_conn *c)
+{
+	if (srv->nconns == srv->conns_cap) {
+		size_t cap = srv->conns_cap == 0 ? 64 : srv->conns_cap * 2;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+		struct ev_conn **n = realloc(srv->conns, cap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		srv->conns = n;
+		srv->conns_cap = cap;
+	}
+	*ev_conn_slot(c) = srv->nconns;
+	srv->conns[srv->nconns++] = c;
+	return 0;
+}
+
+void
+ev_server_forget(struct ev_server *srv, struct ev_conn *c)
+{
+	size_t		i = *ev_conn_slot(c);
+	struct ev_conn *last = srv->conns[--srv->nconns];
+
+	srv->conns[i] = last;
+	*ev_conn_slot(last) = i;
+}
+
+void
+ev_server_retire(struct ev_server *srv, struct ev_conn *c)
+{
+	*ev_conn_dead_next(c) = srv->dead;
+	srv->dead = c;
+}
+
+static void
+free_dead(struct ev_server *srv)
+{
+	while (srv->dead != NULL) {
+		struct ev_conn *c = srv->dead;
+
+		srv->dead = *ev_conn_dead_next(c);
+		ev_conn_free(c);
+	}
+}
+
+/* Whether a TCP peer is on the FCGI_WEB_SERVER_ADDRS allow-list (as
+ * libfcgi reads it: addresses, comma-separated); always for unix. */
+static bool
+peer_allowed(const struct ev_server *srv, const struct sockaddr_storage *ss,
+    char *addr, size_t sz)
+{
+	snprintf(addr, sz, "?");
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		(void)inet_ntop(AF_INET, &sin->sin_addr, addr, (socklen_t)sz);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+		const char		  *v4 = "::ffff:";
+
+		(void)inet_ntop(AF_INET6, &sin6->sin6_addr, addr,
+		    (socklen_t)sz);
+		/* An IPv4 peer on a dual-stack socket counts as IPv4. */
+		if (strncmp(addr, v4, strlen(v4)) == 0 &&
+		    strchr(addr + strlen(v4), '.') != NULL)
+			memmove(addr, addr + strlen(v4),
+			    strlen(addr + strlen(v4)) + 1);
+	} else
+		return true;
+	if (srv->npeers == 0)
+		return true;
+	for (size_t i = 0; i < srv->npeers; i++)
+		if (strcmp(srv->peers[i], addr) == 0)
+			return true;
+	return false;
+}
+
+static void
+accept_pause(struct ev_server *srv, int64_t us)
+{
+	if (srv->accepting) {
+		(void)epoll_ctl(srv->ep, EPOLL_CTL_DEL, srv->lfd, NULL);
+		srv->accepting = false;
+	}
+	srv->accept_resume_us = util_mono_us() + us;
+}
+
+static void
+accept_all(struct ev_server *srv)
+{
+	size_t cap = (size_t)srv->conf->ev_max_connections;
+
+	while (srv->accepting) {
+		struct sockaddr_storage ss;
+		socklen_t		sl = sizeof(ss);
+		struct ev_conn	       *c;
+		char			addr[INET6_ADDRSTRLEN + 8];
+		bool			refused;
+		int			fd;
+
+		memset(&ss, 0, sizeof(ss));
+		fd = accept4(srv->lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* Out of descriptors: stop accepting for a
+				 * second instead of spinning (slowcgi). */
+				log_warn("accept: %s; pausing accepts for 1 s",
+				    strerror(errno));
+				accept_pause(srv, 1000000);
+			} else if (errno != EAGAIN)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (srv->tcp && !peer_allowed(srv, &ss, addr, sizeof(addr))) {
+			log_warn("FastCGI connection from %s refused: not in "
+				 "FCGI_WEB_SERVER_ADDRS",
+			    addr);
+			close(fd);
+			continue;
+		}
+		refused = srv->nconns >= cap;
+		if (refused) {
+			int64_t now = util_mono_us();
+
+			if (now - srv->refused_log_us > 1000000) {
+				log_warn(
+				    "%zu FastCGI connections, the cap "
+				    "(TASKAPI_EV_MAX_CONNECTIONS); answering "
+				    "503 on new ones",
+				    srv->nconns);
+				srv->refused_log_us = now;
+			}
+		}
+		if ((c = ev_conn_new(srv, fd, refused)) == NULL) {
+			close(fd);
+			continue;
+		}
+		if (conns_add(srv, c) == -1) {
+			close(fd);
+			ev_conn_free(c);
+			continue;
+		}
+		if (srv->nconns >= cap + EV_REFUSE_EXTRA)
+			accept_pause(srv, 1000000);
+	}
+}
+
+static void
+listen_resume(struct ev_server *srv, int64_t now)
+{
+	if (srv->accepting || srv->stopping || now < srv->accept_resume_us ||
+	    srv->nconns >=
+		(size_t)srv->conf->ev_max_connections + EV_REFUSE_EXTRA)
+		return;
+	if (ev_server_watch(srv, EPOLL_CTL_ADD, srv->lfd,
+		EPOLLIN | EPOLLEXCLUSIVE, &srv->listen_tag) == 0)
+		srv->accepting = true;
+}
+
+/* Once a second: timeouts, idle buffers, resuming accepts. */
+static void
+sweep(struct ev_server *srv, int64_t now)
+{
+	bool busy = ev_pipeline_pending(&srv->pl) > 0;
+
+	for (size_t i = 0; i < srv->nconns;) {
+		struct ev_conn *c = srv->conns[i];
+
+		if (ev_conn_sweep(c, now))
+			continue; /* the last entry moved into i */
+		ev_conn_trim(c, now);
+		i++;
+	}
+	/* After a burst: hand the freed heap back to the kernel. */
+	if (!busy && srv->nconns == 0)
+		(void)malloc_trim(0);
+	listen_resume(srv, now);
+}
+
+static void
+stop_start(struct ev_server *srv)
+{
+	srv->stopping = true;
+	srv->stop_deadline_us =
+	    util_mono_us() + srv->conf->shutdown_timeout * 1000000LL;
+	if (srv->accepting)
+		(void)epoll_ctl(srv->ep, EPOLL_CTL_DEL, srv->lfd, NULL);
+	srv->accepting = false;
+	atomic_store(&srv->slot->state, SB_STOPPING);
+	log_info("stopping: %zu FastCGI connections to drain", srv->nconns);
+}
+
+static void
+handle_event(struct ev_server *srv, const struct epoll_event *e)
+{
+	struct ev_tag *tag = e->data.ptr;
+
+	switch (tag->kind) {
+	case EV_TAG_LISTEN:
+		if (!srv->stopping)
+			accept_all(srv);
+		break;
+	case EV_TAG_PG:
+		ev_pipeline_event((struct ev_pgconn *)(void *)tag,
+		    (e->events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0,
+		    (e->events & EPOLLOUT) != 0);
+		break;
+	case EV_TAG_CONN:
+		ev_conn_event((struct ev_conn *)(void *)tag, e->events);
+		break;
+	}
+}
+
+int
+ev_loop_run(struct ev_server *srv)
+{
+	struct epoll_event events[EV_MAX_EVENTS];
+	int64_t		   last_sweep = 0;
+
+	for (;;) {
+		int	n;
+		int64_t now;
+		size_t	pending;
+
+		if (worker_stop && !srv->stopping)
+			stop_start(srv);
+		if (srv->stopping) {
+			if (srv->nconns == 0 &&
+			    ev_pipeline_pending(&srv->pl) == 0)
+				break;
+			if (util_mono_us() > srv->stop_deadline_us) {
+				log_warn("stopping: %zu connections still open "
+					 "after %ld s; closing them",
+				    srv->nconns, srv->conf->shutdown_timeout);
+				break;
+			}
+		}
+		n = epoll_wait(srv->ep, events, EV_MAX_EVENTS,
+		    srv->stopping ? 100 : 1000);
+		if (n == -1 && errno != EINTR) {
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			/* A connection closed earlier in this batch is off
+			 * the epoll set, but its event may be in this array:
+			 * its struct lives until free_dead() below. */
+			handle_event(srv, &events[i]);
+		}
+		/* Answers, then one sync per connection for what they and
+		 * this turn's events submitted.  A turn's end can complete
+		 * jobs (no database): their answers go out now too. */
+		do {
+			(void)ev_pipeline_run_completions(&srv->pl);
+			ev_pipeline_turn_end(&srv->pl);
+		} while (srv->pl.done.head != NULL);
+		free_dead(srv);
+		pending = ev_pipeline_pending(&srv->pl);
+		atomic_store(&srv->slot->state,
+		    pending > 0 ? SB_BUSY :
+				  (srv->stopping ? SB_STOPPING : SB_IDLE));
+		atomic_store(&srv->slot->inflight, (int)pending);
+		now = util_mono_us();
+		if (now - last_sweep >= 1000000 || srv->stopping) {
+			sweep(srv, now);
+			last_sweep = now;
+			free_dead(srv);
+		}
+		log_flush();
+	}
+	while (srv->nconns > 0)
+		ev_conn_close(srv->conns[0]);
+	free_dead(srv);
+	return 0;
+}

@@ -1,0 +1,715 @@
+/*
+ * ev_pipeline.c: jobs on PostgreSQL connections in pipeline mode (the
+ * design is in ev_pipeline.h).
+ *
+ * State of one connection: q is the FIFO of what it owes answers for,
+ * in the order PostgreSQL answers: a job's result and its NULL, or a
+ * sync point's PGRES_PIPELINE_SYNC.  The first q_done entries have
+ * their results and wait for their segment's sync.  Every PQgetResult
+ * is matched against that FIFO; a mismatch breaks the connection.
+ *
+ * No function here calls a job's callback: completing a job puts it on
+ * pl->done, and no function calls back into one that may have called
+ * it (pg_broken() fails jobs but sends nothing), so there is no cycle.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "ev_pipeline.h"
+#include "log.h"
+
+/* --- the libpq binding ------------------------------------------------- */
+
+static int
+pq_open(struct ev_pgconn *pg)
+{
+	PGconn *conn;
+
+	if (db_ready(&pg->db) != TERR_OK)
+		return -1;
+	conn = pg->db.conn;
+	if (PQenterPipelineMode(conn) != 1 || PQsetnonblocking(conn, 1) != 0) {
+		log_error("cannot enter pipeline mode: %s",
+		    PQerrorMessage(conn));
+		db_close(&pg->db);
+		return -1;
+	}
+	return PQsocket(conn);
+}
+
+static void
+pq_close(struct ev_pgconn *pg)
+{
+	db_close(&pg->db);
+}
+
+static bool
+pq_connected(const struct ev_pgconn *pg)
+{
+	return pg->db.conn != NULL;
+}
+
+static int
+pq_send(struct ev_pgconn *pg, const struct ev_job *j)
+{
+	return PQsendQueryPrepared(pg->db.conn, db_stmt_name(j->stmt),
+	    j->nparams, j->values, NULL, NULL, 0);
+}
+
+static int
+pq_sync(struct ev_pgconn *pg)
+{
+	return PQpipelineSync(pg->db.conn);
+}
+
+static int
+pq_flush(struct ev_pgconn *pg)
+{
+	return PQflush(pg->db.conn);
+}
+
+static int
+pq_consume(struct ev_pgconn *pg)
+{
+	return PQconsumeInput(pg->db.conn) == 1 &&
+	    PQstatus(pg->db.conn) == CONNECTION_OK;
+}
+
+static bool
+pq_busy(struct ev_pgconn *pg)
+{
+	return PQisBusy(pg->db.conn) != 0;
+}
+
+static PGresult *
+pq_result(struct ev_pgconn *pg)
+{
+	return PQgetResult(pg->db.conn);
+}
+
+static const char *
+pq_sqlstate(const PGresult *res)
+{
+	return PQresultErrorField(res, PG_DIAG_SQLSTATE);
+}
+
+static enum terr
+pq_error(struct ev_pgconn *pg, const PGresult *res)
+{
+	return db_result_error(&pg->db, res);
+}
+
+static const char *
+pq_message(struct ev_pgconn *pg)
+{
+	return pg->db.conn != NULL ? PQerrorMessage(pg->db.conn) :
+				     "no connection";
+}
+
+const struct ev_pq_ops ev_pq_libpq = {
+	.open = pq_open,
+	.close = pq_close,
+	.connected = pq_connected,
+	.send = pq_send,
+	.sync = pq_sync,
+	.flush = pq_flush,
+	.consume = pq_consume,
+	.busy = pq_busy,
+	.result = pq_result,
+	.status = PQresultStatus,
+	.sqlstate = pq_sqlstate,
+	.error = pq_error,
+	.clear = PQclear,
+	.message = pq_message,
+	.watch = NULL, /* the loop sets its own (ev_loop.c) */
+};
+
+/* --- queues -------------------------------------------------------------- */
+
+static void
+jobq_push(struct ev_jobq *q, struct ev_job *j)
+{
+	j->next = NULL;
+	if (q->head == NULL)
+		q->tail = &q->head;
+	*q->tail = j;
+	q->tail = &j->next;
+}
+
+static struct ev_job *
+jobq_pop(struct ev_jobq *q)
+{
+	struct ev_job *j = q->head;
+
+	if (j != NULL) {
+		q->head = j->next;
+		j->next = NULL;
+	}
+	return j;
+}
+
+/* Queues j's callback with err (its result, if any, stays in j->own). */
+static void
+complete(struct ev_pipeline *pl, struct ev_job *j, enum terr err)
+{
+	j->err = err;
+	j->state = JOB_COMPLETE;
+	jobq_push(&pl->done, j);
+}
+
+static void
+drop_result(struct ev_pipeline *pl, struct ev_job *j)
+{
+	if (j->own != NULL) {
+		pl->ops->clear(j->own);
+		j->own = NULL;
+	}
+}
+
+static int
+fifo_push(struct ev_pgconn *pg, struct ev_job *j)
+{
+	if (pg->q_len == pg->q_cap) {
+		size_t cap = pg->q_cap == 0 ? 64 : pg->q_cap * 2;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+		struct ev_job **nq = malloc(cap * sizeof(*nq));
+
+		if (nq == NULL)
+			return -1;
+		for (size_t i = 0; i < pg->q_len; i++)
+			nq[i] = pg->q[(pg->q_head + i) % pg->q_cap];
+		free(pg->q);
+		pg->q = nq;
+		pg->q_cap = cap;
+		pg->q_head = 0;
+	}
+	pg->q[(pg->q_head + pg->q_len) % pg->q_cap] = j;
+	pg->q_len++;
+	if (j != NULL)
+		pg->pl->inflight++;
+	return 0;
+}
+
+/* Takes the oldest entry (done or not); a sync point is NULL. */
+static struct ev_job *
+fifo_pop(struct ev_pgconn *pg)
+{
+	struct ev_job *j = pg->q[pg->q_head];
+
+	pg->q_head = (pg->q_head + 1) % pg->q_cap;
+	pg->q_len--;
+	if (j != NULL)
+		pg->pl->inflight--;
+	return j;
+}
+
+/* The entry whose result comes next (NULL: a sync point); *any is
+ * false when every entry has its result. */
+static struct ev_job *
+fifo_next(const struct ev_pgconn *pg, bool *any)
+{
+	*any = pg->q_done < pg->q_len;
+	return *any ? pg->q[(pg->q_head + pg->q_done) % pg->q_cap] : NULL;
+}
+
+/* --- connections ---------------------------------------------------------- */
+
+/*
+ * Every job pg owes an answer for fails (nothing after its last sync
+ * that came back was committed, those with results too), and the
+ * connection is dropped; it is opened again when next needed.  Jobs
+ * waiting for a connection stay waiting: the turn's end hands them to
+ * another connection, or fails them when none can be had.
+ */
+static void
+pg_broken(struct ev_pgconn *pg)
+{
+	struct ev_pipeline *pl = pg->pl;
+
+	log_warn("database connection lost; %zu entries in its pipeline fail",
+	    pg->q_len);
+	pl->ops->close(pg); /* closing the fd drops it from epoll */
+	pg->fd = -1;
+	pg->want_write = pg->unsynced = pg->seg_failed = false;
+	pg->q_done = 0;
+	while (pg->q_len > 0) {
+		struct ev_job *j = fifo_pop(pg);
+
+		if (j == NULL)
+			continue;
+		if (j == pl->ping)
+			pl->ping = NULL;
+		drop_result(pl, j);
+		complete(pl, j, TERR_DB);
+	}
+}
+
+/* pg connected in pipeline mode and watched by the loop; or false. */
+static bool
+pg_ready(struct ev_pgconn *pg)
+{
+	const struct ev_pq_ops *ops = pg->pl->ops;
+	int			fd;
+
+	if (ops->connected(pg))
+		return true;
+	if ((fd = ops->open(pg)) == -1)
+		return false;
+	pg->fd = fd;
+	pg->want_write = false;
+	if (ops->watch != NULL && ops->watch(pg, true, false) == -1) {
+		log_error("cannot watch the database connection");
+		ops->close(pg);
+		pg->fd = -1;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Which connections a job may use.  With two or more, writes go to the
+ * first and reads to the others (see ev_pipeline.h).
+ */
+static void
+pg_range(const struct ev_pipeline *pl, const struct ev_job *j, size_t *lo,
+    size_t *hi)
+{
+	if (pl->npg < 2) {
+		*lo = 0;
+		*hi = pl->npg;
+	} else if (j->write) {
+		*lo = 0;
+		*hi = 1;
+	} else {
+		*lo = 1;
+		*hi = pl->npg;
+	}
+}
+
+/*
+ * The connection for a job now: one whose segment of this turn is open
+ * or that has nothing in PostgreSQL, with the fewest statements (a
+ * turn's reads spread over the idle ones).  NULL: every connected one
+ * is busy (the job waits), or none is connected (*none set).
+ */
+static struct ev_pgconn *
+pg_pick_batch(struct ev_pipeline *pl, const struct ev_job *j, bool *none)
+{
+	struct ev_pgconn *best = NULL;
+	size_t		  lo, hi;
+
+	*none = true;
+	pg_range(pl, j, &lo, &hi);
+	for (size_t i = lo; i < hi; i++) {
+		struct ev_pgconn *pg = &pl->pg[i];
+
+		if (!pl->ops->connected(pg))
+			continue;
+		*none = false;
+		if (!(pg->q_len == 0 || pg->unsynced) ||
+		    pg->q_len >= EV_SEGMENT_MAX)
+			continue;
+		if (best == NULL || pg->q_len < best->q_len)
+			best = pg;
+	}
+	return best;
+}
+
+/* A connection at all: the connected one with the shortest FIFO, or
+ * the first that connects.  NULL: the database is out of reach. */
+static struct ev_pgconn *
+pg_pick_any(struct ev_pipeline *pl, const struct ev_job *j)
+{
+	struct ev_pgconn *best = NULL;
+	size_t		  lo, hi;
+
+	pg_range(pl, j, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		if (pl->ops->connected(&pl->pg[i]) &&
+		    (best == NULL || pl->pg[i].q_len < best->q_len))
+			best = &pl->pg[i];
+	if (best != NULL)
+		return best;
+	for (size_t i = lo; i < hi; i++)
+		if (pg_ready(&pl->pg[i]))
+			return &pl->pg[i];
+	return NULL;
+}
+
+/* Ends pg's open segment with a sync; false when pg broke. */
+static bool
+pg_sync(struct ev_pgconn *pg)
+{
+	if (!pg->unsynced)
+		return true;
+	if (pg->pl->ops->sync(pg) != 1 || fifo_push(pg, NULL) == -1) {
+		log_error("pipeline sync: %s", pg->pl->ops->message(pg));
+		pg_broken(pg);
+		return false;
+	}
+	pg->unsynced = false;
+	return true;
+}
+
+/*
+ * Sends j on pg, in its open segment, or alone in a segment of its own
+ * (then no other statement's failure can undo it).  On failure j
+ * completes with TERR_DB and pg is broken.
+ */
+static void
+pg_send(struct ev_pgconn *pg, struct ev_job *j, bool alone)
+{
+	struct ev_pipeline *pl = pg->pl;
+
+	if (alone && !pg_sync(pg)) {
+		complete(pl, j, TERR_DB);
+		return;
+	}
+	if (pl->ops->send(pg, j) != 1) {
+		log_error("sending a statement: %s", pl->ops->message(pg));
+		complete(pl, j, TERR_DB);
+		pg_broken(pg);
+		return;
+	}
+	if (fifo_push(pg, j) == -1) {
+		/* The statement is out; without an entry its result cannot
+		 * be matched, so this connection is unusable. */
+		complete(pl, j, TERR_NOMEM);
+		pg_broken(pg);
+		return;
+	}
+	j->state = JOB_RESULT;
+	j->failed = false;
+	pg->unsynced = true;
+	if (alone)
+		(void)pg_sync(pg);
+	else if (j->shared)
+		pl->ping = j;
+}
+
+/* Sends j now, or queues it for a connection, or fails it. */
+static void
+dispatch(struct ev_pipeline *pl, struct ev_job *j, bool alone)
+{
+	struct ev_pgconn *pg = NULL;
+	bool		  none = true;
+
+	if (j->cancelled) { /* nobody is waiting for it: don't run it */
+		complete(pl, j, TERR_DB);
+		return;
+	}
+	if (!alone && (pg = pg_pick_batch(pl, j, &none)) == NULL && !none) {
+		j->state = JOB_WAITING;
+		jobq_push(&pl->wait[j->write ? 0 : 1], j);
+		pl->nwaiting++;
+		return;
+	}
+	if (pg == NULL && (pg = pg_pick_any(pl, j)) == NULL) {
+		complete(pl, j, TERR_DB); /* the handler decides (health) */
+		return;
+	}
+	pg_send(pg, j, alone);
+}
+
+void
+ev_pipeline_submit(struct ev_pipeline *pl, struct ev_job *j)
+{
+	j->res = NULL;
+	j->err = TERR_OK;
+	j->own = NULL;
+	j->retried = j->failed = false;
+	j->followers = NULL;
+	j->next = NULL;
+	if (j->shared && pl->ping != NULL && pl->ping->state == JOB_RESULT &&
+	    pl->ping->stmt == j->stmt) {
+		/* Sent in this turn, after this request arrived: its answer
+		 * is as fresh as this job's own would be. */
+		j->state = JOB_FOLLOW;
+		j->next = pl->ping->followers;
+		pl->ping->followers = j;
+		pl->nwaiting++;
+		return;
+	}
+	dispatch(pl, j, false);
+}
+
+/* Sends waiting jobs while a connection takes them. */
+static void
+wait_drain(struct ev_pipeline *pl)
+{
+	for (int k = 0; k < 2; k++) {
+		struct ev_jobq *q = &pl->wait[k];
+		struct ev_job  *j;
+
+		while ((j = q->head) != NULL) {
+			bool none;
+
+			if (pg_pick_batch(pl, j, &none) == NULL && !none)
+				break; /* all busy: the next segment end */
+			(void)jobq_pop(q);
+			pl->nwaiting--;
+			j->state = JOB_IDLE;
+			dispatch(pl, j, false);
+		}
+	}
+}
+
+/*
+ * The sync of pg's oldest segment came back.  When no statement of it
+ * failed, it has committed: every job completes.  When one failed, that
+ * one completes with its error; the others were rolled back or skipped,
+ * and go again, each alone (once: alone, only a statement's own failure
+ * can fail it).  The segment is taken off the FIFO first, so that
+ * re-sending (which can break pg) sees a FIFO in step.
+ */
+static void
+pg_segment_end(struct ev_pgconn *pg)
+{
+	struct ev_pipeline *pl = pg->pl;
+	struct ev_jobq	    seg = { NULL, NULL };
+	struct ev_job	   *j;
+	bool		    failed = pg->seg_failed;
+
+	for (size_t n = pg->q_done; n > 0; n--) {
+		j = fifo_pop(pg);
+		if (j != NULL)
+			jobq_push(&seg, j);
+	}
+	(void)fifo_pop(pg); /* the sync point */
+	pg->q_done = 0;
+	pg->seg_failed = false;
+
+	while ((j = jobq_pop(&seg)) != NULL) {
+		if (!failed || j->failed) {
+			complete(pl, j, j->err);
+		} else if (!j->retried && !j->cancelled) {
+			drop_result(pl, j);
+			j->retried = true;
+			j->err = TERR_OK;
+			j->state = JOB_IDLE;
+			if ((pg = pg_pick_any(pl, j)) == NULL)
+				complete(pl, j, TERR_DB);
+			else
+				pg_send(pg, j, true);
+		} else {
+			drop_result(pl, j);
+			complete(pl, j, TERR_DB);
+		}
+	}
+}
+
+/* A statement's own result: keep it, or note its failure. */
+static void
+take_result(struct ev_pgconn *pg, struct ev_job *j, PGresult *res)
+{
+	struct ev_pipeline *pl = pg->pl;
+	ExecStatusType	    st = pl->ops->status(res);
+	const char	   *state;
+	bool		    again;
+
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		j->own = res;
+		return;
+	}
+	if (st ==
+	    PGRES_PIPELINE_ABORTED) { /* skipped after another's failure */
+		pg->seg_failed = true;
+		pl->ops->clear(res);
+		return;
+	}
+	/* A deadlock victim or a serialization failure (class 40) did
+	 * nothing wrong: it goes again alone with the rest of its segment. */
+	state = pl->ops->sqlstate(res);
+	again = state != NULL && strncmp(state, "40", 2) == 0 && !j->retried;
+	j->err = pl->ops->error(pg, res);
+	pl->ops->clear(res);
+	if (j->err == TERR_INTERNAL)
+		j->err = TERR_DB;
+	j->failed = !again;
+	if (again)
+		j->err = TERR_OK;
+	pg->seg_failed = true;
+}
+
+/* Reads what PostgreSQL has answered, entry by entry. */
+static void
+pg_read(struct ev_pgconn *pg)
+{
+	struct ev_pipeline     *pl = pg->pl;
+	const struct ev_pq_ops *ops = pl->ops;
+	struct ev_job	       *j;
+	bool			any;
+
+	if (!ops->connected(pg))
+		return;
+	if (ops->consume(pg) != 1) {
+		pg_broken(pg);
+		return;
+	}
+	while ((j = fifo_next(pg, &any), any) && ops->connected(pg) &&
+	    !ops->busy(pg)) {
+		PGresult *res = ops->result(pg);
+
+		if (j == NULL) {
+			/* A sync point: PGRES_PIPELINE_SYNC, nothing else. */
+			if (res == NULL ||
+			    ops->status(res) != PGRES_PIPELINE_SYNC) {
+				log_error(
+				    "pipeline out of step at a sync point");
+				if (res != NULL)
+					ops->clear(res);
+				pg_broken(pg);
+				return;
+			}
+			ops->clear(res);
+			pg_segment_end(pg);
+			continue;
+		}
+		if (j->state == JOB_RESULT) {
+			if (res == NULL) {
+				log_error("pipeline out of step: no result");
+				pg_broken(pg);
+				return;
+			}
+			take_result(pg, j, res);
+			if (!ops->connected(pg)) {
+				/* error() dropped it: nothing of this segment
+				 * committed. */
+				pg->fd = -1;
+				pg_broken(pg);
+				return;
+			}
+			j->state = JOB_NULL;
+			continue;
+		}
+		/* JOB_NULL: the NULL that ends this statement's results. */
+		if (res != NULL) {
+			log_error("pipeline out of step: extra result");
+			ops->clear(res);
+			pg_broken(pg);
+			return;
+		}
+		j->state = JOB_DONE;
+		pg->q_done++;
+	}
+}
+
+void
+ev_pipeline_event(struct ev_pgconn *pg, bool readable, bool writable)
+{
+	if (writable && pg->pl->ops->connected(pg) &&
+	    pg->pl->ops->flush(pg) == -1) {
+		pg_broken(pg);
+		return;
+	}
+	if (readable)
+		pg_read(pg);
+}
+
+void
+ev_pipeline_turn_end(struct ev_pipeline *pl)
+{
+	wait_drain(pl);
+	pl->ping = NULL; /* the next turn's health checks ping again */
+	for (size_t i = 0; i < pl->npg; i++) {
+		struct ev_pgconn *pg = &pl->pg[i];
+		int		  rc;
+
+		if (!pl->ops->connected(pg) || !pg_sync(pg))
+			continue;
+		if ((rc = pl->ops->flush(pg)) == -1) {
+			pg_broken(pg);
+			continue;
+		}
+		if ((rc == 1) != pg->want_write) {
+			pg->want_write = rc == 1;
+			if (pl->ops->watch != NULL)
+				(void)pl->ops->watch(pg, false, pg->want_write);
+		}
+	}
+}
+
+size_t
+ev_pipeline_run_completions(struct ev_pipeline *pl)
+{
+	struct ev_job *j;
+	size_t	       n = 0;
+
+	while ((j = jobq_pop(&pl->done)) != NULL) {
+		PGresult      *own = j->own;
+		struct ev_job *f = j->followers;
+		enum terr      err = j->err;
+
+		j->own = NULL;
+		j->followers = NULL;
+		/* Followers first: j's callback may free j. */
+		while (f != NULL) {
+			struct ev_job *fn = f->next;
+
+			f->next = NULL;
+			pl->nwaiting--;
+			f->state = JOB_IDLE;
+			f->res = own;
+			f->err = err;
+			f->done(f);
+			n++;
+			f = fn;
+		}
+		j->state = JOB_IDLE;
+		j->res = own;
+		j->done(j);
+		n++;
+		if (own != NULL)
+			pl->ops->clear(own);
+	}
+	return n;
+}
+
+size_t
+ev_pipeline_pending(const struct ev_pipeline *pl)
+{
+	size_t n = pl->inflight + pl->nwaiting;
+
+	for (const struct ev_job *j = pl->done.head; j != NULL; j = j->next)
+		n++;
+	return n;
+}
+
+void
+ev_pipeline_init(struct ev_pipeline *pl, const struct ev_pq_ops *ops,
+    size_t npg)
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->ops = ops;
+	pl->npg = npg < 1 ? 1 : (npg > EV_PG_MAX ? EV_PG_MAX : npg);
+	for (size_t i = 0; i < EV_PG_MAX; i++) {
+		pl->pg[i].tag.kind = EV_TAG_PG;
+		pl->pg[i].pl = pl;
+		pl->pg[i].fd = -1;
+	}
+}
+
+void
+ev_pipeline_connect(struct ev_pipeline *pl)
+{
+	for (size_t i = 0; i < pl->npg; i++)
+		(void)pg_ready(&pl->pg[i]);
+}
+
+void
+ev_pipeline_free(struct ev_pipeline *pl)
+{
+	for (size_t i = 0; i < pl->npg; i++) {
+		struct ev_pgconn *pg = &pl->pg[i];
+
+		if (pl->ops->connected(pg))
+			pl->ops->close(pg);
+		free(pg->q);
+		pg->q = NULL;
+		pg->q_len = pg->q_cap = 0;
+	}
+}

@@ -1,0 +1,198 @@
+/*
+ * ev_pipeline.h: the event worker's statements on PostgreSQL, in libpq
+ * pipeline mode.
+ *
+ * Design.  A job is one statement to run: the statement, its
+ * parameters, and, once it has run, a result or an error; the request
+ * that wants it embeds it and names a completion callback.  The
+ * pipeline owns everything else:
+ *
+ *   - its connections (TASKAPI_EV_DB_CONNECTIONS of them), each with
+ *     the FIFO of what it owes answers for: jobs, and sync points;
+ *   - segments: the statements sent between two syncs, which
+ *     PostgreSQL runs as one implicit transaction.  Each connection has
+ *     at most one segment in PostgreSQL at a time; jobs submitted
+ *     meanwhile wait and go into the next (group commit).  Writes use
+ *     the first connection only (two segments that lock rows never run
+ *     side by side, so they cannot deadlock each other), reads the
+ *     others;
+ *   - the rules of a segment's end: a job is complete only when its
+ *     segment's sync is back (committed).  When one statement failed,
+ *     the others were rolled back or skipped: each is sent again alone.
+ *     A deadlock victim or serialization failure (SQLSTATE class 40)
+ *     goes again alone once too;
+ *   - a broken connection: every job it owed fails (503), the
+ *     connection is dropped and opened again when next needed;
+ *   - health pings of one loop turn share one statement: the later ones
+ *     follow the first and get its answer.
+ *
+ * Completion never calls back into the caller from inside the
+ * pipeline: a job that completes is queued, and the loop runs the
+ * queue once per turn (ev_pipeline_run_completions).  So a callback
+ * may submit again at once, and nothing recurses.
+ *
+ * libpq is reached through struct ev_pq_ops, a small seam the unit
+ * tests (tests/unit/t_ev_pipeline.c) fill with a simulated server.
+ */
+#ifndef TASKAPI_EV_PIPELINE_H
+#define TASKAPI_EV_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "ev_tag.h"
+#include "terr.h"
+
+#define EV_PG_MAX      16  /* connections in one pipeline */
+#define EV_SEGMENT_MAX 256 /* statements in one segment */
+
+struct ev_job;
+typedef void
+ev_job_done_fn(struct ev_job *);
+
+enum ev_job_state {
+	JOB_IDLE = 0, /* not submitted, or completed */
+	JOB_WAITING,  /* submitted; waiting for a connection to take it */
+	JOB_FOLLOW,   /* a ping that gets another ping's answer */
+	JOB_RESULT,   /* sent; waiting for its result */
+	JOB_NULL,     /* got it; waiting for the NULL that ends it */
+	JOB_DONE,     /* ended; waiting for its segment's sync */
+	JOB_COMPLETE  /* on the completion queue */
+};
+
+struct ev_job {
+	/* Set by the submitter. */
+	enum stmt	   stmt;
+	int		   nparams;
+	const char *const *values;
+	bool		   write;  /* changes rows: the writer connection */
+	bool		   shared; /* same answer for all (the ping) */
+	ev_job_done_fn	  *done;
+	/* Set by the submitter when its client went away: the job still
+	 * completes (so its owner can free it), nobody is answered. */
+	bool cancelled;
+
+	/* Valid in the callback only: the result (NULL on error) and
+	 * TERR_OK or the error. */
+	const PGresult *res;
+	enum terr	err;
+
+	/* The pipeline's own. */
+	enum ev_job_state state;
+	bool		  retried; /* sent again alone once */
+	bool		  failed;  /* its own statement failed */
+	PGresult	 *own;	   /* the result it holds */
+	struct ev_job	 *next;	   /* wait queue, completion queue */
+	struct ev_job	 *followers;
+};
+
+struct ev_pipeline;
+
+/* One PostgreSQL connection of the pipeline. */
+struct ev_pgconn {
+	struct ev_tag	    tag; /* EV_TAG_PG */
+	struct ev_pipeline *pl;
+	struct db	    db;
+	void		   *sim; /* the unit tests' simulated server */
+	int		    fd;	 /* watched by the loop, or -1 */
+	bool		    want_write;
+	bool		    unsynced;	/* sent since the last sync */
+	bool		    seg_failed; /* a statement of it failed */
+	struct ev_job	  **q;		/* ring: jobs, NULL = a sync point */
+	size_t		    q_head, q_len, q_cap;
+	size_t		    q_done; /* entries with results, before a sync */
+};
+
+/*
+ * What the pipeline needs of libpq, per connection.  Return values as
+ * libpq's: open returns the socket or -1; send/sync 1 or 0; flush 0, 1
+ * (more to write) or -1; consume 1, or 0 when the connection is broken;
+ * error maps a failed result (and may drop the connection: connected
+ * says).  watch registers the socket with the loop (add) or changes
+ * whether it waits to write.
+ */
+struct ev_pq_ops {
+	int (*open)(struct ev_pgconn *);
+	void (*close)(struct ev_pgconn *);
+	bool (*connected)(const struct ev_pgconn *);
+	int (*send)(struct ev_pgconn *, const struct ev_job *);
+	int (*sync)(struct ev_pgconn *);
+	int (*flush)(struct ev_pgconn *);
+	int (*consume)(struct ev_pgconn *);
+	bool (*busy)(struct ev_pgconn *);
+	PGresult *(*result)(struct ev_pgconn *);
+	ExecStatusType (*status)(const PGresult *);
+	const char *(*sqlstate)(const PGresult *);
+	enum terr (*error)(struct ev_pgconn *, const PGresult *);
+	void (*clear)(PGresult *);
+	const char *(*message)(struct ev_pgconn *);
+	int (*watch)(struct ev_pgconn *, bool add, bool want_write);
+};
+
+/* The libpq binding; its watch is the caller's (the loop's epoll). */
+extern const struct ev_pq_ops ev_pq_libpq;
+
+struct ev_jobq {
+	struct ev_job  *head;
+	struct ev_job **tail;
+};
+
+struct ev_pipeline {
+	const struct ev_pq_ops *ops;
+	struct ev_pgconn	pg[EV_PG_MAX];
+	size_t			npg;
+	size_t			inflight; /* jobs in the connections' FIFOs */
+	size_t			nwaiting; /* waiting or following */
+	struct ev_jobq		wait[2];  /* [0] writes, [1] reads */
+	struct ev_jobq		done;	  /* completed, callbacks to run */
+	struct ev_job	       *ping;	  /* the ping sent in this turn */
+};
+
+/*
+ * Sets up npg (1..EV_PG_MAX) unconnected connections; ops is copied by
+ * reference and must outlive the pipeline.  The caller fills each
+ * pg[i].db (db_init) when ops is ev_pq_libpq.
+ */
+void
+ev_pipeline_init(struct ev_pipeline *, const struct ev_pq_ops *, size_t npg);
+
+/* Connects what is not connected yet (at start, so the first request
+ * does not pay for it). */
+void
+ev_pipeline_connect(struct ev_pipeline *);
+
+/*
+ * Takes a job (state JOB_IDLE, stmt, values and done set).  It is sent
+ * in this turn's segment, waits for the next, or, when no connection
+ * can be had, completes with TERR_DB.  Never calls done itself.
+ */
+void
+ev_pipeline_submit(struct ev_pipeline *, struct ev_job *);
+
+/* The loop saw pg's socket readable and/or writable. */
+void
+ev_pipeline_event(struct ev_pgconn *, bool readable, bool writable);
+
+/*
+ * End of a loop turn: what waits goes to a connection that takes it,
+ * each connection syncs what it was sent and flushes.
+ */
+void
+ev_pipeline_turn_end(struct ev_pipeline *);
+
+/* Runs the completion callbacks queued so far; returns how many. */
+size_t
+ev_pipeline_run_completions(struct ev_pipeline *);
+
+/* Jobs submitted and not yet completed. */
+size_t
+ev_pipeline_pending(const struct ev_pipeline *);
+
+/* Closes the connections (jobs still in them are dropped silently). */
+void
+ev_pipeline_free(struct ev_pipeline *);
+
+#endif /* TASKAPI_EV_PIPELINE_H */

@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""fcgi_cases.py: FastCGI 1.0 corner cases against a taskapi socket.
+
+Usage: fcgi_cases.py SOCKET KIND TOKEN
+  KIND is "ev" (the event worker: every case) or "blocking" (the libfcgi
+  pool: the cases it shares).  Prints one line per assertion:
+  "ok<TAB>description" or "not ok<TAB>description<TAB>what was seen".
+A connection that is reset or silent where an answer is due fails the
+case; each read waits at most 10 s.
+"""
+import json
+import socket
+import struct
+import sys
+
+BEGIN, ABORT, END, PARAMS, STDIN, STDOUT, STDERR, DATA, GETV, GETVR, UNKNOWN = range(1, 12)
+RESPONDER, AUTHORIZER = 1, 2
+
+sock_path, kind, token = sys.argv[1], sys.argv[2], sys.argv[3]
+
+
+def say(ok, desc, seen=""):
+    print(("ok\t%s" % desc) if ok else ("not ok\t%s\t%s" % (desc, seen)), flush=True)
+
+
+def rec(t, rid, content=b"", pad=None):
+    if pad is None:
+        pad = (8 - len(content) % 8) % 8
+    return struct.pack(">BBHHBx", 1, t, rid, len(content), pad) + content + b"\0" * pad
+
+
+def stream(t, rid, data, chunk=65528):
+    out = b""
+    for i in range(0, len(data), chunk):
+        out += rec(t, rid, data[i:i + chunk])
+    return out + rec(t, rid)
+
+
+def nv(name, value):
+    def ln(n):
+        return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+    name, value = name.encode(), value.encode()
+    return ln(len(name)) + ln(len(value)) + name + value
+
+
+def parse_nv(b):
+    out, i = {}, 0
+    while i < len(b):
+        lens = []
+        for _ in range(2):
+            if b[i] < 128:
+                lens.append(b[i]); i += 1
+            else:
+                lens.append(struct.unpack(">I", b[i:i + 4])[0] & 0x7FFFFFFF); i += 4
+        out[b[i:i + lens[0]].decode()] = b[i + lens[0]:i + lens[0] + lens[1]].decode()
+        i += lens[0] + lens[1]
+    return out
+
+
+def connect():
+    """sock_path is a unix socket's path, or tcp:HOST:PORT."""
+    if sock_path.startswith("tcp:"):
+        host, port = sock_path[4:].rsplit(":", 1)
+        s = socket.create_connection((host, int(port)), timeout=10)
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(sock_path)
+    return s
+
+
+def read_record(s, buf):
+    """Returns (type, id, content, buf) or None at EOF."""
+    while len(buf) < 8 or len(buf) < 8 + struct.unpack(">H", buf[4:6])[0] + buf[6]:
+        d = s.recv(65536)
+        if not d:
+            return None
+        buf += d
+    _, t, rid, clen, pad = struct.unpack(">BBHHB", buf[:7])
+    content = buf[8:8 + clen]
+    return t, rid, content, buf[8 + clen + pad:]
+
+
+class Conn:
+    def __init__(self):
+        self.s = connect()
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def record(self):
+        r = read_record(self.s, self.buf)
+        if r is None:
+            return None
+        self.buf = r[3]
+        return r[:3]
+
+    def response(self, rid=1):
+        """Reads STDOUT until END_REQUEST; returns (status, headers, body,
+        protocol status) or a string saying what went wrong."""
+        out = b""
+        try:
+            while True:
+                r = self.record()
+                if r is None:
+                    return "connection closed before END_REQUEST"
+                t, i, c = r
+                if t == STDOUT:
+                    out += c
+                elif t == END:
+                    break
+        except (ConnectionResetError, BrokenPipeError) as e:
+            return "reset: %s" % e
+        except socket.timeout:
+            return "no answer within 10 s"
+        proto = c[4]
+        head, _, body = out.partition(b"\r\n\r\n")
+        status = 0
+        hdrs = {}
+        for line in head.decode("latin-1").split("\r\n"):
+            if ":" in line:
+                k, v = line.split(":", 1)
+                hdrs[k.strip().lower()] = v.strip()
+        if "status" in hdrs:
+            status = int(hdrs["status"].split()[0])
+        return status, hdrs, body, proto
+
+    def alive(self):
+        """A GET /health on this connection answers 200."""
+        self.send(request("GET", "/health", keep=True))
+        r = self.response()
+        return not isinstance(r, str) and r[0] == 200, r
+
+
+def request(method, uri, body=b"", keep=True, rid=1, params=None, role=RESPONDER, cl=None):
+    p = {"REQUEST_METHOD": method, "GATEWAY_INTERFACE": "CGI/1.1",
+         "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_AUTHORIZATION": "Bearer " + token}
+    if uri is not None:
+        p["REQUEST_URI"] = uri
+    if body or cl is not None:
+        p["CONTENT_TYPE"] = "application/json"
+        p["CONTENT_LENGTH"] = str(len(body)) if cl is None else cl
+    p.update(params or {})
+    pb = b"".join(nv(k, v) for k, v in p.items())
+    return (rec(BEGIN, rid, struct.pack(">HB5x", role, 1 if keep else 0)) +
+            stream(PARAMS, rid, pb) + stream(STDIN, rid, body))
+
+
+def is_json_error(r, status):
+    if isinstance(r, str):
+        return False
+    try:
+        return r[0] == status and "error" in json.loads(r[2]) and \
+            r[1].get("content-type", "").startswith("application/json")
+    except ValueError:
+        return False
+
+
+def show(r):
+    if isinstance(r, str):
+        return r
+    return "status %s, proto %s, body %r" % (r[0], r[3], r[2][:120])
+
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+# --- management records ----------------------------------------------------
+@case
+def case_0():
+    if kind == "ev":
+        c = Conn()
+        c.send(rec(GETV, 0, nv("FCGI_MAX_CONNS", "") + nv("FCGI_MAX_REQS", "") + nv("FCGI_MPXS_CONNS", "")))
+        r = c.record()
+        vals = parse_nv(r[2]) if r and r[0] == GETVR else {}
+        say(r is not None and r[0] == GETVR and vals.get("FCGI_MPXS_CONNS") == "0"
+            and vals.get("FCGI_MAX_CONNS", "").isdigit() and vals.get("FCGI_MAX_REQS", "").isdigit(),
+            "GET_VALUES on a fresh connection: MAX_CONNS, MAX_REQS, MPXS_CONNS=0", repr(r))
+        ok, r = c.alive()
+        say(ok, "... and the next request on that connection is answered", show(r))
+        c.send(rec(42, 0, b"\0" * 8))
+        r = c.record()
+        say(r is not None and r[0] == UNKNOWN and r[2][0] == 42, "an unknown management type gets UNKNOWN_TYPE", repr(r))
+        ok, r = c.alive()
+        say(ok, "... and the next request on that connection is answered", show(r))
+
+
+# --- roles (the blocking pool's libfcgi answers them as a responder) -------
+@case
+def case_1():
+    if kind == "ev":
+        c = Conn()
+        c.send(request("GET", "/health", role=AUTHORIZER))
+        r = c.response()
+        say(not isinstance(r, str) and r[3] == 3 and r[0] == 0, "FCGI_AUTHORIZER: END_REQUEST with UNKNOWN_ROLE, no output", show(r))
+        ok, r = c.alive()
+        say(ok, "... and the connection serves the next request", show(r))
+
+
+# --- the path from CGI variables -------------------------------------------
+@case
+def case_2():
+    c = Conn()
+    c.send(request("GET", None, keep=True, params={"SCRIPT_NAME": "/api", "PATH_INFO": "/v1/me"}))
+    r = c.response()
+    say(not isinstance(r, str) and r[0] == 200 and b'"email"' in r[2], "no REQUEST_URI: SCRIPT_NAME + PATH_INFO route /api/v1/me", show(r))
+
+
+# --- CONTENT_LENGTH --------------------------------------------------------
+@case
+def case_3():
+    task = b'{"title":"content-length mismatch must not be written"}'
+    for cl, desc in (("200", "longer than the body"), ("5", "shorter than the body"),
+                     ("abc", "not a number"), ("-5", "negative")):
+        c = Conn()
+        c.send(request("POST", "/api/v1/tasks", task, keep=False, cl=cl))
+        r = c.response()
+        say(is_json_error(r, 400), "CONTENT_LENGTH %s (%s) -> JSON 400" % (cl, desc), show(r))
+
+    if kind == "ev":
+        # --- limits, behind any front end ---------------------------------------
+        big = b'{"title":"' + b"x" * 70000 + b'"}'
+        c = Conn()
+        c.send(request("POST", "/api/v1/tasks", big))
+        r = c.response()
+        say(is_json_error(r, 413), "a 70,000-byte body -> JSON 413 with END_REQUEST", show(r))
+        ok, r = c.alive()
+        say(ok, "... and the kept connection serves the next request", show(r))
+
+        body = b'{"title":"' + b"y" * (65536 - 13) + b'"}'
+        c = Conn()
+        c.send(request("POST", "/api/v1/tasks?" + "q" * 4000, body,
+                       params={"HTTP_TRACEPARENT": "t" * 4000}))
+        r = c.response()
+        say(not isinstance(r, str) and r[0] in (400, 413), "a 64 KiB body + 4,000-byte query + 4 KB header: answered, not reset", show(r))
+
+        c = Conn()
+        c.send(request("GET", "/health", params={"HTTP_X_BIG": "z" * 70000}))
+        r = c.response()
+        say(is_json_error(r, 431), "params over 64 KiB -> JSON 431 with END_REQUEST", show(r))
+        ok, r = c.alive()
+        say(ok, "... and the kept connection serves the next request", show(r))
+
+        # A body split into 1-byte records, and padding of 255.
+        c = Conn()
+        one = b'{"title":"split"}'
+        raw = request("POST", "/api/v1/tasks", b"", cl=str(len(one)))
+        raw = raw[:-8]  # drop the empty STDIN
+        for i in range(len(one)):
+            raw += rec(STDIN, 1, one[i:i + 1], pad=255)
+        raw += rec(STDIN, 1)
+        c.send(raw)
+        r = c.response()
+        say(not isinstance(r, str) and r[0] == 201, "a body in 1-byte records with 255 bytes of padding -> 201", show(r))
+
+        # Multiplexing is refused, the first request still answered.
+        c = Conn()
+        c.send(request("GET", "/health", rid=1)[:8 + 8] + rec(BEGIN, 2, struct.pack(">HB5x", 1, 1)))
+        r = c.record()
+        say(r is not None and r[0] == END and r[1] == 2 and r[2][4] == 1, "a second request id on a busy connection -> CANT_MPX_CONN", repr(r))
+
+        # A peer that never reads: the worker stops reading from it.
+        c = Conn()
+        c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        one = request("GET", "/health")
+        sent = 0
+        c.s.settimeout(5)
+        try:
+            for _ in range(20000):
+                c.s.sendall(one)
+                sent += 1
+        except socket.timeout:
+            pass
+        say(sent < 20000, "a peer that never reads its answers is no longer read from (%d requests taken)" % sent,
+            "it took all %d" % sent)
+
+
+# --- limits set small by the caller (TASKAPI_EV_MAX_CONNECTIONS=16,
+# TASKAPI_REQUEST_TIMEOUT=2): run alone, as kind "ev-limits" -------------
+def case_conn_cap():
+    held = []
+    for _ in range(16):
+        c = Conn()
+        ok, r = c.alive()
+        held.append(c)
+    c = Conn()
+    c.send(request("GET", "/health", keep=True))
+    r = c.response()
+    say(is_json_error(r, 503) and r[1].get("retry-after") == "1",
+        "over the connection cap: a JSON 503 with Retry-After", show(r))
+    try:
+        gone = c.s.recv(1) == b""
+    except OSError:
+        gone = True
+    say(gone, "... and that connection is closed")
+    ok, r = held[0].alive()
+    say(ok, "the connections under the cap still serve", show(r))
+    for h in held:
+        h.s.close()
+
+
+def case_trickle():
+    import time
+    c = Conn()
+    raw = request("GET", "/health")
+    t0 = time.monotonic()
+    sent = 0
+    closed = False
+    try:
+        while time.monotonic() - t0 < 12 and sent < len(raw) - 1:
+            c.s.sendall(raw[sent:sent + 1])
+            sent += 1
+            time.sleep(0.25)
+    except OSError:
+        closed = True
+    if not closed:
+        try:
+            c.s.settimeout(3)
+            closed = c.s.recv(1) == b""
+        except OSError:
+            closed = True
+    el = time.monotonic() - t0
+    say(closed and el < 8, "a request trickled a byte every 250 ms is dropped by the 2 s request-read timeout",
+        "closed=%s after %.1f s, %d bytes sent" % (closed, el, sent))
+
+
+# --- FCGI_WEB_SERVER_ADDRS on a TCP socket: "peer-refused" or
+# "peer-allowed" ---------------------------------------------------------
+def case_peer(allowed):
+    c = Conn()
+    try:
+        c.send(request("GET", "/health"))
+        r = c.response()
+    except OSError as e:
+        r = "reset: %s" % e
+    if allowed:
+        say(not isinstance(r, str) and r[0] == 200, "a peer on FCGI_WEB_SERVER_ADDRS is served", show(r))
+    else:
+        say(isinstance(r, str) and "before END_REQUEST" in r or "reset" in str(r),
+            "a peer not on FCGI_WEB_SERVER_ADDRS is closed, unanswered", show(r))
+
+
+if kind == "ev-limits":
+    CASES[:] = [case_conn_cap, case_trickle]
+elif kind in ("peer-refused", "peer-allowed"):
+    CASES[:] = [lambda: case_peer(kind == "peer-allowed")]
+
+for fn in CASES:
+    try:
+        fn()
+    except Exception as e:  # a reset or a timeout fails the case, not the run
+        say(False, "%s did not complete" % fn.__name__, "%s: %s" % (type(e).__name__, e))

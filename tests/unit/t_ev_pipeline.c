@@ -1,0 +1,552 @@
+/*
+ * t_ev_pipeline.c: the event worker's pipeline rules against a
+ * simulated PostgreSQL behind the ev_pq_ops seam.
+ *
+ * The simulation answers as PostgreSQL does in pipeline mode: each
+ * statement gives its result and a NULL; after a failure in a segment
+ * the rest of it gives PGRES_PIPELINE_ABORTED (and a NULL) until the
+ * sync, which gives PGRES_PIPELINE_SYNC.  Whether a statement fails is
+ * read from its first parameter: "ok", "err:SQLSTATE" (always) or
+ * "once:SQLSTATE" (the first time it is sent).  Results become readable
+ * when the test delivers them.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ev_pipeline.h"
+
+enum ev_kind {
+	R_RES,
+	R_NULL,
+	R_SYNC
+};
+
+struct fres {
+	ExecStatusType st;
+	const char    *state;
+};
+
+struct ev {
+	enum ev_kind   kind;
+	ExecStatusType st;
+	const char    *state;
+};
+
+struct sim {
+	bool		     up;
+	bool		     broken;  /* consume fails */
+	bool		     aborted; /* the segment has failed */
+	struct ev	     evs[256];
+	size_t		     nev, delivered, read;
+	int		     sent, syncs, opens;
+	const struct ev_job *once_done[16];
+	size_t		     nonce;
+};
+
+static struct sim sims[EV_PG_MAX];
+static int	  live_results; /* created and not cleared */
+
+static struct sim *
+S(struct ev_pgconn *pg)
+{
+	return pg->sim;
+}
+
+static void
+push(struct sim *s, enum ev_kind k, ExecStatusType st, const char *state)
+{
+	assert_true(s->nev < 256);
+	s->evs[s->nev].kind = k;
+	s->evs[s->nev].st = st;
+	s->evs[s->nev].state = state;
+	s->nev++;
+}
+
+static int
+f_open(struct ev_pgconn *pg)
+{
+	struct sim *s = S(pg);
+
+	memset(s->evs, 0, sizeof(s->evs));
+	s->nev = s->delivered = s->read = 0;
+	s->aborted = s->broken = false;
+	s->up = true;
+	s->opens++;
+	return 100 + (int)(s - sims);
+}
+
+static void
+f_close(struct ev_pgconn *pg)
+{
+	S(pg)->up = false;
+}
+
+static bool
+f_connected(const struct ev_pgconn *pg)
+{
+	return ((const struct sim *)pg->sim)->up;
+}
+
+static int
+f_send(struct ev_pgconn *pg, const struct ev_job *j)
+{
+	struct sim *s = S(pg);
+	const char *p = j->nparams > 0 ? j->values[0] : "ok";
+
+	s->sent++;
+	if (s->aborted) {
+		push(s, R_RES, PGRES_PIPELINE_ABORTED, NULL);
+		push(s, R_NULL, 0, NULL);
+		return 1;
+	}
+	if (strncmp(p, "err:", 4) == 0 ||
+	    (strncmp(p, "once:", 5) == 0 && s->nonce < 16)) {
+		bool fail = true;
+
+		if (p[0] == 'o') {
+			for (size_t i = 0; i < s->nonce; i++)
+				if (s->once_done[i] == j)
+					fail = false;
+			if (fail)
+				s->once_done[s->nonce++] = j;
+		}
+		if (fail) {
+			push(s, R_RES, PGRES_FATAL_ERROR, strchr(p, ':') + 1);
+			push(s, R_NULL, 0, NULL);
+			s->aborted = true;
+			return 1;
+		}
+	}
+	push(s, R_RES, PGRES_TUPLES_OK, NULL);
+	push(s, R_NULL, 0, NULL);
+	return 1;
+}
+
+static int
+f_sync(struct ev_pgconn *pg)
+{
+	struct sim *s = S(pg);
+
+	s->syncs++;
+	push(s, R_SYNC, PGRES_PIPELINE_SYNC, NULL);
+	s->aborted = false;
+	return 1;
+}
+
+static int
+f_flush(struct ev_pgconn *pg)
+{
+	(void)pg;
+	return 0;
+}
+
+static int
+f_consume(struct ev_pgconn *pg)
+{
+	return S(pg)->broken ? 0 : 1;
+}
+
+static bool
+f_busy(struct ev_pgconn *pg)
+{
+	return S(pg)->read >= S(pg)->delivered;
+}
+
+static PGresult *
+f_result(struct ev_pgconn *pg)
+{
+	struct sim  *s = S(pg);
+	struct ev   *e = &s->evs[s->read++];
+	struct fres *r;
+
+	if (e->kind == R_NULL)
+		return NULL;
+	r = malloc(sizeof(*r));
+	assert_non_null(r);
+	r->st = e->st;
+	r->state = e->state;
+	live_results++;
+	return (PGresult *)(void *)r;
+}
+
+static ExecStatusType
+f_status(const PGresult *res)
+{
+	return ((const struct fres *)(const void *)res)->st;
+}
+
+static const char *
+f_sqlstate(const PGresult *res)
+{
+	return ((const struct fres *)(const void *)res)->state;
+}
+
+static enum terr
+f_error(struct ev_pgconn *pg, const PGresult *res)
+{
+	const char *st = f_sqlstate(res);
+
+	(void)pg;
+	return st != NULL && strcmp(st, "23505") == 0 ? TERR_CONFLICT : TERR_DB;
+}
+
+static void
+f_clear(PGresult *res)
+{
+	if (res != NULL) {
+		live_results--;
+		free(res);
+	}
+}
+
+static const char *
+f_message(struct ev_pgconn *pg)
+{
+	(void)pg;
+	return "simulated";
+}
+
+static const struct ev_pq_ops sim_ops = {
+	.open = f_open,
+	.close = f_close,
+	.connected = f_connected,
+	.send = f_send,
+	.sync = f_sync,
+	.flush = f_flush,
+	.consume = f_consume,
+	.busy = f_busy,
+	.result = f_result,
+	.status = f_status,
+	.sqlstate = f_sqlstate,
+	.error = f_error,
+	.clear = f_clear,
+	.message = f_message,
+	.watch = NULL,
+};
+
+/* A job as a request embeds it, and what its callback saw. */
+struct tjob {
+	struct ev_job  job;
+	const char    *vals[1];
+	int	       calls;
+	enum terr      err;
+	bool	       had_res;
+	ExecStatusType st;
+};
+
+static int completions;
+
+static void
+tjob_done(struct ev_job *j)
+{
+	struct tjob *t = (struct tjob *)(void *)j;
+
+	t->calls++;
+	t->err = j->err;
+	t->had_res = j->res != NULL;
+	t->st = j->res != NULL ? f_status(j->res) : PGRES_FATAL_ERROR;
+	completions++;
+}
+
+static void
+tjob_init(struct tjob *t, const char *what, bool write)
+{
+	memset(t, 0, sizeof(*t));
+	t->vals[0] = what;
+	t->job.stmt = STMT_TASK_GET;
+	t->job.nparams = 1;
+	t->job.values = t->vals;
+	t->job.write = write;
+	t->job.done = tjob_done;
+}
+
+static void
+setup_pl(struct ev_pipeline *pl, size_t npg)
+{
+	memset(sims, 0, sizeof(sims));
+	live_results = 0;
+	completions = 0;
+	ev_pipeline_init(pl, &sim_ops, npg);
+	for (size_t i = 0; i < EV_PG_MAX; i++)
+		pl->pg[i].sim = &sims[i];
+	ev_pipeline_connect(pl);
+}
+
+/* Delivers all the simulated server has answered on pg, reads it, and
+ * runs the callbacks; then ends the turn as the loop does. */
+static void
+turn(struct ev_pipeline *pl, size_t i)
+{
+	sims[i].delivered = sims[i].nev;
+	ev_pipeline_event(&pl->pg[i], true, false);
+	do {
+		(void)ev_pipeline_run_completions(pl);
+		ev_pipeline_turn_end(pl);
+	} while (pl->done.head != NULL);
+}
+
+static void
+end_turn(struct ev_pipeline *pl)
+{
+	do {
+		(void)ev_pipeline_run_completions(pl);
+		ev_pipeline_turn_end(pl);
+	} while (pl->done.head != NULL);
+}
+
+static void
+test_segment_commits_together(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   a, b, c;
+
+	(void)state;
+	setup_pl(&pl, 1);
+	tjob_init(&a, "ok", true);
+	tjob_init(&b, "ok", true);
+	tjob_init(&c, "ok", true);
+	ev_pipeline_submit(&pl, &a.job);
+	ev_pipeline_submit(&pl, &b.job);
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 2);
+	assert_int_equal(sims[0].syncs, 1);
+	/* The segment is in PostgreSQL: c waits for the next one. */
+	ev_pipeline_submit(&pl, &c.job);
+	assert_int_equal(sims[0].sent, 2);
+	assert_int_equal(ev_pipeline_pending(&pl), 3);
+	/* Results without the sync complete nothing. */
+	sims[0].delivered = 4;
+	ev_pipeline_event(&pl.pg[0], true, false);
+	assert_int_equal(ev_pipeline_run_completions(&pl), 0);
+	turn(&pl, 0);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(b.calls, 1);
+	assert_true(a.had_res && b.had_res);
+	assert_int_equal(a.err, TERR_OK);
+	/* c went in the next segment. */
+	assert_int_equal(sims[0].sent, 3);
+	assert_int_equal(c.calls, 0);
+	turn(&pl, 0);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(ev_pipeline_pending(&pl), 0);
+	assert_int_equal(live_results, 0);
+	ev_pipeline_free(&pl);
+}
+
+static void
+test_failed_segment_resent_alone(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   a, bad, c;
+
+	(void)state;
+	setup_pl(&pl, 1);
+	tjob_init(&a, "ok", true);
+	tjob_init(&bad, "err:23505", true);
+	tjob_init(&c, "ok", true);
+	ev_pipeline_submit(&pl, &a.job);
+	ev_pipeline_submit(&pl, &bad.job);
+	ev_pipeline_submit(&pl, &c.job);
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 3);
+	/* The failure: bad answers its own error, a (rolled back) and c
+	 * (skipped) are sent again, each alone with its own sync. */
+	turn(&pl, 0);
+	assert_int_equal(bad.calls, 1);
+	assert_int_equal(bad.err, TERR_CONFLICT);
+	assert_false(bad.had_res);
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(sims[0].sent, 5);
+	assert_int_equal(sims[0].syncs, 3);
+	turn(&pl, 0);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(a.err, TERR_OK);
+	assert_int_equal(c.err, TERR_OK);
+	assert_true(a.had_res && c.had_res);
+	assert_int_equal(ev_pipeline_pending(&pl), 0);
+	assert_int_equal(live_results, 0);
+	ev_pipeline_free(&pl);
+}
+
+static void
+test_deadlock_retried_once(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   victim, other, always;
+
+	(void)state;
+	setup_pl(&pl, 1);
+	tjob_init(&victim, "once:40P01", true);
+	tjob_init(&other, "ok", true);
+	ev_pipeline_submit(&pl, &victim.job);
+	ev_pipeline_submit(&pl, &other.job);
+	end_turn(&pl);
+	turn(&pl, 0);
+	/* Nobody answered yet: both go again alone. */
+	assert_int_equal(victim.calls, 0);
+	assert_int_equal(other.calls, 0);
+	assert_int_equal(sims[0].sent, 4);
+	turn(&pl, 0);
+	assert_int_equal(victim.calls, 1);
+	assert_int_equal(victim.err, TERR_OK);
+	assert_true(victim.had_res);
+	assert_int_equal(other.calls, 1);
+
+	/* A statement that deadlocks every time gets its error after one
+	 * retry, not a loop. */
+	tjob_init(&always, "err:40P01", true);
+	ev_pipeline_submit(&pl, &always.job);
+	end_turn(&pl);
+	turn(&pl, 0);
+	assert_int_equal(always.calls, 0);
+	turn(&pl, 0);
+	assert_int_equal(always.calls, 1);
+	assert_int_equal(always.err, TERR_DB);
+	assert_int_equal(live_results, 0);
+	ev_pipeline_free(&pl);
+}
+
+static void
+test_broken_connection(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   a, b, later;
+
+	(void)state;
+	setup_pl(&pl, 1);
+	tjob_init(&a, "ok", true);
+	tjob_init(&b, "ok", true);
+	ev_pipeline_submit(&pl, &a.job);
+	ev_pipeline_submit(&pl, &b.job);
+	end_turn(&pl);
+	/* a's result is in, then the connection dies before the sync:
+	 * nothing committed, both fail with 503s. */
+	sims[0].delivered = 2;
+	ev_pipeline_event(&pl.pg[0], true, false);
+	sims[0].broken = true;
+	ev_pipeline_event(&pl.pg[0], true, false);
+	end_turn(&pl);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(a.err, TERR_DB);
+	assert_int_equal(b.err, TERR_DB);
+	assert_false(a.had_res);
+	assert_false(sims[0].up);
+	assert_int_equal(live_results, 0);
+	/* The next job reconnects and runs. */
+	tjob_init(&later, "ok", true);
+	ev_pipeline_submit(&pl, &later.job);
+	end_turn(&pl);
+	assert_int_equal(sims[0].opens, 2);
+	turn(&pl, 0);
+	assert_int_equal(later.calls, 1);
+	assert_int_equal(later.err, TERR_OK);
+	assert_int_equal(live_results, 0);
+	ev_pipeline_free(&pl);
+}
+
+static void
+test_client_closed_in_flight(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   gone, stays, waiting;
+
+	(void)state;
+	setup_pl(&pl, 1);
+	tjob_init(&gone, "ok", true);
+	tjob_init(&stays, "ok", true);
+	tjob_init(&waiting, "ok", true);
+	ev_pipeline_submit(&pl, &gone.job);
+	ev_pipeline_submit(&pl, &stays.job);
+	end_turn(&pl);
+	ev_pipeline_submit(&pl, &waiting.job);
+	/* Both clients go away: one in flight, one still waiting. */
+	gone.job.cancelled = true;
+	waiting.job.cancelled = true;
+	turn(&pl, 0);
+	/* The one in flight completes (its owner frees it then), the
+	 * pipeline stays in step, and the other's answer is right. */
+	assert_int_equal(gone.calls, 1);
+	assert_int_equal(stays.calls, 1);
+	assert_int_equal(stays.err, TERR_OK);
+	assert_true(stays.had_res);
+	/* The waiting one is never sent. */
+	assert_int_equal(waiting.calls, 1);
+	assert_int_equal(sims[0].sent, 2);
+	assert_int_equal(ev_pipeline_pending(&pl), 0);
+	assert_int_equal(live_results, 0);
+	ev_pipeline_free(&pl);
+}
+
+static void
+test_pings_share_one_statement(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   p[3];
+
+	(void)state;
+	setup_pl(&pl, 1);
+	for (int i = 0; i < 3; i++) {
+		tjob_init(&p[i], "ok", false);
+		p[i].job.stmt = STMT_PING;
+		p[i].job.shared = true;
+		ev_pipeline_submit(&pl, &p[i].job);
+	}
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 1);
+	turn(&pl, 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(p[i].calls, 1);
+		assert_true(p[i].had_res);
+	}
+	assert_int_equal(live_results, 0);
+	ev_pipeline_free(&pl);
+}
+
+static void
+test_writes_on_first_reads_elsewhere(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   w, r;
+
+	(void)state;
+	setup_pl(&pl, 3);
+	tjob_init(&w, "ok", true);
+	tjob_init(&r, "ok", false);
+	ev_pipeline_submit(&pl, &w.job);
+	ev_pipeline_submit(&pl, &r.job);
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 1);
+	assert_int_equal(sims[1].sent + sims[2].sent, 1);
+	turn(&pl, 0);
+	turn(&pl, sims[1].sent == 1 ? 1 : 2);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(r.calls, 1);
+	ev_pipeline_free(&pl);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_segment_commits_together),
+		cmocka_unit_test(test_failed_segment_resent_alone),
+		cmocka_unit_test(test_deadlock_retried_once),
+		cmocka_unit_test(test_broken_connection),
+		cmocka_unit_test(test_client_closed_in_flight),
+		cmocka_unit_test(test_pings_share_one_statement),
+		cmocka_unit_test(test_writes_on_first_reads_elsewhere),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
