@@ -257,12 +257,25 @@ drop_privileges(const char *user, const char *listen, const char *ev_listen)
 static int
 write_pid_file(const char *path)
 {
-	char	buf[32];
-	char	tmp[4096];
-	int	fd, n;
+	char	    buf[32];
+	char	    tmp[4096];
+	struct stat st;
+	int	    fd, n;
 
 	if (path == NULL)
 		return 0;
+	/*
+	 * Something other than a plain file with one name at the path (a
+	 * link planted there, a hard link to another file) is refused: the
+	 * rename would not follow it, but a start that quietly replaces it
+	 * would hide the tampering.
+	 */
+	if (lstat(path, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_nlink != 1)) {
+		log_error("pid file %s: not a plain file with one name "
+			  "(a symbolic or hard link?); refused",
+		    path);
+		return -1;
+	}
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp)) {
 		log_error("pid file %s: path too long", path);
 		return -1;
