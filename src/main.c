@@ -270,7 +270,8 @@ write_pid_file(const char *path)
 	 * rename would not follow it, but a start that quietly replaces it
 	 * would hide the tampering.
 	 */
-	if (lstat(path, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_nlink != 1)) {
+	if (lstat(path, &st) == 0 &&
+	    (!S_ISREG(st.st_mode) || st.st_nlink != 1)) {
 		log_error("pid file %s: not a plain file with one name "
 			  "(a symbolic or hard link?); refused",
 		    path);
