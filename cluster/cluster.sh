@@ -557,9 +557,6 @@ preflight() {
 	done
 	[ -x "$PG_BIN/postgres" ] || die "no PostgreSQL 15 in $PG_BIN"
 	id "$ETCD_USER" >/dev/null 2>&1 || die "no user $ETCD_USER (package etcd-server)"
-	if curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$LB_PORT/" 2>/dev/null; then
-		die "127.0.0.1:$LB_PORT is taken"
-	fi
 }
 
 cmd_up() {
@@ -569,6 +566,9 @@ cmd_up() {
 	if ip netns list | grep -q '^tcl-'; then
 		say "a cluster is already there: taking it down first"
 		cmd_down
+	fi
+	if curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$LB_PORT/" 2>/dev/null; then
+		die "127.0.0.1:$LB_PORT is taken"
 	fi
 	# A failed up leaves nothing behind (TASKAPI_CLUSTER_KEEP_FAILED=1: keep
 	# it, to look at the logs; `down` removes it later).
@@ -612,5 +612,13 @@ up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 smoke) shift; exec bash "$ROOT/tests/cluster/smoke.sh" "$@" ;;
-*) echo "usage: ./dev cluster up|down|status|smoke" >&2; exit 2 ;;
+# For the smoke and the drills: kill -9 every process of a host (its whole
+# tree: everything in its namespace), and start an app host again.
+kill-host) [ -n "${2:-}" ] && host_addr "$2" >/dev/null && ns_kill "$(ns "$2")" KILL ;;
+app-start)
+	case ${2:-} in app[1-9]) ;; *) die "app-start app1|app2|app3" ;; esac
+	app_start "$2"
+	poll 30 "taskapi on $2" app_listening "$2" ;;
+leader) leader ;;
+*) echo "usage: ./dev cluster up|down|status|smoke|kill-host HOST|app-start HOST|leader" >&2; exit 2 ;;
 esac
