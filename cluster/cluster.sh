@@ -617,8 +617,22 @@ smoke) shift; exec bash "$ROOT/tests/cluster/smoke.sh" "$@" ;;
 kill-host) [ -n "${2:-}" ] && host_addr "$2" >/dev/null && ns_kill "$(ns "$2")" KILL ;;
 app-start)
 	case ${2:-} in app[1-9]) ;; *) die "app-start app1|app2|app3" ;; esac
+	mkdir -p "$CL/$2/log"
 	app_start "$2"
 	poll 30 "taskapi on $2" app_listening "$2" ;;
 leader) leader ;;
-*) echo "usage: ./dev cluster up|down|status|smoke|kill-host HOST|app-start HOST|leader" >&2; exit 2 ;;
+# kill -9 of Patroni and PostgreSQL on a database host; its etcd member
+# stays (killing it too would leave two etcd members: a second drill
+# before it returns would lose etcd's quorum).
+kill-db)
+	case ${2:-} in db[1-9]) ;; *) die "kill-db db1|db2|db3" ;; esac
+	for pid in $(ip netns pids "$(ns "$2")"); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = etcd ] || kill -KILL "$pid" 2>/dev/null || true
+	done ;;
+patroni-start)
+	case ${2:-} in db[1-9]) ;; *) die "patroni-start db1|db2|db3" ;; esac
+	patroni_start "$2" ;;
+members) cluster_json | jq -c '[.members[] | {name, role, state, lag}]' ;;
+drills) shift; exec bash "$ROOT/tests/cluster/drills.sh" "$@" ;;
+*) echo "usage: ./dev cluster up|down|status|smoke|drills|kill-host HOST|app-start HOST|kill-db HOST|patroni-start HOST|leader|members" >&2; exit 2 ;;
 esac

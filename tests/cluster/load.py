@@ -28,7 +28,11 @@ p = argparse.ArgumentParser()
 p.add_argument("--base", default="http://127.0.0.1:8090")
 p.add_argument("--threads", type=int, default=6)
 p.add_argument("--warm", type=int, default=150)
-p.add_argument("--after", type=int, default=600)
+p.add_argument("--after", type=int, default=600,
+               help="operations after the trigger, then stop")
+p.add_argument("--after-writes-ok", type=int, default=0,
+               help="instead: stop once this many writes succeeded after "
+               "the first failure that followed the trigger")
 p.add_argument("--ready", required=True)
 p.add_argument("--trigger", required=True)
 p.add_argument("--max-seconds", type=float, default=90)
@@ -41,7 +45,9 @@ RUN = "%x" % int(time.time() * 1000)
 
 lock = threading.Lock()
 state = {"ops": 0, "ops_after": 0, "triggered_at": None, "ready": False,
-         "stop": False}
+         "stop": False, "first_fail": None, "first_write_ok": None,
+         "writes_ok_after_fail": 0}
+WRITES = ("create", "patch", "delete")
 statuses = {"before": {}, "after": {}}
 failures = []          # each: op, status, json, retry_after, t
 t_start = time.time()
@@ -85,8 +91,9 @@ class Client:
             self.c = None
 
 
-def count(op, st, doc, ra):
-    """Counts one answer; True while the run goes on."""
+def count(op, st, doc, ra, sent):
+    """Counts one answer to a request sent at SENT; True while the run
+    goes on."""
     with lock:
         if not state["triggered_at"] and os.path.exists(args.trigger):
             state["triggered_at"] = time.time()
@@ -102,10 +109,23 @@ def count(op, st, doc, ra):
         state["ops"] += 1
         if phase == "after":
             state["ops_after"] += 1
+            now = time.time()
+            if not ok(st) and state["first_fail"] is None:
+                state["first_fail"] = now
+            # Recovery: the first write sent after the first failure that
+            # succeeded.
+            if (op in WRITES and ok(st) and state["first_fail"] is not None
+                    and sent > state["first_fail"]):
+                if state["first_write_ok"] is None:
+                    state["first_write_ok"] = now
+                state["writes_ok_after_fail"] += 1
+                if (args.after_writes_ok and state["writes_ok_after_fail"]
+                        >= args.after_writes_ok):
+                    state["stop"] = True
         if not state["ready"] and state["ops"] >= args.warm:
             state["ready"] = True
             open(args.ready, "w").close()
-        if state["ops_after"] >= args.after:
+        if not args.after_writes_ok and state["ops_after"] >= args.after:
             state["stop"] = True
         if time.time() - t_start > args.max_seconds:
             state["stop"] = True
@@ -156,9 +176,10 @@ class Worker(threading.Thread):
         while go:
             i += 1
             title = "t-%d-%d" % (self.n, i)
+            sent = time.time()
             st, doc, ra = self.cl.req("POST", "/api/v1/tasks",
                                       {"title": title}, self.token)
-            go = count("create", st, doc, ra)
+            go = count("create", st, doc, ra, sent)
             if not ok(st):
                 if not (isinstance(st, int) and st < 500):
                     self.unknown_creates += 1
@@ -167,29 +188,33 @@ class Worker(threading.Thread):
             self.tasks[tid] = {"titles": {title}, "deleted": False}
             if not go:
                 break
+            sent = time.time()
             st, doc, ra = self.cl.req("GET", "/api/v1/tasks/" + tid,
                                       token=self.token)
-            go = count("get", st, doc, ra)
+            go = count("get", st, doc, ra, sent)
             if not go:
                 break
             new = title + "-p"
+            sent = time.time()
             st, doc, ra = self.cl.req("PATCH", "/api/v1/tasks/" + tid,
                                       {"title": new}, self.token)
-            go = count("patch", st, doc, ra)
+            go = count("patch", st, doc, ra, sent)
             if ok(st):
                 self.tasks[tid]["titles"] = {new}
             elif not (isinstance(st, int) and st < 500):
                 self.tasks[tid]["titles"].add(new)
             if not go:
                 break
+            sent = time.time()
             st, doc, ra = self.cl.req("GET", "/api/v1/tasks?limit=5",
                                       token=self.token)
-            go = count("list", st, doc, ra)
+            go = count("list", st, doc, ra, sent)
             if not go or i % 2:
                 continue
+            sent = time.time()
             st, doc, ra = self.cl.req("DELETE", "/api/v1/tasks/" + tid,
                                       token=self.token)
-            go = count("delete", st, doc, ra)
+            go = count("delete", st, doc, ra, sent)
             if ok(st):
                 self.tasks[tid]["deleted"] = True
             elif st == 404:
@@ -245,6 +270,13 @@ class Worker(threading.Thread):
         return bad
 
 
+def rel(t):
+    """Seconds from the trigger to T."""
+    if t is None or state["triggered_at"] is None:
+        return None
+    return round(t - state["triggered_at"], 3)
+
+
 workers = [Worker(n) for n in range(args.threads)]
 for w in workers:
     w.start()
@@ -263,6 +295,8 @@ print(json.dumps({
                        if state["triggered_at"] else None),
     "capped": elapsed > args.max_seconds,
     "delete_404": state.get("delete_404", 0),
+    "first_failure_s": rel(state["first_fail"]),
+    "first_write_ok_after_failure_s": rel(state["first_write_ok"]),
     "statuses": statuses, "failures": failures,
     "ledger": {"tasks": sum(len(w.tasks) for w in workers),
                "live": acked_live, "problems": problems},

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# tests/cluster/drills.sh: the cluster's failure drills
+# (`./dev cluster drills`), each with a ledger (tests/cluster/load.py), the
+# figures written to tests/cluster/RESULTS.md.  Today: drill 2.
+#
+#   Drill 2, the primary dies: under a mixed write load, kill -9 of
+#   Patroni and PostgreSQL on the leader (its etcd member stays).  A
+#   standby is promoted; measured: the time from the kill to the first
+#   write that succeeds again, the answers while there is no primary, and
+#   the acknowledged writes lost (must be 0).  Then the old leader's
+#   Patroni starts again and it rejoins as a standby (pg_rewind); measured:
+#   the time until it streams.
+#
+# TAP lines, then "N passed, M failed".  Every wait has a cap.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CLUSTER=(bash "$ROOT/cluster/cluster.sh")
+B=http://127.0.0.1:8090
+THREADS=${TASKAPI_DRILL_THREADS:-6}
+RESULTS=$ROOT/tests/cluster/RESULTS.md
+
+n_pass=0
+n_fail=0
+n=0
+ok() { n=$((n + 1)); n_pass=$((n_pass + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1)); n_fail=$((n_fail + 1)); echo "not ok $n - $1"
+	[ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/# /'
+	return 0
+}
+check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+
+t0=$(date +%s)
+TMP=$(mktemp -d)
+finish() {
+	"${CLUSTER[@]}" down >/dev/null 2>&1 || true
+	rm -rf "$TMP"
+	echo "1..$n"
+	echo "# drills took $(($(date +%s) - t0)) s"
+	echo "$n_pass passed, $n_fail failed"
+	[ "$n_fail" -eq 0 ]
+}
+
+up_t0=$(date +%s%3N)
+if ! "${CLUSTER[@]}" up >"$TMP/up.log" 2>&1; then
+	not_ok "cluster up" "$(tail -n 30 "$TMP/up.log")"
+	finish
+	exit 1
+fi
+up_s=$(awk -v a="$up_t0" -v b="$(date +%s%3N)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+ok "cluster up in $up_s s"
+
+# --- drill 2: the primary dies ----------------------------------------------------
+
+old=$("${CLUSTER[@]}" leader)
+before=$("${CLUSTER[@]}" members)
+echo "# members before: $before"
+python3 "$ROOT/tests/cluster/load.py" --base "$B" --threads "$THREADS" \
+	--warm 300 --after-writes-ok 300 --ready "$TMP/ready" --trigger "$TMP/trigger" \
+	--max-seconds 120 >"$TMP/load.json" 2>"$TMP/load.err" &
+load_pid=$!
+i=0
+while [ ! -e "$TMP/ready" ] && [ "$i" -lt 600 ] && kill -0 "$load_pid" 2>/dev/null; do
+	sleep 0.1; i=$((i + 1))
+done
+check "the load warmed up (300 operations)" test -e "$TMP/ready"
+touch "$TMP/trigger"
+"${CLUSTER[@]}" kill-db "$old"
+echo "# killed Patroni and PostgreSQL on $old (the leader)"
+wait "$load_pid"
+load_rc=$?
+check "load.py ran (exit $load_rc)" test "$load_rc" -eq 0
+[ -s "$TMP/load.err" ] && sed 's/^/# load.py: /' "$TMP/load.err" | head -n 20
+L=$(cat "$TMP/load.json" 2>/dev/null)
+[ -n "$L" ] || L='{}'
+new=$("${CLUSTER[@]}" leader)
+after=$("${CLUSTER[@]}" members)
+echo "# members after: $after"
+jq -r '"# load: \(.ops) operations, \(.ops_after) after the kill, \(.elapsed_s) s",
+	"# statuses before the kill: \(.statuses.before | tojson)",
+	"# statuses after the kill: \(.statuses.after | tojson)"' <<<"$L" 2>/dev/null
+check "a standby was promoted ($old -> ${new:-none})" test -n "$new" -a "$new" != "$old"
+check "writes succeed again (300 after the outage), not capped" \
+	test "$(jq '.first_write_ok_after_failure_s != null and (.capped | not)' <<<"$L")" = true
+recover=$(jq -r '.first_write_ok_after_failure_s // "none"' <<<"$L")
+echo "# kill -> first successful write: $recover s"
+by_status=$(jq -c '[.failures[] | .status | tostring] | group_by(.) | map({(.[0]): length}) | add // {}' <<<"$L")
+nf=$(jq '.failures | length' <<<"$L")
+n500=$(jq '[.failures[] | select(.status == 500)] | length' <<<"$L")
+nexc=$(jq '[.failures[] | select(.status | type == "string")] | length' <<<"$L")
+nnojson=$(jq '[.failures[] | select(.json | not)] | length' <<<"$L")
+n503ra=$(jq '[.failures[] | select(.status == 503 and .retry_after != null)] | length' <<<"$L")
+n503=$(jq '[.failures[] | select(.status == 503)] | length' <<<"$L")
+echo "# failures by status: $by_status"
+check "no 500 while there was no primary ($n500)" test "$n500" -eq 0
+check "no hang or broken connection ($nexc)" test "$nexc" -eq 0
+check "every failure has a JSON body ($nnojson without)" test "$nnojson" -eq 0
+check "every 503 carries Retry-After ($n503ra of $n503)" test "$n503ra" -eq "$n503"
+lost=$(jq '.ledger.problems | length' <<<"$L")
+if [ "$lost" = 0 ] && [ "$(jq '.ledger.tasks > 0' <<<"$L")" = true ]; then
+	ok "ledger: $(jq '.ledger.tasks' <<<"$L") tasks, 0 acknowledged writes lost"
+else
+	not_ok "ledger: 0 acknowledged writes lost" "$(jq -r '.ledger.problems[]' <<<"$L" | head -n 20)"
+fi
+
+# The old leader comes back: Patroni rewinds it and it follows the new one.
+rj0=$(date +%s%3N)
+"${CLUSTER[@]}" patroni-start "$old"
+rejoined=none
+for i in $(seq 1 300); do	# 300 x 0.2 s
+	if "${CLUSTER[@]}" members 2>/dev/null |
+		jq -e --arg h "$old" '.[] | select(.name == $h and (.role == "replica" or .role == "sync_standby") and (.state == "running" or .state == "streaming"))' >/dev/null; then
+		rejoined=$(awk -v a="$rj0" -v b="$(date +%s%3N)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+		break
+	fi
+	sleep 0.2
+done
+check "$old rejoined as a standby (${rejoined} s)" test "$rejoined" != none
+echo "# members at the end: $("${CLUSTER[@]}" members)"
+
+{
+	cat <<-EOF
+		# Cluster drills: results
+
+		Written by \`./dev cluster drills\` (tests/cluster/drills.sh) on $(date -u +%Y-%m-%d), on this
+		machine (2 cores shared with other work): three PostgreSQL 15 under Patroni
+		$(patroni --version 2>/dev/null | awk '{print $2}') with etcd $(etcd --version 2>/dev/null | awk 'NR==1 {print $3}'), ttl 10, loop_wait 2, retry_timeout 4,
+		synchronous_mode_strict; three app hosts behind nginx (doc/CLUSTER.md).
+		Load: tests/cluster/load.py, $THREADS threads, each its own user, a loop of
+		create, get, patch, list and every other time delete.
+
+		| | figure |
+		|---|---|
+		| cluster up from nothing (namespaces, etcd, Patroni bootstrap, two clones, migrate, three app hosts, nginx) | $up_s s |
+
+		## Drill 2: the primary dies (kill -9 of Patroni and PostgreSQL on the leader)
+
+		| | figure |
+		|---|---|
+		| leader before, after | $old, ${new:-none} |
+		| operations (all), after the kill | $(jq '.ops' <<<"$L"), $(jq '.ops_after' <<<"$L") |
+		| kill to the first failed request | $(jq -r '.first_failure_s // "none"' <<<"$L") s |
+		| kill to the first successful write | $recover s |
+		| answers after the kill | \`$(jq -c '.statuses.after' <<<"$L")\` |
+		| failures by status | \`$by_status\` |
+		| 500s; hangs or broken connections; failures without a JSON body | $n500; $nexc; $nnojson |
+		| 503s with Retry-After | $n503ra of $n503 |
+		| acknowledged writes lost (ledger of $(jq '.ledger.tasks' <<<"$L") tasks) | $lost |
+		| old leader back to a streaming standby after its Patroni starts | $rejoined s |
+
+		Drills 1 (app host dies: the smoke does it at small size), 3 (primary
+		cut off), 4 (rolling upgrade) and 5 (switchover) are not written yet.
+	EOF
+} >"$RESULTS"
+echo "# wrote $RESULTS"
+
+finish
