@@ -104,6 +104,19 @@ ns_kill() {
 	kill "-$sig" $pids 2>/dev/null || true
 }
 
+# SIGTERM to the processes this script started in a namespace (those whose
+# parent is outside it: Patroni, etcd, the taskapi master, nginx's master),
+# so each stops its own children in order; a PostgreSQL whose backends got
+# the signal directly would go through crash recovery instead.
+ns_term_roots() {
+	local n=$1 pids pid ppid
+	pids=" $(ip netns pids "$n" 2>/dev/null | tr '\n' ' ') "
+	for pid in $pids; do
+		ppid=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')
+		case $pids in *" $ppid "*) ;; *) kill -TERM "$pid" 2>/dev/null || true ;; esac
+	done
+}
+
 ns_empty() { [ -z "$(ip netns pids "$1" 2>/dev/null)" ]; }
 
 net_down() {
@@ -111,7 +124,7 @@ net_down() {
 	for h in $(all_hosts); do
 		n=$(ns "$h")
 		ip netns list 2>/dev/null | grep -qw "^$n" || continue
-		ns_kill "$n" TERM
+		ns_term_roots "$n"
 	done
 	for h in $(all_hosts); do
 		n=$(ns "$h")
@@ -559,6 +572,14 @@ preflight() {
 	id "$ETCD_USER" >/dev/null 2>&1 || die "no user $ETCD_USER (package etcd-server)"
 }
 
+up_failed() {
+	local rc=$?
+	if [ "$rc" -ne 0 ] && [ "${TASKAPI_CLUSTER_KEEP_FAILED:-0}" != 1 ]; then
+		say "up failed: cleaning up"
+		cmd_down
+	fi
+}
+
 cmd_up() {
 	local t0
 	t0=$(date +%s)
@@ -572,8 +593,7 @@ cmd_up() {
 	fi
 	# A failed up leaves nothing behind (TASKAPI_CLUSTER_KEEP_FAILED=1: keep
 	# it, to look at the logs; `down` removes it later).
-	trap 'rc=$?; if [ "$rc" -ne 0 ] && [ "${TASKAPI_CLUSTER_KEEP_FAILED:-0}" != 1 ]; then
-		say "up failed: cleaning up"; cmd_down; fi' EXIT
+	trap up_failed EXIT
 	mkdir -p "$CL"
 	chmod 0755 "$CL"
 	for h in "${APPS[@]}" "${DBS[@]}" lb; do mkdir -p "$CL/$h"; done
@@ -588,8 +608,23 @@ cmd_up() {
 	say "cluster up in $(($(date +%s) - t0)) s: http://127.0.0.1:$LB_PORT (leader: $(leader))"
 }
 
+# A PostgreSQL killed with SIGKILL leaves its small System V shared memory
+# segment behind; postmaster.pid names it (line 7: key, id).  Removed only
+# if nothing is attached any more.
+pg_shm_cleanup() {
+	local pidf id
+	for pidf in "$CL"/db*/pgdata/postmaster.pid; do
+		[ -f "$pidf" ] || continue
+		id=$(sed -n '7{s/^ *[0-9]* *//;p}' "$pidf")
+		case $id in '' | *[!0-9]*) continue ;; esac
+		ipcs -m -i "$id" 2>/dev/null | grep -q 'nattch=0' && ipcrm -m "$id" 2>/dev/null
+	done
+	return 0
+}
+
 cmd_down() {
 	net_down
+	pg_shm_cleanup
 	rm -rf "$CL"
 	say "cluster down"
 }

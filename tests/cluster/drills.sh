@@ -92,7 +92,7 @@ nexc=$(jq '[.failures[] | select(.status | type == "string")] | length' <<<"$L")
 nnojson=$(jq '[.failures[] | select(.json | not)] | length' <<<"$L")
 n503ra=$(jq '[.failures[] | select(.status == 503 and .retry_after != null)] | length' <<<"$L")
 n503=$(jq '[.failures[] | select(.status == 503)] | length' <<<"$L")
-echo "# failures by status: $by_status"
+echo "# failures by status: $by_status ($nf in all)"
 check "no 500 while there was no primary ($n500)" test "$n500" -eq 0
 check "no hang or broken connection ($nexc)" test "$nexc" -eq 0
 check "every failure has a JSON body ($nnojson without)" test "$nnojson" -eq 0

@@ -89,7 +89,7 @@ expect 200 "get"
 check "get: the title sent" test "$(jq -r .title <<<"$body" 2>/dev/null)" = "smoke task"
 req PATCH "/api/v1/tasks/$id" '{"status":"done"}'
 expect 200 "patch"
-check "patch: the new status" test "$(jq -r .status <<<"$body" 2>/dev/null)" = done
+check "patch: the new status" test "$(jq -r .status <<<"$body" 2>/dev/null)" = "done"
 req GET "/api/v1/tasks?status=done"
 expect 200 "list"
 check "list: the task, patched" test "$(jq -r --arg id "$id" '[.[] | select(.id == $id)] | length' <<<"$body" 2>/dev/null)" = 1
