@@ -112,7 +112,8 @@ ns_term_roots() {
 	local n=$1 pids pid ppid
 	pids=" $(ip netns pids "$n" 2>/dev/null | tr '\n' ' ') "
 	for pid in $pids; do
-		ppid=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')
+		ppid=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ' || true)
+		[ -n "$ppid" ] || continue
 		case $pids in *" $ppid "*) ;; *) kill -TERM "$pid" 2>/dev/null || true ;; esac
 	done
 }
