@@ -404,7 +404,10 @@ database_url() {
 	done
 	# The primary is whichever host takes writes: libpq tries the hosts in
 	# order and keeps the first read-write session.
-	printf 'postgresql://%s:%s@%s/taskapi?target_session_attrs=read-write&sslmode=verify-full&sslrootcert=%s' \
+	# tcp_user_timeout and keepalives: a primary cut off from the network
+	# sends no reset, and without them a connection to it would wait for
+	# TCP's own retransmission timeout (minutes).
+	printf 'postgresql://%s:%s@%s/taskapi?target_session_attrs=read-write&sslmode=verify-full&sslrootcert=%s&tcp_user_timeout=5000&keepalives_idle=5&keepalives_interval=2&keepalives_count=2' \
 		"$user" "$pw" "$hosts" "$CL/ca/ca.pem"
 }
 
@@ -668,7 +671,15 @@ kill-db)
 patroni-start)
 	case ${2:-} in db[1-9]) ;; *) die "patroni-start db1|db2|db3" ;; esac
 	patroni_start "$2" ;;
+# A planned switchover (patronictl, on the current leader's host).
+switchover)
+	case ${2:-} in db[1-9]) ;; *) die "switchover CANDIDATE" ;; esac
+	l=$(leader)
+	[ -n "$l" ] || die "no leader"
+	in_ns "$l" setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups \
+		env HOME="$CL/$l" patronictl -c "$CL/$l/patroni.yml" switchover \
+		--leader "$l" --candidate "$2" --force ;;
 members) cluster_json | jq -c '[.members[] | {name, role, state, lag}]' ;;
 drills) shift; exec bash "$ROOT/tests/cluster/drills.sh" "$@" ;;
-*) echo "usage: ./dev cluster up|down|status|smoke|drills|kill-host HOST|app-start HOST|kill-db HOST|patroni-start HOST|leader|members" >&2; exit 2 ;;
+*) echo "usage: ./dev cluster up|down|status|smoke|drills|kill-host HOST|app-start HOST|kill-db HOST|patroni-start HOST|switchover HOST|leader|members" >&2; exit 2 ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/cluster/drills.sh: the cluster's failure drills
 # (`./dev cluster drills`), each with a ledger (tests/cluster/load.py), the
-# figures written to tests/cluster/RESULTS.md.  Today: drill 2.
+# figures written to tests/cluster/RESULTS.md.  Today: drills 2 and 5.
 #
 #   Drill 2, the primary dies: under a mixed write load, kill -9 of
 #   Patroni and PostgreSQL on the leader (its etcd member stays).  A
@@ -10,6 +10,10 @@
 #   the acknowledged writes lost (must be 0).  Then the old leader's
 #   Patroni starts again and it rejoins as a standby (pg_rewind); measured:
 #   the time until it streams.
+#
+#   Drill 5, switchover: under the same load, patronictl switchover to the
+#   synchronous standby; counted: the failures by status (only JSON 503s
+#   with Retry-After are allowed) and the acknowledged writes lost (0).
 #
 # TAP lines, then "N passed, M failed".  Every wait has a cap.
 set -uo pipefail
@@ -119,6 +123,51 @@ done
 check "$old rejoined as a standby (${rejoined} s)" test "$rejoined" != none
 echo "# members at the end: $("${CLUSTER[@]}" members)"
 
+# --- drill 5: switchover ---------------------------------------------------------
+
+sync_ready() {
+	"${CLUSTER[@]}" members 2>/dev/null |
+		jq -e '[.[] | select(.role == "sync_standby" and (.state == "running" or .state == "streaming"))] | length >= 1' >/dev/null
+}
+i=0
+until sync_ready || [ "$i" -ge 300 ]; do sleep 0.2; i=$((i + 1)); done
+check "a synchronous standby before the switchover" sync_ready
+l5=$("${CLUSTER[@]}" leader)
+cand=$("${CLUSTER[@]}" members | jq -r '[.[] | select(.role == "sync_standby")][0].name // empty')
+rm -f "$TMP/ready" "$TMP/trigger"
+python3 "$ROOT/tests/cluster/load.py" --base "$B" --threads "$THREADS" \
+	--warm 300 --after 3000 --ready "$TMP/ready" --trigger "$TMP/trigger" \
+	--max-seconds 120 >"$TMP/load5.json" 2>"$TMP/load5.err" &
+load_pid=$!
+i=0
+while [ ! -e "$TMP/ready" ] && [ "$i" -lt 600 ] && kill -0 "$load_pid" 2>/dev/null; do
+	sleep 0.1; i=$((i + 1))
+done
+touch "$TMP/trigger"
+"${CLUSTER[@]}" switchover "$cand" >"$TMP/switchover.log" 2>&1
+sw_rc=$?
+sed 's/^/# patronictl: /' "$TMP/switchover.log" | tail -n 5
+wait "$load_pid"
+L5=$(cat "$TMP/load5.json" 2>/dev/null)
+[ -n "$L5" ] || L5='{}'
+l5b=$("${CLUSTER[@]}" leader)
+check "switchover $l5 -> $cand (patronictl exit $sw_rc; leader now ${l5b:-none})" test "$sw_rc" -eq 0 -a "$l5b" = "$cand"
+jq -r '"# load: \(.ops) operations, \(.ops_after) after the switchover began, \(.elapsed_s) s",
+	"# statuses after: \(.statuses.after | tojson)"' <<<"$L5" 2>/dev/null
+by5=$(jq -c '[.failures[] | .status | tostring] | group_by(.) | map({(.[0]): length}) | add // {}' <<<"$L5")
+nf5=$(jq '.failures | length' <<<"$L5")
+n5ra=$(jq '[.failures[] | select(.status == 503 and .retry_after != null and .json)] | length' <<<"$L5")
+echo "# switchover failures by status: $by5 ($nf5 in all)"
+check "during the switchover only JSON 503s with Retry-After ($n5ra of $nf5)" test "$n5ra" -eq "$nf5"
+check "the load finished (3000 operations after), not capped" \
+	test "$(jq '.ops_after >= 3000 and (.capped | not)' <<<"$L5")" = true
+lost5=$(jq '.ledger.problems | length' <<<"$L5")
+if [ "$lost5" = 0 ] && [ "$(jq '.ledger.tasks > 0' <<<"$L5")" = true ]; then
+	ok "switchover ledger: $(jq '.ledger.tasks' <<<"$L5") tasks, 0 acknowledged writes lost"
+else
+	not_ok "switchover ledger: 0 acknowledged writes lost" "$(jq -r '.ledger.problems[]' <<<"$L5" | head -n 20)"
+fi
+
 {
 	cat <<-EOF
 		# Cluster drills: results
@@ -149,8 +198,20 @@ echo "# members at the end: $("${CLUSTER[@]}" members)"
 		| acknowledged writes lost (ledger of $(jq '.ledger.tasks' <<<"$L") tasks) | $lost |
 		| old leader back to a streaming standby after its Patroni starts | $rejoined s |
 
-		Drills 1 (app host dies: the smoke does it at small size), 3 (primary
-		cut off), 4 (rolling upgrade) and 5 (switchover) are not written yet.
+		## Drill 5: switchover (patronictl switchover to the synchronous standby)
+
+		| | figure |
+		|---|---|
+		| leader before, after | $l5, ${l5b:-none} |
+		| operations (all), after the switchover began | $(jq '.ops' <<<"$L5"), $(jq '.ops_after' <<<"$L5") |
+		| first failure, first successful write after it (s from the switchover) | $(jq -r '.first_failure_s // "none"' <<<"$L5"), $(jq -r '.first_write_ok_after_failure_s // "none"' <<<"$L5") |
+		| answers after the switchover began | \`$(jq -c '.statuses.after' <<<"$L5")\` |
+		| failures by status (all JSON 503 with Retry-After?) | \`$by5\` ($n5ra of $nf5) |
+		| acknowledged writes lost (ledger of $(jq '.ledger.tasks' <<<"$L5") tasks) | $lost5 |
+
+		Drill 1 (an app host dies) runs at small size in \`./dev cluster smoke\`
+		(tests/cluster/smoke.sh); drills 3 (primary cut off) and 4 (rolling
+		upgrade of the app hosts) are not written yet.
 	EOF
 } >"$RESULTS"
 echo "# wrote $RESULTS"
