@@ -322,9 +322,12 @@ patroni_get() {
 }
 
 # The cluster's view (leader, members, sync standby), from any db host.
+# TASKAPI_CLUSTER_SKIP=HOST: not from that one (a host cut off from the
+# others answers with its own stale view).
 cluster_json() {
 	local h
 	for h in "${DBS[@]}"; do
+		[ "$h" = "${TASKAPI_CLUSTER_SKIP:-}" ] && continue
 		patroni_get "$h" cluster 2>/dev/null && return 0
 	done
 	return 1
@@ -659,6 +662,23 @@ app-start)
 	mkdir -p "$CL/$2/log"
 	app_start "$2"
 	poll 30 "taskapi on $2" app_listening "$2" ;;
+# SIGTERM to an app host's master: it stops gracefully (requests in flight
+# finish); returns once nothing runs there any more.
+app-stop)
+	case ${2:-} in app[1-9]) ;; *) die "app-stop app1|app2|app3" ;; esac
+	kill -TERM "$(cat "$CL/$2/taskapi.pid")"
+	poll 30 "taskapi on $2 to stop" ns_empty "$(ns "$2")" ;;
+# A host's link to the bridge down or up again (cut off from every other host).
+link)
+	host_addr "${2:-}" >/dev/null
+	case ${3:-} in up | down) ;; *) die "link HOST up|down" ;; esac
+	ip -n "$(ns net)" link set "v-$2" "$3" ;;
+# Whether PostgreSQL on a database host is read-only now (t or f).
+in-recovery)
+	case ${2:-} in db[1-9]) ;; *) die "in-recovery db1|db2|db3" ;; esac
+	in_ns "$2" setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups \
+		psql -X -q -At -h "$CL/$2/run" -p 5432 -U postgres -d postgres \
+		-c 'SELECT pg_is_in_recovery()' ;;
 leader) leader ;;
 # kill -9 of Patroni and PostgreSQL on a database host; its etcd member
 # stays (killing it too would leave two etcd members: a second drill
@@ -681,5 +701,5 @@ switchover)
 		--leader "$l" --candidate "$2" --force ;;
 members) cluster_json | jq -c '[.members[] | {name, role, state, lag}]' ;;
 drills) shift; exec bash "$ROOT/tests/cluster/drills.sh" "$@" ;;
-*) echo "usage: ./dev cluster up|down|status|smoke|drills|kill-host HOST|app-start HOST|kill-db HOST|patroni-start HOST|switchover HOST|leader|members" >&2; exit 2 ;;
+*) echo "usage: ./dev cluster up|down|status|smoke|drills|kill-host HOST|app-start HOST|kill-db HOST|patroni-start HOST|switchover HOST|app-stop HOST|link HOST up|down|leader|members" >&2; exit 2 ;;
 esac

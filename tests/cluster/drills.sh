@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/cluster/drills.sh: the cluster's failure drills
 # (`./dev cluster drills`), each with a ledger (tests/cluster/load.py), the
-# figures written to tests/cluster/RESULTS.md.  Today: drills 2 and 5.
+# figures written to tests/cluster/RESULTS.md.  Drills 2, 5, 3 and 4, in
+# that order, on one cluster.
 #
 #   Drill 2, the primary dies: under a mixed write load, kill -9 of
 #   Patroni and PostgreSQL on the leader (its etcd member stays).  A
@@ -15,6 +16,14 @@
 #   synchronous standby; counted: the failures by status (only JSON 503s
 #   with Retry-After are allowed) and the acknowledged writes lost (0).
 #
+#   Drill 3, the primary cut off: its link to the bridge goes down under the
+#   load.  Patroni must demote it (read-only), another host must lead, the
+#   ledger must hold; once the link is back it rejoins as a standby.
+#
+#   Drill 4, rolling restart of the app hosts, one at a time (SIGTERM, start,
+#   serving again) under the load: counted, the failed requests (the goal
+#   is 0) and the ledger.
+#
 # TAP lines, then "N passed, M failed".  Every wait has a cap.
 set -uo pipefail
 
@@ -23,6 +32,7 @@ CLUSTER=(bash "$ROOT/cluster/cluster.sh")
 B=http://127.0.0.1:8090
 THREADS=${TASKAPI_DRILL_THREADS:-6}
 RESULTS=$ROOT/tests/cluster/RESULTS.md
+BUILD_CL=${TASKAPI_BUILD:-$ROOT/build}/cluster
 
 n_pass=0
 n_fail=0
@@ -168,6 +178,117 @@ else
 	not_ok "switchover ledger: 0 acknowledged writes lost" "$(jq -r '.ledger.problems[]' <<<"$L5" | head -n 20)"
 fi
 
+# --- drill 3: the primary is cut off ------------------------------------------------
+
+ms_since() { awk -v a="$1" -v b="$(date +%s%3N)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
+i=0
+until sync_ready || [ "$i" -ge 300 ]; do sleep 0.2; i=$((i + 1)); done
+l3=$("${CLUSTER[@]}" leader)
+rm -f "$TMP/ready" "$TMP/trigger"
+python3 "$ROOT/tests/cluster/load.py" --base "$B" --threads "$THREADS" \
+	--warm 300 --after-writes-ok 300 --ready "$TMP/ready" --trigger "$TMP/trigger" \
+	--max-seconds 150 >"$TMP/load3.json" 2>"$TMP/load3.err" &
+load_pid=$!
+i=0
+while [ ! -e "$TMP/ready" ] && [ "$i" -lt 600 ] && kill -0 "$load_pid" 2>/dev/null; do
+	sleep 0.1; i=$((i + 1))
+done
+touch "$TMP/trigger"
+cut0=$(date +%s%3N)
+"${CLUSTER[@]}" link "$l3" down
+echo "# cut $l3 (the leader) off: its link to the bridge is down"
+# Patroni on the cut-off host cannot renew its leader key and demotes it.
+demoted=none
+for i in $(seq 1 300); do	# 300 x 0.2 s
+	if [ "$("${CLUSTER[@]}" in-recovery "$l3" 2>/dev/null)" = t ]; then
+		demoted=$(ms_since "$cut0")
+		break
+	fi
+	sleep 0.2
+done
+wait "$load_pid"
+L3=$(cat "$TMP/load3.json" 2>/dev/null)
+[ -n "$L3" ] || L3='{}'
+l3b=$(TASKAPI_CLUSTER_SKIP=$l3 "${CLUSTER[@]}" leader)
+check "the cut-off primary $l3 stopped taking writes (read-only after ${demoted} s)" test "$demoted" != none
+check "another host leads ($l3 -> ${l3b:-none})" test -n "$l3b" -a "$l3b" != "$l3"
+jq -r '"# load: \(.ops) operations, \(.ops_after) after the cut, \(.elapsed_s) s",
+	"# statuses after: \(.statuses.after | tojson)"' <<<"$L3" 2>/dev/null
+by3=$(jq -c '[.failures[] | .status | tostring] | group_by(.) | map({(.[0]): length}) | add // {}' <<<"$L3")
+nf3=$(jq '.failures | length' <<<"$L3")
+n3bad=$(jq '[.failures[] | select((.status | IN(502, 503, 504) | not) or (.json | not))] | length' <<<"$L3")
+rec3=$(jq -r '.first_write_ok_after_failure_s // "none"' <<<"$L3")
+echo "# cut -> first successful write: $rec3 s; failures by status: $by3 ($nf3 in all)"
+check "writes succeed again (300 after the outage), not capped" \
+	test "$(jq '.first_write_ok_after_failure_s != null and (.capped | not)' <<<"$L3")" = true
+check "every failure a JSON 502/503/504 ($n3bad others)" test "$n3bad" -eq 0
+lost3=$(jq '.ledger.problems | length' <<<"$L3")
+if [ "$lost3" = 0 ] && [ "$(jq '.ledger.tasks > 0' <<<"$L3")" = true ]; then
+	ok "cut-off ledger: $(jq '.ledger.tasks' <<<"$L3") tasks, 0 acknowledged writes lost"
+else
+	not_ok "cut-off ledger: 0 acknowledged writes lost" "$(jq -r '.ledger.problems[]' <<<"$L3" | head -n 20)"
+fi
+up0=$(date +%s%3N)
+"${CLUSTER[@]}" link "$l3" up
+back3=none
+for i in $(seq 1 300); do	# 300 x 0.2 s
+	if "${CLUSTER[@]}" members 2>/dev/null |
+		jq -e --arg h "$l3" '.[] | select(.name == $h and (.role == "replica" or .role == "sync_standby") and (.state == "running" or .state == "streaming"))' >/dev/null; then
+		back3=$(ms_since "$up0")
+		break
+	fi
+	sleep 0.2
+done
+check "$l3 rejoined as a standby once its link was back (${back3} s)" test "$back3" != none
+grep -h 'rewind' "$BUILD_CL/$l3/log/patroni.log" 2>/dev/null | tail -n 2 | sed 's/^/# patroni: /'
+
+# --- drill 4: rolling restart of the app hosts -------------------------------------------
+
+rm -f "$TMP/ready" "$TMP/trigger" "$TMP/stop"
+python3 "$ROOT/tests/cluster/load.py" --base "$B" --threads "$THREADS" \
+	--warm 300 --stop "$TMP/stop" --ready "$TMP/ready" --trigger "$TMP/trigger" \
+	--max-seconds 150 >"$TMP/load4.json" 2>"$TMP/load4.err" &
+load_pid=$!
+i=0
+while [ ! -e "$TMP/ready" ] && [ "$i" -lt 600 ] && kill -0 "$load_pid" 2>/dev/null; do
+	sleep 0.1; i=$((i + 1))
+done
+touch "$TMP/trigger"
+roll_ok=0
+for h in app1 app2 app3; do
+	a=10.77.0.1${h#app}
+	"${CLUSTER[@]}" app-stop "$h" >/dev/null 2>&1 || echo "# $h did not stop in 30 s"
+	mark=$(date +%s%3N)
+	"${CLUSTER[@]}" app-start "$h" >/dev/null 2>&1 || echo "# $h did not start"
+	# Back in rotation: nginx's log shows an answer from it (cap 20 s).
+	for i in $(seq 1 100); do
+		sleep 0.2
+		if jq -r --argjson k "$mark" 'select(.t * 1000 > $k) | .upstream_addr' "$BUILD_CL/lb/log/upstream.log" 2>/dev/null |
+			awk -F', ' '{ print $NF }' | grep -q "^$a:"; then
+			roll_ok=$((roll_ok + 1))
+			echo "# $h restarted and serving again after $(ms_since "$mark") s"
+			break
+		fi
+	done
+done
+touch "$TMP/stop"
+wait "$load_pid"
+L4=$(cat "$TMP/load4.json" 2>/dev/null)
+[ -n "$L4" ] || L4='{}'
+check "each app host restarted and served again ($roll_ok of 3)" test "$roll_ok" -eq 3
+jq -r '"# load: \(.ops) operations, \(.ops_after) during the restarts, \(.elapsed_s) s",
+	"# statuses during: \(.statuses.after | tojson)"' <<<"$L4" 2>/dev/null
+by4=$(jq -c '[.failures[] | .status | tostring] | group_by(.) | map({(.[0]): length}) | add // {}' <<<"$L4")
+nf4=$(jq '.failures | length' <<<"$L4")
+echo "# rolling restart failures: $by4 ($nf4 in all): $(jq -c '.failures' <<<"$L4" | head -c 600)"
+check "rolling restart: 0 failed requests ($nf4)" test "$nf4" -eq 0
+lost4=$(jq '.ledger.problems | length' <<<"$L4")
+if [ "$lost4" = 0 ] && [ "$(jq '.ledger.tasks > 0' <<<"$L4")" = true ]; then
+	ok "rolling ledger: $(jq '.ledger.tasks' <<<"$L4") tasks, 0 acknowledged writes lost"
+else
+	not_ok "rolling ledger: 0 acknowledged writes lost" "$(jq -r '.ledger.problems[]' <<<"$L4" | head -n 20)"
+fi
+
 {
 	cat <<-EOF
 		# Cluster drills: results
@@ -209,9 +330,31 @@ fi
 		| failures by status (all JSON 503 with Retry-After?) | \`$by5\` ($n5ra of $nf5) |
 		| acknowledged writes lost (ledger of $(jq '.ledger.tasks' <<<"$L5") tasks) | $lost5 |
 
+		## Drill 3: the primary is cut off (its link to the bridge down)
+
+		| | figure |
+		|---|---|
+		| leader before, after | $l3, ${l3b:-none} |
+		| cut to the old primary read-only (Patroni demotes it when it loses etcd) | $demoted s |
+		| operations (all), after the cut | $(jq '.ops' <<<"$L3"), $(jq '.ops_after' <<<"$L3") |
+		| cut to the first successful write | $rec3 s |
+		| answers after the cut | \`$(jq -c '.statuses.after' <<<"$L3")\` |
+		| failures by status | \`$by3\` ($n3bad not a JSON 502/503/504) |
+		| acknowledged writes lost (ledger of $(jq '.ledger.tasks' <<<"$L3") tasks) | $lost3 |
+		| link back to the old primary streaming as a standby | $back3 s |
+
+		## Drill 4: rolling restart of the app hosts (SIGTERM, start, serving again; one at a time)
+
+		| | figure |
+		|---|---|
+		| hosts restarted and serving again | $roll_ok of 3 |
+		| operations (all), during the restarts | $(jq '.ops' <<<"$L4"), $(jq '.ops_after' <<<"$L4") |
+		| answers during the restarts | \`$(jq -c '.statuses.after' <<<"$L4")\` |
+		| failed requests, by status | $nf4 \`$by4\` |
+		| acknowledged writes lost (ledger of $(jq '.ledger.tasks' <<<"$L4") tasks) | $lost4 |
+
 		Drill 1 (an app host dies) runs at small size in \`./dev cluster smoke\`
-		(tests/cluster/smoke.sh); drills 3 (primary cut off) and 4 (rolling
-		upgrade of the app hosts) are not written yet.
+		(tests/cluster/smoke.sh).
 	EOF
 } >"$RESULTS"
 echo "# wrote $RESULTS"

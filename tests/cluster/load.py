@@ -35,6 +35,7 @@ p.add_argument("--after-writes-ok", type=int, default=0,
                "the first failure that followed the trigger")
 p.add_argument("--ready", required=True)
 p.add_argument("--trigger", required=True)
+p.add_argument("--stop", help="instead: stop once this file exists")
 p.add_argument("--max-seconds", type=float, default=90)
 p.add_argument("--timeout", type=float, default=40)
 args = p.parse_args()
@@ -125,7 +126,10 @@ def count(op, st, doc, ra, sent):
         if not state["ready"] and state["ops"] >= args.warm:
             state["ready"] = True
             open(args.ready, "w").close()
-        if not args.after_writes_ok and state["ops_after"] >= args.after:
+        if args.stop:
+            if os.path.exists(args.stop):
+                state["stop"] = True
+        elif not args.after_writes_ok and state["ops_after"] >= args.after:
             state["stop"] = True
         if time.time() - t_start > args.max_seconds:
             state["stop"] = True
