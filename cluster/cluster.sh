@@ -261,6 +261,11 @@ patroni_conf() {
 		        max_replication_slots: 6
 		        wal_keep_size: 64MB
 		        password_encryption: scram-sha-256
+		        # A primary cut off from its standbys shuts down (Patroni
+		        # demotes it) only once its WAL senders give up on them:
+		        # 60 s by default.
+		        wal_sender_timeout: 10s
+		        wal_receiver_timeout: 10s
 		  initdb:
 		    - encoding: UTF8
 		    - locale: C.UTF-8
@@ -677,7 +682,7 @@ link)
 in-recovery)
 	case ${2:-} in db[1-9]) ;; *) die "in-recovery db1|db2|db3" ;; esac
 	in_ns "$2" setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups \
-		psql -X -q -At -h "$CL/$2/run" -p 5432 -U postgres -d postgres \
+		timeout 5 psql -X -q -At -h "$CL/$2/run" -p 5432 -U postgres -d postgres \
 		-c 'SELECT pg_is_in_recovery()' ;;
 leader) leader ;;
 # kill -9 of Patroni and PostgreSQL on a database host; its etcd member

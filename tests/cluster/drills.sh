@@ -197,10 +197,17 @@ touch "$TMP/trigger"
 cut0=$(date +%s%3N)
 "${CLUSTER[@]}" link "$l3" down
 echo "# cut $l3 (the leader) off: its link to the bridge is down"
-# Patroni on the cut-off host cannot renew its leader key and demotes it.
+# Patroni on the cut-off host cannot renew its leader key and demotes it:
+# PostgreSQL first refuses new sessions and ends the open ones (shutting
+# down), then comes back read-only.
+refusing=none
 demoted=none
-for i in $(seq 1 300); do	# 300 x 0.2 s
-	if [ "$("${CLUSTER[@]}" in-recovery "$l3" 2>/dev/null)" = t ]; then
+for i in $(seq 1 400); do	# 400 x 0.2 s, and each look at most 5 s
+	r=$("${CLUSTER[@]}" in-recovery "$l3" 2>&1)
+	if [ "$refusing" = none ] && [ "$r" != f ]; then
+		refusing=$(ms_since "$cut0")
+	fi
+	if [ "$r" = t ]; then
 		demoted=$(ms_since "$cut0")
 		break
 	fi
@@ -210,7 +217,7 @@ wait "$load_pid"
 L3=$(cat "$TMP/load3.json" 2>/dev/null)
 [ -n "$L3" ] || L3='{}'
 l3b=$(TASKAPI_CLUSTER_SKIP=$l3 "${CLUSTER[@]}" leader)
-check "the cut-off primary $l3 stopped taking writes (read-only after ${demoted} s)" test "$demoted" != none
+check "the cut-off primary $l3 stopped taking writes (no new sessions after ${refusing} s, read-only after ${demoted} s)" test "$demoted" != none
 check "another host leads ($l3 -> ${l3b:-none})" test -n "$l3b" -a "$l3b" != "$l3"
 jq -r '"# load: \(.ops) operations, \(.ops_after) after the cut, \(.elapsed_s) s",
 	"# statuses after: \(.statuses.after | tojson)"' <<<"$L3" 2>/dev/null
@@ -335,7 +342,7 @@ fi
 		| | figure |
 		|---|---|
 		| leader before, after | $l3, ${l3b:-none} |
-		| cut to the old primary read-only (Patroni demotes it when it loses etcd) | $demoted s |
+		| cut to the old primary refusing sessions; read-only (Patroni demotes it when it loses etcd) | $refusing s; $demoted s |
 		| operations (all), after the cut | $(jq '.ops' <<<"$L3"), $(jq '.ops_after' <<<"$L3") |
 		| cut to the first successful write | $rec3 s |
 		| answers after the cut | \`$(jq -c '.statuses.after' <<<"$L3")\` |
