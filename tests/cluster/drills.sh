@@ -239,7 +239,8 @@ up0=$(date +%s%3N)
 "${CLUSTER[@]}" link "$l3" up
 back3=none
 for i in $(seq 1 300); do	# 300 x 0.2 s
-	if "${CLUSTER[@]}" members 2>/dev/null |
+	# Asked of the others: the host just back may still hold a stale view.
+	if TASKAPI_CLUSTER_SKIP=$l3 "${CLUSTER[@]}" members 2>/dev/null |
 		jq -e --arg h "$l3" '.[] | select(.name == $h and (.role == "replica" or .role == "sync_standby") and (.state == "running" or .state == "streaming"))' >/dev/null; then
 		back3=$(ms_since "$up0")
 		break
@@ -248,6 +249,7 @@ for i in $(seq 1 300); do	# 300 x 0.2 s
 done
 check "$l3 rejoined as a standby once its link was back (${back3} s)" test "$back3" != none
 grep -h 'rewind' "$BUILD_CL/$l3/log/patroni.log" 2>/dev/null | tail -n 2 | sed 's/^/# patroni: /'
+echo "# members after the link is back: $(TASKAPI_CLUSTER_SKIP=$l3 "${CLUSTER[@]}" members)"
 
 # --- drill 4: rolling restart of the app hosts -------------------------------------------
 
