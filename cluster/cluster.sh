@@ -203,7 +203,11 @@ etcd_start() {
 	chown "$ETCD_USER:" "$d"
 	chmod 0700 "$d"
 	# Each member listens on its own address and on its namespace's
-	# loopback; peers talk over the bridge.
+	# loopback; peers talk over the bridge.  --pre-vote: a member cut off
+	# and back (drill 3) must not force an election on the others with
+	# the term it raised alone; without it the majority stalls, Patroni
+	# on the new primary switches to that member, reads its stale keys
+	# and demotes itself.
 	in_ns "$h" setpriv --reuid="$ETCD_USER" --regid="$ETCD_USER" --init-groups \
 		etcd --name "$h" --data-dir "$d/data" \
 		--listen-client-urls "http://$a:2379,http://127.0.0.1:2379" \
@@ -214,6 +218,7 @@ etcd_start() {
 		--initial-cluster-token taskapi-cluster \
 		--initial-cluster-state new \
 		--enable-v2=false \
+		--pre-vote=true \
 		>>"$CL/$h/log/etcd.log" 2>&1 </dev/null &
 	disown || true
 }

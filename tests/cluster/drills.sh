@@ -185,8 +185,11 @@ i=0
 until sync_ready || [ "$i" -ge 300 ]; do sleep 0.2; i=$((i + 1)); done
 l3=$("${CLUSTER[@]}" leader)
 rm -f "$TMP/ready" "$TMP/trigger"
+# The ledger is checked only after the link is back and the old primary
+# has rejoined (--check-when): what the healed cluster holds is what counts.
 python3 "$ROOT/tests/cluster/load.py" --base "$B" --threads "$THREADS" \
 	--warm 300 --after-writes-ok 300 --ready "$TMP/ready" --trigger "$TMP/trigger" \
+	--done "$TMP/done3" --check-when "$TMP/check3" \
 	--max-seconds 150 >"$TMP/load3.json" 2>"$TMP/load3.err" &
 load_pid=$!
 i=0
@@ -213,28 +216,13 @@ for i in $(seq 1 400); do	# 400 x 0.2 s, and each look at most 5 s
 	fi
 	sleep 0.2
 done
-wait "$load_pid"
-L3=$(cat "$TMP/load3.json" 2>/dev/null)
-[ -n "$L3" ] || L3='{}'
+i=0
+while [ ! -e "$TMP/done3" ] && [ "$i" -lt 1000 ] && kill -0 "$load_pid" 2>/dev/null; do
+	sleep 0.2; i=$((i + 1))
+done
 l3b=$(TASKAPI_CLUSTER_SKIP=$l3 "${CLUSTER[@]}" leader)
 check "the cut-off primary $l3 stopped taking writes (no new sessions after ${refusing} s, read-only after ${demoted} s)" test "$demoted" != none
 check "another host leads ($l3 -> ${l3b:-none})" test -n "$l3b" -a "$l3b" != "$l3"
-jq -r '"# load: \(.ops) operations, \(.ops_after) after the cut, \(.elapsed_s) s",
-	"# statuses after: \(.statuses.after | tojson)"' <<<"$L3" 2>/dev/null
-by3=$(jq -c '[.failures[] | .status | tostring] | group_by(.) | map({(.[0]): length}) | add // {}' <<<"$L3")
-nf3=$(jq '.failures | length' <<<"$L3")
-n3bad=$(jq '[.failures[] | select((.status | IN(502, 503, 504) | not) or (.json | not))] | length' <<<"$L3")
-rec3=$(jq -r '.first_write_ok_after_failure_s // "none"' <<<"$L3")
-echo "# cut -> first successful write: $rec3 s; failures by status: $by3 ($nf3 in all)"
-check "writes succeed again (300 after the outage), not capped" \
-	test "$(jq '.first_write_ok_after_failure_s != null and (.capped | not)' <<<"$L3")" = true
-check "every failure a JSON 502/503/504 ($n3bad others)" test "$n3bad" -eq 0
-lost3=$(jq '.ledger.problems | length' <<<"$L3")
-if [ "$lost3" = 0 ] && [ "$(jq '.ledger.tasks > 0' <<<"$L3")" = true ]; then
-	ok "cut-off ledger: $(jq '.ledger.tasks' <<<"$L3") tasks, 0 acknowledged writes lost"
-else
-	not_ok "cut-off ledger: 0 acknowledged writes lost" "$(jq -r '.ledger.problems[]' <<<"$L3" | head -n 20)"
-fi
 up0=$(date +%s%3N)
 "${CLUSTER[@]}" link "$l3" up
 back3=none
@@ -250,6 +238,28 @@ done
 check "$l3 rejoined as a standby once its link was back (${back3} s)" test "$back3" != none
 grep -h 'rewind' "$BUILD_CL/$l3/log/patroni.log" 2>/dev/null | tail -n 2 | sed 's/^/# patroni: /'
 echo "# members after the link is back: $(TASKAPI_CLUSTER_SKIP=$l3 "${CLUSTER[@]}" members)"
+l3c=$(TASKAPI_CLUSTER_SKIP=$l3 "${CLUSTER[@]}" leader)
+check "the leader after the link is back is still $l3b (now ${l3c:-none})" test "$l3c" = "$l3b"
+touch "$TMP/check3"
+wait "$load_pid"
+L3=$(cat "$TMP/load3.json" 2>/dev/null)
+[ -n "$L3" ] || L3='{}'
+jq -r '"# load: \(.ops) operations, \(.ops_after) after the cut, \(.elapsed_s) s",
+	"# statuses after: \(.statuses.after | tojson)"' <<<"$L3" 2>/dev/null
+by3=$(jq -c '[.failures[] | .status | tostring] | group_by(.) | map({(.[0]): length}) | add // {}' <<<"$L3")
+nf3=$(jq '.failures | length' <<<"$L3")
+n3bad=$(jq '[.failures[] | select((.status | IN(502, 503, 504) | not) or (.json | not))] | length' <<<"$L3")
+rec3=$(jq -r '.first_write_ok_after_failure_s // "none"' <<<"$L3")
+echo "# cut -> first successful write: $rec3 s; failures by status: $by3 ($nf3 in all)"
+check "writes succeed again (300 after the outage), not capped" \
+	test "$(jq '.first_write_ok_after_failure_s != null and (.capped | not)' <<<"$L3")" = true
+check "every failure a JSON 502/503/504 ($n3bad others)" test "$n3bad" -eq 0
+lost3=$(jq '.ledger.problems | length' <<<"$L3")
+if [ "$lost3" = 0 ] && [ "$(jq '.ledger.tasks > 0' <<<"$L3")" = true ]; then
+	ok "cut-off ledger, after the link is back: $(jq '.ledger.tasks' <<<"$L3") tasks, 0 acknowledged writes lost"
+else
+	not_ok "cut-off ledger, after the link is back: 0 acknowledged writes lost" "$(jq -r '.ledger.problems[]' <<<"$L3" | head -n 20)"
+fi
 
 # --- drill 4: rolling restart of the app hosts -------------------------------------------
 
@@ -349,8 +359,9 @@ fi
 		| cut to the first successful write | $rec3 s |
 		| answers after the cut | \`$(jq -c '.statuses.after' <<<"$L3")\` |
 		| failures by status | \`$by3\` ($n3bad not a JSON 502/503/504) |
-		| acknowledged writes lost (ledger of $(jq '.ledger.tasks' <<<"$L3") tasks) | $lost3 |
 		| link back to the old primary streaming as a standby | $back3 s |
+		| leader after the link is back | ${l3c:-none} |
+		| acknowledged writes lost, checked after the link is back (ledger of $(jq '.ledger.tasks' <<<"$L3") tasks) | $lost3 |
 
 		## Drill 4: rolling restart of the app hosts (SIGTERM, start, serving again; one at a time)
 

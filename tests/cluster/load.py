@@ -36,6 +36,10 @@ p.add_argument("--after-writes-ok", type=int, default=0,
 p.add_argument("--ready", required=True)
 p.add_argument("--trigger", required=True)
 p.add_argument("--stop", help="instead: stop once this file exists")
+p.add_argument("--done", help="write this file when the load stops")
+p.add_argument("--check-when",
+               help="check the ledger only once this file exists (at most "
+               "MAX_SECONDS more): the caller repairs something first")
 p.add_argument("--max-seconds", type=float, default=90)
 p.add_argument("--timeout", type=float, default=40)
 args = p.parse_args()
@@ -287,6 +291,13 @@ for w in workers:
 for w in workers:
     w.join(args.max_seconds + args.timeout + 30)
 elapsed = time.time() - t_start
+if args.done:
+    open(args.done, "w").close()
+if args.check_when:
+    t_wait = time.time()
+    while (not os.path.exists(args.check_when)
+           and time.time() - t_wait < args.max_seconds):
+        time.sleep(0.2)
 problems = []
 for w in workers:
     problems += w.check()
