@@ -204,10 +204,9 @@ etcd_start() {
 	chmod 0700 "$d"
 	# Each member listens on its own address and on its namespace's
 	# loopback; peers talk over the bridge.  --pre-vote: a member cut off
-	# and back (drill 3) must not force an election on the others with
-	# the term it raised alone; without it the majority stalls, Patroni
-	# on the new primary switches to that member, reads its stale keys
-	# and demotes itself.
+	# and back (drill 3) should not force an election on the others with
+	# the term it raised alone.  It is not enough: Patroni 3.0.2 may
+	# still read the returning member's stale keys (doc/CLUSTER.md).
 	in_ns "$h" setpriv --reuid="$ETCD_USER" --regid="$ETCD_USER" --init-groups \
 		etcd --name "$h" --data-dir "$d/data" \
 		--listen-client-urls "http://$a:2379,http://127.0.0.1:2379" \
