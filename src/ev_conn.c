@@ -573,6 +573,10 @@ take_begin(struct ev_conn *c, const struct fcgi_record *rec)
 	role = ((unsigned)rec->content[0] << 8) | rec->content[1];
 	if (role != FCGI_ROLE_RESPONDER) {
 		out_end_request(c, rec->id, FCGI_PS_UNKNOWN_ROLE);
+		/* The refusal is this request's answer: with FCGI_KEEP_CONN
+		 * clear the connection ends with it, as after any answer. */
+		if ((rec->content[2] & FCGI_FLAG_KEEP_CONN) == 0)
+			c->close_after = true;
 		return;
 	}
 	c->state = CS_PARAMS;
