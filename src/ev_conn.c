@@ -11,7 +11,6 @@
 #include "config.h"
 
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 
 #include <errno.h>
 #include <stddef.h>
@@ -37,7 +36,6 @@
 #define EV_IDLE_US	   (300LL * 1000000) /* idle kept connection */
 #define EV_BUF_KEEP	   (64 * 1024)	     /* larger buffers are given back */
 #define EV_TRIM_US	   (2LL * 1000000)   /* idle this long: drop buffers */
-#define EV_STOP_IDLE_US	   (1LL * 1000000) /* stopping: idle this long, close */
 #define EV_READS_PER_EVENT 16		   /* then the others get a turn */
 
 enum conn_state {
@@ -225,16 +223,6 @@ conn_interest(struct ev_conn *c)
 
 /* --- output ---------------------------------------------------------- */
 
-/* Whether nothing of a new request has arrived: not in our buffer, not
- * in the socket's. */
-static bool
-conn_quiet(const struct ev_conn *c)
-{
-	int n = 0;
-
-	return c->in_len == 0 && ioctl(c->fd, FIONREAD, &n) == 0 && n == 0;
-}
-
 /* Writes what it can; closes c when done and it should go. */
 static void
 conn_flush(struct ev_conn *c)
@@ -268,12 +256,13 @@ conn_flush(struct ev_conn *c)
 	}
 	if (c->state != CS_IDLE)
 		return;
-	/* A worker stopping closes a kept connection here, right after an
-	 * answer and before any byte of a next request: the end of the
-	 * stream reaches nginx with the answer, and nginx checks a kept
-	 * connection for it before caching it for reuse (its keepalive
-	 * close handler), so it never sends a request into it. */
-	if (c->close_after || (c->srv->stopping && conn_quiet(c)))
+	/* A stopping worker never closes a kept connection itself: nginx
+	 * may take it from its cache and send a request the very moment
+	 * the close is on its way, and it does not retry a POST or PATCH
+	 * it sent.  nginx closes its kept connections (keepalive_requests
+	 * and keepalive_timeout of upstream taskapi_ev), race-free, and the
+	 * worker exits once none is left (ev_loop.c). */
+	if (c->close_after)
 		ev_conn_close(c);
 }
 
@@ -824,14 +813,10 @@ ev_conn_sweep(struct ev_conn *c, int64_t now)
 		ev_conn_close(c);
 		return true;
 	}
-	/* Stopping: a connection nginx keeps using is closed right after
-	 * its next answer (conn_flush), the close riding with the answer;
-	 * only one left idle a while is closed from here, as nginx is then
-	 * unlikely to pick it while the close is on its way. */
+	/* Idle far longer than nginx keeps one (keepalive_timeout): a peer
+	 * that forgot it.  Stopping changes nothing here (conn_flush). */
 	if (c->state == CS_IDLE && !reading && out_pending(c) == 0 &&
-	    (now - c->last_us > EV_IDLE_US ||
-		(c->srv->stopping && now - c->last_us > EV_STOP_IDLE_US &&
-		    conn_quiet(c)))) {
+	    now - c->last_us > EV_IDLE_US) {
 		ev_conn_close(c);
 		return true;
 	}
