@@ -36,7 +36,7 @@
 #define EV_IDLE_US	   (300LL * 1000000) /* idle kept connection */
 #define EV_BUF_KEEP	   (64 * 1024)	     /* larger buffers are given back */
 #define EV_TRIM_US	   (2LL * 1000000)   /* idle this long: drop buffers */
-#define EV_READS_PER_EVENT 16		   /* then the others get a turn */
+#define EV_READS_PER_EVENT 16		     /* then the others get a turn */
 
 enum conn_state {
 	CS_IDLE = 0, /* between requests */
