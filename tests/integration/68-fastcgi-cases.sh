@@ -35,20 +35,13 @@ run_cases "$POOL_SOCK" blocking
 
 # Connection cap and request-read timeout, set small for a moment.
 ENVF=$TASKAPI_VAR/taskapi.env
-all_gone() {
-	local p
-	for p in $1; do
-		kill -0 "$p" 2>/dev/null && return 1
-	done
-	return 0
-}
 reload_with() {
 	local old
 	old=$(pool_workers)
 	sed -i '/^TASKAPI_EV_MAX_CONNECTIONS=/d; /^TASKAPI_REQUEST_TIMEOUT=/d' "$ENVF"
 	[[ -n $1 ]] && printf '%s\n' "$@" >>"$ENVF"
 	kill -HUP "$(pool_master)"
-	wait_until 30000 all_gone "$old" >/dev/null &&
+	wait_until 30000 pool_gone "$old" >/dev/null &&
 		wait_until 10000 test -S "$EV_SOCK" >/dev/null
 }
 drops0=$(grep -c 'did not come in whole' "$TASKAPI_VAR/log/taskapi.log")

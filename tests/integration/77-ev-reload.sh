@@ -55,19 +55,11 @@ load=$!
 
 answered() { sql "select count(*) from tasks where user_id = '$R_ID'" | awk '{ exit !($1 >= 50) }'; }
 wait_until 30000 answered >/dev/null || diag "the load is slow to start"
-# all_gone PIDS: none of them is alive (each worker was replaced).
-all_gone() {
-	local p
-	for p in $1; do
-		kill -0 "$p" 2>/dev/null && return 1
-	done
-	return 0
-}
 done_reloads=0
 for ((r = 1; r <= RELOADS; r++)); do
 	old=$(pool_workers)
 	kill -HUP "$(pool_master)"
-	if ms=$(wait_until 30000 all_gone "$old"); then
+	if ms=$(wait_until 30000 pool_gone "$old"); then
 		done_reloads=$((done_reloads + 1))
 		diag "reload $r: pool replaced in $ms ms"
 	else
