@@ -13,35 +13,13 @@
 #include <sodium.h>
 
 #include "app.h"
-#include "json_out.h"
+#include "endpoints.h"
 #include "jwt.h"
 #include "log.h"
 #include "metrics.h"
 #include "scoreboard.h"
 #include "util.h"
 #include "valid.h"
-
-const struct handler handlers[H__MAX] = {
-	[H_HEALTH] = { HF_OWN_ERRORS, h_health_plan, h_health_render },
-	[H_REGISTER] = { HF_BODY | HF_CPU, h_register_plan, h_register_render },
-	[H_LOGIN] = { HF_BODY | HF_CPU, h_login_plan, h_login_render },
-	[H_ME] = { HF_AUTH, h_me_plan, h_user_render },
-	[H_USERS_LIST] = { HF_AUTH, h_users_list_plan, h_users_list_render },
-	[H_USER_GET] = { HF_AUTH, h_user_get_plan, h_user_render },
-	[H_USER_PATCH] = { HF_AUTH | HF_BODY | HF_CPU | HF_USER_FIRST,
-	    h_user_patch_plan, h_user_patch_render },
-	[H_USER_DELETE] = { HF_AUTH, h_user_delete_plan, h_user_delete_render },
-	[H_TASKS_LIST] = { HF_AUTH, h_tasks_list_plan, h_tasks_list_render },
-	[H_TASK_CREATE] = { HF_AUTH | HF_BODY, h_task_create_plan,
-	    h_task_create_render },
-	[H_TASK_GET] = { HF_AUTH, h_task_get_plan, h_task_render },
-	[H_TASK_PATCH] = { HF_AUTH | HF_BODY, h_task_patch_plan,
-	    h_task_render },
-	[H_TASK_DELETE] = { HF_AUTH, h_task_delete_plan, h_task_delete_render },
-	[H_TASKS_EXPORT] = { HF_AUTH | HF_STREAM, h_tasks_export_plan, NULL },
-	[H_METRICS] = { 0, h_metrics_plan, NULL },
-	[H_STATUS] = { 0, h_status_plan, NULL },
-};
 
 void
 app_init(struct app *a, const struct conf *c)
@@ -59,15 +37,19 @@ app_free(struct app *a)
 	plan_free(&a->plan);
 }
 
-static struct app_ctx
-app_ctx(const struct app *a)
+/* A handler call's context for r: the world, the request, its answer. */
+static struct hctx
+app_hctx(const struct app *a, struct req *r, struct plan *p, struct resp *resp)
 {
-	struct app_ctx	 ctx;
+	struct hctx c;
 
-	ctx.conf = a->conf;
-	ctx.now = (int64_t)time(NULL);
-	ctx.user_checked = false;
-	return ctx;
+	memset(&c, 0, sizeof(c));
+	c.conf = a->conf;
+	c.now = (int64_t)time(NULL);
+	c.req = r;
+	c.plan = p;
+	c.resp = resp;
+	return c;
 }
 
 /*
@@ -173,8 +155,8 @@ app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 {
 	const char		*q, *qs = NULL;
 	size_t			 plen;
-	const struct handler	*h;
-	struct app_ctx		 ctx = app_ctx(a);
+	const struct endpoint	*ep;
+	struct hctx		 ctx = app_hctx(a, r, p, resp);
 	char			 err[256];
 	enum terr		 e;
 
@@ -199,7 +181,7 @@ app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 		resp_error(resp, TERR_INVALID, "id must be a lower-case UUID");
 		return false;
 	}
-	h = &handlers[r->match.handler];
+	ep = &endpoints[r->match.endpoint];
 
 	if (r->body_too_large) {
 		resp_error(resp, TERR_TOOLARGE, NULL);
@@ -209,11 +191,11 @@ app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 		resp_error(resp, TERR_INVALID, "malformed query string");
 		return false;
 	}
-	if ((h->flags & HF_AUTH) && (e = app_auth(a, r, ctx.now)) != TERR_OK) {
+	if ((ep->flags & HF_AUTH) && (e = app_auth(a, r, ctx.now)) != TERR_OK) {
 		resp_error(resp, e, "missing, invalid or expired token");
 		return false;
 	}
-	if (h->flags & HF_BODY) {
+	if (ep->flags & HF_BODY) {
 		if (r->body_len > 0 &&
 		    !valid_json_content_type(r->content_type)) {
 			resp_error(resp, TERR_MEDIATYPE, NULL);
@@ -228,7 +210,7 @@ app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 		}
 	}
 
-	if ((h->flags & HF_USER_FIRST) && a->sync_db) {
+	if ((ep->flags & HF_USER_FIRST) && a->sync_db) {
 		if ((e = app_user_exists(a, r, p)) != TERR_OK) {
 			resp_error(resp, e,
 			    e == TERR_UNAUTH ?
@@ -245,7 +227,9 @@ app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 		return false;
 	}
 	err[0] = '\0';
-	e = h->plan(&ctx, r, p, resp, err, sizeof(err));
+	ctx.msg = err;
+	ctx.msgsz = sizeof(err);
+	e = ep->plan(&ctx);
 	if (e != TERR_OK) {
 		resp_error(resp, e, err[0] != '\0' ? err : NULL);
 		return false;
@@ -257,15 +241,17 @@ void
 app_finish(struct app *a, struct req *r, const PGresult *res, enum terr e,
     struct resp *resp)
 {
-	const struct handler	*h = &handlers[r->match.handler];
-	struct app_ctx		 ctx = app_ctx(a);
+	const struct endpoint *ep = &endpoints[r->match.endpoint];
+	struct hctx	       ctx = app_hctx(a, r, NULL, resp);
 
-	if (e != TERR_OK && (h->flags & HF_OWN_ERRORS) == 0) {
+	if (e != TERR_OK && (ep->flags & HF_OWN_ERRORS) == 0) {
 		resp_error(resp, e, e == TERR_UNAUTH ?
 		    "missing, invalid or expired token" : NULL);
 		return;
 	}
-	h->render(&ctx, r, res, e, resp);
+	ctx.res = res;
+	ctx.err = e;
+	ep->render(&ctx);
 }
 
 void
@@ -289,18 +275,21 @@ enum stream_result
 app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
     const struct stream_out *out)
 {
-	PGresult	*res = NULL;
-	enum terr	 e;
+	PGresult	      *res = NULL;
+	enum terr	       e;
+	const struct endpoint *ep;
 
 	if (!app_begin(a, r, resp, &a->plan))
 		return STREAM_RESP;
-	if (handlers[r->match.handler].flags & HF_STREAM) {
-		struct app_ctx	   ctx = app_ctx(a);
+	ep = &endpoints[r->match.endpoint];
+	if (ep->stream != NULL) {
+		struct hctx	   ctx = app_hctx(a, r, &a->plan, resp);
 		enum stream_result sr;
 
 		/*
-		 * An export holds a blocking worker while it streams: one
-		 * account may not hold more than APP_EXPORTS_PER_USER.
+		 * A stream (the export) holds a blocking worker while it
+		 * runs: one account may not hold more than
+		 * APP_EXPORTS_PER_USER.
 		 */
 		if (!scoreboard_export_begin(scoreboard, metrics_self,
 			r->user_id, APP_EXPORTS_PER_USER)) {
@@ -310,8 +299,7 @@ app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
 			resp->retry_after = 5;
 			return STREAM_RESP;
 		}
-		sr =
-		    h_tasks_export_stream(&ctx, r, &a->plan, &a->db, resp, out);
+		sr = ep->stream(&ctx, &a->db, out);
 		scoreboard_export_end(metrics_self);
 		return sr;
 	}
@@ -319,189 +307,4 @@ app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
 	app_finish(a, r, res, e, resp);
 	PQclear(res);
 	return STREAM_RESP;
-}
-
-/* --- helpers shared by the handlers --------------------------------- */
-
-/*
- * The columns of USER_COLS and TASK_COLS, in order: each key is written
- * with the punctuation before it.  password_hash is never selected, so
- * it can never be rendered.
- */
-struct col {
-	const char *key;
-	size_t	    keylen;
-	bool	    time; /* a timestamptz, else text */
-};
-#define COL(k, t)                   \
-	{                           \
-		k, sizeof(k) - 1, t \
-	}
-
-static const struct col user_cols[] = {
-	COL("{\"id\":", false),
-	COL(",\"email\":", false),
-	COL(",\"name\":", false),
-	COL(",\"created_at\":", true),
-	COL(",\"updated_at\":", true),
-};
-
-static const struct col task_cols[] = {
-	COL("{\"id\":", false),
-	COL(",\"user_id\":", false),
-	COL(",\"title\":", false),
-	COL(",\"description\":", false),
-	COL(",\"status\":", false),
-	COL(",\"priority\":", false),
-	COL(",\"due_at\":", true),
-	COL(",\"created_at\":", true),
-	COL(",\"updated_at\":", true),
-};
-
-/* One row as a JSON object; NULL columns are null. */
-static void
-render_cols(struct jbuf *jb, const PGresult *r, int row, const struct col *cols,
-    int ncols)
-{
-	if (PQnfields(r) < ncols) {
-		jb->failed = true;
-		return;
-	}
-	for (int i = 0; i < ncols; i++) {
-		const char *v = PQgetvalue(r, row, i);
-		size_t	    n = (size_t)PQgetlength(r, row, i);
-
-		jb_raw(jb, cols[i].key, cols[i].keylen);
-		if (PQgetisnull(r, row, i))
-			jb_lit(jb, "null");
-		else if (cols[i].time)
-			jb_pgtime(jb, v, n);
-		else
-			jb_str(jb, v, n);
-	}
-	jb_lit(jb, "}");
-}
-
-void
-render_user_row(struct jbuf *jb, const PGresult *r, int row)
-{
-	render_cols(jb, r, row, user_cols, 5);
-}
-
-void
-render_task_row(struct jbuf *jb, const PGresult *r, int row)
-{
-	render_cols(jb, r, row, task_cols, 9);
-}
-
-/*
- * Renders a list whose rows are LEFT JOINed to the caller's row: no row
- * at all is 401, and a single row of NULLs is an empty page.
- */
-void
-render_list(const PGresult *res, struct resp *resp,
-    void (*row_fn)(struct jbuf *, const PGresult *, int))
-{
-	struct jbuf jb;
-	int	    n = PQntuples(res);
-	bool	    first = true;
-
-	if (n == 0) {
-		resp_error(resp, TERR_UNAUTH, NULL);
-		return;
-	}
-	jb_begin(&jb, resp);
-	jb_lit(&jb, "[");
-	for (int i = 0; i < n; i++) {
-		if (PQgetisnull(res, i, 0))
-			continue;
-		if (!first)
-			jb_lit(&jb, ",");
-		first = false;
-		row_fn(&jb, res, i);
-	}
-	jb_lit(&jb, "]");
-	jb_end(&jb, resp, 200);
-}
-
-void
-render_one(const PGresult *res, struct resp *resp, int status,
-    const char *notfound, void (*row_fn)(struct jbuf *, const PGresult *, int))
-{
-	struct jbuf jb;
-
-	if (PQntuples(res) == 0) {
-		resp_error(resp, TERR_UNAUTH, NULL);
-		return;
-	}
-	if (PQgetisnull(res, 0, 0)) {
-		resp_error(resp, TERR_NOTFOUND, notfound);
-		return;
-	}
-	jb_begin(&jb, resp);
-	row_fn(&jb, res, 0);
-	jb_end(&jb, resp, status);
-}
-
-static enum terr
-hq_int(const struct req *r, const char *key, long long def, long long min,
-    long long max, long long *out, char *err, size_t errsz)
-{
-	const char	*v;
-	int		 n;
-
-	*out = def;
-	v = query_get(&r->query, key, &n);
-	if (n == 0)
-		return TERR_OK;
-	if (n > 1) {
-		snprintf(err, errsz, "%s must be given at most once", key);
-		return TERR_INVALID;
-	}
-	if (!util_parse_int(v, min, max, out)) {
-		snprintf(err, errsz, "%s must be an integer from %lld to %lld",
-		    key, min, max);
-		return TERR_INVALID;
-	}
-	return TERR_OK;
-}
-
-enum terr
-hq_paging(const struct req *r, long long *limit, long long *offset,
-    char *err, size_t errsz)
-{
-	enum terr	 e;
-
-	e = hq_int(r, "limit", LIM_PAGE_LIMIT_DEFAULT, LIM_PAGE_LIMIT_MIN,
-	    LIM_PAGE_LIMIT_MAX, limit, err, errsz);
-	if (e == TERR_OK)
-		e = hq_int(r, "offset", 0, 0, LIM_PAGE_OFFSET_MAX, offset, err,
-		    errsz);
-	return e;
-}
-
-enum terr
-hq_enum(const struct req *r, const char *key, const char *const *vals,
-    const char **out, char *err, size_t errsz)
-{
-	const char	*v;
-	int		 n;
-
-	*out = NULL;
-	v = query_get(&r->query, key, &n);
-	if (n == 0)
-		return TERR_OK;
-	if (n == 1)
-		for (const char *const *e = vals; *e != NULL; e++)
-			if (strcmp(*e, v) == 0) {
-				*out = *e;
-				return TERR_OK;
-			}
-	snprintf(err, errsz, "%s must be given once, as one of:", key);
-	for (const char *const *e = vals; *e != NULL; e++) {
-		size_t off = strlen(err);
-		snprintf(err + off, errsz - off, "%s %s", e == vals ? "" : ",",
-		    *e);
-	}
-	return TERR_INVALID;
 }

@@ -21,6 +21,7 @@
 
 #include "api_limits.h"
 #include "app.h"
+#include "endpoints.h"
 #include "ev_conn.h"
 #include "ev_loop.h"
 #include "fcgi_params.h"
@@ -451,7 +452,7 @@ request_ready(struct ev_conn *c)
 		return;
 	}
 	log_set_request(NULL, NULL);
-	if (handlers[c->req.match.handler].flags & HF_STREAM) {
+	if (endpoints[c->req.match.endpoint].stream != NULL) {
 		log_error("%s reached the event worker; route it to the "
 			  "blocking pool in nginx",
 		    router_pattern(c->req.match.route));

@@ -16,6 +16,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "password.h"
+#include "render.h"
 #include "valid.h"
 
 static const struct vfield register_fields[] = {
@@ -31,15 +32,15 @@ static const struct vfield register_fields[] = {
  * unique index, mapped by db_result_error).
  */
 enum terr
-h_register_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_register_plan(struct hctx *c)
 {
+	struct req	*r = c->req;
+	struct plan	*p = c->plan;
 	struct vvalue	 v[3];
 	char		 hash[PASSWORD_HASH_MAX];
 	enum terr	 e;
 
-	(void)ctx; (void)resp;
-	e = valid_fields(r->json, register_fields, 3, v, err, errsz);
+	e = valid_fields(r->json, register_fields, 3, v, c->msg, c->msgsz);
 	if (e != TERR_OK)
 		return e;
 	if (password_hash(v[2].str, v[2].len, hash) == -1)
@@ -53,12 +54,13 @@ h_register_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 }
 
 void
-h_register_render(const struct app_ctx *ctx, struct req *r,
-    const PGresult *res, enum terr e, struct resp *resp)
+h_register_render(struct hctx *c)
 {
+	struct req     *r = c->req;
+	struct resp    *resp = c->resp;
+	const PGresult *res = c->res;
 	struct jbuf jb;
 
-	(void)ctx; (void)e;
 	if (PQntuples(res) != 1 || PQgetlength(res, 0, 0) != LIM_UUID_LEN) {
 		resp_error(resp, TERR_INTERNAL, NULL);
 		return;
@@ -82,14 +84,14 @@ static const struct vfield login_fields[] = {
 
 /* 200 token; 400 fields missing or of the wrong type; 401 bad login. */
 enum terr
-h_login_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_login_plan(struct hctx *c)
 {
+	struct req	*r = c->req;
+	struct plan	*p = c->plan;
 	struct vvalue	 v[2];
 	enum terr	 e;
 
-	(void)ctx; (void)resp;
-	e = valid_fields(r->json, login_fields, 2, v, err, errsz);
+	e = valid_fields(r->json, login_fields, 2, v, c->msg, c->msgsz);
 	if (e != TERR_OK)
 		return e;
 	p->stmt = STMT_USER_BY_EMAIL;
@@ -97,15 +99,16 @@ h_login_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 }
 
 void
-h_login_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
-    enum terr e, struct resp *resp)
+h_login_render(struct hctx *c)
 {
+	struct req		*r = c->req;
+	struct resp		*resp = c->resp;
+	const PGresult		*res = c->res;
 	struct json_object	*pw, *o;
 	const char		*pws;
 	size_t			 pwlen;
 	char			 token[LIM_TOKEN_MAX];
 
-	(void)e;
 	/* The plan validated it: a string is there. */
 	if (!json_object_object_get_ex(r->json, "password", &pw)) {
 		resp_error(resp, TERR_INTERNAL, NULL);
@@ -123,9 +126,9 @@ h_login_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
 		resp_error(resp, TERR_UNAUTH, "invalid email or password");
 		return;
 	}
-	if (jwt_sign(ctx->conf->jwt_secret, ctx->conf->jwt_secret_len,
-	    PQgetvalue(res, 0, 0), ctx->now, ctx->now + ctx->conf->jwt_ttl,
-	    token, sizeof(token)) == -1 ||
+	if (jwt_sign(c->conf->jwt_secret, c->conf->jwt_secret_len,
+		PQgetvalue(res, 0, 0), c->now, c->now + c->conf->jwt_ttl, token,
+		sizeof(token)) == -1 ||
 	    (o = json_object_new_object()) == NULL) {
 		resp_error(resp, TERR_INTERNAL, NULL);
 		return;
@@ -136,7 +139,7 @@ h_login_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
 	json_object_object_add(o, "token_type",
 	    json_object_new_string("Bearer"));
 	json_object_object_add(o, "expires_in",
-	    json_object_new_int64(ctx->conf->jwt_ttl));
+	    json_object_new_int64(c->conf->jwt_ttl));
 	resp_json(resp, 200, o);
 	json_object_put(o);
 	sodium_memzero(token, sizeof(token));

@@ -10,29 +10,25 @@
 #include "handlers.h"
 
 enum terr
-h_health_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_health_plan(struct hctx *c)
 {
-	(void)ctx; (void)r; (void)resp; (void)err; (void)errsz;
-	p->stmt = STMT_PING;
+	c->plan->stmt = STMT_PING;
 	return TERR_OK;
 }
 
 void
-h_health_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
-    enum terr e, struct resp *resp)
+h_health_render(struct hctx *c)
 {
 	static const char ok[] = "{\"status\":\"ok\",\"database\":\"ok\"}";
 	static const char bad[] =
 	    "{\"status\":\"degraded\",\"database\":\"unavailable\"}";
 
-	(void)ctx; (void)r; (void)res;
-	if (e == TERR_OK) {
-		resp_raw(resp, 200, "application/json; charset=utf-8", ok,
+	if (c->err == TERR_OK) {
+		resp_raw(c->resp, 200, "application/json; charset=utf-8", ok,
 		    sizeof(ok) - 1);
 		return;
 	}
-	resp_raw(resp, 503, "application/json; charset=utf-8", bad,
+	resp_raw(c->resp, 503, "application/json; charset=utf-8", bad,
 	    sizeof(bad) - 1);
-	resp->retry_after = 1;
+	c->resp->retry_after = 1;
 }

@@ -26,13 +26,13 @@ answer(struct resp *resp, const char *ctype, char *body, size_t len)
 }
 
 enum terr
-h_metrics_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_metrics_plan(struct hctx *c)
 {
+	struct plan *p = c->plan;
+	struct resp *resp = c->resp;
 	size_t	 len = 0;
 	char	*body;
 
-	(void)ctx; (void)r; (void)err; (void)errsz;
 	p->stmt = STMT_NONE;
 	if (scoreboard == NULL)
 		return TERR_INTERNAL;
@@ -42,18 +42,17 @@ h_metrics_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 }
 
 enum terr
-h_status_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_status_plan(struct hctx *c)
 {
+	struct plan *p = c->plan;
+	struct resp *resp = c->resp;
 	size_t	 len = 0;
 	char	*body;
 
-	(void)r; (void)err; (void)errsz;
 	p->stmt = STMT_NONE;
 	if (scoreboard == NULL)
 		return TERR_INTERNAL;
 	/* Rendered first: the body's length is known only afterwards. */
-	body = metrics_render_status(scoreboard, util_mono_us(), ctx->now,
-	    &len);
+	body = metrics_render_status(scoreboard, util_mono_us(), c->now, &len);
 	return answer(resp, "application/json; charset=utf-8", body, len);
 }

@@ -11,8 +11,10 @@
 
 #include "api_limits.h"
 #include "handlers.h"
+#include "hquery.h"
 #include "json_out.h"
 #include "log.h"
+#include "render.h"
 #include "util.h"
 #include "valid.h"
 
@@ -23,19 +25,19 @@ const char *const task_priorities[] = { "low", "medium", "high",
 
 /* GET /api/v1/tasks: 200 array, newest first; 400 filters/paging; 401. */
 enum terr
-h_tasks_list_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_tasks_list_plan(struct hctx *c)
 {
+	struct req	*r = c->req;
+	struct plan	*p = c->plan;
 	const char	*status, *priority;
 	long long	 limit, offset;
 	enum terr	 e;
 
-	(void)ctx; (void)resp;
-	if ((e = hq_enum(r, "status", task_statuses, &status, err, errsz)) !=
-	    TERR_OK ||
-	    (e = hq_enum(r, "priority", task_priorities, &priority, err,
-	    errsz)) != TERR_OK ||
-	    (e = hq_paging(r, &limit, &offset, err, errsz)) != TERR_OK)
+	if ((e = hq_enum(r, "status", task_statuses, &status, c->msg,
+		 c->msgsz)) != TERR_OK ||
+	    (e = hq_enum(r, "priority", task_priorities, &priority, c->msg,
+		 c->msgsz)) != TERR_OK ||
+	    (e = hq_paging(r, &limit, &offset, c->msg, c->msgsz)) != TERR_OK)
 		return e;
 	p->stmt = STMT_TASKS_LIST;
 	plan_param(p, r->user_id);
@@ -48,11 +50,9 @@ h_tasks_list_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 }
 
 void
-h_tasks_list_render(const struct app_ctx *ctx, struct req *r,
-    const PGresult *res, enum terr e, struct resp *resp)
+h_tasks_list_render(struct hctx *c)
 {
-	(void)ctx; (void)r; (void)e;
-	render_list(res, resp, render_task_row);
+	render_list(c->res, c->resp, render_task_row);
 }
 
 /* Adds a timestamp parameter normalised to UTC, or NULL. */
@@ -91,15 +91,15 @@ static const struct vfield task_create_fields[] = {
 
 /* POST /api/v1/tasks: 201 task + Location; 400; 401. */
 enum terr
-h_task_create_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_task_create_plan(struct hctx *c)
 {
+	struct req	*r = c->req;
+	struct plan	*p = c->plan;
 	struct vvalue	 v[4];
 	enum terr	 e;
 
-	(void)ctx; (void)resp;
-	if ((e = valid_fields(r->json, task_create_fields, 4, v, err, errsz)) !=
-	    TERR_OK)
+	if ((e = valid_fields(r->json, task_create_fields, 4, v, c->msg,
+		 c->msgsz)) != TERR_OK)
 		return e;
 	p->stmt = STMT_TASK_INSERT;
 	plan_param(p, r->user_id);
@@ -116,35 +116,29 @@ h_task_create_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 }
 
 void
-h_task_create_render(const struct app_ctx *ctx, struct req *r,
-    const PGresult *res, enum terr e, struct resp *resp)
+h_task_create_render(struct hctx *c)
 {
-	(void)ctx; (void)r; (void)e;
-	render_one(res, resp, 201, "task not found", render_task_row);
-	if (resp->status == 201)
-		snprintf(resp->location, sizeof(resp->location),
-		    "/api/v1/tasks/%s", PQgetvalue(res, 0, 0));
+	render_one(c->res, c->resp, 201, "task not found", render_task_row);
+	if (c->resp->status == 201)
+		snprintf(c->resp->location, sizeof(c->resp->location),
+		    "/api/v1/tasks/%s", PQgetvalue(c->res, 0, 0));
 }
 
 /* GET /api/v1/tasks/{id}: 200 task; 400 bad id; 401; 404. */
 enum terr
-h_task_get_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_task_get_plan(struct hctx *c)
 {
-	(void)ctx; (void)resp; (void)err; (void)errsz;
-	p->stmt = STMT_TASK_GET;
-	plan_param(p, r->user_id);
-	plan_param(p, r->match.id);
+	c->plan->stmt = STMT_TASK_GET;
+	plan_param(c->plan, c->req->user_id);
+	plan_param(c->plan, c->req->match.id);
 	return TERR_OK;
 }
 
 /* Renders TASK_GET/TASK_UPDATE: no row 401, a row of NULLs 404. */
 void
-h_task_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
-    enum terr e, struct resp *resp)
+h_task_render(struct hctx *c)
 {
-	(void)ctx; (void)r; (void)e;
-	render_one(res, resp, 200, "task not found", render_task_row);
+	render_one(c->res, c->resp, 200, "task not found", render_task_row);
 }
 
 static const struct vfield task_patch_fields[] = {
@@ -161,15 +155,15 @@ static const struct vfield task_patch_fields[] = {
  * ever assembled; updated_at moves only on a real change.
  */
 enum terr
-h_task_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_task_patch_plan(struct hctx *c)
 {
+	struct req	*r = c->req;
+	struct plan	*p = c->plan;
 	struct vvalue	 v[5];
 	enum terr	 e;
 
-	(void)ctx; (void)resp;
-	if ((e = valid_fields(r->json, task_patch_fields, 5, v, err, errsz)) !=
-	    TERR_OK)
+	if ((e = valid_fields(r->json, task_patch_fields, 5, v, c->msg,
+		 c->msgsz)) != TERR_OK)
 		return e;
 	p->stmt = STMT_TASK_UPDATE;
 	plan_param(p, r->user_id);
@@ -185,37 +179,31 @@ h_task_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 
 /* DELETE /api/v1/tasks/{id}: 204; 400 bad id; 401; 404. */
 enum terr
-h_task_delete_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_task_delete_plan(struct hctx *c)
 {
-	(void)ctx; (void)resp; (void)err; (void)errsz;
-	p->stmt = STMT_TASK_DELETE;
-	plan_param(p, r->user_id);
-	plan_param(p, r->match.id);
+	c->plan->stmt = STMT_TASK_DELETE;
+	plan_param(c->plan, c->req->user_id);
+	plan_param(c->plan, c->req->match.id);
 	return TERR_OK;
 }
 
 void
-h_task_delete_render(const struct app_ctx *ctx, struct req *r,
-    const PGresult *res, enum terr e, struct resp *resp)
+h_task_delete_render(struct hctx *c)
 {
-	(void)ctx; (void)r; (void)e;
-	if (PQntuples(res) == 0)
-		resp_error(resp, TERR_UNAUTH, NULL);
-	else if (PQgetisnull(res, 0, 0))
-		resp_error(resp, TERR_NOTFOUND, "task not found");
+	if (PQntuples(c->res) == 0)
+		resp_error(c->resp, TERR_UNAUTH, NULL);
+	else if (PQgetisnull(c->res, 0, 0))
+		resp_error(c->resp, TERR_NOTFOUND, "task not found");
 	else
-		resp_empty(resp, 204);
+		resp_empty(c->resp, 204);
 }
 
 /* GET /api/v1/tasks/export: 200 NDJSON, streamed; 401. */
 enum terr
-h_tasks_export_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_tasks_export_plan(struct hctx *c)
 {
-	(void)ctx; (void)resp; (void)err; (void)errsz;
-	p->stmt = STMT_TASKS_EXPORT;
-	plan_param(p, r->user_id);
+	c->plan->stmt = STMT_TASKS_EXPORT;
+	plan_param(c->plan, c->req->user_id);
 	return TERR_OK;
 }
 
@@ -229,17 +217,17 @@ h_tasks_export_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
  * failure can only cut the connection (STREAM_ABORT).
  */
 enum stream_result
-h_tasks_export_stream(const struct app_ctx *ctx, struct req *r,
-    struct plan *p, struct db *db, struct resp *resp,
+h_tasks_export_stream(struct hctx *c, struct db *db,
     const struct stream_out *out)
 {
+	struct plan		*p = c->plan;
+	struct resp		*resp = c->resp;
 	PGresult		*res;
 	struct jbuf		 line = { NULL, 0, 0, false }; /* one row */
 	enum terr		 e;
 	bool			 started = false, failed = false;
 	unsigned long		 rows = 0;
 
-	(void)ctx; (void)r;
 	if ((e = db_ready(db)) != TERR_OK) {
 		resp_error(resp, e, NULL);
 		return STREAM_RESP;

@@ -14,51 +14,47 @@
 
 #include "api_limits.h"
 #include "handlers.h"
+#include "hquery.h"
 #include "password.h"
+#include "render.h"
 #include "valid.h"
 
 /* GET /api/v1/me: 200 user; 401. */
 enum terr
-h_me_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_me_plan(struct hctx *c)
 {
-	(void)ctx; (void)resp; (void)err; (void)errsz;
-	p->stmt = STMT_USER_ME;
-	plan_param(p, r->user_id);
+	c->plan->stmt = STMT_USER_ME;
+	plan_param(c->plan, c->req->user_id);
 	return TERR_OK;
 }
 
 /* GET /api/v1/users/{id}: 200 user; 400 bad id; 401; 404. */
 enum terr
-h_user_get_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_user_get_plan(struct hctx *c)
 {
-	(void)ctx; (void)resp; (void)err; (void)errsz;
-	p->stmt = STMT_USER_GET;
-	plan_param(p, r->user_id);
-	plan_param(p, r->match.id);
+	c->plan->stmt = STMT_USER_GET;
+	plan_param(c->plan, c->req->user_id);
+	plan_param(c->plan, c->req->match.id);
 	return TERR_OK;
 }
 
 /* Renders USER_ME/USER_GET: no row 401, a row of NULLs 404. */
 void
-h_user_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
-    enum terr e, struct resp *resp)
+h_user_render(struct hctx *c)
 {
-	(void)ctx; (void)r; (void)e;
-	render_one(res, resp, 200, "user not found", render_user_row);
+	render_one(c->res, c->resp, 200, "user not found", render_user_row);
 }
 
 /* GET /api/v1/users: 200 array, newest first; 400 paging; 401. */
 enum terr
-h_users_list_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_users_list_plan(struct hctx *c)
 {
+	struct req	*r = c->req;
+	struct plan	*p = c->plan;
 	long long	 limit, offset;
 	enum terr	 e;
 
-	(void)ctx; (void)resp;
-	if ((e = hq_paging(r, &limit, &offset, err, errsz)) != TERR_OK)
+	if ((e = hq_paging(r, &limit, &offset, c->msg, c->msgsz)) != TERR_OK)
 		return e;
 	p->stmt = STMT_USERS_LIST;
 	plan_param(p, r->user_id);
@@ -69,11 +65,9 @@ h_users_list_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 }
 
 void
-h_users_list_render(const struct app_ctx *ctx, struct req *r,
-    const PGresult *res, enum terr e, struct resp *resp)
+h_users_list_render(struct hctx *c)
 {
-	(void)ctx; (void)r; (void)e;
-	render_list(res, resp, render_user_row);
+	render_list(c->res, c->resp, render_user_row);
 }
 
 static bool
@@ -94,20 +88,20 @@ static const struct vfield user_patch_fields[] = {
  * caller still exists (401 before 403).
  */
 enum terr
-h_user_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_user_patch_plan(struct hctx *c)
 {
+	struct req	*r = c->req;
+	struct plan	*p = c->plan;
 	struct vvalue	 v[3];
 	enum terr	 e;
 
-	(void)resp;
 	if (!is_self(r)) {
 		p->stmt = STMT_USER_EXISTS;
 		plan_param(p, r->user_id);
 		return TERR_OK;
 	}
-	if ((e = valid_fields(r->json, user_patch_fields, 3, v, err, errsz)) !=
-	    TERR_OK)
+	if ((e = valid_fields(r->json, user_patch_fields, 3, v, c->msg,
+		 c->msgsz)) != TERR_OK)
 		return e;
 	p->stmt = STMT_USER_UPDATE;
 	plan_param(p, r->user_id);
@@ -130,9 +124,9 @@ h_user_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 		 * that cannot (the event worker, reached past nginx's
 		 * routing) must not hash in its event loop either.
 		 */
-		if (!ctx->user_checked) {
+		if (!c->user_checked) {
 			plan_reset(p);
-			snprintf(err, errsz,
+			snprintf(c->msg, c->msgsz,
 			    "password changes are served by "
 			    "the blocking pool");
 			return TERR_INTERNAL;
@@ -147,40 +141,35 @@ h_user_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 }
 
 void
-h_user_patch_render(const struct app_ctx *ctx, struct req *r,
-    const PGresult *res, enum terr e, struct resp *resp)
+h_user_patch_render(struct hctx *c)
 {
-	if (PQntuples(res) == 0) {
-		resp_error(resp, TERR_UNAUTH, NULL);
+	if (PQntuples(c->res) == 0) {
+		resp_error(c->resp, TERR_UNAUTH, NULL);
 		return;
 	}
-	if (!is_self(r)) {
-		resp_error(resp, TERR_FORBIDDEN, NULL);
+	if (!is_self(c->req)) {
+		resp_error(c->resp, TERR_FORBIDDEN, NULL);
 		return;
 	}
-	h_user_render(ctx, r, res, e, resp);
+	h_user_render(c);
 }
 
 /* DELETE /api/v1/users/{id}: 204 (tasks go too); 401; 403. */
 enum terr
-h_user_delete_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
-    struct resp *resp, char *err, size_t errsz)
+h_user_delete_plan(struct hctx *c)
 {
-	(void)ctx; (void)resp; (void)err; (void)errsz;
-	p->stmt = is_self(r) ? STMT_USER_DELETE : STMT_USER_EXISTS;
-	plan_param(p, r->user_id);
+	c->plan->stmt = is_self(c->req) ? STMT_USER_DELETE : STMT_USER_EXISTS;
+	plan_param(c->plan, c->req->user_id);
 	return TERR_OK;
 }
 
 void
-h_user_delete_render(const struct app_ctx *ctx, struct req *r,
-    const PGresult *res, enum terr e, struct resp *resp)
+h_user_delete_render(struct hctx *c)
 {
-	(void)ctx; (void)e;
-	if (PQntuples(res) == 0)
-		resp_error(resp, TERR_UNAUTH, NULL);
-	else if (!is_self(r))
-		resp_error(resp, TERR_FORBIDDEN, NULL);
+	if (PQntuples(c->res) == 0)
+		resp_error(c->resp, TERR_UNAUTH, NULL);
+	else if (!is_self(c->req))
+		resp_error(c->resp, TERR_FORBIDDEN, NULL);
 	else
-		resp_empty(resp, 204);
+		resp_empty(c->resp, 204);
 }

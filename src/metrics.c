@@ -255,7 +255,7 @@ buf_finish(struct buf *b, size_t *len)
 static const char *
 route_label(unsigned r)
 {
-	return r < ROUTE__MAX ? router_pattern((enum route_id)r) : "none";
+	return r < ROUTE__MAX ? router_pattern((enum endpoint_id)r) : "none";
 }
 
 /* --- Prometheus text -------------------------------------------------- */

@@ -1,7 +1,7 @@
 /*
- * router.h: the route table.  One row per (method, path pattern), each
- * naming its handler; 404 and 405 (with the Allow list) come out of the
- * same table, so they cannot disagree with it.
+ * router.h: matching a request to its endpoint (endpoints.def): one row
+ * per (method, path pattern); 404 and 405 (with the Allow list) come out
+ * of the same rows, so they cannot disagree with them.
  */
 #ifndef TASKAPI_ROUTER_H
 #define TASKAPI_ROUTER_H
@@ -11,40 +11,20 @@
 
 #include "api_limits.h"
 
-enum route_id {
-	ROUTE_HEALTH = 0,
-	ROUTE_REGISTER,
-	ROUTE_LOGIN,
-	ROUTE_ME,
-	ROUTE_USERS,
-	ROUTE_USER,
-	ROUTE_TASKS,
-	ROUTE_TASK,
-	ROUTE_EXPORT,
-	ROUTE_METRICS,
-	ROUTE_STATUS,
-	ROUTE__MAX
+/* One per row of endpoints.def, in its order. */
+enum endpoint_id {
+#define EP(name, method, pattern, flags, plan, render, stream) EP_##name,
+#include "endpoints.def"
+#undef EP
+	EP__MAX
 };
 
-enum handler_id {
-	H_HEALTH = 0,
-	H_REGISTER,
-	H_LOGIN,
-	H_ME,
-	H_USERS_LIST,
-	H_USER_GET,
-	H_USER_PATCH,
-	H_USER_DELETE,
-	H_TASKS_LIST,
-	H_TASK_CREATE,
-	H_TASK_GET,
-	H_TASK_PATCH,
-	H_TASK_DELETE,
-	H_TASKS_EXPORT,
-	H_METRICS,
-	H_STATUS,
-	H__MAX
-};
+/*
+ * A route is a path pattern, the label of the access log and the
+ * metrics.  Endpoints with the same pattern share a route, named by the
+ * first of them in endpoints.def; ROUTE__MAX is no route (a 404).
+ */
+#define ROUTE__MAX EP__MAX
 
 enum router_result {
 	ROUTER_OK = 0,
@@ -54,8 +34,8 @@ enum router_result {
 };
 
 struct route_match {
-	enum route_id	 route;
-	enum handler_id	 handler;
+	enum endpoint_id route;		/* the pattern's first endpoint */
+	enum endpoint_id endpoint;	/* the method's, for ROUTER_OK */
 	unsigned	 allow;		/* bit per enum http_method */
 	char		 id[LIM_UUID_LEN + 1];	/* "" when no {id} */
 };
@@ -70,11 +50,11 @@ struct route_match {
 enum router_result router_match(int method, const char *path, size_t len,
 	    struct route_match *m);
 
-/* The route's pattern, e.g. "/api/v1/tasks/{id}", for logs and metrics. */
-const char *router_pattern(enum route_id);
-
-/* The handler's name, e.g. "task_get". */
-const char *router_handler_name(enum handler_id);
+/*
+ * The pattern of an endpoint (or route), e.g. "/api/v1/tasks/{id}", for
+ * logs and metrics; "-" for ROUTE__MAX.
+ */
+const char *router_pattern(enum endpoint_id);
 
 /* Writes "GET, POST" for an allow mask into buf. */
 void	router_allow_header(unsigned allow, char *buf, size_t sz);

@@ -39,7 +39,7 @@ struct sb_slot {
 	atomic_int		 pid;
 	atomic_int		 kind;		/* enum sb_kind */
 	atomic_int		 state;
-	atomic_int		 handler;	/* enum handler_id while busy */
+	atomic_int		 handler; /* enum endpoint_id while busy */
 	atomic_llong		 req_start_us;	/* monotonic, while busy */
 	atomic_ullong		 requests;	/* served since start */
 	atomic_llong		 started_us;	/* monotonic, at fork */

@@ -515,7 +515,7 @@ worker_main(const struct conf *c, int listen_fd, struct sb_slot *slot)
 			sr = STREAM_RESP;
 		else
 			sr = app_handle_blocking(&app, &req, &resp, &out);
-		atomic_store(&slot->handler, (int)req.match.handler);
+		atomic_store(&slot->handler, (int)req.match.endpoint);
 
 		status = resp.status;
 		/* FCGX_Finish_r frees the params method_str points into. */

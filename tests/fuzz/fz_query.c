@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (int method = 0; method < METHOD__MAX; method++) {
 		enum router_result rr = router_match(method, buf, size, &m);
-		if (rr == ROUTER_OK && m.handler >= H__MAX)
+		if (rr == ROUTER_OK && m.endpoint >= EP__MAX)
 			abort();
 	}
 	return 0;

@@ -31,7 +31,7 @@
 #define TS_API "2026-11-21T09:30:00.123400Z" /* as the API answers it */
 
 static struct conf	 conf;
-static struct app_ctx	 ctx;
+static struct hctx	 ctx; /* the world: conf, clock */
 
 struct fixture {
 	struct req	 req;
@@ -66,6 +66,33 @@ teardown(void **state)
 	plan_free(&f->plan);
 	resp_free(&f->resp);
 	return 0;
+}
+
+/* Runs a plan on the fixture's request, with world's conf and clock. */
+static enum terr
+plan(struct fixture *f, plan_fn fn, const struct hctx *world)
+{
+	struct hctx c = *world;
+
+	c.req = &f->req;
+	c.plan = &f->plan;
+	c.resp = &f->resp;
+	c.msg = f->err;
+	c.msgsz = sizeof(f->err);
+	return fn(&c);
+}
+
+/* Renders res (or the error e) into the fixture's response. */
+static void
+render(struct fixture *f, render_fn fn, const PGresult *res, enum terr e)
+{
+	struct hctx c = ctx;
+
+	c.req = &f->req;
+	c.resp = &f->resp;
+	c.res = res;
+	c.err = e;
+	fn(&c);
 }
 
 static void
@@ -144,8 +171,7 @@ test_task_create_plan(void **state)
 
 	with_body(f, "{\"title\":\"  ab \",\"due_at\":\"2026-11-21T10:30:00+01:00\","
 	    "\"status\":\"done\"}");
-	assert_int_equal(h_task_create_plan(&ctx, &f->req, &f->plan, &f->resp,
-	    f->err, sizeof(f->err)), TERR_OK);
+	assert_int_equal(plan(f, h_task_create_plan, &ctx), TERR_OK);
 	assert_int_equal(f->plan.stmt, STMT_TASK_INSERT);
 	assert_int_equal(f->plan.nparams, db_stmt_nparams(STMT_TASK_INSERT));
 	param_is(&f->plan, 0, ME);
@@ -161,8 +187,7 @@ test_task_create_plan_refuses(void **state)
 	struct fixture	*f = *state;
 
 	with_body(f, "{\"title\":\"x\",\"priority\":\"urgent\"}");
-	assert_int_equal(h_task_create_plan(&ctx, &f->req, &f->plan, &f->resp,
-	    f->err, sizeof(f->err)), TERR_INVALID);
+	assert_int_equal(plan(f, h_task_create_plan, &ctx), TERR_INVALID);
 	assert_non_null(strstr(f->err, "priority"));
 }
 
@@ -173,8 +198,7 @@ test_task_patch_plan(void **state)
 
 	memcpy(f->req.match.id, TASK, sizeof(TASK));
 	with_body(f, "{\"description\":null,\"status\":\"done\"}");
-	assert_int_equal(h_task_patch_plan(&ctx, &f->req, &f->plan, &f->resp,
-	    f->err, sizeof(f->err)), TERR_OK);
+	assert_int_equal(plan(f, h_task_patch_plan, &ctx), TERR_OK);
 	assert_int_equal(f->plan.stmt, STMT_TASK_UPDATE);
 	assert_int_equal(f->plan.nparams, db_stmt_nparams(STMT_TASK_UPDATE));
 	param_is(&f->plan, 0, ME);
@@ -195,8 +219,7 @@ test_tasks_list_plan(void **state)
 
 	assert_int_equal(query_parse("status=done&limit=5&x=y", &f->req.query),
 	    0);
-	assert_int_equal(h_tasks_list_plan(&ctx, &f->req, &f->plan, &f->resp,
-	    f->err, sizeof(f->err)), TERR_OK);
+	assert_int_equal(plan(f, h_tasks_list_plan, &ctx), TERR_OK);
 	assert_int_equal(f->plan.stmt, STMT_TASKS_LIST);
 	param_is(&f->plan, 1, "done");
 	param_is(&f->plan, 2, NULL);
@@ -216,8 +239,7 @@ test_tasks_list_plan_refuses(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(query_parse(bad[i], &f->req.query), 0);
 		plan_reset(&f->plan);
-		if (h_tasks_list_plan(&ctx, &f->req, &f->plan, &f->resp, f->err,
-		    sizeof(f->err)) != TERR_INVALID)
+		if (plan(f, h_tasks_list_plan, &ctx) != TERR_INVALID)
 			fail_msg("accepted %s", bad[i]);
 	}
 }
@@ -229,8 +251,7 @@ test_user_patch_other_checks_caller_only(void **state)
 
 	memcpy(f->req.match.id, OTHER, sizeof(OTHER));
 	with_body(f, "{\"name\":\"x\"}");
-	assert_int_equal(h_user_patch_plan(&ctx, &f->req, &f->plan, &f->resp,
-	    f->err, sizeof(f->err)), TERR_OK);
+	assert_int_equal(plan(f, h_user_patch_plan, &ctx), TERR_OK);
 	assert_int_equal(f->plan.stmt, STMT_USER_EXISTS);
 	param_is(&f->plan, 0, ME);
 }
@@ -247,8 +268,7 @@ test_user_patch_password_not_hashed_unchecked(void **state)
 
 	memcpy(f->req.match.id, ME, sizeof(ME));
 	with_body(f, "{\"password\":\"a-new-password\"}");
-	(void)h_user_patch_plan(&ctx, &f->req, &f->plan, &f->resp, f->err,
-	    sizeof(f->err));
+	(void)plan(f, h_user_patch_plan, &ctx);
 	assert_int_not_equal(f->plan.stmt, STMT_USER_UPDATE);
 	for (int i = 0; i < f->plan.nparams; i++)
 		if (f->plan.values[i] != NULL &&
@@ -260,14 +280,12 @@ static void
 test_user_patch_password_hashed_once_checked(void **state)
 {
 	struct fixture *f = *state;
-	struct app_ctx	checked = ctx;
+	struct hctx	checked = ctx;
 
 	checked.user_checked = true;
 	memcpy(f->req.match.id, ME, sizeof(ME));
 	with_body(f, "{\"password\":\"a-new-password\"}");
-	assert_int_equal(h_user_patch_plan(&checked, &f->req, &f->plan,
-			     &f->resp, f->err, sizeof(f->err)),
-	    TERR_OK);
+	assert_int_equal(plan(f, h_user_patch_plan, &checked), TERR_OK);
 	assert_int_equal(f->plan.stmt, STMT_USER_UPDATE);
 }
 
@@ -279,20 +297,20 @@ test_task_render_statuses(void **state)
 	struct json_object	*o, *v;
 
 	r = task_result(0, false);
-	h_task_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	render(f, h_task_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 401);
 	assert_true(f->resp.www_authenticate);
 	PQclear(r);
 
 	resp_reset(&f->resp);
 	r = task_result(1, true);
-	h_task_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	render(f, h_task_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 404);
 	PQclear(r);
 
 	resp_reset(&f->resp);
 	r = task_result(1, false);
-	h_task_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	render(f, h_task_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 200);
 	o = resp_obj(&f->resp);
 	assert_int_equal(json_object_object_length(o), 9);
@@ -317,13 +335,13 @@ test_task_delete_render(void **state)
 	PGresult	*r;
 
 	r = make_result(1, names, 1, yes);
-	h_task_delete_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	render(f, h_task_delete_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 204);
 	assert_int_equal(f->resp.len, 0);
 	PQclear(r);
 	resp_reset(&f->resp);
 	r = make_result(1, names, 1, no);
-	h_task_delete_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	render(f, h_task_delete_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 404);
 	PQclear(r);
 }
@@ -334,7 +352,7 @@ test_list_render_empty_page(void **state)
 	struct fixture	*f = *state;
 	PGresult	*r = task_result(1, true);
 
-	h_tasks_list_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	render(f, h_tasks_list_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 200);
 	assert_string_equal(f->resp.body, "[]");
 	PQclear(r);
@@ -345,7 +363,7 @@ test_health_render(void **state)
 {
 	struct fixture	*f = *state;
 
-	h_health_render(&ctx, &f->req, NULL, TERR_DB, &f->resp);
+	render(f, h_health_render, NULL, TERR_DB);
 	assert_int_equal(f->resp.status, 503);
 	assert_int_equal(f->resp.retry_after, 1);
 	assert_non_null(strstr(f->resp.body, "\"degraded\""));
@@ -364,7 +382,7 @@ test_login_render(void **state)
 	assert_int_equal(password_hash("password123", 11, hash), 0);
 	with_body(f, "{\"email\":\"a@b.c\",\"password\":\"password123\"}");
 	r = make_result(2, names, 1, cells);
-	h_login_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	render(f, h_login_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 200);
 	o = resp_obj(&f->resp);
 	assert_true(json_object_object_get_ex(o, "token", &tok));
@@ -381,14 +399,14 @@ test_login_render(void **state)
 	resp_reset(&f->resp);
 	with_body(f, "{\"email\":\"a@b.c\",\"password\":\"password124\"}");
 	r = make_result(2, names, 1, cells);
-	h_login_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	render(f, h_login_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 401);
 	char body1[256];
 	snprintf(body1, sizeof(body1), "%s", f->resp.body);
 	PQclear(r);
 	resp_reset(&f->resp);
 	r = make_result(2, names, 0, cells);
-	h_login_render(&ctx, &f->req, r, TERR_OK, &f->resp);
+	render(f, h_login_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 401);
 	assert_string_equal(f->resp.body, body1);
 	PQclear(r);

@@ -58,24 +58,25 @@ test_observe_fold_render(void **state)
 	atomic_store(&sb->used, 4u); /* as the master, at each spawn */
 	/* Worker 0 and worker 1 each count some requests. */
 	metrics_self = &sb->slots[0];
-	metrics_observe(ROUTE_TASK, 200, 300);		/* 0.3 ms */
-	metrics_observe(ROUTE_TASK, 200, 7000);	/* 7 ms */
+	metrics_observe(EP_TASK_GET, 200, 300);	 /* 0.3 ms */
+	metrics_observe(EP_TASK_GET, 200, 7000); /* 7 ms */
 	metrics_observe(ROUTE__MAX, 404, 10);
 	metrics_db_error(MET_DB_CONFLICT);
 	metrics_self = &sb->slots[1];
-	metrics_observe(ROUTE_TASK, 200, 60000000);	/* past every bucket */
+	metrics_observe(EP_TASK_GET, 200, 60000000);	/* past every bucket */
 	metrics_observe(99, 418, 5);			/* clamped, "other" */
 	metrics_db_connect(1, 1);	/* first connect: not a reconnect */
 	metrics_db_connect(1, 0);
 	metrics_db_connect(0, 0);
 	metrics_self = NULL;
-	metrics_observe(ROUTE_TASK, 200, 1);		/* no slot: ignored */
+	metrics_observe(EP_TASK_GET, 200, 1); /* no slot: ignored */
 
 	/* Worker 0 dies: its counts move to retired, totals unchanged. */
 	atomic_store(&sb->slots[0].pid, 1234);
 	scoreboard_retire(sb, 0, SB_KIND_FCGI, SB_EXIT_CRASH, 1);
 	assert_int_equal(atomic_load(&sb->slots[0].pid), 0);
-	assert_int_equal(atomic_load(&sb->slots[0].met.requests[ROUTE_TASK][0]),
+	assert_int_equal(atomic_load(
+			     &sb->slots[0].met.requests[EP_TASK_GET][0]),
 	    0);
 	/* Worker 2 is stopped for idling beyond the spares: not a restart. */
 	atomic_store(&sb->slots[2].pid, 1235);

@@ -30,21 +30,21 @@ test_fixed_routes(void **state)
 
 	(void)state;
 	assert_int_equal(match(METHOD_GET, "/health", &m), ROUTER_OK);
-	assert_int_equal(m.handler, H_HEALTH);
+	assert_int_equal(m.endpoint, EP_HEALTH);
 	assert_int_equal(match(METHOD_POST, "/api/v1/auth/register", &m),
 	    ROUTER_OK);
-	assert_int_equal(m.handler, H_REGISTER);
+	assert_int_equal(m.endpoint, EP_REGISTER);
 	assert_int_equal(match(METHOD_POST, "/api/v1/auth/login", &m),
 	    ROUTER_OK);
-	assert_int_equal(m.handler, H_LOGIN);
+	assert_int_equal(m.endpoint, EP_LOGIN);
 	assert_int_equal(match(METHOD_GET, "/api/v1/me", &m), ROUTER_OK);
-	assert_int_equal(m.handler, H_ME);
+	assert_int_equal(m.endpoint, EP_ME);
 	assert_int_equal(match(METHOD_GET, "/api/v1/users", &m), ROUTER_OK);
-	assert_int_equal(m.handler, H_USERS_LIST);
+	assert_int_equal(m.endpoint, EP_USERS_LIST);
 	assert_int_equal(match(METHOD_GET, "/api/v1/tasks", &m), ROUTER_OK);
-	assert_int_equal(m.handler, H_TASKS_LIST);
+	assert_int_equal(m.endpoint, EP_TASKS_LIST);
 	assert_int_equal(match(METHOD_POST, "/api/v1/tasks", &m), ROUTER_OK);
-	assert_int_equal(m.handler, H_TASK_CREATE);
+	assert_int_equal(m.endpoint, EP_TASK_CREATE);
 }
 
 static void
@@ -55,23 +55,23 @@ test_id_routes(void **state)
 	(void)state;
 	assert_int_equal(match(METHOD_GET, "/api/v1/tasks/" UUID, &m),
 	    ROUTER_OK);
-	assert_int_equal(m.handler, H_TASK_GET);
+	assert_int_equal(m.endpoint, EP_TASK_GET);
 	assert_string_equal(m.id, UUID);
 	assert_int_equal(match(METHOD_PATCH, "/api/v1/tasks/" UUID, &m),
 	    ROUTER_OK);
-	assert_int_equal(m.handler, H_TASK_PATCH);
+	assert_int_equal(m.endpoint, EP_TASK_PATCH);
 	assert_int_equal(match(METHOD_DELETE, "/api/v1/tasks/" UUID, &m),
 	    ROUTER_OK);
-	assert_int_equal(m.handler, H_TASK_DELETE);
+	assert_int_equal(m.endpoint, EP_TASK_DELETE);
 	assert_int_equal(match(METHOD_GET, "/api/v1/users/" UUID, &m),
 	    ROUTER_OK);
-	assert_int_equal(m.handler, H_USER_GET);
+	assert_int_equal(m.endpoint, EP_USER_GET);
 	assert_int_equal(match(METHOD_PATCH, "/api/v1/users/" UUID, &m),
 	    ROUTER_OK);
-	assert_int_equal(m.handler, H_USER_PATCH);
+	assert_int_equal(m.endpoint, EP_USER_PATCH);
 	assert_int_equal(match(METHOD_DELETE, "/api/v1/users/" UUID, &m),
 	    ROUTER_OK);
-	assert_int_equal(m.handler, H_USER_DELETE);
+	assert_int_equal(m.endpoint, EP_USER_DELETE);
 }
 
 static void
@@ -82,8 +82,8 @@ test_export_beats_id(void **state)
 	(void)state;
 	assert_int_equal(match(METHOD_GET, "/api/v1/tasks/export", &m),
 	    ROUTER_OK);
-	assert_int_equal(m.handler, H_TASKS_EXPORT);
-	assert_int_equal(m.route, ROUTE_EXPORT);
+	assert_int_equal(m.endpoint, EP_TASKS_EXPORT);
+	assert_int_equal(m.route, EP_TASKS_EXPORT);
 	/* Only GET exists on the export. */
 	assert_int_equal(match(METHOD_DELETE, "/api/v1/tasks/export", &m),
 	    ROUTER_BADMETHOD);
@@ -166,10 +166,10 @@ static void
 test_names(void **state)
 {
 	(void)state;
-	assert_string_equal(router_pattern(ROUTE_TASK), "/api/v1/tasks/{id}");
+	assert_string_equal(router_pattern(EP_TASK_GET), "/api/v1/tasks/{id}");
 	assert_string_equal(router_pattern(ROUTE__MAX), "-");
-	assert_string_equal(router_handler_name(H_TASKS_EXPORT),
-	    "tasks_export");
+	assert_string_equal(router_pattern(EP_TASKS_EXPORT),
+	    "/api/v1/tasks/export");
 	assert_int_equal(req_method_parse("PATCH"), METHOD_PATCH);
 	assert_int_equal(req_method_parse("patch"), METHOD_OTHER);
 	assert_int_equal(req_method_parse(NULL), METHOD_OTHER);
