@@ -14,22 +14,11 @@
 #include <stdint.h>
 
 #include "api_limits.h"
+#include "http_method.h"
 #include "query.h"
 #include "router.h"
 
 struct json_object;
-
-enum http_method {
-	METHOD_GET = 0,
-	METHOD_POST,
-	METHOD_PATCH,
-	METHOD_DELETE,
-	METHOD_PUT,
-	METHOD_HEAD,
-	METHOD_OPTIONS,
-	METHOD_OTHER,
-	METHOD__MAX
-};
 
 struct req {
 	/* Input, borrowed from the worker loop. */

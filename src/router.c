@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "request.h"
+#include "http_method.h"
 #include "router.h"
 #include "util.h"
 
