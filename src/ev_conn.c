@@ -23,7 +23,7 @@
 #include "app.h"
 #include "endpoints.h"
 #include "ev_conn.h"
-#include "ev_loop.h"
+#include "ev_server.h"
 #include "fcgi_params.h"
 #include "fcgi_proto.h"
 #include "log.h"
@@ -78,7 +78,6 @@ struct ev_conn {
 	int64_t		  last_us;	 /* last byte in or out */
 	int64_t		  write_wait_us; /* output blocked since, or 0 */
 	int64_t		  req_start_us;	 /* first byte of this request */
-	size_t		  slot;		 /* in srv->conns */
 
 	uint8_t	   *in;
 	size_t	    in_len, in_cap;
@@ -98,19 +97,13 @@ struct ev_conn {
 	struct fcgi_req_extra extra;
 	unsigned long long    stdin_bytes;
 
-	struct ev_conn *dead_next;
+	struct ev_link link; /* the server's hold on it */
 };
 
-size_t *
-ev_conn_slot(struct ev_conn *c)
+struct ev_link *
+ev_conn_link(struct ev_conn *c)
 {
-	return &c->slot;
-}
-
-struct ev_conn **
-ev_conn_dead_next(struct ev_conn *c)
-{
-	return &c->dead_next;
+	return &c->link;
 }
 
 static void
@@ -127,6 +120,7 @@ ev_conn_new(struct ev_server *srv, int fd, bool refused)
 		return NULL;
 	c->tag.kind = EV_TAG_CONN;
 	c->srv = srv;
+	c->link.conn = c;
 	c->fd = fd;
 	c->refused = refused;
 	c->last_us = util_mono_us();
@@ -160,7 +154,7 @@ ev_conn_close(struct ev_conn *c)
 		return;
 	close(c->fd); /* also takes it out of the epoll set */
 	c->fd = -1;
-	ev_server_forget(c->srv, c);
+	ev_server_forget(c->srv, &c->link);
 	if (c->state == CS_SERVING) {
 		/* Its statement runs on; job_done frees it. */
 		c->state = CS_CLOSED;
@@ -168,7 +162,7 @@ ev_conn_close(struct ev_conn *c)
 		return;
 	}
 	c->state = CS_CLOSED;
-	ev_server_retire(c->srv, c);
+	ev_server_retire(c->srv, &c->link);
 }
 
 /* Grows *buf to hold need bytes (never past max); returns 0 or -1. */
@@ -479,7 +473,7 @@ job_done(struct ev_job *j)
 	    offsetof(struct ev_conn, job));
 
 	if (c->state == CS_CLOSED) { /* its client went away */
-		ev_server_retire(c->srv, c);
+		ev_server_retire(c->srv, &c->link);
 		return;
 	}
 	app_finish(&c->srv->app, &c->req, j->res, j->err, &c->resp);

@@ -32,6 +32,7 @@
 
 struct ev_server;
 struct ev_conn;
+struct ev_link;
 
 /*
  * A connection on an accepted fd (non-blocking), watched for input.
@@ -67,11 +68,8 @@ ev_conn_trim(struct ev_conn *, int64_t now_us);
 void
 ev_conn_free(struct ev_conn *);
 
-/* Its place in the server's array, and its link on the list of
- * connections to free after the turn (both the loop's). */
-size_t *
-ev_conn_slot(struct ev_conn *);
-struct ev_conn **
-ev_conn_dead_next(struct ev_conn *);
+/* The server's hold on c (ev_server.h), for the loop to count it in. */
+struct ev_link *
+ev_conn_link(struct ev_conn *);
 
 #endif /* TASKAPI_EV_CONN_H */

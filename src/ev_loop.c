@@ -29,60 +29,13 @@
  * them accepting pauses (the kernel's backlog holds the rest). */
 #define EV_REFUSE_EXTRA 64
 
-int
-ev_server_watch(struct ev_server *srv, int op, int fd, uint32_t events,
-    struct ev_tag *tag)
-{
-	struct epoll_event e;
-
-	memset(&e, 0, sizeof(e));
-	e.events = events;
-	e.data.ptr = tag;
-	return epoll_ctl(srv->ep, op, fd, &e);
-}
-
-static int
-conns_add(struct ev_server *srv, struct ev_conn *c)
-{
-	if (srv->nconns == srv->conns_cap) {
-		size_t cap = srv->conns_cap == 0 ? 64 : srv->conns_cap * 2;
-		/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-		struct ev_conn **n = realloc(srv->conns, cap * sizeof(*n));
-
-		if (n == NULL)
-			return -1;
-		srv->conns = n;
-		srv->conns_cap = cap;
-	}
-	*ev_conn_slot(c) = srv->nconns;
-	srv->conns[srv->nconns++] = c;
-	return 0;
-}
-
-void
-ev_server_forget(struct ev_server *srv, struct ev_conn *c)
-{
-	size_t		i = *ev_conn_slot(c);
-	struct ev_conn *last = srv->conns[--srv->nconns];
-
-	srv->conns[i] = last;
-	*ev_conn_slot(last) = i;
-}
-
-void
-ev_server_retire(struct ev_server *srv, struct ev_conn *c)
-{
-	*ev_conn_dead_next(c) = srv->dead;
-	srv->dead = c;
-}
-
 static void
 free_dead(struct ev_server *srv)
 {
 	while (srv->dead != NULL) {
-		struct ev_conn *c = srv->dead;
+		struct ev_conn *c = srv->dead->conn;
 
-		srv->dead = *ev_conn_dead_next(c);
+		srv->dead = srv->dead->dead_next;
 		ev_conn_free(c);
 	}
 }
@@ -183,7 +136,7 @@ accept_all(struct ev_server *srv)
 			close(fd);
 			continue;
 		}
-		if (conns_add(srv, c) == -1) {
+		if (ev_server_add(srv, ev_conn_link(c)) == -1) {
 			close(fd);
 			ev_conn_free(c);
 			continue;
@@ -212,7 +165,7 @@ sweep(struct ev_server *srv, int64_t now)
 	bool busy = ev_pipeline_pending(&srv->pl) > 0;
 
 	for (size_t i = 0; i < srv->nconns;) {
-		struct ev_conn *c = srv->conns[i];
+		struct ev_conn *c = srv->conns[i]->conn;
 
 		if (ev_conn_sweep(c, now))
 			continue; /* the last entry moved into i */
@@ -317,7 +270,7 @@ ev_loop_run(struct ev_server *srv)
 		log_flush();
 	}
 	while (srv->nconns > 0)
-		ev_conn_close(srv->conns[0]);
+		ev_conn_close(srv->conns[0]->conn);
 	free_dead(srv);
 	return 0;
 }

@@ -34,53 +34,7 @@
 #ifndef TASKAPI_EV_LOOP_H
 #define TASKAPI_EV_LOOP_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include "app.h"
-#include "conf.h"
-#include "ev_pipeline.h"
-#include "ev_tag.h"
-#include "scoreboard.h"
-
-#define EV_PEERS_MAX 16 /* FCGI_WEB_SERVER_ADDRS entries */
-
-struct ev_conn;
-
-struct ev_server {
-	const struct conf *conf;
-	struct sb_slot	  *slot;
-	int		   ep;
-	struct ev_tag	   listen_tag; /* EV_TAG_LISTEN */
-	int		   lfd;
-	bool		   tcp; /* lfd is AF_INET/AF_INET6 */
-	bool		   accepting;
-	int64_t		   accept_resume_us;
-	bool		   stopping;
-	int64_t		   stop_deadline_us;
-	struct app	   app; /* plans and renders */
-	struct ev_pipeline pl;
-	struct ev_conn	 **conns;
-	size_t		   nconns, conns_cap;
-	struct ev_conn	  *dead; /* closed, freed after the turn */
-	int64_t		   refused_log_us;
-	char		  *peers[EV_PEERS_MAX]; /* allowed TCP peers */
-	size_t		   npeers;
-};
-
-/* epoll_ctl on the server's set; op EPOLL_CTL_ADD, _MOD or _DEL. */
-int
-ev_server_watch(struct ev_server *, int op, int fd, uint32_t events,
-    struct ev_tag *tag);
-
-/* Takes c out of the connections counted and swept (its fd is closed). */
-void
-ev_server_forget(struct ev_server *, struct ev_conn *);
-
-/* Frees c at the end of this loop turn (callers may still hold it). */
-void
-ev_server_retire(struct ev_server *, struct ev_conn *);
+#include "ev_server.h"
 
 /*
  * Runs the loop on srv (set up by evworker_main) until stopped and
