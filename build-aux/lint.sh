@@ -9,8 +9,11 @@
 #      checks, POSIX and json-c knowledge;
 #   2. clang-tidy with the checks in .clang-tidy, every warning an error,
 #      using BUILDDIR/compile_commands.json;
-#   3. clang-format --dry-run --Werror with .clang-format.
-# Exits 0 when all three are clean, 1 when any of them found something,
+#   3. clang-format --dry-run --Werror with .clang-format;
+#   4. build-aux/include-cycles.py: no two modules of src/ include each
+#      other, and no two objects of BUILDDIR/src/libtaskapi.a use each
+#      other's symbols (it builds the library first).
+# Exits 0 when all four are clean, 1 when any of them found something,
 # 2 when a tool is missing or the build tree is not usable.
 #
 # compile_commands.json: when BUILDDIR has none, or it lacks one of
@@ -32,7 +35,8 @@
 #   LINT_FORMAT=warn      as "changed", but findings do not fail the run.
 #   LINT_FORMAT=all       check every line of src/*.c.
 #   LINT_FORMAT=none      skip clang-format.
-#   LINT_SKIP="cppcheck clang-tidy"   skip tools by name.
+#   LINT_SKIP="cppcheck clang-tidy"   skip tools by name (also
+#                         include-cycles).
 #   CLANG_TIDY, CLANG_FORMAT, CPPCHECK, BEAR   the commands to use.
 set -uo pipefail
 
@@ -216,14 +220,26 @@ run_clang_format() {
 	return "$rc"
 }
 
+# --- include cycles ------------------------------------------------------
+
+run_include_cycles() {
+	need python3 python3
+	need nm binutils
+	say "include-cycles"
+	make -s -C "$BUILD" src/libtaskapi.a >"$TMP/lib.log" 2>&1 ||
+		{ tail -n 30 "$TMP/lib.log" >&2; die "make src/libtaskapi.a in $BUILD failed"; }
+	python3 "$SRCDIR/build-aux/include-cycles.py" "$BUILD"
+}
+
 # --- main --------------------------------------------------------------
 
-for tool in cppcheck clang-tidy clang-format; do
+for tool in cppcheck clang-tidy clang-format include-cycles; do
 	skipped "$tool" && continue
 	case $tool in
 	cppcheck) run_cppcheck ;;
 	clang-tidy) run_clang_tidy ;;
 	clang-format) run_clang_format ;;
+	include-cycles) run_include_cycles ;;
 	esac || failed+=("$tool")
 done
 
