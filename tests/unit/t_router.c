@@ -162,6 +162,25 @@ test_bad_ids(void **state)
 	}
 }
 
+/* The router stops after the rows of the matched pattern: they are adjacent. */
+static void
+test_rows_of_a_pattern_adjacent(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < EP__MAX; i++)
+		for (unsigned j = i + 1; j < EP__MAX; j++)
+			for (unsigned k = j + 1; k < EP__MAX; k++)
+				if (strcmp(router_pattern((enum endpoint_id)i),
+					router_pattern((enum endpoint_id)k)) ==
+					0 &&
+				    strcmp(router_pattern((enum endpoint_id)i),
+					router_pattern((enum endpoint_id)j)) !=
+					0)
+					fail_msg("%s: rows %u and %u apart",
+					    router_pattern((enum endpoint_id)i),
+					    i, k);
+}
+
 static void
 test_names(void **state)
 {
@@ -185,6 +204,7 @@ main(void)
 		cmocka_unit_test(test_not_found),
 		cmocka_unit_test(test_method_not_allowed),
 		cmocka_unit_test(test_bad_ids),
+		cmocka_unit_test(test_rows_of_a_pattern_adjacent),
 		cmocka_unit_test(test_names),
 	};
 
