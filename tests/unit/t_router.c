@@ -167,18 +167,18 @@ static void
 test_rows_of_a_pattern_adjacent(void **state)
 {
 	(void)state;
-	for (unsigned i = 0; i < EP__MAX; i++)
-		for (unsigned j = i + 1; j < EP__MAX; j++)
-			for (unsigned k = j + 1; k < EP__MAX; k++)
-				if (strcmp(router_pattern((enum endpoint_id)i),
-					router_pattern((enum endpoint_id)k)) ==
-					0 &&
-				    strcmp(router_pattern((enum endpoint_id)i),
-					router_pattern((enum endpoint_id)j)) !=
-					0)
-					fail_msg("%s: rows %u and %u apart",
-					    router_pattern((enum endpoint_id)i),
-					    i, k);
+	for (unsigned i = 1; i < EP__MAX; i++) {
+		const char *pat = router_pattern((enum endpoint_id)i);
+		const char *prev = router_pattern((enum endpoint_id)(i - 1));
+
+		if (strcmp(pat, prev) == 0)
+			continue;
+		/* A new pattern starts at i: none before i may have it. */
+		for (unsigned k = 0; k + 1 < i; k++)
+			if (strcmp(router_pattern((enum endpoint_id)k), pat) ==
+			    0)
+				fail_msg("%s: rows %u and %u apart", pat, k, i);
+	}
 }
 
 static void
