@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# bench/experiments/ab.sh: two taskapi binaries behind one nginx, taking
+# turns, so that a refactor can be shown not to be slower on a machine
+# whose speed changes from minute to minute (only ratios measured in the
+# same run, close in time, mean anything there).
+#
+#   BENCH_KEEP_STACK=1 BENCH_QUICK=1 BENCH_ENDPOINTS=health \
+#       BENCH_EXPORT_TASKS=0 bench/run.sh        # a seeded stack, left up
+#   bench/experiments/ab.sh OLD_BINARY NEW_BINARY [ROUNDS]
+#
+# Each round restarts the pool (the master, its blocking workers and
+# event worker) under the stack's spawn-fcgi socket, once with each
+# binary, the order alternating from round to round (A B, B A, A B...),
+# and measures with wrk (-t1, c=BENCH_AB_CONNECTIONS, BENCH_AB_SECONDS
+# each, after a 2 s warm-up) GET /health, GET /api/v1/tasks/{id},
+# GET /api/v1/tasks?limit=20, POST /api/v1/tasks and PATCH
+# /api/v1/tasks/{id}: the scripts of bench/.  A run with a non-2xx
+# answer or a socket error fails the whole thing.  Prints the median
+# req/s of each binary per endpoint and new/old, and the CPU time the
+# pool spent per request (every taskapi process's utime + stime, the
+# master's reaped children included, from /proc, before and after the
+# run, over the requests answered): on a busy machine req/s follows the
+# neighbours' load, while CPU per request moves much less.  The raw rows
+# go to BENCH_AB_OUT (a new directory under bench/out/).
+#
+# Settings (environment), defaults in brackets:
+#   BENCH_BUILD [./build-bench]  the stack run.sh left up (its var/)
+#   BENCH_HTTP_PORT [18090]      its nginx
+#   BENCH_DATA                   token and ids [the newest bench/out/*/data]
+#   BENCH_AB_SECONDS [8] BENCH_AB_CONNECTIONS [64]
+#   BENCH_AB_ENDPOINTS ["health task_get tasks_list task_create task_patch"]
+# Both binaries must have been built from trees whose migrations the
+# stack's database already has (the pool refuses an unknown schema).
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+OLD=${1:?usage: ab.sh OLD_BINARY NEW_BINARY [ROUNDS]}
+NEW=${2:?usage: ab.sh OLD_BINARY NEW_BINARY [ROUNDS]}
+ROUNDS=${3:-3}
+BUILD=${BENCH_BUILD:-$ROOT/build-bench}
+VAR=$BUILD/var
+HTTP=http://127.0.0.1:${BENCH_HTTP_PORT:-18090}
+SECS=${BENCH_AB_SECONDS:-8}
+CONNS=${BENCH_AB_CONNECTIONS:-64}
+ENDPOINTS=${BENCH_AB_ENDPOINTS:-health task_get tasks_list task_create task_patch}
+OUT=${BENCH_AB_OUT:-$BENCH_DIR/out/ab-$(date -u +%Y%m%d-%H%M%S)}
+: "${BENCH_DATA:=$(ls -td "$BENCH_DIR"/out/*/data 2>/dev/null | head -n 1)}"
+export BENCH_DATA BENCH_LUA_DIR=$BENCH_DIR
+
+say() { printf '[ab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'ab: %s\n' "$*" >&2; exit 1; }
+
+for f in "$OLD" "$NEW"; do [ -x "$f" ] || die "$f: not an executable"; done
+[ -r "$BENCH_DATA/token" ] && [ -r "$BENCH_DATA/ids" ] || die "no bench data (BENCH_DATA=$BENCH_DATA)"
+[ -r "$VAR/taskapi.env" ] || die "no stack under $VAR (run bench/run.sh with BENCH_KEEP_STACK=1)"
+for cmd in wrk spawn-fcgi curl; do command -v "$cmd" >/dev/null || die "$cmd not found"; done
+ulimit -n 65536 2>/dev/null || true
+mkdir -p "$OUT/raw"
+ROWS=$OUT/rows.tsv
+printf 'round\tbinary\tendpoint\trps\tp50_us\tp99_us\trequests\tcpu_us_per_req\traw\n' >"$ROWS"
+PIDF=$VAR/run/taskapi.pid
+SOCK=$VAR/run/taskapi.sock
+
+alive() { [ -s "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; }
+
+# CPU ticks of this stack's pool: the master's and each of its
+# children's utime + stime (other stacks on the machine run taskapi
+# too), and the master's cutime + cstime (workers it reaped: an ondemand
+# pool retires idle ones).  The fields are counted after ")": comm may
+# hold spaces.
+pool_ticks() {
+	local master kids
+	master=$(cat "$PIDF")
+	kids=$(pgrep -P "$master" | sed 's|.*|/proc/&/stat|')
+	# shellcheck disable=SC2086 # one path per child
+	cat "/proc/$master/stat" $kids 2>/dev/null | sed 's/.*) //' |
+		awk 'NR == 1 { s += $12 + $13 + $14 + $15; next }
+			{ s += $12 + $13 } END { print s + 0 }'
+}
+HZ=$(getconf CLK_TCK)
+
+# Stops whatever pool runs, starts BIN as ./dev does, waits for /health.
+pool_start() {
+	local bin=$1 i owner=()
+	if alive; then
+		kill -TERM "$(cat "$PIDF")"
+		for i in $(seq 1 300); do alive || break; sleep 0.1; done
+		alive && die "the pool did not stop in 30 s"
+	fi
+	[ "$(id -u)" = 0 ] && owner=(-U taskapi -G taskapi)
+	rm -f "$SOCK"
+	GNUTLS_NO_IMPLICIT_INIT=1 spawn-fcgi -n -b 4096 -s "$SOCK" -M 0660 "${owner[@]}" -- \
+		"$bin" --env-file "$VAR/taskapi.env" serve >>"$VAR/log/taskapi.log" 2>&1 </dev/null &
+	echo $! >"$PIDF"
+	disown || true
+	# Every worker kind must answer: /health goes to the event worker,
+	# a list (authenticated) too, a POST to the blocking pool.
+	for i in $(seq 1 300); do
+		if [ "$(curl -s -o /dev/null -w '%{http_code}' "$HTTP/health")" = 200 ]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "$bin: /health not 200 within 30 s (see $VAR/log/taskapi.log)"
+}
+
+measure() { # round label endpoint
+	local round=$1 label=$2 t=$3 script path raw line rps cpu
+	case $t in
+	health) script=health.lua path=/health ;;
+	task_get) script=task_get.lua path=/api/v1/tasks ;;
+	tasks_list) script=tasks_list.lua path=/api/v1/tasks ;;
+	task_create) script=task_create.lua path=/api/v1/tasks ;;
+	task_patch) script=task_patch.lua path=/api/v1/tasks ;;
+	*) die "unknown endpoint $t" ;;
+	esac
+	wrk -t1 -c"$CONNS" -d2s -s "$BENCH_DIR/$script" "$HTTP$path" >/dev/null 2>&1 || true
+	raw=$OUT/raw/r$round-$label-$t.txt
+	local t0 t1
+	t0=$(pool_ticks)
+	wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$BENCH_DIR/$script" "$HTTP$path" >"$raw" 2>&1 || true
+	t1=$(pool_ticks)
+	line=$(grep '^BENCHRESULT ' "$raw" | tail -n 1 || true)
+	[ -n "$line" ] || die "$label $t: no result from wrk (see $raw)"
+	local -A v=()
+	local kv
+	for kv in ${line#BENCHRESULT }; do v[${kv%%=*}]=${kv#*=}; done
+	if [ "${v[status]}" != 0 ] || [ $((v[connect] + v[read] + v[write] + v[timeout])) != 0 ]; then
+		die "$label $t: ${v[status]} non-2xx, socket errors connect ${v[connect]} read ${v[read]} write ${v[write]} timeout ${v[timeout]} of ${v[requests]} requests in $SECS s (see $raw)"
+	fi
+	rps=$(awk -v n="${v[requests]}" -v d="${v[duration_us]}" 'BEGIN { printf "%.1f", n / (d / 1e6) }')
+	cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="${v[requests]}" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$t" "$rps" "${v[p50_us]}" \
+		"${v[p99_us]}" "${v[requests]}" "$cpu" "${raw#"$OUT/"}" >>"$ROWS"
+	say "round $round $label $t: $rps req/s, pool CPU $cpu us/request (${v[requests]} requests, $((t1 - t0)) ticks, p50 ${v[p50_us]} us)"
+}
+
+say "old $OLD, new $NEW: $ROUNDS rounds, ${SECS}s per endpoint, c=$CONNS; rows in $ROWS"
+for round in $(seq 1 "$ROUNDS"); do
+	if [ $((round % 2)) = 1 ]; then order="old new"; else order="new old"; fi
+	for label in $order; do
+		if [ "$label" = old ]; then pool_start "$OLD"; else pool_start "$NEW"; fi
+		for t in $ENDPOINTS; do measure "$round" "$label" "$t"; done
+	done
+done
+# Leave the stack on the new binary, as run.sh built it.
+pool_start "$NEW"
+
+# Medians (of req/s and of CPU per request) per binary and endpoint,
+# their ratios, and the median of the rounds' own req/s ratios (each
+# round's two runs are the closest in time).
+awk -F'\t' 'NR > 1 { v[$3 "\t" $2] = v[$3 "\t" $2] " " $4; r[$1 "\t" $3 "\t" $2] = $4; order[++n] = $3
+		cpu[$3 "\t" $2] = cpu[$3 "\t" $2] " " $8
+		rounds[$1] = 1 }
+	function median(s,   a, k, i, j, t) {
+		k = split(s, a, " ")
+		for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++)
+			if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+	}
+	END {
+		printf "| endpoint | old req/s | new req/s | new/old | rounds'"'"' new/old | old CPU us/req | new CPU us/req | new/old |\n"
+		printf "|---|---:|---:|---:|---:|---:|---:|---:|\n"
+		for (i = 1; i <= n; i++) {
+			e = order[i]
+			if (seen[e]++) continue
+			o = median(v[e "\told"]); w = median(v[e "\tnew"])
+			rr = ""
+			for (k in rounds)
+				if ((k "\t" e "\told") in r && (k "\t" e "\tnew") in r)
+					rr = rr " " r[k "\t" e "\tnew"] / r[k "\t" e "\told"]
+			co = median(cpu[e "\told"]); cw = median(cpu[e "\tnew"])
+			printf "| %s | %.0f | %.0f | %.3f | %.3f | %.1f | %.1f | %.3f |\n", e, o, w, w / o,
+			    median(rr), co, cw, cw / co
+		}
+	}' "$ROWS" | tee "$OUT/table.md"
