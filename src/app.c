@@ -13,10 +13,10 @@
 #include <sodium.h>
 
 #include "app.h"
+#include "counters.h"
 #include "json_out.h"
 #include "jwt.h"
 #include "log.h"
-#include "metrics.h"
 #include "scoreboard.h"
 #include "util.h"
 #include "valid.h"
@@ -302,7 +302,7 @@ app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
 		 * An export holds a blocking worker while it streams: one
 		 * account may not hold more than APP_EXPORTS_PER_USER.
 		 */
-		if (!scoreboard_export_begin(scoreboard, metrics_self,
+		if (!scoreboard_export_begin(scoreboard, scoreboard_self,
 			r->user_id, APP_EXPORTS_PER_USER)) {
 			resp_error_status(resp, 429,
 			    "too many exports running "
@@ -312,7 +312,7 @@ app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
 		}
 		sr =
 		    h_tasks_export_stream(&ctx, r, &a->plan, &a->db, resp, out);
-		scoreboard_export_end(metrics_self);
+		scoreboard_export_end(scoreboard_self);
 		return sr;
 	}
 	e = db_exec(&a->db, &a->plan, &res);

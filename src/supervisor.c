@@ -200,7 +200,8 @@ spawn(enum sb_kind kind)
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
 		    getppid() != master_pid)
 			_exit(0);
-		metrics_self = slot;
+		scoreboard_self = slot;
+		counters_self = &slot->met;
 		atomic_store(&slot->pid, (int)getpid());
 		atomic_store(&slot->requests, 0ULL);
 		atomic_store(&slot->req_start_us, 0LL);
