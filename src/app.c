@@ -214,13 +214,13 @@ app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 		return false;
 	}
 	if (h->flags & HF_BODY) {
-		if (r->body_len > 0 &&
+		if (r->body.len > 0 &&
 		    !valid_json_content_type(r->content_type)) {
 			resp_error(resp, TERR_MEDIATYPE, NULL);
 			return false;
 		}
 		err[0] = '\0';
-		e = valid_parse_body(r->body, r->body_len, &r->json, err,
+		e = valid_parse_body(r->body.p, r->body.len, &r->json, err,
 		    sizeof(err));
 		if (e != TERR_OK) {
 			resp_error(resp, e, err[0] != '\0' ? err : NULL);
@@ -240,7 +240,7 @@ app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 	}
 	plan_reset(p);
 	/* Every copied parameter comes from the body, or is small. */
-	if (plan_reserve(p, r->body_len + 1024) != TERR_OK) {
+	if (plan_reserve(p, r->body.len + 1024) != TERR_OK) {
 		resp_error(resp, TERR_NOMEM, NULL);
 		return false;
 	}
@@ -360,7 +360,7 @@ static const struct col task_cols[] = {
 
 /* One row as a JSON object; NULL columns are null. */
 static void
-render_cols(struct jbuf *jb, const PGresult *r, int row, const struct col *cols,
+render_cols(struct buf *jb, const PGresult *r, int row, const struct col *cols,
     int ncols)
 {
 	if (PQnfields(r) < ncols) {
@@ -383,13 +383,13 @@ render_cols(struct jbuf *jb, const PGresult *r, int row, const struct col *cols,
 }
 
 void
-render_user_row(struct jbuf *jb, const PGresult *r, int row)
+render_user_row(struct buf *jb, const PGresult *r, int row)
 {
 	render_cols(jb, r, row, user_cols, 5);
 }
 
 void
-render_task_row(struct jbuf *jb, const PGresult *r, int row)
+render_task_row(struct buf *jb, const PGresult *r, int row)
 {
 	render_cols(jb, r, row, task_cols, 9);
 }
@@ -400,9 +400,9 @@ render_task_row(struct jbuf *jb, const PGresult *r, int row)
  */
 void
 render_list(const PGresult *res, struct resp *resp,
-    void (*row_fn)(struct jbuf *, const PGresult *, int))
+    void (*row_fn)(struct buf *, const PGresult *, int))
 {
-	struct jbuf jb;
+	struct buf  jb;
 	int	    n = PQntuples(res);
 	bool	    first = true;
 
@@ -426,9 +426,9 @@ render_list(const PGresult *res, struct resp *resp,
 
 void
 render_one(const PGresult *res, struct resp *resp, int status,
-    const char *notfound, void (*row_fn)(struct jbuf *, const PGresult *, int))
+    const char *notfound, void (*row_fn)(struct buf *, const PGresult *, int))
 {
-	struct jbuf jb;
+	struct buf jb;
 
 	if (PQntuples(res) == 0) {
 		resp_error(resp, TERR_UNAUTH, NULL);

@@ -56,7 +56,7 @@ void
 h_register_render(const struct app_ctx *ctx, struct req *r,
     const PGresult *res, enum terr e, struct resp *resp)
 {
-	struct jbuf jb;
+	struct buf jb;
 
 	(void)ctx; (void)e;
 	if (PQntuples(res) != 1 || PQgetlength(res, 0, 0) != LIM_UUID_LEN) {

@@ -234,7 +234,7 @@ h_tasks_export_stream(const struct app_ctx *ctx, struct req *r,
     const struct stream_out *out)
 {
 	PGresult		*res;
-	struct jbuf		 line = { NULL, 0, 0, false }; /* one row */
+	struct buf		 line = { 0 }; /* one row */
 	enum terr		 e;
 	bool			 started = false, failed = false;
 	unsigned long		 rows = 0;

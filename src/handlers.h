@@ -24,7 +24,7 @@
 #include "response.h"
 #include "terr.h"
 
-struct jbuf;
+struct buf;
 
 /* What a handler may know about the world besides its request. */
 struct app_ctx {
@@ -140,9 +140,9 @@ enum terr h_status_plan(const struct app_ctx *, struct req *,
 
 /* Appends the JSON object of a users row (USER_COLS) / a tasks row. */
 void
-render_user_row(struct jbuf *, const PGresult *, int row);
+render_user_row(struct buf *, const PGresult *, int row);
 void
-render_task_row(struct jbuf *, const PGresult *, int row);
+render_task_row(struct buf *, const PGresult *, int row);
 
 /*
  * Renders the one row of a statement joined to the caller's row: no row
@@ -151,7 +151,7 @@ render_task_row(struct jbuf *, const PGresult *, int row);
  */
 void
 render_one(const PGresult *, struct resp *, int status, const char *notfound,
-    void (*row_fn)(struct jbuf *, const PGresult *, int));
+    void (*row_fn)(struct buf *, const PGresult *, int));
 
 /*
  * Renders rows LEFT JOINed to the caller's row as a JSON array: no row
@@ -159,7 +159,7 @@ render_one(const PGresult *, struct resp *, int status, const char *notfound,
  */
 void
 render_list(const PGresult *, struct resp *,
-    void (*row_fn)(struct jbuf *, const PGresult *, int));
+    void (*row_fn)(struct buf *, const PGresult *, int));
 
 /*
  * limit (default 50, 1..100) and offset (default 0, >= 0) from the
