@@ -13,10 +13,10 @@
 #include <sodium.h>
 
 #include "app.h"
+#include "counters.h"
 #include "endpoints.h"
 #include "jwt.h"
 #include "log.h"
-#include "metrics.h"
 #include "scoreboard.h"
 #include "util.h"
 #include "valid.h"
@@ -196,13 +196,13 @@ app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 		return false;
 	}
 	if (ep->flags & HF_BODY) {
-		if (r->body_len > 0 &&
+		if (r->body.len > 0 &&
 		    !valid_json_content_type(r->content_type)) {
 			resp_error(resp, TERR_MEDIATYPE, NULL);
 			return false;
 		}
 		err[0] = '\0';
-		e = valid_parse_body(r->body, r->body_len, &r->json, err,
+		e = valid_parse_body(r->body.p, r->body.len, &r->json, err,
 		    sizeof(err));
 		if (e != TERR_OK) {
 			resp_error(resp, e, err[0] != '\0' ? err : NULL);
@@ -222,7 +222,7 @@ app_begin(struct app *a, struct req *r, struct resp *resp, struct plan *p)
 	}
 	plan_reset(p);
 	/* Every copied parameter comes from the body, or is small. */
-	if (plan_reserve(p, r->body_len + 1024) != TERR_OK) {
+	if (plan_reserve(p, r->body.len + 1024) != TERR_OK) {
 		resp_error(resp, TERR_NOMEM, NULL);
 		return false;
 	}
@@ -291,7 +291,7 @@ app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
 		 * runs: one account may not hold more than
 		 * APP_EXPORTS_PER_USER.
 		 */
-		if (!scoreboard_export_begin(scoreboard, metrics_self,
+		if (!scoreboard_export_begin(scoreboard, scoreboard_self,
 			r->user_id, APP_EXPORTS_PER_USER)) {
 			resp_error_status(resp, 429,
 			    "too many exports running "
@@ -300,7 +300,7 @@ app_handle_blocking(struct app *a, struct req *r, struct resp *resp,
 			return STREAM_RESP;
 		}
 		sr = ep->stream(&ctx, &a->db, out);
-		scoreboard_export_end(metrics_self);
+		scoreboard_export_end(scoreboard_self);
 		return sr;
 	}
 	e = db_exec(&a->db, &a->plan, &res);

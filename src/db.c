@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counters.h"
 #include "db.h"
 #include "log.h"
-#include "metrics.h"
 #include "util.h"
 
 /*

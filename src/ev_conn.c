@@ -21,6 +21,7 @@
 
 #include "api_limits.h"
 #include "app.h"
+#include "buf.h"
 #include "endpoints.h"
 #include "ev_conn.h"
 #include "ev_server.h"
@@ -79,14 +80,11 @@ struct ev_conn {
 	int64_t		  write_wait_us; /* output blocked since, or 0 */
 	int64_t		  req_start_us;	 /* first byte of this request */
 
-	uint8_t	   *in;
-	size_t	    in_len, in_cap;
-	uint8_t	   *out;
-	size_t	    out_len, out_off, out_cap;
-	uint8_t	   *params;
-	size_t	    params_len, params_cap;
-	char	   *strs;
-	size_t	    strs_cap;
+	struct buf  in;	 /* records read, not yet taken */
+	struct buf  out; /* records to write, from out_off */
+	size_t	    out_off;
+	struct buf  params; /* FCGI_PARAMS of the request */
+	struct buf  strs;   /* the values of vals[], NUL-terminated */
 	const char *vals[NWANTED];
 
 	/* The request being read or served. */
@@ -140,10 +138,10 @@ ev_conn_free(struct ev_conn *c)
 	resp_free(&c->resp);
 	plan_free(&c->plan);
 	fcgi_req_extra_free(&c->extra);
-	free(c->in);
-	free(c->out);
-	free(c->params);
-	free(c->strs);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	buf_free(&c->params);
+	buf_free(&c->strs);
 	free(c);
 }
 
@@ -165,38 +163,23 @@ ev_conn_close(struct ev_conn *c)
 	ev_server_retire(c->srv, &c->link);
 }
 
-/* Grows *buf to hold need bytes (never past max); returns 0 or -1. */
-static int
-buf_reserve(uint8_t **buf, size_t *cap, size_t need, size_t max)
+/* Where the next bytes of b go, as FastCGI writes them. */
+static uint8_t *
+buf_end(struct buf *b)
 {
-	size_t	 n = *cap == 0 ? 1024 : *cap;
-	uint8_t *p;
-
-	if (need <= *cap)
-		return 0;
-	if (need > max)
-		return -1;
-	while (n < need)
-		n *= 2;
-	if (n > max)
-		n = max;
-	if ((p = realloc(*buf, n)) == NULL)
-		return -1;
-	*buf = p;
-	*cap = n;
-	return 0;
+	return (uint8_t *)b->p + b->len;
 }
 
 static size_t
 out_pending(const struct ev_conn *c)
 {
-	return c->out_len - c->out_off;
+	return c->out.len - c->out_off;
 }
 
 static int
 out_reserve(struct ev_conn *c, size_t n)
 {
-	return buf_reserve(&c->out, &c->out_cap, c->out_len + n, SIZE_MAX / 2);
+	return buf_reserve(&c->out, n) ? 0 : -1;
 }
 
 /* Sets the epoll interest to what c can take now. */
@@ -207,7 +190,7 @@ conn_interest(struct ev_conn *c)
 
 	if (c->fd == -1)
 		return;
-	if (c->in_len < EV_IN_MAX && out_pending(c) <= EV_OUT_CAP)
+	if (c->in.len < EV_IN_MAX && out_pending(c) <= EV_OUT_CAP)
 		want |= EPOLLIN;
 	if (out_pending(c) > 0)
 		want |= EPOLLOUT;
@@ -222,9 +205,9 @@ conn_interest(struct ev_conn *c)
 static void
 conn_flush(struct ev_conn *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n =
-		    write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+	while (c->out_off < c->out.len) {
+		ssize_t n = write(c->fd, c->out.p + c->out_off,
+		    c->out.len - c->out_off);
 
 		if (n > 0) {
 			c->out_off += (size_t)n;
@@ -242,13 +225,9 @@ conn_flush(struct ev_conn *c)
 		ev_conn_close(c);
 		return;
 	}
-	c->out_off = c->out_len = 0;
+	c->out_off = 0;
 	c->write_wait_us = 0;
-	if (c->out_cap > EV_BUF_KEEP) {
-		free(c->out);
-		c->out = NULL;
-		c->out_cap = 0;
-	}
+	buf_reset(&c->out, EV_BUF_KEEP);
 	if (c->state != CS_IDLE)
 		return;
 	/* A stopping worker never closes a kept connection itself: nginx
@@ -269,7 +248,7 @@ out_end_request(struct ev_conn *c, uint16_t id, uint8_t status)
 		ev_conn_close(c);
 		return;
 	}
-	c->out_len += fcgi_end_request(c->out + c->out_len, id, 0, status);
+	c->out.len += fcgi_end_request(buf_end(&c->out), id, 0, status);
 }
 
 /* Clears the request; the connection may carry the next one. */
@@ -281,14 +260,9 @@ request_done(struct ev_conn *c)
 	plan_reset(&c->plan);
 	c->state = CS_IDLE;
 	c->aborted = c->params_over = false;
-	c->params_len = 0;
+	buf_reset(&c->params, EV_BUF_KEEP);
 	c->stdin_bytes = 0;
 	c->job.cancelled = false;
-	if (c->params_cap > EV_BUF_KEEP) {
-		free(c->params);
-		c->params = NULL;
-		c->params_cap = 0;
-	}
 }
 
 /*
@@ -307,22 +281,21 @@ respond(struct ev_conn *c)
 	    sizeof(head));
 	if (c->aborted) { /* the front end gave up on it: no content */
 		hlen = 0;
-		r->len = 0;
+		r->body.len = 0;
 	}
-	need = fcgi_stream_size(hlen) + fcgi_stream_size(r->len) +
+	need = fcgi_stream_size(hlen) + fcgi_stream_size(r->body.len) +
 	    FCGI_HEADER_LEN + 16;
 	if (out_reserve(c, need) == -1) {
 		log_error("out of memory for a response");
 		ev_conn_close(c);
 		return;
 	}
-	c->out_len +=
-	    fcgi_stream(c->out + c->out_len, FCGI_T_STDOUT, c->id, head, hlen);
-	c->out_len += fcgi_stream(c->out + c->out_len, FCGI_T_STDOUT, c->id,
-	    r->body, r->len);
-	c->out_len +=
-	    fcgi_header(c->out + c->out_len, FCGI_T_STDOUT, c->id, 0, 0);
-	c->out_len += fcgi_end_request(c->out + c->out_len, c->id, 0,
+	c->out.len +=
+	    fcgi_stream(buf_end(&c->out), FCGI_T_STDOUT, c->id, head, hlen);
+	c->out.len += fcgi_stream(buf_end(&c->out), FCGI_T_STDOUT, c->id,
+	    r->body.p, r->body.len);
+	c->out.len += fcgi_header(buf_end(&c->out), FCGI_T_STDOUT, c->id, 0, 0);
+	c->out.len += fcgi_end_request(buf_end(&c->out), c->id, 0,
 	    FCGI_PS_REQUEST_COMPLETE);
 
 	app_account(&c->req, c->req.method_str, r->status);
@@ -362,19 +335,14 @@ param_get(void *ctx, const char *name)
 static int
 params_decode(struct ev_conn *c)
 {
-	const uint8_t *p = c->params, *name, *val;
-	size_t	       left = c->params_len, nlen, vlen, off = 0;
+	const uint8_t *p = (const uint8_t *)c->params.p, *name, *val;
+	size_t	       left = c->params.len, nlen, vlen, off = 0;
 	int	       rc;
 
 	memset(c->vals, 0, sizeof(c->vals));
-	if (c->strs_cap < c->params_len + 8) {
-		char *s = realloc(c->strs, c->params_len + 8);
-
-		if (s == NULL)
-			return -1;
-		c->strs = s;
-		c->strs_cap = c->params_len + 8;
-	}
+	buf_reset(&c->strs, EV_BUF_KEEP);
+	if (!buf_reserve(&c->strs, c->params.len + 8))
+		return -1;
 	while (
 	    (rc = fcgi_param_next(&p, &left, &name, &nlen, &val, &vlen)) == 1) {
 		for (size_t i = 0; i < NWANTED; i++) {
@@ -383,9 +351,9 @@ params_decode(struct ev_conn *c)
 				continue;
 			if (memchr(val, '\0', vlen) != NULL)
 				return -1;
-			memcpy(c->strs + off, val, vlen);
-			c->strs[off + vlen] = '\0';
-			c->vals[i] = c->strs + off;
+			memcpy(c->strs.p + off, val, vlen);
+			c->strs.p[off + vlen] = '\0';
+			c->vals[i] = c->strs.p + off;
 			off += vlen + 1;
 		}
 	}
@@ -437,8 +405,6 @@ request_ready(struct ev_conn *c)
 	if (c->req.body_too_large)
 		log_warn("request body over %d bytes; answered 413",
 		    LIM_BODY_MAX);
-	else if (c->req.body != NULL)
-		c->req.body[c->req.body_len] = '\0';
 	log_set_request(c->req.request_id, c->req.trace_id);
 	if (!app_begin(&srv->app, &c->req, &c->resp, &c->plan)) {
 		log_set_request(NULL, NULL);
@@ -514,10 +480,10 @@ answer_get_values(struct ev_conn *c, const struct fcgi_record *rec)
 		return;
 	}
 	if (len == 0)
-		c->out_len += fcgi_header(c->out + c->out_len,
+		c->out.len += fcgi_header(buf_end(&c->out),
 		    FCGI_T_GET_VALUES_RESULT, 0, 0, 0);
 	else
-		c->out_len += fcgi_stream(c->out + c->out_len,
+		c->out.len += fcgi_stream(buf_end(&c->out),
 		    FCGI_T_GET_VALUES_RESULT, 0, body, len);
 }
 
@@ -532,11 +498,11 @@ answer_management(struct ev_conn *c, const struct fcgi_record *rec)
 		ev_conn_close(c);
 		return;
 	}
-	c->out_len +=
-	    fcgi_header(c->out + c->out_len, FCGI_T_UNKNOWN_TYPE, 0, 8, 0);
-	memset(c->out + c->out_len, 0, 8);
-	c->out[c->out_len] = rec->type;
-	c->out_len += 8;
+	c->out.len +=
+	    fcgi_header(buf_end(&c->out), FCGI_T_UNKNOWN_TYPE, 0, 8, 0);
+	memset(buf_end(&c->out), 0, 8);
+	*buf_end(&c->out) = rec->type;
+	c->out.len += 8;
 }
 
 static void
@@ -566,7 +532,8 @@ take_begin(struct ev_conn *c, const struct fcgi_record *rec)
 	c->state = CS_PARAMS;
 	c->id = rec->id;
 	c->keep_conn = (rec->content[2] & FCGI_FLAG_KEEP_CONN) != 0;
-	c->params_len = 0;
+	buf_reset(&c->params, EV_BUF_KEEP);
+	c->params.max = EV_PARAMS_MAX;
 	c->params_over = false;
 	c->stdin_bytes = 0;
 }
@@ -580,21 +547,14 @@ take_params(struct ev_conn *c, const struct fcgi_record *rec)
 		c->state = CS_STDIN;
 		return;
 	}
-	if (c->params_over ||
-	    buf_reserve(&c->params, &c->params_cap, c->params_len + rec->len,
-		EV_PARAMS_MAX) == -1) {
+	/* Past EV_PARAMS_MAX (the buffer's cap), or out of memory. */
+	if (c->params_over || !buf_append(&c->params, rec->content, rec->len))
 		c->params_over = true; /* answered 431 at the end */
-		return;
-	}
-	memcpy(c->params + c->params_len, rec->content, rec->len);
-	c->params_len += rec->len;
 }
 
 static void
 take_stdin(struct ev_conn *c, const struct fcgi_record *rec)
 {
-	char *dst;
-
 	if (rec->id != c->id || (c->state != CS_STDIN && c->state != CS_PARAMS))
 		return;
 	if (c->state == CS_PARAMS) {
@@ -608,17 +568,15 @@ take_stdin(struct ev_conn *c, const struct fcgi_record *rec)
 	}
 	c->stdin_bytes += rec->len;
 	if (c->req.body_too_large ||
-	    c->req.body_len + rec->len > LIM_BODY_MAX) {
+	    c->req.body.len + rec->len > LIM_BODY_MAX) {
 		c->req.body_too_large = true; /* answered 413 at the end */
 		return;
 	}
-	if ((dst = req_body_reserve(&c->req, rec->len)) == NULL) {
+	if (!buf_append(&c->req.body, rec->content, rec->len)) {
 		log_error("out of memory for a request body");
 		ev_conn_close(c);
 		return;
 	}
-	memcpy(dst, rec->content, rec->len);
-	c->req.body_len += rec->len;
 }
 
 static void
@@ -668,7 +626,8 @@ conn_process(struct ev_conn *c)
 		struct fcgi_record rec;
 		long		   n;
 
-		n = fcgi_record_next(c->in + off, c->in_len - off, &rec);
+		n = fcgi_record_next((const uint8_t *)c->in.p + off,
+		    c->in.len - off, &rec);
 		if (n == 0)
 			break;
 		if (n < 0) {
@@ -682,16 +641,13 @@ conn_process(struct ev_conn *c)
 	if (c->fd == -1)
 		return;
 	if (off > 0) {
-		memmove(c->in, c->in + off, c->in_len - off);
-		c->in_len -= off;
-		if (c->in_len > 0 && c->state == CS_IDLE)
+		memmove(c->in.p, c->in.p + off, c->in.len - off);
+		c->in.len -= off;
+		if (c->in.len > 0 && c->state == CS_IDLE)
 			c->req_start_us = util_mono_us();
 	}
-	if (c->in_len == 0 && c->in_cap > EV_BUF_KEEP) {
-		free(c->in);
-		c->in = NULL;
-		c->in_cap = 0;
-	}
+	if (c->in.len == 0)
+		buf_reset(&c->in, EV_BUF_KEEP);
 	if (out_pending(c) > 0)
 		conn_flush(c);
 	conn_interest(c);
@@ -703,18 +659,19 @@ static int
 conn_read_once(struct ev_conn *c)
 {
 	ssize_t n;
-	size_t	want =
-	     c->in_len + 4096 > EV_IN_MAX ? EV_IN_MAX : c->in_len + 4096;
+	size_t	room = EV_IN_MAX - c->in.len;
 
-	if (c->in_len >= EV_IN_MAX)
+	if (c->in.len >= EV_IN_MAX)
 		return 0; /* a record in progress and SERVING: wait */
-	if (buf_reserve(&c->in, &c->in_cap, want, EV_IN_MAX) == -1) {
+	c->in.max = EV_IN_MAX;
+	if (!buf_reserve(&c->in, room < 4096 ? room : 4096)) {
 		log_error("out of memory for FastCGI input");
 		ev_conn_close(c);
 		return -1;
 	}
 	for (;;) {
-		n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+		/* All the room there is but the NUL's, within EV_IN_MAX. */
+		n = read(c->fd, c->in.p + c->in.len, c->in.cap - 1 - c->in.len);
 		if (n > 0)
 			break;
 		if (n == -1 && errno == EINTR)
@@ -724,13 +681,13 @@ conn_read_once(struct ev_conn *c)
 		ev_conn_close(c); /* EOF, or an error: the peer is gone */
 		return -1;
 	}
-	if (c->in_len == 0 && c->state == CS_IDLE)
+	if (c->in.len == 0 && c->state == CS_IDLE)
 		c->req_start_us = util_mono_us();
-	c->in_len += (size_t)n;
+	c->in.len += (size_t)n;
 	c->last_us = util_mono_us();
 	/* Short of the space offered: the socket is most likely empty, so
 	 * no second read(2) just to hear EAGAIN. */
-	return c->in_len < c->in_cap ? 0 : 1;
+	return c->in.len < c->in.cap - 1 ? 0 : 1;
 }
 
 void
@@ -760,7 +717,7 @@ ev_conn_event(struct ev_conn *c, uint32_t events)
 		ev_conn_close(c);
 		return;
 	}
-	if (c->state != CS_SERVING && c->in_len > 0)
+	if (c->state != CS_SERVING && c->in.len > 0)
 		conn_process(c);
 	else if (c->fd != -1)
 		conn_interest(c);
@@ -769,18 +726,15 @@ ev_conn_event(struct ev_conn *c, uint32_t events)
 void
 ev_conn_trim(struct ev_conn *c, int64_t now)
 {
-	if (c->state != CS_IDLE || c->in_len > 0 || out_pending(c) > 0 ||
+	if (c->state != CS_IDLE || c->in.len > 0 || out_pending(c) > 0 ||
 	    now - c->last_us <= EV_TRIM_US ||
-	    (c->in_cap == 0 && c->out_cap == 0 && c->params_cap == 0))
+	    (c->in.cap == 0 && c->out.cap == 0 && c->params.cap == 0))
 		return;
-	free(c->in);
-	free(c->out);
-	free(c->params);
-	free(c->strs);
-	c->in = c->out = c->params = NULL;
-	c->strs = NULL;
-	c->in_cap = c->out_cap = c->params_cap = c->strs_cap = 0;
-	c->out_off = c->out_len = 0;
+	buf_free(&c->in);
+	buf_free(&c->out);
+	buf_free(&c->params);
+	buf_free(&c->strs);
+	c->out_off = 0;
 	req_free(&c->req);
 	resp_free(&c->resp);
 	plan_free(&c->plan);
@@ -791,7 +745,7 @@ ev_conn_sweep(struct ev_conn *c, int64_t now)
 {
 	int64_t limit = c->srv->conf->request_timeout * 1000000LL;
 	bool	reading = c->state == CS_PARAMS || c->state == CS_STDIN ||
-	    (c->state == CS_IDLE && c->in_len > 0);
+	    (c->state == CS_IDLE && c->in.len > 0);
 
 	if (reading && now - c->req_start_us > limit) {
 		log_warn(

@@ -59,7 +59,7 @@ h_register_render(struct hctx *c)
 	struct req     *r = c->req;
 	struct resp    *resp = c->resp;
 	const PGresult *res = c->res;
-	struct jbuf jb;
+	struct buf      jb;
 
 	if (PQntuples(res) != 1 || PQgetlength(res, 0, 0) != LIM_UUID_LEN) {
 		resp_error(resp, TERR_INTERNAL, NULL);

@@ -223,7 +223,7 @@ h_tasks_export_stream(struct hctx *c, struct db *db,
 	struct plan		*p = c->plan;
 	struct resp		*resp = c->resp;
 	PGresult		*res;
-	struct jbuf		 line = { NULL, 0, 0, false }; /* one row */
+	struct buf		 line = { 0 }; /* one row */
 	enum terr		 e;
 	bool			 started = false, failed = false;
 	unsigned long		 rows = 0;

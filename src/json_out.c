@@ -12,55 +12,22 @@
 #include "terr.h"
 
 void
-jb_begin(struct jbuf *jb, struct resp *r)
+jb_begin(struct buf *jb, struct resp *r)
 {
-	jb->p = r->body;
-	jb->cap = r->cap;
+	*jb = r->body;
 	jb->len = 0;
 	jb->failed = false;
-	r->body = NULL;
-	r->cap = r->len = 0;
-}
-
-/* Room for n more bytes and a NUL; false (and failed) when out of memory. */
-static bool
-jb_reserve(struct jbuf *jb, size_t n)
-{
-	size_t cap;
-	char  *p;
-
-	if (jb->failed)
-		return false;
-	if (jb->len + n + 1 <= jb->cap)
-		return true;
-	cap = jb->cap < 1024 ? 1024 : jb->cap;
-	while (cap < jb->len + n + 1) {
-		if (cap > SIZE_MAX / 2) {
-			jb->failed = true;
-			return false;
-		}
-		cap *= 2;
-	}
-	if ((p = realloc(jb->p, cap)) == NULL) {
-		jb->failed = true;
-		return false;
-	}
-	jb->p = p;
-	jb->cap = cap;
-	return true;
+	memset(&r->body, 0, sizeof(r->body));
 }
 
 void
-jb_raw(struct jbuf *jb, const char *s, size_t n)
+jb_raw(struct buf *jb, const char *s, size_t n)
 {
-	if (!jb_reserve(jb, n))
-		return;
-	memcpy(jb->p + jb->len, s, n);
-	jb->len += n;
+	(void)buf_append(jb, s, n);
 }
 
 void
-jb_str(struct jbuf *jb, const char *s, size_t n)
+jb_str(struct buf *jb, const char *s, size_t n)
 {
 	static const char    hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
@@ -68,7 +35,7 @@ jb_str(struct jbuf *jb, const char *s, size_t n)
 	char		    *o;
 
 	/* Worst case: every byte becomes \u00XX. */
-	if (n > (SIZE_MAX - 2) / 6 || !jb_reserve(jb, n * 6 + 2))
+	if (n > (SIZE_MAX - 2) / 6 || !buf_reserve(jb, n * 6 + 2))
 		return;
 	o = jb->p + jb->len;
 	*o++ = '"';
@@ -129,7 +96,7 @@ digits(const char *s, size_t n)
 }
 
 void
-jb_pgtime(struct jbuf *jb, const char *s, size_t n)
+jb_pgtime(struct buf *jb, const char *s, size_t n)
 {
 	/* "YYYY-MM-DD HH:MM:SS" [ "." 1-6 digits ] "+00" */
 	size_t frac = 0;
@@ -146,7 +113,7 @@ jb_pgtime(struct jbuf *jb, const char *s, size_t n)
 		jb->failed = true;
 		return;
 	}
-	if (!jb_reserve(jb, 29))
+	if (!buf_reserve(jb, 29))
 		return;
 	o = jb->p + jb->len;
 	*o++ = '"';
@@ -162,28 +129,23 @@ jb_pgtime(struct jbuf *jb, const char *s, size_t n)
 }
 
 void
-jb_end(struct jbuf *jb, struct resp *r, int status)
+jb_end(struct buf *jb, struct resp *r, int status)
 {
-	if (jb->failed || !jb_reserve(jb, 0)) {
+	if (jb->failed || !buf_reserve(jb, 0)) {
 		jb_free(jb);
 		resp_error(r, TERR_INTERNAL, NULL);
 		return;
 	}
 	jb->p[jb->len] = '\0';
-	free(r->body);
-	r->body = jb->p;
-	r->cap = jb->cap;
-	r->len = jb->len;
+	buf_free(&r->body);
+	r->body = *jb;
 	r->status = status;
 	r->content_type = "application/json; charset=utf-8";
-	jb->p = NULL;
-	jb->cap = jb->len = 0;
+	memset(jb, 0, sizeof(*jb));
 }
 
 void
-jb_free(struct jbuf *jb)
+jb_free(struct buf *jb)
 {
-	free(jb->p);
-	jb->p = NULL;
-	jb->cap = jb->len = 0;
+	buf_free(jb);
 }

@@ -13,27 +13,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
+
 struct resp;
 
-struct jbuf {
-	char  *p;
-	size_t len;
-	size_t cap;
-	bool   failed; /* out of memory, or a value of the wrong shape */
-};
+/*
+ * The writer appends to the shared buffer (buf.h); its failed flag also
+ * marks a value of the wrong shape.
+ */
 
 /* Starts empty, reusing the response's body buffer (r keeps none). */
 void
-jb_begin(struct jbuf *, struct resp *r);
+jb_begin(struct buf *, struct resp *r);
 
 /* Appends n raw bytes (JSON punctuation and quoted keys). */
 void
-jb_raw(struct jbuf *, const char *s, size_t n);
+jb_raw(struct buf *, const char *s, size_t n);
 #define jb_lit(jb, s) jb_raw((jb), (s), sizeof(s) - 1)
 
 /* Appends s (n bytes of UTF-8) as a JSON string, escaped as json-c does. */
 void
-jb_str(struct jbuf *, const char *s, size_t n);
+jb_str(struct buf *, const char *s, size_t n);
 
 /*
  * Appends a PostgreSQL timestamptz in its ISO output for TimeZone UTC
@@ -41,17 +41,17 @@ jb_str(struct jbuf *, const char *s, size_t n);
  * ("2026-11-21T09:30:00.123400Z").  Any other shape marks jb failed.
  */
 void
-jb_pgtime(struct jbuf *, const char *s, size_t n);
+jb_pgtime(struct buf *, const char *s, size_t n);
 
 /*
  * Hands the buffer to r as its JSON body with that status; on failure
  * r becomes a 500.  jb is empty afterwards.
  */
 void
-jb_end(struct jbuf *, struct resp *r, int status);
+jb_end(struct buf *, struct resp *r, int status);
 
 /* Frees what jb holds (after jb_begin without jb_end). */
 void
-jb_free(struct jbuf *);
+jb_free(struct buf *);
 
 #endif /* TASKAPI_JSON_OUT_H */

@@ -140,10 +140,10 @@ struct field {
  * as a json-c tree and serialized: 19% of the event worker's CPU on
  * GET task; bench/RESULTS.md.)
  */
-static struct jbuf log_line;
+static struct buf log_line;
 
 static void
-line_num(struct jbuf *jb, int64_t v)
+line_num(struct buf *jb, int64_t v)
 {
 	char digits[24];
 	int  n = snprintf(digits, sizeof(digits), "%lld", (long long)v);
@@ -154,7 +154,7 @@ line_num(struct jbuf *jb, int64_t v)
 
 /* ,"key": then the value, as JSON */
 static void
-line_json_field(struct jbuf *jb, const char *key, const char *str, int64_t num)
+line_json_field(struct buf *jb, const char *key, const char *str, int64_t num)
 {
 	jb_lit(jb, ",");
 	jb_str(jb, key, strlen(key));
@@ -167,7 +167,7 @@ line_json_field(struct jbuf *jb, const char *key, const char *str, int64_t num)
 
 /* " key=value": the text form writes values as they are */
 static void
-line_text_field(struct jbuf *jb, const char *key, const char *str, int64_t num)
+line_text_field(struct buf *jb, const char *key, const char *str, int64_t num)
 {
 	jb_lit(jb, " ");
 	jb_raw(jb, key, strlen(key));
@@ -187,9 +187,9 @@ line_text_field(struct jbuf *jb, const char *key, const char *str, int64_t num)
 static void
 log_emit(enum log_level level, const struct field *f, size_t n)
 {
-	struct jbuf	*jb = &log_line;
+	struct buf	*jb = &log_line;
 	char		 ts[40];
-	void (*field)(struct jbuf *, const char *, const char *, int64_t);
+	void (*field)(struct buf *, const char *, const char *, int64_t);
 
 	jb->len = 0;
 	jb->failed = false;
@@ -226,7 +226,7 @@ log_emit(enum log_level level, const struct field *f, size_t n)
 	/* A line far over the usual size is not kept around. */
 	if (jb->cap > 65536) {
 		jb_free(jb);
-		*jb = (struct jbuf){ 0 };
+		*jb = (struct buf){ 0 };
 	}
 }
 

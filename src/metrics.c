@@ -1,6 +1,6 @@
 /*
- * metrics.c: counting into the scoreboard, and rendering the pool's
- * counters as Prometheus text and as the pool status JSON.
+ * metrics.c: the pool's counters (counters.c) and workers (scoreboard.c)
+ * rendered as Prometheus text and as the pool status JSON.
  *
  * The exposition format: https://prometheus.io/docs/instrumenting/
  * exposition_formats/ (HELP and TYPE once per family, counters named
@@ -9,31 +9,20 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api_limits.h"
+#include "buf.h"
+#include "counters.h"
 #include "metrics.h"
 #include "router.h"
 #include "scoreboard.h"
 #include "util.h"
 
-struct sb_slot *metrics_self;
-
-/* The status codes the app sends; anything else is "other". */
-static const int met_codes[MET_CODES - 1] = {
-	200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500,
-	502, 503, 504
-};
-
-/* Bucket upper bounds: µs, and as Prometheus writes them, seconds. */
-static const int64_t met_bounds_us[MET_BUCKETS] = {
-	250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
-	500000, 1000000, 2500000, 5000000
-};
+/* Bucket upper bounds as Prometheus writes them: seconds. */
 static const char *const met_bounds_s[MET_BUCKETS] = {
 	"0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
 	"0.05", "0.1", "0.25", "0.5", "1", "2.5", "5"
@@ -46,87 +35,10 @@ static const char *const met_db_err_names[MET_DB__MAX] = {
 	[MET_DB_OTHER] = "other",
 };
 
-unsigned
-met_code_index(int status)
-{
-	for (unsigned i = 0; i < MET_CODES - 1; i++)
-		if (met_codes[i] == status)
-			return i;
-	return MET_CODES - 1;
-}
-
-static void
-inc(atomic_ullong *c, unsigned long long n)
-{
-	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
-}
-
 static unsigned long long
 get(const atomic_ullong *c)
 {
 	return atomic_load_explicit(c, memory_order_relaxed);
-}
-
-void
-metrics_observe(unsigned route, int status, int64_t dur_us)
-{
-	struct sb_metrics	*m;
-	unsigned		 b;
-
-	if (metrics_self == NULL)
-		return;
-	m = &metrics_self->met;
-	if (route >= MET_ROUTES)
-		route = MET_ROUTES - 1;
-	if (dur_us < 0)
-		dur_us = 0;
-	inc(&m->requests[route][met_code_index(status)], 1);
-	for (b = 0; b < MET_BUCKETS && dur_us > met_bounds_us[b]; b++)
-		;
-	if (b < MET_BUCKETS)
-		inc(&m->dur_bucket[route][b], 1);
-	inc(&m->dur_sum_us[route], (unsigned long long)dur_us);
-}
-
-void
-metrics_db_error(enum met_db_err e)
-{
-	if (metrics_self != NULL && e < MET_DB__MAX)
-		inc(&metrics_self->met.db_errors[e], 1);
-}
-
-void
-metrics_db_connect(int ok, int first)
-{
-	if (metrics_self == NULL)
-		return;
-	if (!ok)
-		inc(&metrics_self->met.db_connect_failures, 1);
-	else if (!first)
-		inc(&metrics_self->met.db_reconnects, 1);
-}
-
-/* Moves every counter of from into to (the worker behind from is dead). */
-static void
-move(atomic_ullong *to, atomic_ullong *from, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		inc(&to[i], get(&from[i]));
-		atomic_store_explicit(&from[i], 0, memory_order_relaxed);
-	}
-}
-
-void
-metrics_fold(struct sb_metrics *to, struct sb_metrics *from)
-{
-	move(&to->requests[0][0], &from->requests[0][0],
-	    (size_t)MET_ROUTES * MET_CODES);
-	move(&to->dur_bucket[0][0], &from->dur_bucket[0][0],
-	    (size_t)MET_ROUTES * MET_BUCKETS);
-	move(to->dur_sum_us, from->dur_sum_us, MET_ROUTES);
-	move(to->db_errors, from->db_errors, MET_DB__MAX);
-	move(&to->db_reconnects, &from->db_reconnects, 1);
-	move(&to->db_connect_failures, &from->db_connect_failures, 1);
 }
 
 /* A plain (non-atomic) copy of the pool's totals. */
@@ -184,68 +96,12 @@ sum_pool(struct scoreboard *sb, struct met_sum *s)
 			s->count[r] += s->requests[r][c];
 }
 
-/* --- a growing text buffer ------------------------------------------ */
-
-struct buf {
-	char	*p;
-	size_t	 len, cap;
-	bool	 failed;
-};
-
-static void
-bprintf(struct buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (b->failed)
-		return;
-	for (;;) {
-		size_t avail = b->cap - b->len;
-		int    n;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, avail, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->failed = true;
-			return;
-		}
-		if ((size_t)n < avail) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t	 cap = b->cap * 2 + (size_t)n;
-		char	*p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->failed = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-}
-
-static bool
-buf_init(struct buf *b, size_t cap)
-{
-	b->len = 0;
-	b->cap = cap;
-	b->failed = false;
-	b->p = malloc(cap);
-	if (b->p != NULL)
-		b->p[0] = '\0';
-	return b->p != NULL;
-}
-
+/* The text, or NULL when a write failed. */
 static char *
 buf_finish(struct buf *b, size_t *len)
 {
-	if (b->failed) {
-		free(b->p);
+	if (b->failed || b->p == NULL) {
+		buf_free(b);
 		return NULL;
 	}
 	*len = b->len;
@@ -263,22 +119,18 @@ route_label(unsigned r)
 static void
 family(struct buf *b, const char *name, const char *type, const char *help)
 {
-	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 char *
 metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 {
 	struct met_sum	*s;
-	struct buf	 b;
+	struct buf	 b = { 0 };
 	unsigned	 workers[SB_KIND__MAX][SB__MAX];
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	if (!buf_init(&b, 16384)) {
-		free(s);
-		return NULL;
-	}
 	sum_pool(sb, s);
 
 	family(&b, "taskapi_requests_total", "counter",
@@ -288,13 +140,16 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 			if (s->requests[r][c] == 0)
 				continue;
 			if (c < MET_CODES - 1)
-				bprintf(&b, "taskapi_requests_total{route=\"%s\","
-				    "status=\"%d\"} %llu\n", route_label(r),
-				    met_codes[c], s->requests[r][c]);
-			else
-				bprintf(&b, "taskapi_requests_total{route=\"%s\","
-				    "status=\"other\"} %llu\n", route_label(r),
+				buf_printf(&b,
+				    "taskapi_requests_total{route=\"%s\","
+				    "status=\"%d\"} %llu\n",
+				    route_label(r), met_codes[c],
 				    s->requests[r][c]);
+			else
+				buf_printf(&b,
+				    "taskapi_requests_total{route=\"%s\","
+				    "status=\"other\"} %llu\n",
+				    route_label(r), s->requests[r][c]);
 		}
 
 	family(&b, "taskapi_request_duration_seconds", "histogram",
@@ -307,21 +162,21 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 			continue;
 		for (unsigned k = 0; k < MET_BUCKETS; k++) {
 			cum += s->dur_bucket[r][k];
-			bprintf(&b,
+			buf_printf(&b,
 			    "taskapi_request_duration_seconds_bucket"
 			    "{route=\"%s\",le=\"%s\"} %llu\n",
 			    route_label(r), met_bounds_s[k], cum);
 		}
-		bprintf(&b,
+		buf_printf(&b,
 		    "taskapi_request_duration_seconds_bucket"
 		    "{route=\"%s\",le=\"+Inf\"} %llu\n",
 		    route_label(r), s->count[r]);
-		bprintf(&b,
+		buf_printf(&b,
 		    "taskapi_request_duration_seconds_sum{route=\"%s\"} "
 		    "%llu.%06llu\n",
 		    route_label(r), s->dur_sum_us[r] / 1000000,
 		    s->dur_sum_us[r] % 1000000);
-		bprintf(&b,
+		buf_printf(&b,
 		    "taskapi_request_duration_seconds_count"
 		    "{route=\"%s\"} %llu\n",
 		    route_label(r), s->count[r]);
@@ -330,14 +185,14 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	family(&b, "taskapi_db_errors_total", "counter",
 	    "Statements that failed in PostgreSQL, by kind.");
 	for (unsigned e = 0; e < MET_DB__MAX; e++)
-		bprintf(&b, "taskapi_db_errors_total{kind=\"%s\"} %llu\n",
+		buf_printf(&b, "taskapi_db_errors_total{kind=\"%s\"} %llu\n",
 		    met_db_err_names[e], s->db_errors[e]);
 	family(&b, "taskapi_db_reconnects_total", "counter",
 	    "Database connections made again after one was lost.");
-	bprintf(&b, "taskapi_db_reconnects_total %llu\n", s->db_reconnects);
+	buf_printf(&b, "taskapi_db_reconnects_total %llu\n", s->db_reconnects);
 	family(&b, "taskapi_db_connect_failures_total", "counter",
 	    "Attempts to connect to the database that failed.");
-	bprintf(&b, "taskapi_db_connect_failures_total %llu\n",
+	buf_printf(&b, "taskapi_db_connect_failures_total %llu\n",
 	    s->db_connect_failures);
 
 	family(&b, "taskapi_worker_restarts_total", "counter",
@@ -345,7 +200,7 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	for (int k = 0; k < SB_KIND__MAX; k++)
 		for (int w = 0; w < SB_EXIT__MAX; w++)
 			if (w != SB_EXIT_IDLE)
-				bprintf(&b,
+				buf_printf(&b,
 				    "taskapi_worker_restarts_total{kind="
 				    "\"%s\",reason=\"%s\"} %llu\n",
 				    sb_kind_name(k), sb_exit_name(w),
@@ -353,7 +208,7 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	/* Not a restart: the pool shrinking back to its spare workers. */
 	family(&b, "taskapi_worker_idle_stops_total", "counter",
 	    "Blocking workers stopped for being idle beyond the spare ones.");
-	bprintf(&b, "taskapi_worker_idle_stops_total %llu\n",
+	buf_printf(&b, "taskapi_worker_idle_stops_total %llu\n",
 	    get(&sb->exits[SB_KIND_FCGI][SB_EXIT_IDLE]));
 
 	memset(workers, 0, sizeof(workers));
@@ -371,17 +226,19 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	    "any request is open on it).");
 	for (int k = 0; k < SB_KIND__MAX; k++)
 		for (int st = SB_STARTING; st < SB__MAX; st++)
-			bprintf(&b, "taskapi_workers{kind=\"%s\",state=\"%s\"} "
-			    "%u\n", sb_kind_name(k), sb_state_name(st),
-			    workers[k][st]);
+			buf_printf(&b,
+			    "taskapi_workers{kind=\"%s\",state=\"%s\"} "
+			    "%u\n",
+			    sb_kind_name(k), sb_state_name(st), workers[k][st]);
 
 	family(&b, "taskapi_start_time_seconds", "gauge",
 	    "When the master started, seconds since the epoch.");
-	bprintf(&b, "taskapi_start_time_seconds %lld\n",
+	buf_printf(&b, "taskapi_start_time_seconds %lld\n",
 	    (long long)sb->started_wall);
 	family(&b, "taskapi_build_info", "gauge",
 	    "Always 1; the version is the label.");
-	bprintf(&b, "taskapi_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+	buf_printf(&b, "taskapi_build_info{version=\"%s\"} 1\n",
+	    PACKAGE_VERSION);
 
 	free(s);
 	return buf_finish(&b, len);
@@ -393,7 +250,7 @@ char *
 metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
     int64_t now_wall, size_t *len)
 {
-	struct buf		 b;
+	struct buf		 b = { 0 };
 	unsigned long long	 accepted = 0, restarts = 0;
 	unsigned		 idle = 0, busy = 0, total = 0;
 	char			 started[LIM_TIMESTAMP_LEN + 1];
@@ -401,8 +258,6 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 	const char		*pm;
 	int			 pm_max, pm_spare;
 
-	if (!buf_init(&b, 4096))
-		return NULL;
 	for (size_t i = 0, used = scoreboard_used(sb); i < used; i++) {
 		const struct sb_slot *sl = &sb->slots[i];
 		int st = atomic_load(&sl->state);
@@ -415,10 +270,8 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 	}
 	{
 		struct met_sum *s = calloc(1, sizeof(*s));
-		if (s == NULL) {
-			free(b.p);
+		if (s == NULL)
 			return NULL;
-		}
 		sum_pool(sb, s);
 		for (unsigned r = 0; r < MET_ROUTES; r++)
 			accepted += s->count[r];
@@ -438,7 +291,7 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 	pm = pm_spare >= pm_max ? "static" :
 	    pm_spare == 0	? "ondemand" :
 				  "dynamic";
-	bprintf(&b,
+	buf_printf(&b,
 	    "{\"pool\":\"taskapi\",\"version\":\"%s\","
 	    "\"start_time\":\"%s\",\"uptime_seconds\":%lld,"
 	    "\"accepted_requests\":%llu,\"restarts\":%llu,"
@@ -460,25 +313,29 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 
 		if (pid == 0 || st == SB_EMPTY)
 			continue;
-		bprintf(&b, "%s{\"pid\":%d,\"kind\":\"%s\",\"state\":\"%s\","
+		buf_printf(&b,
+		    "%s{\"pid\":%d,\"kind\":\"%s\",\"state\":\"%s\","
 		    "\"requests\":%llu,\"age_seconds\":%lld,",
 		    first ? "" : ",", pid, sb_kind_name(kind),
 		    sb_state_name(st), get(&sl->requests),
 		    born > 0 ? (long long)((now_mono_us - born) / 1000000) :
-		    0LL);
+			       0LL);
 		first = false;
 		if (kind == SB_KIND_EV)
-			bprintf(&b, "\"requests_in_flight\":%d,"
+			buf_printf(&b,
+			    "\"requests_in_flight\":%d,"
 			    "\"current_request_ms\":null}",
 			    atomic_load(&sl->inflight));
 		else if (st == SB_BUSY && start > 0)
-			bprintf(&b, "\"requests_in_flight\":1,"
+			buf_printf(&b,
+			    "\"requests_in_flight\":1,"
 			    "\"current_request_ms\":%lld}",
 			    (long long)((now_mono_us - start) / 1000));
 		else
-			bprintf(&b, "\"requests_in_flight\":0,"
+			buf_printf(&b,
+			    "\"requests_in_flight\":0,"
 			    "\"current_request_ms\":null}");
 	}
-	bprintf(&b, "]}\n");
+	buf_printf(&b, "]}\n");
 	return buf_finish(&b, len);
 }

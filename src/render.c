@@ -49,7 +49,7 @@ static const struct col task_cols[] = {
 
 /* One row as a JSON object; NULL columns are null. */
 static void
-render_cols(struct jbuf *jb, const PGresult *r, int row, const struct col *cols,
+render_cols(struct buf *jb, const PGresult *r, int row, const struct col *cols,
     int ncols)
 {
 	if (PQnfields(r) < ncols) {
@@ -72,13 +72,13 @@ render_cols(struct jbuf *jb, const PGresult *r, int row, const struct col *cols,
 }
 
 void
-render_user_row(struct jbuf *jb, const PGresult *r, int row)
+render_user_row(struct buf *jb, const PGresult *r, int row)
 {
 	render_cols(jb, r, row, user_cols, 5);
 }
 
 void
-render_task_row(struct jbuf *jb, const PGresult *r, int row)
+render_task_row(struct buf *jb, const PGresult *r, int row)
 {
 	render_cols(jb, r, row, task_cols, 9);
 }
@@ -89,9 +89,9 @@ render_task_row(struct jbuf *jb, const PGresult *r, int row)
  */
 void
 render_list(const PGresult *res, struct resp *resp,
-    void (*row_fn)(struct jbuf *, const PGresult *, int))
+    void (*row_fn)(struct buf *, const PGresult *, int))
 {
-	struct jbuf jb;
+	struct buf jb;
 	int	    n = PQntuples(res);
 	bool	    first = true;
 
@@ -115,9 +115,9 @@ render_list(const PGresult *res, struct resp *resp,
 
 void
 render_one(const PGresult *res, struct resp *resp, int status,
-    const char *notfound, void (*row_fn)(struct jbuf *, const PGresult *, int))
+    const char *notfound, void (*row_fn)(struct buf *, const PGresult *, int))
 {
-	struct jbuf jb;
+	struct buf jb;
 
 	if (PQntuples(res) == 0) {
 		resp_error(resp, TERR_UNAUTH, NULL);

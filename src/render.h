@@ -8,13 +8,13 @@
 
 #include "response.h"
 
-struct jbuf;
+struct buf;
 
 /* Appends the JSON object of a users row (USER_COLS) / a tasks row. */
 void
-render_user_row(struct jbuf *, const PGresult *, int row);
+render_user_row(struct buf *, const PGresult *, int row);
 void
-render_task_row(struct jbuf *, const PGresult *, int row);
+render_task_row(struct buf *, const PGresult *, int row);
 
 /*
  * Renders the one row of a statement joined to the caller's row: no row
@@ -23,7 +23,7 @@ render_task_row(struct jbuf *, const PGresult *, int row);
  */
 void
 render_one(const PGresult *, struct resp *, int status, const char *notfound,
-    void (*row_fn)(struct jbuf *, const PGresult *, int));
+    void (*row_fn)(struct buf *, const PGresult *, int));
 
 /*
  * Renders rows LEFT JOINed to the caller's row as a JSON array: no row
@@ -31,6 +31,6 @@ render_one(const PGresult *, struct resp *, int status, const char *notfound,
  */
 void
 render_list(const PGresult *, struct resp *,
-    void (*row_fn)(struct jbuf *, const PGresult *, int));
+    void (*row_fn)(struct buf *, const PGresult *, int));
 
 #endif /* TASKAPI_RENDER_H */

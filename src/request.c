@@ -146,50 +146,25 @@ req_set_trace(struct req *r, const char *tp)
 	    r->trace_id, span, flags);
 }
 
-char *
-req_body_reserve(struct req *r, size_t n)
-{
-	if (r->body_len + n + 1 > r->body_cap) {
-		size_t	 cap = r->body_cap == 0 ? 1024 : r->body_cap;
-		char	*p;
-
-		while (cap < r->body_len + n + 1)
-			cap *= 2;
-		if ((p = realloc(r->body, cap)) == NULL)
-			return NULL;
-		r->body = p;
-		r->body_cap = cap;
-	}
-	return r->body + r->body_len;
-}
-
 void
 req_reset(struct req *r)
 {
-	char	*body = r->body;
-	size_t	 cap = r->body_cap;
+	struct buf body = r->body;
 
 	if (r->json != NULL)
 		json_object_put(r->json);
 	/* Bodies may hold passwords: wipe what was used. */
-	if (body != NULL && r->body_len > 0)
-		sodium_memzero(body, r->body_len);
+	if (body.p != NULL && body.len > 0)
+		sodium_memzero(body.p, body.len);
 	/* Keep the body buffer unless a large body grew it. */
-	if (cap > 2 * LIM_BODY_MAX) {
-		free(body);
-		body = NULL;
-		cap = 0;
-	}
+	buf_reset(&body, 2 * LIM_BODY_MAX);
 	memset(r, 0, sizeof(*r));
 	r->body = body;
-	r->body_cap = cap;
 }
 
 void
 req_free(struct req *r)
 {
 	req_reset(r);
-	free(r->body);
-	r->body = NULL;
-	r->body_cap = 0;
+	buf_free(&r->body);
 }

@@ -15,6 +15,7 @@
 
 #include "api_limits.h"
 #include "http_method.h"
+#include "buf.h"
 #include "query.h"
 #include "router.h"
 
@@ -31,10 +32,8 @@ struct req {
 	char			 request_id[LIM_REQUEST_ID_MAX + 1];
 	int64_t			 start_us;	/* monotonic */
 
-	/* The body, owned; the buffer is kept across requests. */
-	char			*body;
-	size_t			 body_len;
-	size_t			 body_cap;
+	/* The body, NUL-terminated; the buffer is kept across requests. */
+	struct buf		 body;
 	bool			 body_too_large;
 
 	/* Filled by app.c. */
@@ -66,12 +65,6 @@ void	req_set_request_id(struct req *, const char *given);
  * req_set_request_id().
  */
 void	req_set_trace(struct req *, const char *tp);
-
-/*
- * Makes room for n more body bytes; returns a pointer to write them at,
- * or NULL when memory is short.
- */
-char	*req_body_reserve(struct req *, size_t n);
 
 /* Releases what the request owns and clears it for the next one. */
 void	req_reset(struct req *);

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,21 +69,8 @@ http_reason(int status)
 static bool
 body_set(struct resp *r, const char *s, size_t len)
 {
-	if (len + 1 > r->cap) {
-		size_t	 cap = r->cap == 0 ? 1024 : r->cap;
-		char	*p;
-
-		while (cap < len + 1)
-			cap *= 2;
-		if ((p = realloc(r->body, cap)) == NULL)
-			return false;
-		r->body = p;
-		r->cap = cap;
-	}
-	memcpy(r->body, s, len);
-	r->body[len] = '\0';
-	r->len = len;
-	return true;
+	buf_reset(&r->body, SIZE_MAX);
+	return buf_append(&r->body, s, len);
 }
 
 void
@@ -98,10 +86,11 @@ resp_raw(struct resp *r, int status, const char *ctype, const char *body,
 		r->content_type = CT_JSON;
 		r->location[0] = '\0';
 		/* Cannot fail: static text into whatever buffer is left. */
-		r->len = 0;
-		if (r->cap > sizeof(oom)) {
-			memcpy(r->body, oom, sizeof(oom));
-			r->len = sizeof(oom) - 1;
+		r->body.len = 0;
+		r->body.failed = false;
+		if (r->body.cap > sizeof(oom)) {
+			memcpy(r->body.p, oom, sizeof(oom));
+			r->body.len = sizeof(oom) - 1;
 		}
 	}
 }
@@ -151,7 +140,7 @@ resp_empty(struct resp *r, int status)
 {
 	r->status = status;
 	r->content_type = NULL;
-	r->len = 0;
+	buf_reset(&r->body, SIZE_MAX);
 }
 
 /*
@@ -219,7 +208,7 @@ resp_head(const struct resp *r, const char *request_id,
 	}
 	if (r->status != 204 && r->content_type != NULL && !r->stream) {
 		head_str(&h, "Content-Length: ");
-		head_num(&h, (long long)r->len);
+		head_num(&h, (long long)r->body.len);
 		head_str(&h, "\r\n");
 	}
 	if (r->location[0] != '\0') {
@@ -259,22 +248,17 @@ resp_head(const struct resp *r, const char *request_id,
 void
 resp_reset(struct resp *r)
 {
-	char	*body = r->body;
-	size_t	 cap = r->cap;
+	struct buf body = r->body;
 
-	if (cap > 256 * 1024) {
-		free(body);
-		body = NULL;
-		cap = 0;
-	}
+	/* Keep the body buffer unless a large answer grew it. */
+	buf_reset(&body, 256 * 1024);
 	memset(r, 0, sizeof(*r));
 	r->body = body;
-	r->cap = cap;
 }
 
 void
 resp_free(struct resp *r)
 {
-	free(r->body);
+	buf_free(&r->body);
 	memset(r, 0, sizeof(*r));
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "terr.h"
 
 struct json_object;
@@ -21,9 +22,7 @@ struct resp {
 	bool		 www_authenticate;
 	int		 retry_after;		/* seconds, 0: none */
 	bool		 stream;		/* body follows, length unknown */
-	char		*body;			/* owned, kept across requests */
-	size_t		 len;
-	size_t		 cap;
+	struct buf	 body;			/* kept across requests */
 };
 
 /* The HTTP status and fixed client message for each terr. */

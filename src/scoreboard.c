@@ -9,10 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "counters.h"
 #include "scoreboard.h"
 #include "util.h"
 
 struct scoreboard *scoreboard;
+struct sb_slot	  *scoreboard_self;
 
 struct scoreboard *
 scoreboard_create(size_t n)

@@ -3,7 +3,8 @@
  * all workers (mapped before the first fork), as php-fpm keeps it.
  * Workers write their own slot; the master reads every slot to size the
  * pool and kill stuck workers, and any worker reads them all to answer
- * /status and /metrics (h_ops.c, metrics.c).
+ * /status and /metrics (h_ops.c, metrics.c).  Each slot holds its
+ * worker's counters (counters.h).
  */
 #ifndef TASKAPI_SCOREBOARD_H
 #define TASKAPI_SCOREBOARD_H
@@ -13,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "metrics.h"
+#include "counters.h"
 
 #define SB_SLOTS_MAX	512	/* 2 x the largest pool, for rolling reloads */
 
@@ -93,6 +94,9 @@ struct scoreboard {
 
 /* The scoreboard scoreboard_create() made (NULL before). */
 extern struct scoreboard *scoreboard;
+
+/* This worker process's slot (NULL in the master and in tests). */
+extern struct sb_slot *scoreboard_self;
 
 /*
  * The master, on reap: folds the slot's counters into retired, counts

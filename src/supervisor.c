@@ -7,9 +7,13 @@
  * each child resets its handlers before it unblocks them.
  *
  * Worker bookkeeping: struct child (master-only) next to the shared
- * scoreboard slot of the same index.  A reload bumps the generation;
- * workers of an older generation are replaced one at a time: start one
- * new worker, wait until it accepts, then ask one old worker to stop.
+ * scoreboard slot of the same index.  Once per tick the master counts
+ * the slots (struct pool_count) and asks pool_policy.c what to do: how
+ * many workers each kind wants, which to stop, whether the crash brake
+ * holds; this file does it (signals, spawn, reap, stuck workers,
+ * reload, stop).  A reload bumps the generation; workers of an older
+ * generation are replaced one at a time: start one new worker, wait
+ * until it accepts, then ask one old worker to stop.
  */
 #include "config.h"
 
@@ -28,41 +32,24 @@
 
 #include "evworker.h"
 #include "log.h"
+#include "pool_policy.h"
 #include "scoreboard.h"
 #include "supervisor.h"
 #include "upgrade.h"
 #include "util.h"
 #include "worker.h"
 
-#define CRASH_WINDOW_US		(30LL * 1000000)	/* brake window */
-#define CRASH_LIMIT		5	/* abnormal exits per window */
-#define BACKOFF_MIN_US		(500LL * 1000)
-#define BACKOFF_MAX_US		(30LL * 1000000)
-#define STUCK_GRACE_US		(5LL * 1000000)	/* past request_timeout */
-#define TERM_RESEND_US		(1LL * 1000000)
-#define KEPT_RESPAWN_US		(500LL * 1000)	 /* the kept worker, at most */
-#define TAKEOVER_WAIT_US	(15LL * 1000000) /* a new master's workers */
+#define STUCK_GRACE_US	 (5LL * 1000000) /* past request_timeout */
+#define TERM_RESEND_US	 (1LL * 1000000)
+#define TAKEOVER_WAIT_US (15LL * 1000000) /* a new master's workers */
 
 /*
- * The crash brake, one per kind of worker: blocking workers dying in a
- * loop must not delay the event worker's restart, nor the other way
- * round.  While a kind's brake holds (now < spawn_at) no worker of that
- * kind is started beyond one: a kind is never left with no worker at
- * all, since requests would then wait unanswered in its socket's queue
- * until nginx or the client gave up, and run later for nobody.  That
- * kept worker is restarted at most every KEPT_RESPAWN_US; a blocking one
+ * A kind's crash brake (pool_policy.h) keeps one worker: a blocking one
  * answers every request with a JSON 503 + Retry-After until the brake
- * lets go (worker.c, admission.c), so it runs none of what may be killing
- * the pool; the event worker serves on.  The brake's end is published in
- * the scoreboard for that.
+ * lets go (worker.c, admission.c), so it runs none of what may be
+ * killing the pool; the event worker serves on.  The brake's end is
+ * published in the scoreboard for that.
  */
-struct brake {
-	int64_t crashes[CRASH_LIMIT]; /* ring of times */
-	size_t	crash_next;
-	int64_t backoff_us;
-	int64_t spawn_at; /* no spawn before, but the kept one */
-	int64_t kept_at;  /* last start of a kept worker */
-};
 
 struct child {
 	pid_t		 pid;		/* 0: slot free */
@@ -91,6 +78,7 @@ static struct {
 	bool			 stopping;
 	int64_t			 stop_deadline;
 	struct brake		 brake[SB_KIND__MAX];
+	struct pool_count	 count; /* this tick's (count_slots) */
 	unsigned long		 restarts;
 	char *const		*argv;	      /* to start a new binary */
 	pid_t			 successor;   /* new master starting, or 0 */
@@ -200,7 +188,8 @@ spawn(enum sb_kind kind)
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
 		    getppid() != master_pid)
 			_exit(0);
-		metrics_self = slot;
+		scoreboard_self = slot;
+		counters_self = &slot->met;
 		atomic_store(&slot->pid, (int)getpid());
 		atomic_store(&slot->requests, 0ULL);
 		atomic_store(&slot->req_start_us, 0LL);
@@ -234,6 +223,7 @@ spawn(enum sb_kind kind)
 	atomic_store(&sv.sb->slots[i].pid, (int)pid);
 	atomic_store(&sv.sb->slots[i].kind, (int)kind);
 	atomic_store(&sv.sb->slots[i].state, SB_STARTING);
+	pool_count_spawned(&sv.count, i, (int)kind);
 	log_debug("started %s worker %ld (generation %u)",
 	    kind == SB_KIND_EV ? "event" : "fastcgi", (long)pid, sv.gen);
 	return 0;
@@ -244,6 +234,7 @@ retire(size_t i)
 {
 	struct child	*c = &sv.children[i];
 
+	pool_count_retired(&sv.count, i);
 	c->retiring = true;
 	c->term_sent_us = util_mono_us();
 	if (kill(c->pid, SIGTERM) == -1 && errno != ESRCH)
@@ -265,25 +256,15 @@ static void
 note_crash(enum sb_kind kind, int64_t now)
 {
 	struct brake *b = &sv.brake[kind];
-	int64_t	      oldest;
 
-	b->crashes[b->crash_next] = now;
-	b->crash_next = (b->crash_next + 1) % CRASH_LIMIT;
-	oldest = b->crashes[b->crash_next];
-	if (oldest != 0 && now - oldest < CRASH_WINDOW_US) {
-		b->backoff_us =
-		    b->backoff_us == 0 ? BACKOFF_MIN_US : b->backoff_us * 2;
-		if (b->backoff_us > BACKOFF_MAX_US)
-			b->backoff_us = BACKOFF_MAX_US;
-		b->spawn_at = now + b->backoff_us;
-		publish_brake(kind);
-		log_error("%d workers died within %lld s; waiting %lld ms "
-			  "before starting another %s worker (one is kept "
-			  "running%s)",
-		    CRASH_LIMIT, (long long)(CRASH_WINDOW_US / 1000000),
-		    (long long)(b->backoff_us / 1000), sb_kind_name((int)kind),
-		    kind == SB_KIND_FCGI ? ", answering 503" : "");
-	}
+	if (!brake_note_crash(b, now))
+		return;
+	publish_brake(kind);
+	log_error("%d workers died within %lld s; waiting %lld ms before "
+		  "starting another %s worker (one is kept running%s)",
+	    CRASH_LIMIT, (long long)(CRASH_WINDOW_US / 1000000),
+	    (long long)(b->backoff_us / 1000), sb_kind_name((int)kind),
+	    kind == SB_KIND_FCGI ? ", answering 503" : "");
 }
 
 static void
@@ -381,6 +362,7 @@ kill_stuck(int64_t now)
 			    "killing it", (long)sv.children[i].pid,
 			    (long long)((now - start) / 1000000));
 			kill(sv.children[i].pid, SIGKILL);
+			pool_count_retired(&sv.count, i);
 			sv.children[i].retiring = true;	/* replaced, not a crash */
 			sv.children[i].stuck = true;
 			atomic_store(&s->req_start_us, 0LL);
@@ -389,123 +371,70 @@ kill_stuck(int64_t now)
 }
 
 /*
- * The worker to stop when there are more than wanted: the one idle the
- * longest, if for idle_min_us at least; with idle_min_us 0 (the pool was
- * made smaller) any, idle ones first.  nslots: none.
+ * The one count of the slots per tick: every decision of the tick reads
+ * it (pool_policy.c), and what the tick starts or stops updates it.
  */
-static size_t
-surplus(enum sb_kind kind, int64_t now, int64_t idle_min_us)
+static void
+count_slots(void)
 {
-	size_t	best = sv.sb->nslots, any = sv.sb->nslots;
-	int64_t best_since = 0;
+	memset(&sv.count.k, 0, sizeof(sv.count.k));
+	sv.count.n = 0;
+	for (size_t i = 0, n = sv.sb->nslots; i < n; i++) {
+		const struct child *c = &sv.children[i];
+		struct sb_slot	   *s = &sv.sb->slots[i];
+		struct pool_worker  w = { 0 };
 
-	for (size_t i = 0; i < sv.sb->nslots; i++) {
-		struct child   *c = &sv.children[i];
-		struct sb_slot *s = &sv.sb->slots[i];
-		int64_t		since;
-
-		if (c->pid == 0 || c->kind != kind || c->retiring)
-			continue;
-		if (any == sv.sb->nslots)
-			any = i;
-		since = atomic_load(&s->idle_since_us);
-		if (atomic_load(&s->state) != SB_IDLE || since == 0 ||
-		    now - since < idle_min_us)
-			continue;
-		if (best == sv.sb->nslots || since < best_since) {
-			best = i;
-			best_since = since;
+		if (c->pid != 0) {
+			w.live = true;
+			w.kind = (int)c->kind;
+			w.current = c->gen == sv.gen;
+			w.retiring = c->retiring;
+			w.state = atomic_load(&s->state);
+			w.idle_since = atomic_load(&s->idle_since_us);
 		}
+		pool_count_add(&sv.count, i, &w);
 	}
-	return best < sv.sb->nslots || idle_min_us > 0 ? best : any;
 }
 
-/*
- * How many blocking workers the pool wants now: the busy ones plus
- * TASKAPI_SPARE_WORKERS idle ones, within TASKAPI_WORKERS (php-fpm's
- * "dynamic" pool).  An idle pool holds only the spares, whose memory is
- * what an idle server pays for (bench/RESULTS.md); a burst gets more
- * within a fork, since a worker that takes the last spare wakes the
- * master (SIGUSR1).
- */
-static size_t
-fcgi_wanted(void)
+static void
+settings(struct pool_settings *ps)
 {
-	size_t busy = 0, max = (size_t)sv.conf->workers;
-	size_t spare = (size_t)sv.conf->spare_workers;
-
-	if (spare >= max)
-		return max;
-	for (size_t i = 0; i < sv.sb->nslots; i++)
-		if (sv.children[i].pid != 0 &&
-		    sv.children[i].kind == SB_KIND_FCGI &&
-		    !sv.children[i].retiring &&
-		    (atomic_load(&sv.sb->slots[i].state) == SB_BUSY ||
-			atomic_load(&sv.sb->slots[i].state) == SB_READING))
-			busy++;
-	return busy + spare < max ? busy + spare : max;
+	ps->fcgi_max = (size_t)sv.conf->workers;
+	ps->fcgi_spare = (size_t)sv.conf->spare_workers;
+	ps->idle_timeout_us = sv.conf->worker_idle_timeout * 1000000LL;
+	ps->ev_workers = sv.ev_fd != -1 ? (size_t)sv.conf->ev_workers : 0;
 }
 
-/*
- * Brings one kind of worker to its number and carries a rolling reload
- * forward: one new worker in, and once it accepts, one old one out.
- */
+/* Does what the policy planned for one kind. */
 static void
 maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us, int64_t now)
 {
-	struct brake *b = &sv.brake[kind];
-	size_t	      cur = 0, old = 0, retiring = 0, starting = 0;
+	struct pool_plan plan;
+	int64_t		 spawn_at = sv.brake[kind].spawn_at;
 
-	for (size_t i = 0; i < sv.sb->nslots; i++) {
-		struct child *c = &sv.children[i];
-		if (c->pid == 0 || c->kind != kind)
-			continue;
-		if (c->retiring)
-			retiring++;
-		else if (c->gen == sv.gen) {
-			cur++;
-			if (atomic_load(&sv.sb->slots[i].state) == SB_STARTING)
-				starting++;
-		} else
-			old++;
-	}
-	/* The brake holds: still one worker of the kind, never none. */
-	if (now < b->spawn_at && cur + old == 0 && want > 0 &&
-	    now - b->kept_at >= KEPT_RESPAWN_US) {
-		b->kept_at = now;
-		if (spawn(kind) == 0)
+	pool_plan_kind(&sv.count, (int)kind, want, &sv.brake[kind], now, &plan);
+	if (sv.brake[kind].spawn_at != spawn_at)
+		publish_brake(kind);
+	for (size_t n = 0; n < plan.spawn; n++) {
+		if (spawn(kind) == -1)
+			return;
+		if (plan.kept)
 			log_warn("crash brake: started one %s worker to keep "
 				 "the pool answering",
 			    sb_kind_name((int)kind));
-		return;
 	}
-	while (cur + old < want && now >= b->spawn_at) {
-		if (spawn(kind) == -1)
-			return;
-		cur++;
-		starting++;
-		if (b->backoff_us > 0) {
-			b->spawn_at = now + b->backoff_us;
-			publish_brake(kind);
-			break;
-		}
-	}
-	if (old > 0 && retiring == 0 && starting == 0) {
-		if (cur + old <= want && now >= b->spawn_at) {
-			(void)spawn(kind);
-			return;	/* retire an old one once this one accepts */
-		}
-		for (size_t i = 0; i < sv.sb->nslots; i++)
-			if (sv.children[i].pid != 0 && sv.children[i].kind == kind &&
-			    !sv.children[i].retiring &&
-			    sv.children[i].gen != sv.gen) {
+	if (plan.retire_old) {
+		for (size_t i = 0; i < sv.count.n; i++)
+			if (sv.count.w[i].live &&
+			    sv.count.w[i].kind == (int)kind &&
+			    !sv.count.w[i].retiring && !sv.count.w[i].current) {
 				retire(i);
 				break;
 			}
-	} else if (old == 0 && cur > want && retiring == 0) {
-		size_t v = surplus(kind, now, idle_min_us);
+	} else if (plan.stop_surplus) {
+		size_t v = pool_surplus(&sv.count, (int)kind, now, idle_min_us);
 
-		if (v < sv.sb->nslots) {
+		if (v < sv.count.n) {
 			sv.children[v].idle_stop = idle_min_us > 0;
 			retire(v);
 		}
@@ -515,34 +444,16 @@ maintain_kind(enum sb_kind kind, size_t want, int64_t idle_min_us, int64_t now)
 static void
 maintain(int64_t now)
 {
-	size_t fcgi = 0;
+	struct pool_settings ps;
 
-	/* A long-lived pool forgets old crashes. */
+	settings(&ps);
 	for (int k = 0; k < SB_KIND__MAX; k++)
-		if (sv.brake[k].backoff_us > 0 &&
-		    now > sv.brake[k].spawn_at + CRASH_WINDOW_US)
-			sv.brake[k].backoff_us = 0;
-
-	for (size_t i = 0; i < sv.sb->nslots; i++)
-		if (sv.children[i].pid != 0 &&
-		    sv.children[i].kind == SB_KIND_FCGI &&
-		    !sv.children[i].retiring && sv.children[i].gen == sv.gen)
-			fcgi++;
-	/* Beyond TASKAPI_WORKERS (after a reload): stop the extra now. */
-	/*
-	 * An on-demand pool wants no worker while none is busy; under the
-	 * brake it still keeps one, which answers 503 at once.
-	 */
+		brake_forget(&sv.brake[k], now);
 	maintain_kind(SB_KIND_FCGI,
-	    now < sv.brake[SB_KIND_FCGI].spawn_at && fcgi_wanted() == 0 ?
-		1 :
-		fcgi_wanted(),
-	    fcgi > (size_t)sv.conf->workers ?
-		0 :
-		sv.conf->worker_idle_timeout * 1000000LL,
-	    now);
-	maintain_kind(SB_KIND_EV,
-	    sv.ev_fd != -1 ? (size_t)sv.conf->ev_workers : 0, 0, now);
+	    pool_fcgi_wanted(&sv.count, &ps,
+		brake_holds(&sv.brake[SB_KIND_FCGI], now)),
+	    pool_fcgi_idle_min(&sv.count, &ps), now);
+	maintain_kind(SB_KIND_EV, ps.ev_workers, 0, now);
 }
 
 /*
@@ -559,18 +470,12 @@ maintain(int64_t now)
 static bool
 ondemand_watch(int64_t now)
 {
-	size_t n = 0;
+	struct pool_settings ps;
 
-	if (sv.stopping || sv.conf->spare_workers != 0 ||
-	    now < sv.brake[SB_KIND_FCGI].spawn_at)
-		return false;
-	for (size_t i = 0; i < sv.sb->nslots; i++)
-		if (sv.children[i].pid != 0 &&
-		    sv.children[i].kind == SB_KIND_FCGI &&
-		    !sv.children[i].retiring)
-			n++;
-	return n < (size_t)sv.conf->workers &&
-	    scoreboard_fcgi_ready(sv.sb) == 0;
+	settings(&ps);
+	return !sv.stopping &&
+	    pool_ondemand_watch(&sv.count, &ps,
+		brake_holds(&sv.brake[SB_KIND_FCGI], now));
 }
 
 /* The pool's settings, where /status reads them. */
@@ -655,20 +560,12 @@ on_hup(void)
 static void
 takeover(int64_t now)
 {
-	bool ev = sv.ev_fd == -1, fcgi = sv.conf->spare_workers == 0;
+	bool ev = sv.ev_fd == -1 || sv.count.k[SB_KIND_EV].serving > 0;
+	bool fcgi =
+	    sv.conf->spare_workers == 0 || sv.count.k[SB_KIND_FCGI].serving > 0;
 
 	if (sv.predecessor == 0)
 		return;
-	for (size_t i = 0; i < sv.sb->nslots; i++) {
-		int st = atomic_load(&sv.sb->slots[i].state);
-
-		if (sv.children[i].pid == 0 || (st != SB_IDLE && st != SB_BUSY))
-			continue;
-		if (sv.children[i].kind == SB_KIND_EV)
-			ev = true;
-		else
-			fcgi = true;
-	}
 	if (ev && fcgi) {
 		log_info("serving; asking the old master %ld to stop",
 		    (long)sv.predecessor);
@@ -767,6 +664,7 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 	    conf->workers, conf->spare_workers,
 	    ev_fd != -1 ? conf->ev_workers : 0L);
 
+	count_slots();
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = sig_pipe[0], .events = POLLIN },
@@ -803,6 +701,7 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 			}
 		}
 		reap();
+		count_slots();
 		now = util_mono_us();
 		if (sv.stopping) {
 			drain_on_stop(now);
@@ -831,7 +730,8 @@ supervisor_run(struct conf *conf, const char *env_file, int listen_fd,
 		kill_stuck(now);
 		maintain(now);
 		takeover(now);
-		/* Looked at again: a worker may have taken it meanwhile. */
+		/* Looked at again (the count is this tick's, with what the
+		 * tick started): a worker may have taken it meanwhile. */
 		if ((pfd[1].revents & POLLIN) != 0 && ondemand_watch(now))
 			(void)spawn(SB_KIND_FCGI);
 		/* Old workers asked to stop get a TERM again until they go. */

@@ -114,24 +114,24 @@ read_body(FCGX_Request *fr, struct req *r, const struct fcgi_req_extra *x)
 		return BODY_OK;
 	}
 	for (;;) {
-		char	*dst;
-		int	 n;
+		int n;
 
-		if ((dst = req_body_reserve(r, 8192)) == NULL)
+		if (!buf_reserve(&r->body, 8192))
 			return BODY_NOMEM;
-		n = FCGX_GetStr(dst, 8192, fr->in);
+		n = FCGX_GetStr(r->body.p + r->body.len, 8192, fr->in);
 		if (n < 0 || FCGX_GetError(fr->in) != 0)
 			return BODY_BROKEN;
-		r->body_len += (size_t)n;
-		if (r->body_len > LIM_BODY_MAX) {
+		r->body.len += (size_t)n;
+		if (r->body.len > LIM_BODY_MAX) {
 			r->body_too_large = true;
 			return want >= 0 ? BODY_BAD_LENGTH : BODY_OK;
 		}
 		if (n < 8192)
 			break;
 	}
-	r->body[r->body_len] = '\0';
-	if (want >= 0 && (size_t)want != r->body_len)
+	if (r->body.p != NULL)
+		r->body.p[r->body.len] = '\0';
+	if (want >= 0 && (size_t)want != r->body.len)
 		return BODY_BAD_LENGTH;
 	return BODY_OK;
 }
@@ -213,8 +213,9 @@ send_resp(FCGX_Request *fr, const struct req *r, const struct resp *resp)
 		return -1;
 	if (FCGX_PutStr(head, (int)n, fr->out) != (int)n)
 		return -1;
-	if (resp->len > 0 && FCGX_PutStr(resp->body, (int)resp->len,
-	    fr->out) != (int)resp->len)
+	if (resp->body.len > 0 &&
+	    FCGX_PutStr(resp->body.p, (int)resp->body.len, fr->out) !=
+		(int)resp->body.len)
 		return -1;
 	return 0;
 }

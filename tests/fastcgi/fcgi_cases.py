@@ -13,8 +13,10 @@ import socket
 import struct
 import sys
 
-BEGIN, ABORT, END, PARAMS, STDIN, STDOUT, STDERR, DATA, GETV, GETVR, UNKNOWN = range(1, 12)
-RESPONDER, AUTHORIZER = 1, 2
+import fcgi_client as fc
+from fcgi_client import (AUTHORIZER, BEGIN, END, RESPONDER, STDIN,
+                         UNKNOWN_TYPE, GET_VALUES, GET_VALUES_RESULT,
+                         nv_pairs, parse_nv, record)
 
 sock_path, kind, token = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -23,108 +25,23 @@ def say(ok, desc, seen=""):
     print(("ok\t%s" % desc) if ok else ("not ok\t%s\t%s" % (desc, seen)), flush=True)
 
 
-def rec(t, rid, content=b"", pad=None):
-    if pad is None:
-        pad = (8 - len(content) % 8) % 8
-    return struct.pack(">BBHHBx", 1, t, rid, len(content), pad) + content + b"\0" * pad
+class Conn(fc.Conn):
+    """A connection to sock_path whose reads wait 10 s at most."""
 
-
-def stream(t, rid, data, chunk=65528):
-    out = b""
-    for i in range(0, len(data), chunk):
-        out += rec(t, rid, data[i:i + chunk])
-    return out + rec(t, rid)
-
-
-def nv(name, value):
-    def ln(n):
-        return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-    name, value = name.encode(), value.encode()
-    return ln(len(name)) + ln(len(value)) + name + value
-
-
-def parse_nv(b):
-    out, i = {}, 0
-    while i < len(b):
-        lens = []
-        for _ in range(2):
-            if b[i] < 128:
-                lens.append(b[i]); i += 1
-            else:
-                lens.append(struct.unpack(">I", b[i:i + 4])[0] & 0x7FFFFFFF); i += 4
-        out[b[i:i + lens[0]].decode()] = b[i + lens[0]:i + lens[0] + lens[1]].decode()
-        i += lens[0] + lens[1]
-    return out
-
-
-def connect():
-    """sock_path is a unix socket's path, or tcp:HOST:PORT."""
-    if sock_path.startswith("tcp:"):
-        host, port = sock_path[4:].rsplit(":", 1)
-        s = socket.create_connection((host, int(port)), timeout=10)
-    else:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
-        s.connect(sock_path)
-    return s
-
-
-def read_record(s, buf):
-    """Returns (type, id, content, buf) or None at EOF."""
-    while len(buf) < 8 or len(buf) < 8 + struct.unpack(">H", buf[4:6])[0] + buf[6]:
-        d = s.recv(65536)
-        if not d:
-            return None
-        buf += d
-    _, t, rid, clen, pad = struct.unpack(">BBHHB", buf[:7])
-    content = buf[8:8 + clen]
-    return t, rid, content, buf[8 + clen + pad:]
-
-
-class Conn:
     def __init__(self):
-        self.s = connect()
-        self.buf = b""
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def record(self):
-        r = read_record(self.s, self.buf)
-        if r is None:
-            return None
-        self.buf = r[3]
-        return r[:3]
+        super().__init__(sock_path, cap=10)
 
     def response(self, rid=1):
-        """Reads STDOUT until END_REQUEST; returns (status, headers, body,
-        protocol status) or a string saying what went wrong."""
-        out = b""
-        try:
-            while True:
-                r = self.record()
-                if r is None:
-                    return "connection closed before END_REQUEST"
-                t, i, c = r
-                if t == STDOUT:
-                    out += c
-                elif t == END:
-                    break
-        except (ConnectionResetError, BrokenPipeError) as e:
-            return "reset: %s" % e
-        except socket.timeout:
-            return "no answer within 10 s"
-        proto = c[4]
-        head, _, body = out.partition(b"\r\n\r\n")
-        status = 0
-        hdrs = {}
-        for line in head.decode("latin-1").split("\r\n"):
-            if ":" in line:
-                k, v = line.split(":", 1)
-                hdrs[k.strip().lower()] = v.strip()
-        if "status" in hdrs:
-            status = int(hdrs["status"].split()[0])
-        return status, hdrs, body, proto
+        """Reads to END_REQUEST; returns (status, headers, body, protocol
+        status) or a string saying what went wrong."""
+        a = self.until_end(rid)
+        if a.end is None:
+            if a.timed_out:
+                return "no answer within 10 s"
+            if self.error:
+                return "reset: %s" % self.error
+            return "connection closed before END_REQUEST"
+        return a.status or 0, a.headers, a.body, a.protocol_status
 
     def alive(self):
         """A GET /health on this connection answers 200."""
@@ -142,9 +59,9 @@ def request(method, uri, body=b"", keep=True, rid=1, params=None, role=RESPONDER
         p["CONTENT_TYPE"] = "application/json"
         p["CONTENT_LENGTH"] = str(len(body)) if cl is None else cl
     p.update(params or {})
-    pb = b"".join(nv(k, v) for k, v in p.items())
-    return (rec(BEGIN, rid, struct.pack(">HB5x", role, 1 if keep else 0)) +
-            stream(PARAMS, rid, pb) + stream(STDIN, rid, body))
+    return fc.request(rid, list(p.items()), body,
+                      flags=fc.KEEP_CONN if keep else 0, padding=None,
+                      role=role)
 
 
 def is_json_error(r, status):
@@ -175,17 +92,17 @@ def case(fn):
 def case_0():
     if kind == "ev":
         c = Conn()
-        c.send(rec(GETV, 0, nv("FCGI_MAX_CONNS", "") + nv("FCGI_MAX_REQS", "") + nv("FCGI_MPXS_CONNS", "")))
+        c.send(record(GET_VALUES, 0, nv_pairs([("FCGI_MAX_CONNS", ""), ("FCGI_MAX_REQS", ""), ("FCGI_MPXS_CONNS", "")]), None))
         r = c.record()
-        vals = parse_nv(r[2]) if r and r[0] == GETVR else {}
-        say(r is not None and r[0] == GETVR and vals.get("FCGI_MPXS_CONNS") == "0"
+        vals = parse_nv(r[2]) if r and r[0] == GET_VALUES_RESULT else {}
+        say(r is not None and r[0] == GET_VALUES_RESULT and vals.get("FCGI_MPXS_CONNS") == "0"
             and vals.get("FCGI_MAX_CONNS", "").isdigit() and vals.get("FCGI_MAX_REQS", "").isdigit(),
             "GET_VALUES on a fresh connection: MAX_CONNS, MAX_REQS, MPXS_CONNS=0", repr(r))
         ok, r = c.alive()
         say(ok, "... and the next request on that connection is answered", show(r))
-        c.send(rec(42, 0, b"\0" * 8))
+        c.send(record(42, 0, b"\0" * 8))
         r = c.record()
-        say(r is not None and r[0] == UNKNOWN and r[2][0] == 42, "an unknown management type gets UNKNOWN_TYPE", repr(r))
+        say(r is not None and r[0] == UNKNOWN_TYPE and r[2][0] == 42, "an unknown management type gets UNKNOWN_TYPE", repr(r))
         ok, r = c.alive()
         say(ok, "... and the next request on that connection is answered", show(r))
 
@@ -252,15 +169,15 @@ def case_3():
         raw = request("POST", "/api/v1/tasks", b"", cl=str(len(one)))
         raw = raw[:-8]  # drop the empty STDIN
         for i in range(len(one)):
-            raw += rec(STDIN, 1, one[i:i + 1], pad=255)
-        raw += rec(STDIN, 1)
+            raw += record(STDIN, 1, one[i:i + 1], 255)
+        raw += record(STDIN, 1)
         c.send(raw)
         r = c.response()
         say(not isinstance(r, str) and r[0] == 201, "a body in 1-byte records with 255 bytes of padding -> 201", show(r))
 
         # Multiplexing is refused, the first request still answered.
         c = Conn()
-        c.send(request("GET", "/health", rid=1)[:8 + 8] + rec(BEGIN, 2, struct.pack(">HB5x", 1, 1)))
+        c.send(request("GET", "/health", rid=1)[:8 + 8] + record(BEGIN, 2, struct.pack(">HB5x", 1, 1)))
         r = c.record()
         say(r is not None and r[0] == END and r[1] == 2 and r[2][4] == 1, "a second request id on a busy connection -> CANT_MPX_CONN", repr(r))
 

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "app.h"
+#include "buf.h"
 #include "jwt.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -75,13 +76,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.authorization = strcmp(auth, "good") == 0 ? good : auth;
 	req.content_type = ctype[0] != '\0' ? ctype : NULL;
 	if (end > p) {
-		size_t	 n = (size_t)(end - p);
-		char	*b = req_body_reserve(&req, n);
-		if (b == NULL)
+		if (!buf_append(&req.body, p, (size_t)(end - p)))
 			return 0;
-		memcpy(b, p, n);
-		req.body_len = n;
-		b[n] = '\0';
 	}
 	(void)app_begin(&app, &req, &resp, &plan);
 	/* Whatever happened, a response or a plan with its parameters. */

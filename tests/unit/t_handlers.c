@@ -158,7 +158,7 @@ task_result(int nrows, bool nulls)
 static struct json_object *
 resp_obj(const struct resp *r)
 {
-	struct json_object	*o = json_tokener_parse(r->body);
+	struct json_object *o = json_tokener_parse(r->body.p);
 
 	assert_non_null(o);
 	return o;
@@ -337,7 +337,7 @@ test_task_delete_render(void **state)
 	r = make_result(1, names, 1, yes);
 	render(f, h_task_delete_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 204);
-	assert_int_equal(f->resp.len, 0);
+	assert_int_equal(f->resp.body.len, 0);
 	PQclear(r);
 	resp_reset(&f->resp);
 	r = make_result(1, names, 1, no);
@@ -354,7 +354,7 @@ test_list_render_empty_page(void **state)
 
 	render(f, h_tasks_list_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 200);
-	assert_string_equal(f->resp.body, "[]");
+	assert_string_equal(f->resp.body.p, "[]");
 	PQclear(r);
 }
 
@@ -366,7 +366,7 @@ test_health_render(void **state)
 	render(f, h_health_render, NULL, TERR_DB);
 	assert_int_equal(f->resp.status, 503);
 	assert_int_equal(f->resp.retry_after, 1);
-	assert_non_null(strstr(f->resp.body, "\"degraded\""));
+	assert_non_null(strstr(f->resp.body.p, "\"degraded\""));
 }
 
 static void
@@ -402,13 +402,13 @@ test_login_render(void **state)
 	render(f, h_login_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 401);
 	char body1[256];
-	snprintf(body1, sizeof(body1), "%s", f->resp.body);
+	snprintf(body1, sizeof(body1), "%s", f->resp.body.p);
 	PQclear(r);
 	resp_reset(&f->resp);
 	r = make_result(2, names, 0, cells);
 	render(f, h_login_render, r, TERR_OK);
 	assert_int_equal(f->resp.status, 401);
-	assert_string_equal(f->resp.body, body1);
+	assert_string_equal(f->resp.body.p, body1);
 	PQclear(r);
 }
 
@@ -434,7 +434,7 @@ t_resp_head(void **state)
 	memset(&r, 0, sizeof(r));
 	r.status = 201;
 	r.content_type = "application/json";
-	r.len = 1234567;
+	r.body.len = 1234567;
 	snprintf(r.location, sizeof(r.location), "/api/v1/tasks/x");
 	snprintf(r.allow, sizeof(r.allow), "GET, PATCH");
 	r.www_authenticate = true;

@@ -36,7 +36,7 @@ jsonc_string(const char *s, size_t n)
 static void
 check_str(const char *s, size_t n)
 {
-	struct jbuf jb = { NULL, 0, 0, false };
+	struct buf  jb = { NULL, 0, 0, false };
 	char	   *want = jsonc_string(s, n);
 
 	jb_str(&jb, s, n);
@@ -87,7 +87,7 @@ t_str_long(void **state)
 static void
 check_time(const char *pg, const char *want)
 {
-	struct jbuf jb = { NULL, 0, 0, false };
+	struct buf jb = { NULL, 0, 0, false };
 
 	jb_pgtime(&jb, pg, strlen(pg));
 	if (want == NULL) {
@@ -142,14 +142,14 @@ static void
 t_begin_end(void **state)
 {
 	struct resp	    r;
-	struct jbuf	    jb;
+	struct buf	    jb;
 	struct json_object *o;
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
 	resp_raw(&r, 200, "text/plain", "old body", 8);
 	jb_begin(&jb, &r);
-	assert_null(r.body);
+	assert_null(r.body.p);
 	jb_lit(&jb, "{\"k\":");
 	jb_str(&jb, "v\n", 2);
 	jb_lit(&jb, ",\"t\":");
@@ -158,10 +158,10 @@ t_begin_end(void **state)
 	jb_end(&jb, &r, 201);
 	assert_null(jb.p);
 	assert_int_equal(r.status, 201);
-	assert_string_equal(r.body,
+	assert_string_equal(r.body.p,
 	    "{\"k\":\"v\\n\",\"t\":\"2026-01-02T03:04:05.600000Z\"}");
-	assert_int_equal(r.len, strlen(r.body));
-	o = json_tokener_parse(r.body);
+	assert_int_equal(r.body.len, strlen(r.body.p));
+	o = json_tokener_parse(r.body.p);
 	assert_non_null(o);
 	json_object_put(o);
 
@@ -172,7 +172,7 @@ t_begin_end(void **state)
 	jb_lit(&jb, "}");
 	jb_end(&jb, &r, 200);
 	assert_int_equal(r.status, 500);
-	assert_non_null(strstr(r.body, "\"error\""));
+	assert_non_null(strstr(r.body.p, "\"error\""));
 	resp_free(&r);
 }
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "counters.h"
 #include "metrics.h"
 #include "request.h"
 #include "router.h"
@@ -57,18 +58,18 @@ test_observe_fold_render(void **state)
 	assert_non_null(sb);
 	atomic_store(&sb->used, 4u); /* as the master, at each spawn */
 	/* Worker 0 and worker 1 each count some requests. */
-	metrics_self = &sb->slots[0];
+	counters_self = &sb->slots[0].met;
 	metrics_observe(EP_TASK_GET, 200, 300);	 /* 0.3 ms */
 	metrics_observe(EP_TASK_GET, 200, 7000); /* 7 ms */
 	metrics_observe(ROUTE__MAX, 404, 10);
 	metrics_db_error(MET_DB_CONFLICT);
-	metrics_self = &sb->slots[1];
+	counters_self = &sb->slots[1].met;
 	metrics_observe(EP_TASK_GET, 200, 60000000);	/* past every bucket */
 	metrics_observe(99, 418, 5);			/* clamped, "other" */
 	metrics_db_connect(1, 1);	/* first connect: not a reconnect */
 	metrics_db_connect(1, 0);
 	metrics_db_connect(0, 0);
-	metrics_self = NULL;
+	counters_self = NULL;
 	metrics_observe(EP_TASK_GET, 200, 1); /* no slot: ignored */
 
 	/* Worker 0 dies: its counts move to retired, totals unchanged. */
