@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "api_limits.h"
+#include "etag.h"
 #include "handlers.h"
+#include "idempotency.h"
 #include "json_out.h"
 #include "log.h"
 #include "util.h"
@@ -89,15 +91,19 @@ static const struct vfield task_create_fields[] = {
 	{ "due_at", VK_TIMESTAMP, VF_NULLABLE, 0, 0, NULL },
 };
 
-/* POST /api/v1/tasks: 201 task + Location; 400; 401. */
+/*
+ * POST /api/v1/tasks: 201 task + Location + ETag; 400; 401; with an
+ * Idempotency-Key, a repeat gets the first 201 again, 422 another body.
+ */
 enum terr
 h_task_create_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
     struct resp *resp, char *err, size_t errsz)
 {
 	struct vvalue	 v[4];
 	enum terr	 e;
+	bool		 keyed;
 
-	(void)ctx; (void)resp;
+	(void)resp;
 	if ((e = valid_fields(r->json, task_create_fields, 4, v, err, errsz)) !=
 	    TERR_OK)
 		return e;
@@ -110,8 +116,11 @@ h_task_create_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 		e = param_text(p, &v[2]);
 	else
 		plan_param(p, "medium");
-	if (e != TERR_OK || (e = param_ts(p, &v[3])) != TERR_OK)
+	if (e != TERR_OK || (e = param_ts(p, &v[3])) != TERR_OK ||
+	    (e = idem_plan(ctx->conf, r, p, &keyed, err, errsz)) != TERR_OK)
 		return e;
+	if (keyed)
+		p->stmt = STMT_TASK_INSERT_KEYED;
 	return TERR_OK;
 }
 
@@ -120,31 +129,51 @@ h_task_create_render(const struct app_ctx *ctx, struct req *r,
     const PGresult *res, enum terr e, struct resp *resp)
 {
 	(void)ctx; (void)r; (void)e;
+	if (idem_finish(res, 10, resp))
+		return;
 	render_one(res, resp, 201, "task not found", render_task_row);
-	if (resp->status == 201)
+	if (resp->status == 201) {
 		snprintf(resp->location, sizeof(resp->location),
 		    "/api/v1/tasks/%s", PQgetvalue(res, 0, 0));
+		etag_set(resp, etag_version(res, 0, 9));
+	}
 }
 
-/* GET /api/v1/tasks/{id}: 200 task; 400 bad id; 401; 404. */
+/*
+ * GET /api/v1/tasks/{id}: 200 task + ETag; 304 If-None-Match; 412
+ * If-Match; 400 bad id or header; 401; 404.
+ */
 enum terr
 h_task_get_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
     struct resp *resp, char *err, size_t errsz)
 {
-	(void)ctx; (void)resp; (void)err; (void)errsz;
+	(void)ctx; (void)resp;
 	p->stmt = STMT_TASK_GET;
 	plan_param(p, r->user_id);
 	plan_param(p, r->match.id);
-	return TERR_OK;
+	return etag_plan_read(r, err, errsz);
 }
 
-/* Renders TASK_GET/TASK_UPDATE: no row 401, a row of NULLs 404. */
+#define TASK_CHANGED_MSG \
+	"the task has changed since the version you sent in If-Match " \
+	"(or If-None-Match matched it); its current ETag is in the ETag header"
+
+/*
+ * Renders TASK_GET/TASK_UPDATE: no row 401, a row of NULLs 404, a
+ * failed precondition 412 (column 10 of TASK_UPDATE); column 9 is the
+ * version.
+ */
 void
 h_task_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
     enum terr e, struct resp *resp)
 {
-	(void)ctx; (void)r; (void)e;
+	(void)ctx; (void)e;
+	if (r->method == METHOD_PATCH &&
+	    etag_finish_write(res, 9, 10, TASK_CHANGED_MSG, resp))
+		return;
 	render_one(res, resp, 200, "task not found", render_task_row);
+	if (r->method != METHOD_PATCH)
+		etag_finish_read(r, res, 9, resp);
 }
 
 static const struct vfield task_patch_fields[] = {
@@ -156,7 +185,8 @@ static const struct vfield task_patch_fields[] = {
 };
 
 /*
- * PATCH /api/v1/tasks/{id}: 200 task; 400; 401; 404.  One fixed
+ * PATCH /api/v1/tasks/{id}: 200 task + ETag; 400; 401; 404; 412 If-Match
+ * no longer matches; 428 without If-Match when it is required.  One fixed
  * statement takes a "present" flag before each value, so no SQL is
  * ever assembled; updated_at moves only on a real change.
  */
@@ -167,7 +197,7 @@ h_task_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 	struct vvalue	 v[5];
 	enum terr	 e;
 
-	(void)ctx; (void)resp;
+	(void)resp;
 	if ((e = valid_fields(r->json, task_patch_fields, 5, v, err, errsz)) !=
 	    TERR_OK)
 		return e;
@@ -180,19 +210,24 @@ h_task_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 		if (e != TERR_OK)
 			return e;
 	}
-	return TERR_OK;
+	return etag_plan_write(r, ctx->conf != NULL &&
+	    ctx->conf->require_if_match, p, err, errsz);
 }
 
-/* DELETE /api/v1/tasks/{id}: 204; 400 bad id; 401; 404. */
+/*
+ * DELETE /api/v1/tasks/{id}: 204; 400 bad id; 401; 404; 412 If-Match
+ * no longer matches; 428 without If-Match when it is required.
+ */
 enum terr
 h_task_delete_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
     struct resp *resp, char *err, size_t errsz)
 {
-	(void)ctx; (void)resp; (void)err; (void)errsz;
+	(void)resp;
 	p->stmt = STMT_TASK_DELETE;
 	plan_param(p, r->user_id);
 	plan_param(p, r->match.id);
-	return TERR_OK;
+	return etag_plan_write(r, ctx->conf != NULL &&
+	    ctx->conf->require_if_match, p, err, errsz);
 }
 
 void
@@ -200,6 +235,8 @@ h_task_delete_render(const struct app_ctx *ctx, struct req *r,
     const PGresult *res, enum terr e, struct resp *resp)
 {
 	(void)ctx; (void)r; (void)e;
+	if (etag_finish_write(res, 1, 2, TASK_CHANGED_MSG, resp))
+		return;
 	if (PQntuples(res) == 0)
 		resp_error(resp, TERR_UNAUTH, NULL);
 	else if (PQgetisnull(res, 0, 0))

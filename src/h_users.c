@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "api_limits.h"
+#include "etag.h"
 #include "handlers.h"
 #include "password.h"
 #include "valid.h"
@@ -22,10 +23,10 @@ enum terr
 h_me_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
     struct resp *resp, char *err, size_t errsz)
 {
-	(void)ctx; (void)resp; (void)err; (void)errsz;
+	(void)ctx; (void)resp;
 	p->stmt = STMT_USER_ME;
 	plan_param(p, r->user_id);
-	return TERR_OK;
+	return etag_plan_read(r, err, errsz);
 }
 
 /* GET /api/v1/users/{id}: 200 user; 400 bad id; 401; 404. */
@@ -33,11 +34,11 @@ enum terr
 h_user_get_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
     struct resp *resp, char *err, size_t errsz)
 {
-	(void)ctx; (void)resp; (void)err; (void)errsz;
+	(void)ctx; (void)resp;
 	p->stmt = STMT_USER_GET;
 	plan_param(p, r->user_id);
 	plan_param(p, r->match.id);
-	return TERR_OK;
+	return etag_plan_read(r, err, errsz);
 }
 
 /* Renders USER_ME/USER_GET: no row 401, a row of NULLs 404. */
@@ -45,8 +46,13 @@ void
 h_user_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
     enum terr e, struct resp *resp)
 {
-	(void)ctx; (void)r; (void)e;
+	(void)ctx; (void)e;
 	render_one(res, resp, 200, "user not found", render_user_row);
+	/* Column 5 is the version: the user's ETag. */
+	if (r->method == METHOD_GET)
+		etag_finish_read(r, res, 5, resp);
+	else if (resp->status == 200)
+		etag_set(resp, etag_version(res, 0, 5));
 }
 
 /* GET /api/v1/users: 200 array, newest first; 400 paging; 401. */
