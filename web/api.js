@@ -154,8 +154,10 @@ export function createClient({ getToken, onUnauthorized }) {
       }
       throw err;
     }
+    // A weak tag (W/"3": nginx compressed a create's answer) is never
+    // matched by If-Match; without one, tagFor() reads the task first.
     const tag = res.headers.get('ETag');
-    if (tag && data && typeof data === 'object') {
+    if (tag && !tag.startsWith('W/') && data && typeof data === 'object') {
       etags.set(data, tag);
     }
     return data;

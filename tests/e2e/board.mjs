@@ -466,7 +466,7 @@ async function run(browser, problems) {
       form.locator('button[type="submit"]').click(),
     ]);
     await page.waitForFunction((id) => {
-      const e = document.querySelector(`li[data-id="${id}"] form.edit-form .field-error:not([hidden])`);
+      const e = document.querySelector(`li[data-id="${id}"] form.edit-form .form-error:not([hidden])`);
       return e && /Someone else changed this task/.test(e.textContent);
     }, ids[T.charlie]);
     const sentIfMatch = resp.request().headers()['if-match'] || '';

@@ -45,6 +45,13 @@ expect_etag '"1"' "a created task carries its ETag (\"1\")"
 capi "$A_TOKEN" GET "/api/v1/tasks/$T" ""
 expect_json 200 "GET task"
 expect_etag '"1"' "GET task: a strong ETag, the row's version"
+req GET "/api/v1/tasks/$T" -H "Authorization: Bearer $A_TOKEN" -H 'Accept-Encoding: gzip'
+is "$(header ETag)|$(header Content-Encoding)" '"1"|' \
+	"a client accepting gzip gets the task uncompressed with its strong ETag (nginx would weaken it)"
+req GET /api/v1/me -H "Authorization: Bearer $A_TOKEN" -H 'Accept-Encoding: gzip'
+like "$(header ETag)" '^"[0-9]+"$' "... so does /me"
+req GET "/api/v1/users/$A_ID" -H "Authorization: Bearer $A_TOKEN" -H 'Accept-Encoding: gzip'
+like "$(header ETag)" '^"[0-9]+"$' "... and /users/{id}"
 capi "$A_TOKEN" GET "/api/v1/tasks/$T" 'If-None-Match: "1"'
 expect_304 "GET task, If-None-Match the current ETag: 304, no body (event worker)"
 expect_etag '"1"' "the 304 repeats the ETag"
