@@ -457,7 +457,7 @@ async function run(browser, problems) {
   await check('edit in place after someone else changed the task: 412, the page says so and shows their version', async () => {
     const theirs = `Charlie changed elsewhere ${RUN}`;
     const other = await apiAs(tokenA, 'PATCH', `/tasks/${ids[T.charlie]}`, { title: theirs });
-    const r = row(page, charlie2);
+    const r = page.locator(`#tasks > li[data-id="${ids[T.charlie]}"]`); // its title changes below
     await r.locator('button.task-edit').click();
     const form = r.locator('form.edit-form');
     await form.locator('input[name="title"]').fill(`Mine ${RUN}`);
