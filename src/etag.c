@@ -235,8 +235,7 @@ etag_finish_read(const struct req *r, const PGresult *res, int col,
 		return;
 	}
 	if (r->if_none_match != NULL &&
-	    etag_parse(r->if_none_match, "", &l, err, sizeof(err)) ==
-		TERR_OK &&
+	    etag_parse(r->if_none_match, "", &l, err, sizeof(err)) == TERR_OK &&
 	    etag_match_weak(&l, v))
 		resp_empty(resp, 304);
 }
@@ -248,8 +247,7 @@ etag_finish_write(const PGresult *res, int vcol, int okcol, const char *what,
 	int64_t v;
 
 	if (PQntuples(res) != 1 || PQnfields(res) <= okcol ||
-	    PQgetisnull(res, 0, okcol) ||
-	    (v = etag_version(res, 0, vcol)) == 0)
+	    PQgetisnull(res, 0, okcol) || (v = etag_version(res, 0, vcol)) == 0)
 		return false;
 	etag_set(resp, v);
 	if (PQgetvalue(res, 0, okcol)[0] == 't')

@@ -25,15 +25,15 @@
 #include "terr.h"
 
 /* Versions of our own format one header may list; more is a 400. */
-#define ETAG_LIST_MAX	32
+#define ETAG_LIST_MAX 32
 
 /* One parsed If-Match or If-None-Match header. */
 struct etag_list {
-	bool	 present;		/* the header was sent */
-	bool	 star;			/* "*" */
-	int	 n;			/* versions below */
-	int64_t	 version[ETAG_LIST_MAX];
-	bool	 weak[ETAG_LIST_MAX];
+	bool	present; /* the header was sent */
+	bool	star;	 /* "*" */
+	int	n;	 /* versions below */
+	int64_t version[ETAG_LIST_MAX];
+	bool	weak[ETAG_LIST_MAX];
 };
 
 /*
@@ -42,16 +42,20 @@ struct etag_list {
  * allowed.  Only tags of this service's form ("digits") are kept.
  * Returns TERR_OK or TERR_INVALID with a message in err.
  */
-enum terr etag_parse(const char *value, const char *name,
-	    struct etag_list *out, char *err, size_t errsz);
+enum terr
+etag_parse(const char *value, const char *name, struct etag_list *out,
+    char *err, size_t errsz);
 
 /* If-Match: strong comparison ("*" matches any current version). */
-bool	etag_match_strong(const struct etag_list *, int64_t version);
+bool
+etag_match_strong(const struct etag_list *, int64_t version);
 /* If-None-Match: weak comparison ("*" matches any current version). */
-bool	etag_match_weak(const struct etag_list *, int64_t version);
+bool
+etag_match_weak(const struct etag_list *, int64_t version);
 
 /* Writes "\"<version>\"" into resp->etag. */
-void	etag_set(struct resp *, int64_t version);
+void
+etag_set(struct resp *, int64_t version);
 
 /*
  * For PATCH and DELETE: parses both headers and adds the statement's
@@ -65,11 +69,13 @@ void	etag_set(struct resp *, int64_t version);
  *   ($a IS NULL OR version = ANY($a)) AND ($b IS NULL OR version <> ALL($b))
  * against the row it is about to change, under its row lock.
  */
-enum terr etag_plan_write(const struct req *, bool require, struct plan *,
-	    char *err, size_t errsz);
+enum terr
+etag_plan_write(const struct req *, bool require, struct plan *, char *err,
+    size_t errsz);
 
 /* For GET: only checks that both headers parse (400 otherwise). */
-enum terr etag_plan_read(const struct req *, char *err, size_t errsz);
+enum terr
+etag_plan_read(const struct req *, char *err, size_t errsz);
 
 /*
  * After a GET rendered its 200 from a row whose version is in column
@@ -77,8 +83,8 @@ enum terr etag_plan_read(const struct req *, char *err, size_t errsz);
  * 13.2.2's order: If-Match false is 412, If-None-Match true is 304
  * (no body).  Does nothing to a response that is not a 200.
  */
-void	etag_finish_read(const struct req *, const PGresult *, int col,
-	    struct resp *);
+void
+etag_finish_read(const struct req *, const PGresult *, int col, struct resp *);
 
 /*
  * After a PATCH or DELETE whose statement returns the row's version in
@@ -87,10 +93,12 @@ void	etag_finish_read(const struct req *, const PGresult *, int col,
  * current ETag and what's message; otherwise the ETag is set on a 200.
  * Returns true when it answered (412).
  */
-bool	etag_finish_write(const PGresult *, int vcol, int okcol,
-	    const char *what, struct resp *);
+bool
+etag_finish_write(const PGresult *, int vcol, int okcol, const char *what,
+    struct resp *);
 
 /* The row's version in column col, or 0 when NULL or malformed. */
-int64_t	etag_version(const PGresult *, int row, int col);
+int64_t
+etag_version(const PGresult *, int row, int col);
 
 #endif /* TASKAPI_ETAG_H */

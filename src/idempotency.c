@@ -12,18 +12,18 @@
 #include "idempotency.h"
 
 /* Tells the request hash's key apart from any other use of the secret. */
-#define IDEM_HASH_CONTEXT	"taskapi idempotency request hash"
+#define IDEM_HASH_CONTEXT "taskapi idempotency request hash"
 
 enum terr
 idem_plan(const struct conf *c, const struct req *r, struct plan *p,
     bool *keyed, char *err, size_t errsz)
 {
-	const char	*k = r->idempotency_key;
-	size_t		 len;
-	unsigned char	 key[crypto_generichash_KEYBYTES];
-	unsigned char	 digest[32];
-	char		 hex[2 * sizeof(digest) + 1];
-	enum terr	 e;
+	const char   *k = r->idempotency_key;
+	size_t	      len;
+	unsigned char key[crypto_generichash_KEYBYTES];
+	unsigned char digest[32];
+	char	      hex[2 * sizeof(digest) + 1];
+	enum terr     e;
 
 	*keyed = false;
 	if (k == NULL)
@@ -35,19 +35,20 @@ idem_plan(const struct conf *c, const struct req *r, struct plan *p,
 	if (len == 0 || len > IDEM_KEY_MAX) {
 		snprintf(err, errsz,
 		    "Idempotency-Key must be 1 to %d printable ASCII "
-		    "characters", IDEM_KEY_MAX);
+		    "characters",
+		    IDEM_KEY_MAX);
 		return TERR_INVALID;
 	}
 	/* key = BLAKE2b(context, keyed by the secret), then the body. */
 	if (crypto_generichash(key, sizeof(key),
-	    (const unsigned char *)IDEM_HASH_CONTEXT,
-	    sizeof(IDEM_HASH_CONTEXT) - 1, c->jwt_secret,
-	    c->jwt_secret_len > crypto_generichash_KEYBYTES_MAX ?
-		crypto_generichash_KEYBYTES_MAX :
-		c->jwt_secret_len) != 0 ||
+		(const unsigned char *)IDEM_HASH_CONTEXT,
+		sizeof(IDEM_HASH_CONTEXT) - 1, c->jwt_secret,
+		c->jwt_secret_len > crypto_generichash_KEYBYTES_MAX ?
+		    crypto_generichash_KEYBYTES_MAX :
+		    c->jwt_secret_len) != 0 ||
 	    crypto_generichash(digest, sizeof(digest),
-	    (const unsigned char *)r->body, r->body_len, key,
-	    sizeof(key)) != 0) {
+		(const unsigned char *)r->body, r->body_len, key,
+		sizeof(key)) != 0) {
 		sodium_memzero(key, sizeof(key));
 		return TERR_INTERNAL;
 	}

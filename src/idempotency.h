@@ -26,7 +26,7 @@
 #include "response.h"
 #include "terr.h"
 
-#define IDEM_KEY_MAX	255
+#define IDEM_KEY_MAX 255
 
 /*
  * Adds the key and the body's hash as the next two parameters, when the
@@ -35,13 +35,15 @@
  * body under a key derived from JWT_SECRET: a register body holds a
  * password, and its hash must not be a way to guess it.
  */
-enum terr idem_plan(const struct conf *, const struct req *,
-	    struct plan *, bool *keyed, char *err, size_t errsz);
+enum terr
+idem_plan(const struct conf *, const struct req *, struct plan *, bool *keyed,
+    char *err, size_t errsz);
 
 /*
  * After a keyed creation: when column col says the body differs from the
  * first request's, answers 422 and returns true.
  */
-bool	idem_finish(const PGresult *, int col, struct resp *);
+bool
+idem_finish(const PGresult *, int col, struct resp *);
 
 #endif /* TASKAPI_IDEMPOTENCY_H */

@@ -25,8 +25,8 @@ struct sb_slot *metrics_self;
 
 /* The status codes the app sends; anything else is "other". */
 static const int met_codes[MET_CODES - 1] = {
-	200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500,
-	502, 503, 504
+	200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415,
+	422, 428, 429, 500, 502, 503, 504
 };
 
 /* Bucket upper bounds: µs, and as Prometheus writes them, seconds. */

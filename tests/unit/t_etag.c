@@ -4,10 +4,10 @@
  */
 #include "config.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,8 +81,8 @@ t_lists(void **state)
 static void
 t_malformed(void **state)
 {
-	char	 big[ETAG_LIST_MAX * 5 + 16];
-	size_t	 off = 0;
+	char   big[ETAG_LIST_MAX * 5 + 16];
+	size_t off = 0;
 
 	(void)state;
 	parse_bad("3");
@@ -119,9 +119,9 @@ t_set(void **state)
 static void
 t_plan_write(void **state)
 {
-	struct req	 r;
-	struct plan	 p;
-	char		 err[256];
+	struct req  r;
+	struct plan p;
+	char	    err[256];
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
@@ -162,13 +162,13 @@ t_plan_write(void **state)
 static void
 t_idempotency_key(void **state)
 {
-	struct conf	 c;
-	struct req	 r;
-	struct plan	 p;
-	char		 err[256], key[300], h1[65];
-	unsigned char	 secret[] = "0123456789abcdef0123456789abcdef";
-	char		 bx[] = "{\"title\":\"x\"}", by[] = "{\"title\":\"y\"}";
-	bool		 keyed;
+	struct conf   c;
+	struct req    r;
+	struct plan   p;
+	char	      err[256], key[300], h1[65];
+	unsigned char secret[] = "0123456789abcdef0123456789abcdef";
+	char	      bx[] = "{\"title\":\"x\"}", by[] = "{\"title\":\"y\"}";
+	bool	      keyed;
 
 	(void)state;
 	memset(&c, 0, sizeof(c));
