@@ -340,8 +340,8 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 		err, errsz) ||
 	    get_long(&fv, VAR_EV_MAX_CONNECTIONS, 16, 65536,
 		&c->ev_max_connections, err, errsz) ||
-	    get_long(&fv, VAR_REQUIRE_IF_MATCH, 0, 1, &c->require_if_match,
-		err, errsz))
+	    get_long(&fv, VAR_REQUIRE_IF_MATCH, 0, 1, &c->require_if_match, err,
+		errsz))
 		goto fail;
 	/* FastCGI has no authentication: an empty host would listen on
 	 * every interface, so the address must be named (0.0.0.0 or [::]

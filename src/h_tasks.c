@@ -147,14 +147,15 @@ enum terr
 h_task_get_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
     struct resp *resp, char *err, size_t errsz)
 {
-	(void)ctx; (void)resp;
+	(void)ctx;
+	(void)resp;
 	p->stmt = STMT_TASK_GET;
 	plan_param(p, r->user_id);
 	plan_param(p, r->match.id);
 	return etag_plan_read(r, err, errsz);
 }
 
-#define TASK_CHANGED_MSG \
+#define TASK_CHANGED_MSG                                               \
 	"the task has changed since the version you sent in If-Match " \
 	"(or If-None-Match matched it); its current ETag is in the ETag header"
 
@@ -167,7 +168,8 @@ void
 h_task_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
     enum terr e, struct resp *resp)
 {
-	(void)ctx; (void)e;
+	(void)ctx;
+	(void)e;
 	if (r->method == METHOD_PATCH &&
 	    etag_finish_write(res, 9, 10, TASK_CHANGED_MSG, resp))
 		return;
@@ -210,8 +212,8 @@ h_task_patch_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 		if (e != TERR_OK)
 			return e;
 	}
-	return etag_plan_write(r, ctx->conf != NULL &&
-	    ctx->conf->require_if_match, p, err, errsz);
+	return etag_plan_write(r,
+	    ctx->conf != NULL && ctx->conf->require_if_match, p, err, errsz);
 }
 
 /*
@@ -226,8 +228,8 @@ h_task_delete_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
 	p->stmt = STMT_TASK_DELETE;
 	plan_param(p, r->user_id);
 	plan_param(p, r->match.id);
-	return etag_plan_write(r, ctx->conf != NULL &&
-	    ctx->conf->require_if_match, p, err, errsz);
+	return etag_plan_write(r,
+	    ctx->conf != NULL && ctx->conf->require_if_match, p, err, errsz);
 }
 
 void

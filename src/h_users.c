@@ -23,7 +23,8 @@ enum terr
 h_me_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
     struct resp *resp, char *err, size_t errsz)
 {
-	(void)ctx; (void)resp;
+	(void)ctx;
+	(void)resp;
 	p->stmt = STMT_USER_ME;
 	plan_param(p, r->user_id);
 	return etag_plan_read(r, err, errsz);
@@ -34,7 +35,8 @@ enum terr
 h_user_get_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
     struct resp *resp, char *err, size_t errsz)
 {
-	(void)ctx; (void)resp;
+	(void)ctx;
+	(void)resp;
 	p->stmt = STMT_USER_GET;
 	plan_param(p, r->user_id);
 	plan_param(p, r->match.id);
@@ -46,7 +48,8 @@ void
 h_user_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
     enum terr e, struct resp *resp)
 {
-	(void)ctx; (void)e;
+	(void)ctx;
+	(void)e;
 	render_one(res, resp, 200, "user not found", render_user_row);
 	/* Column 5 is the version: the user's ETag. */
 	if (r->method == METHOD_GET)

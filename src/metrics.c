@@ -24,10 +24,8 @@
 struct sb_slot *metrics_self;
 
 /* The status codes the app sends; anything else is "other". */
-static const int met_codes[MET_CODES - 1] = {
-	200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415,
-	422, 428, 429, 500, 502, 503, 504
-};
+static const int met_codes[MET_CODES - 1] = { 200, 201, 204, 304, 400, 401, 403,
+	404, 405, 409, 412, 413, 415, 422, 428, 429, 500, 502, 503, 504 };
 
 /* Bucket upper bounds: µs, and as Prometheus writes them, seconds. */
 static const int64_t met_bounds_us[MET_BUCKETS] = {
