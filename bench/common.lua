@@ -43,6 +43,12 @@ function M.headers(json)
   h["Host"] = wrk.headers["Host"]
   h["Authorization"] = "Bearer " .. M.token()
   if json then h["Content-Type"] = "application/json" end
+  -- BENCH_CONDITIONAL=1: what conditional requests cost.  GETs carry an
+  -- If-None-Match that never matches (parsed and compared, full 200),
+  -- PATCHes "If-Match: *" (parsed, and tested by the UPDATE).
+  if os.getenv("BENCH_CONDITIONAL") == "1" then
+    if json then h["If-Match"] = "*" else h["If-None-Match"] = '"999999999"' end
+  end
   return h
 end
 

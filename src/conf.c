@@ -45,6 +45,7 @@ enum var {
 	VAR_EV_WORKERS,
 	VAR_EV_DB_CONNECTIONS,
 	VAR_EV_MAX_CONNECTIONS,
+	VAR_REQUIRE_IF_MATCH,
 	VAR__MAX
 };
 
@@ -104,6 +105,10 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	[VAR_EV_MAX_CONNECTIONS] = { "TASKAPI_EV_MAX_CONNECTIONS", "1024",
 	    "FastCGI connections one event-driven worker serves; a request "
 	    "on a connection beyond them gets a 503 with Retry-After" },
+	[VAR_REQUIRE_IF_MATCH] = { "TASKAPI_REQUIRE_IF_MATCH", "0",
+	    "1: PATCH and DELETE of a task without If-Match get 428, so no "
+	    "client can overwrite a change it has not seen; 0: If-Match is "
+	    "optional" },
 };
 
 /* Values read from the env file, indexed like conf_vars. */
@@ -334,7 +339,9 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	    get_long(&fv, VAR_EV_DB_CONNECTIONS, 1, 16, &c->ev_db_connections,
 		err, errsz) ||
 	    get_long(&fv, VAR_EV_MAX_CONNECTIONS, 16, 65536,
-		&c->ev_max_connections, err, errsz))
+		&c->ev_max_connections, err, errsz) ||
+	    get_long(&fv, VAR_REQUIRE_IF_MATCH, 0, 1, &c->require_if_match, err,
+		errsz))
 		goto fail;
 	/* FastCGI has no authentication: an empty host would listen on
 	 * every interface, so the address must be named (0.0.0.0 or [::]

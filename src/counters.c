@@ -9,8 +9,8 @@
 struct sb_metrics *counters_self;
 
 /* The status codes the app sends; anything else is "other". */
-const int met_codes[MET_CODES - 1] = { 200, 201, 204, 400, 401, 403, 404, 405,
-	409, 413, 415, 429, 500, 502, 503, 504 };
+const int met_codes[MET_CODES - 1] = { 200, 201, 204, 304, 400, 401, 403, 404,
+	405, 409, 412, 413, 415, 422, 428, 429, 500, 502, 503, 504 };
 
 const int64_t met_bounds_us[MET_BUCKETS] = { 250, 500, 1000, 2500, 5000, 10000,
 	25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000 };

@@ -21,7 +21,7 @@
 #include "router.h"
 
 #define MET_ROUTES  (ROUTE__MAX + 1) /* + "no route" (404) */
-#define MET_CODES   17		     /* met_code_index(): 16 + other */
+#define MET_CODES   21		     /* met_code_index(): 20 + other */
 #define MET_BUCKETS 14		     /* upper bounds, + Inf = count */
 
 enum met_db_err {

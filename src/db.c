@@ -45,6 +45,67 @@
 #define TASK_COLS(t)	t ".id, " t ".user_id, " t ".title, " \
 		t ".description, " t ".status, " t ".priority, " \
 		t ".due_at, " t ".created_at, " t ".updated_at"
+/* A PATCH that changes something moves updated_at and version. */
+#define TASK_CHANGED \
+	"(($3::boolean AND $4::text IS DISTINCT FROM t.title) OR " \
+	"($5::boolean AND $6::text IS DISTINCT FROM t.description) OR " \
+	"($7::boolean AND $8::task_status IS DISTINCT FROM t.status) OR " \
+	"($9::boolean AND $10::task_priority IS DISTINCT FROM " \
+	"t.priority) OR " \
+	"($11::boolean AND $12::timestamptz IS DISTINCT FROM t.due_at))"
+/*
+ * Conditional writes (etag.h).  PRECONDITIONS is tested in the WHERE of
+ * the UPDATE or DELETE, so it is evaluated on the newest row under its
+ * lock: of racing writers holding the same ETag exactly one wins.  When
+ * it fails, CURRENT_VERSION locks the row and reads its newest version,
+ * which tells 412 (a row, with the ETag to send) from 404 (none: gone,
+ * or never there) without a window between the two.  It only runs when
+ * the write did nothing (the NOT EXISTS is a one-time filter), so a
+ * write that succeeds costs no extra lock.
+ */
+#define PRECONDITIONS(v, a, b) \
+	"(" a "::bigint[] IS NULL OR " v " = ANY(" a "::bigint[])) AND " \
+	"(" b "::bigint[] IS NULL OR " v " <> ALL(" b "::bigint[]))"
+#define CURRENT_VERSION(done) \
+	"cur AS (SELECT c.version FROM tasks c WHERE c.id = $2 " \
+	"AND c.user_id = $1 AND NOT EXISTS (SELECT 1 FROM " done ") " \
+	"FOR UPDATE) "
+/* "this row changed": true, false (412), NULL (no such row: 404). */
+#define WRITE_OK(done) \
+	"CASE WHEN " done ".id IS NOT NULL THEN true " \
+	"WHEN cur.version IS NOT NULL THEN false END"
+/*
+ * Idempotency keys (idempotency.h).  A keyed creation first claims its
+ * key: a new key is inserted with the id the new row will get; an
+ * existing one is locked and returned instead (ON CONFLICT DO UPDATE
+ * waits for a creation of the same key still in flight, and then sees
+ * its committed row, which a plain read in this statement's snapshot
+ * would not).  replays = 0 means "claimed now: create the row".  A key
+ * past expires_at is claimed afresh as if it were new.  Each claim also
+ * deletes a few expired keys (KEY_GC), so the table holds about a day
+ * of keys without a job outside taskapi.
+ */
+#define KEY_GC(scope, key) \
+	"gc AS (DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(" \
+	"SELECT ctid FROM idempotency_keys WHERE expires_at < now() " \
+	"AND NOT (scope = " scope " AND key = " key ") " \
+	"ORDER BY expires_at LIMIT 4 FOR UPDATE SKIP LOCKED))) "
+#define KEY_RENEW(col) \
+	col " = CASE WHEN ik.expires_at <= now() THEN excluded." col \
+	" ELSE ik." col " END"
+#define KEY_CLAIM(scope, key, hash, path, from) \
+	"k AS (INSERT INTO idempotency_keys AS ik (scope, key, " \
+	"request_hash, status, location, resource_id, created_at, " \
+	"expires_at) SELECT " scope ", " key ", " hash ", 201, " \
+	"'" path "' || n.id, n.id, now(), now() + interval '24 hours' " \
+	"FROM (SELECT gen_random_uuid() AS id) n" from " " \
+	"ON CONFLICT (scope, key) DO UPDATE SET " \
+	KEY_RENEW("request_hash") ", " KEY_RENEW("location") ", " \
+	KEY_RENEW("resource_id") ", " KEY_RENEW("created_at") ", " \
+	"replays = CASE WHEN ik.expires_at <= now() THEN 0 " \
+	"ELSE ik.replays + 1 END, " KEY_RENEW("expires_at") " " \
+	"RETURNING ik.resource_id, ik.request_hash, ik.created_at, " \
+	"ik.replays) "
 /* clang-format on */
 
 struct stmt_def {
@@ -65,18 +126,20 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	[STMT_PING] = { "ping", 0, true, "SELECT 1" },
 	[STMT_USER_INSERT] = { "user_insert", 3, false,
 	    "INSERT INTO users (email, name, password_hash) "
-	    "VALUES (lower($1), $2, $3) RETURNING " USER_COLS("users") },
+	    "VALUES (lower($1), $2, $3) RETURNING " USER_COLS("users")
+	    ", users.version" },
 	[STMT_USER_BY_EMAIL] = { "user_by_email", 1, true,
 	    "SELECT id, password_hash FROM users WHERE email = lower($1)" },
 	[STMT_USER_ME] = { "user_me", 1, true,
-	    "SELECT " USER_COLS("u") " FROM users u WHERE u.id = $1" },
+	    "SELECT " USER_COLS("u") ", u.version FROM users u "
+	    "WHERE u.id = $1" },
 	/* In the subquery's order without an outer sort: see tasks_list. */
 	[STMT_USERS_LIST] = { "users_list", 3, true,
 	    "SELECT " USER_COLS("x") " FROM users me LEFT JOIN LATERAL "
 	    "(SELECT * FROM users ORDER BY created_at DESC, id DESC "
 	    "LIMIT $2 OFFSET $3) x ON true WHERE me.id = $1" },
 	[STMT_USER_GET] = { "user_get", 2, true,
-	    "SELECT " USER_COLS("x") " FROM users me "
+	    "SELECT " USER_COLS("x") ", x.version FROM users me "
 	    "LEFT JOIN users x ON x.id = $2 WHERE me.id = $1" },
 	[STMT_USER_EXISTS] = { "user_exists", 1, true,
 	    "SELECT 1 FROM users WHERE id = $1" },
@@ -90,8 +153,12 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "updated_at = CASE WHEN "
 	    "($2::boolean AND $3::text IS DISTINCT FROM name) OR "
 	    "($4::boolean AND lower($5::text) IS DISTINCT FROM email) OR "
-	    "$6::boolean THEN " MONOTONIC_NOW("updated_at") " ELSE updated_at END "
-	    "WHERE id = $1 RETURNING " USER_COLS("users") },
+	    "$6::boolean THEN " MONOTONIC_NOW("updated_at") " ELSE updated_at END, "
+	    "version = CASE WHEN "
+	    "($2::boolean AND $3::text IS DISTINCT FROM name) OR "
+	    "($4::boolean AND lower($5::text) IS DISTINCT FROM email) OR "
+	    "$6::boolean THEN version + 1 ELSE version END "
+	    "WHERE id = $1 RETURNING " USER_COLS("users") ", users.version" },
 	[STMT_USER_DELETE] = { "user_delete", 1, false,
 	    "DELETE FROM users WHERE id = $1 RETURNING id" },
 	/*
@@ -114,11 +181,13 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	[STMT_TASK_INSERT] = { "task_insert", 5, false,
 	    "INSERT INTO tasks (user_id, title, description, priority, due_at) "
 	    "SELECT me.id, $2, $3, $4::task_priority, $5::timestamptz "
-	    "FROM users me WHERE me.id = $1 RETURNING " TASK_COLS("tasks") },
+	    "FROM users me WHERE me.id = $1 RETURNING " TASK_COLS("tasks")
+	    ", tasks.version" },
 	[STMT_TASK_GET] = { "task_get", 2, true,
-	    "SELECT " TASK_COLS("t") " FROM users me LEFT JOIN tasks t "
-	    "ON t.id = $2 AND t.user_id = me.id WHERE me.id = $1" },
-	[STMT_TASK_UPDATE] = { "task_update", 12, false,
+	    "SELECT " TASK_COLS("t") ", t.version FROM users me "
+	    "LEFT JOIN tasks t ON t.id = $2 AND t.user_id = me.id "
+	    "WHERE me.id = $1" },
+	[STMT_TASK_UPDATE] = { "task_update", 14, false,
 	    "WITH upd AS (UPDATE tasks t SET "
 	    "title = CASE WHEN $3::boolean THEN $4::text ELSE t.title END, "
 	    "description = CASE WHEN $5::boolean THEN $6::text "
@@ -129,25 +198,64 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "ELSE t.priority END, "
 	    "due_at = CASE WHEN $11::boolean THEN $12::timestamptz "
 	    "ELSE t.due_at END, "
-	    "updated_at = CASE WHEN "
-	    "($3::boolean AND $4::text IS DISTINCT FROM t.title) OR "
-	    "($5::boolean AND $6::text IS DISTINCT FROM t.description) OR "
-	    "($7::boolean AND $8::task_status IS DISTINCT FROM t.status) OR "
-	    "($9::boolean AND $10::task_priority IS DISTINCT FROM "
-	    "t.priority) OR "
-	    "($11::boolean AND $12::timestamptz IS DISTINCT FROM t.due_at) "
-	    "THEN " MONOTONIC_NOW("t.updated_at") " ELSE t.updated_at END "
-	    "WHERE t.id = $2 AND t.user_id = $1 RETURNING t.*) "
-	    "SELECT " TASK_COLS("upd") " FROM users me LEFT JOIN upd ON true "
-	    "WHERE me.id = $1" },
-	[STMT_TASK_DELETE] = { "task_delete", 2, false,
-	    "WITH del AS (DELETE FROM tasks WHERE id = $2 AND user_id = $1 "
-	    "RETURNING id) SELECT del.id FROM users me LEFT JOIN del ON true "
-	    "WHERE me.id = $1" },
+	    "updated_at = CASE WHEN " TASK_CHANGED " "
+	    "THEN " MONOTONIC_NOW("t.updated_at") " ELSE t.updated_at END, "
+	    "version = CASE WHEN " TASK_CHANGED " THEN t.version + 1 "
+	    "ELSE t.version END "
+	    "WHERE t.id = $2 AND t.user_id = $1 AND "
+	    PRECONDITIONS("t.version", "$13", "$14") " RETURNING t.*), "
+	    CURRENT_VERSION("upd")
+	    "SELECT " TASK_COLS("upd") ", coalesce(upd.version, cur.version), "
+	    WRITE_OK("upd") " FROM users me LEFT JOIN upd ON true "
+	    "LEFT JOIN cur ON true WHERE me.id = $1" },
+	[STMT_TASK_DELETE] = { "task_delete", 4, false,
+	    "WITH del AS (DELETE FROM tasks t WHERE t.id = $2 "
+	    "AND t.user_id = $1 AND " PRECONDITIONS("t.version", "$3", "$4")
+	    " RETURNING t.id), " CURRENT_VERSION("del")
+	    "SELECT del.id, cur.version, " WRITE_OK("del") " FROM users me "
+	    "LEFT JOIN del ON true LEFT JOIN cur ON true WHERE me.id = $1" },
 	[STMT_TASKS_EXPORT] = { "tasks_export", 1, true,
 	    "SELECT " TASK_COLS("t") " FROM users me LEFT JOIN tasks t "
 	    "ON t.user_id = me.id WHERE me.id = $1 "
 	    "ORDER BY t.created_at DESC, t.id DESC" },
+	/*
+	 * POST /api/v1/tasks with an Idempotency-Key: $6 the key, $7 the
+	 * body's hash.  The task is inserted with the claimed id and time
+	 * only when the key was claimed now.  The answer is built from the
+	 * key's row and the request's own values (the same as the first
+	 * request's, when the hashes are equal), so a repeat returns the
+	 * first answer exactly; same_body false is a 422.  Columns:
+	 * TASK_COLS, version, same_body.
+	 */
+	[STMT_TASK_INSERT_KEYED] = { "task_insert_keyed", 7, false,
+	    "WITH me AS (SELECT id FROM users WHERE id = $1), "
+	    KEY_GC("$1::text", "$6::text")
+	    ", " KEY_CLAIM("$1::text", "$6::text", "$7::text",
+	    "/api/v1/tasks/", ", me") ", "
+	    "ins AS (INSERT INTO tasks (id, user_id, title, description, "
+	    "status, priority, due_at, created_at, updated_at, version) "
+	    "SELECT k.resource_id, me.id, $2::text, $3::text, 'todo', "
+	    "$4::task_priority, $5::timestamptz, k.created_at, k.created_at, "
+	    "1 FROM k, me WHERE k.replays = 0) "
+	    "SELECT k.resource_id, me.id, $2::text, $3::text, "
+	    "'todo'::task_status, $4::task_priority, $5::timestamptz, "
+	    "k.created_at, k.created_at, 1::bigint, k.request_hash = $7::text "
+	    "FROM me JOIN k ON true" },
+	/*
+	 * POST /api/v1/auth/register with an Idempotency-Key: $4 the key,
+	 * $5 the body's hash; the key's scope is the register route alone.
+	 * Columns: USER_COLS, version, same_body.
+	 */
+	[STMT_USER_INSERT_KEYED] = { "user_insert_keyed", 5, false,
+	    "WITH " KEY_GC("'register'", "$4::text") ", "
+	    KEY_CLAIM("'register'", "$4::text", "$5::text", "/api/v1/users/",
+	    "")
+	    ", ins AS (INSERT INTO users (id, email, name, password_hash, "
+	    "created_at, updated_at, version) "
+	    "SELECT k.resource_id, lower($1::text), $2::text, $3::text, "
+	    "k.created_at, k.created_at, 1 FROM k WHERE k.replays = 0) "
+	    "SELECT k.resource_id, lower($1::text), $2::text, k.created_at, "
+	    "k.created_at, 1::bigint, k.request_hash = $5::text FROM k" },
 };
 /* clang-format on */
 

@@ -18,7 +18,7 @@
 #include "terr.h"
 
 /* The schema version this binary needs (the newest migration it knows). */
-#define DB_SCHEMA_VERSION	1
+#define DB_SCHEMA_VERSION	2
 
 enum stmt {
 	STMT_NONE = 0,		/* the plan needs no database */
@@ -37,10 +37,12 @@ enum stmt {
 	STMT_TASK_UPDATE,
 	STMT_TASK_DELETE,
 	STMT_TASKS_EXPORT,
+	STMT_TASK_INSERT_KEYED,
+	STMT_USER_INSERT_KEYED,
 	STMT__MAX
 };
 
-#define PLAN_MAXPARAMS	12
+#define PLAN_MAXPARAMS	16
 
 /*
  * A statement and its parameters.  Values point into the request (path

@@ -90,6 +90,9 @@ fcgi_params_to_req(fcgi_param_get_fn *get, void *ctx, struct req *r,
 		r->content_type = NULL;
 	r->authorization = get(ctx, "HTTP_AUTHORIZATION");
 	r->traceparent = get(ctx, "HTTP_TRACEPARENT");
+	r->if_match = get(ctx, "HTTP_IF_MATCH");
+	r->if_none_match = get(ctx, "HTTP_IF_NONE_MATCH");
+	r->idempotency_key = get(ctx, "HTTP_IDEMPOTENCY_KEY");
 	req_set_request_id(r, get(ctx, "HTTP_X_REQUEST_ID"));
 	req_set_trace(r, r->traceparent);
 

@@ -11,7 +11,9 @@
 #include <sodium.h>
 
 #include "api_limits.h"
+#include "etag.h"
 #include "handlers.h"
+#include "idempotency.h"
 #include "json_out.h"
 #include "jwt.h"
 #include "log.h"
@@ -39,6 +41,7 @@ h_register_plan(struct hctx *c)
 	struct vvalue	 v[3];
 	char		 hash[PASSWORD_HASH_MAX];
 	enum terr	 e;
+	bool		 keyed;
 
 	e = valid_fields(r->json, register_fields, 3, v, c->msg, c->msgsz);
 	if (e != TERR_OK)
@@ -48,8 +51,11 @@ h_register_plan(struct hctx *c)
 	p->stmt = STMT_USER_INSERT;
 	if ((e = plan_param_copy(p, v[0].str, v[0].len)) != TERR_OK ||
 	    (e = plan_param_copy(p, v[1].str, v[1].len)) != TERR_OK ||
-	    (e = plan_param_copy(p, hash, strlen(hash))) != TERR_OK)
+	    (e = plan_param_copy(p, hash, strlen(hash))) != TERR_OK ||
+	    (e = idem_plan(c->conf, r, p, &keyed, c->msg, c->msgsz)) != TERR_OK)
 		return e;
+	if (keyed)
+		p->stmt = STMT_USER_INSERT_KEYED;
 	return TERR_OK;
 }
 
@@ -61,6 +67,8 @@ h_register_render(struct hctx *c)
 	const PGresult *res = c->res;
 	struct buf      jb;
 
+	if (idem_finish(res, 6, resp))
+		return;
 	if (PQntuples(res) != 1 || PQgetlength(res, 0, 0) != LIM_UUID_LEN) {
 		resp_error(resp, TERR_INTERNAL, NULL);
 		return;
@@ -72,6 +80,7 @@ h_register_render(struct hctx *c)
 		return;
 	snprintf(resp->location, sizeof(resp->location), "/api/v1/users/%s",
 	    PQgetvalue(res, 0, 0));
+	etag_set(resp, etag_version(res, 0, 5));
 	memcpy(r->user_id, PQgetvalue(res, 0, 0), LIM_UUID_LEN);
 	r->user_id[LIM_UUID_LEN] = '\0';
 }

@@ -10,8 +10,10 @@
 #include <string.h>
 
 #include "api_limits.h"
+#include "etag.h"
 #include "handlers.h"
 #include "hquery.h"
+#include "idempotency.h"
 #include "json_out.h"
 #include "log.h"
 #include "render.h"
@@ -89,7 +91,10 @@ static const struct vfield task_create_fields[] = {
 	{ "due_at", VK_TIMESTAMP, VF_NULLABLE, 0, 0, NULL },
 };
 
-/* POST /api/v1/tasks: 201 task + Location; 400; 401. */
+/*
+ * POST /api/v1/tasks: 201 task + Location + ETag; 400; 401; with an
+ * Idempotency-Key, a repeat gets the first 201 again, 422 another body.
+ */
 enum terr
 h_task_create_plan(struct hctx *c)
 {
@@ -97,6 +102,7 @@ h_task_create_plan(struct hctx *c)
 	struct plan	*p = c->plan;
 	struct vvalue	 v[4];
 	enum terr	 e;
+	bool		 keyed;
 
 	if ((e = valid_fields(r->json, task_create_fields, 4, v, c->msg,
 		 c->msgsz)) != TERR_OK)
@@ -110,35 +116,65 @@ h_task_create_plan(struct hctx *c)
 		e = param_text(p, &v[2]);
 	else
 		plan_param(p, "medium");
-	if (e != TERR_OK || (e = param_ts(p, &v[3])) != TERR_OK)
+	if (e != TERR_OK || (e = param_ts(p, &v[3])) != TERR_OK ||
+	    (e = idem_plan(c->conf, r, p, &keyed, c->msg, c->msgsz)) != TERR_OK)
 		return e;
+	if (keyed)
+		p->stmt = STMT_TASK_INSERT_KEYED;
 	return TERR_OK;
 }
 
 void
 h_task_create_render(struct hctx *c)
 {
-	render_one(c->res, c->resp, 201, "task not found", render_task_row);
-	if (c->resp->status == 201)
-		snprintf(c->resp->location, sizeof(c->resp->location),
-		    "/api/v1/tasks/%s", PQgetvalue(c->res, 0, 0));
+	struct resp	*resp = c->resp;
+	const PGresult	*res = c->res;
+
+	if (idem_finish(res, 10, resp))
+		return;
+	render_one(res, resp, 201, "task not found", render_task_row);
+	if (resp->status == 201) {
+		snprintf(resp->location, sizeof(resp->location),
+		    "/api/v1/tasks/%s", PQgetvalue(res, 0, 0));
+		etag_set(resp, etag_version(res, 0, 9));
+	}
 }
 
-/* GET /api/v1/tasks/{id}: 200 task; 400 bad id; 401; 404. */
+/*
+ * GET /api/v1/tasks/{id}: 200 task + ETag; 304 If-None-Match; 412
+ * If-Match; 400 bad id or header; 401; 404.
+ */
 enum terr
 h_task_get_plan(struct hctx *c)
 {
 	c->plan->stmt = STMT_TASK_GET;
 	plan_param(c->plan, c->req->user_id);
 	plan_param(c->plan, c->req->match.id);
-	return TERR_OK;
+	return etag_plan_read(c->req, c->msg, c->msgsz);
 }
 
-/* Renders TASK_GET/TASK_UPDATE: no row 401, a row of NULLs 404. */
+#define TASK_CHANGED_MSG                                               \
+	"the task has changed since the version you sent in If-Match " \
+	"(or If-None-Match matched it); its current ETag is in the ETag header"
+
+/*
+ * Renders TASK_GET/TASK_UPDATE: no row 401, a row of NULLs 404, a
+ * failed precondition 412 (column 10 of TASK_UPDATE); column 9 is the
+ * version.
+ */
 void
 h_task_render(struct hctx *c)
 {
-	render_one(c->res, c->resp, 200, "task not found", render_task_row);
+	struct req	*r = c->req;
+	struct resp	*resp = c->resp;
+	const PGresult	*res = c->res;
+
+	if (r->method == METHOD_PATCH &&
+	    etag_finish_write(res, 9, 10, TASK_CHANGED_MSG, resp))
+		return;
+	render_one(res, resp, 200, "task not found", render_task_row);
+	if (r->method != METHOD_PATCH)
+		etag_finish_read(r, res, 9, resp);
 }
 
 static const struct vfield task_patch_fields[] = {
@@ -150,7 +186,8 @@ static const struct vfield task_patch_fields[] = {
 };
 
 /*
- * PATCH /api/v1/tasks/{id}: 200 task; 400; 401; 404.  One fixed
+ * PATCH /api/v1/tasks/{id}: 200 task + ETag; 400; 401; 404; 412 If-Match
+ * no longer matches; 428 without If-Match when it is required.  One fixed
  * statement takes a "present" flag before each value, so no SQL is
  * ever assembled; updated_at moves only on a real change.
  */
@@ -174,22 +211,30 @@ h_task_patch_plan(struct hctx *c)
 		if (e != TERR_OK)
 			return e;
 	}
-	return TERR_OK;
+	return etag_plan_write(r, c->conf != NULL && c->conf->require_if_match,
+	    p, c->msg, c->msgsz);
 }
 
-/* DELETE /api/v1/tasks/{id}: 204; 400 bad id; 401; 404. */
+/*
+ * DELETE /api/v1/tasks/{id}: 204; 400 bad id; 401; 404; 412 If-Match
+ * no longer matches; 428 without If-Match when it is required.
+ */
 enum terr
 h_task_delete_plan(struct hctx *c)
 {
 	c->plan->stmt = STMT_TASK_DELETE;
 	plan_param(c->plan, c->req->user_id);
 	plan_param(c->plan, c->req->match.id);
-	return TERR_OK;
+	return etag_plan_write(c->req,
+	    c->conf != NULL && c->conf->require_if_match, c->plan, c->msg,
+	    c->msgsz);
 }
 
 void
 h_task_delete_render(struct hctx *c)
 {
+	if (etag_finish_write(c->res, 1, 2, TASK_CHANGED_MSG, c->resp))
+		return;
 	if (PQntuples(c->res) == 0)
 		resp_error(c->resp, TERR_UNAUTH, NULL);
 	else if (PQgetisnull(c->res, 0, 0))

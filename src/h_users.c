@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "api_limits.h"
+#include "etag.h"
 #include "handlers.h"
 #include "hquery.h"
 #include "password.h"
@@ -25,7 +26,7 @@ h_me_plan(struct hctx *c)
 {
 	c->plan->stmt = STMT_USER_ME;
 	plan_param(c->plan, c->req->user_id);
-	return TERR_OK;
+	return etag_plan_read(c->req, c->msg, c->msgsz);
 }
 
 /* GET /api/v1/users/{id}: 200 user; 400 bad id; 401; 404. */
@@ -35,7 +36,7 @@ h_user_get_plan(struct hctx *c)
 	c->plan->stmt = STMT_USER_GET;
 	plan_param(c->plan, c->req->user_id);
 	plan_param(c->plan, c->req->match.id);
-	return TERR_OK;
+	return etag_plan_read(c->req, c->msg, c->msgsz);
 }
 
 /* Renders USER_ME/USER_GET: no row 401, a row of NULLs 404. */
@@ -43,6 +44,11 @@ void
 h_user_render(struct hctx *c)
 {
 	render_one(c->res, c->resp, 200, "user not found", render_user_row);
+	/* Column 5 is the version: the user's ETag. */
+	if (c->req->method == METHOD_GET)
+		etag_finish_read(c->req, c->res, 5, c->resp);
+	else if (c->resp->status == 200)
+		etag_set(c->resp, etag_version(c->res, 0, 5));
 }
 
 /* GET /api/v1/users: 200 array, newest first; 400 paging; 401. */

@@ -26,10 +26,12 @@ static const struct {
 	[TERR_NOTFOUND] = { 404, "not found" },
 	[TERR_CONFLICT] = { 409, "email is already registered" },
 	[TERR_TOOLARGE] = { 413, "request body too large (max 64 KiB)" },
-	[TERR_MEDIATYPE] = { 415,
-	    "request body must be application/json" },
+	[TERR_MEDIATYPE] = { 415, "request body must be application/json" },
 	[TERR_DB] = { 503, "database unavailable, try again later" },
 	[TERR_INTERNAL] = { 500, "internal error" },
+	[TERR_PRECONDITION] = { 428, "If-Match is required" },
+	[TERR_UNPROCESSABLE] = { 422,
+	    "this Idempotency-Key was used with a different request body" },
 };
 
 int
@@ -44,6 +46,8 @@ terr_message(enum terr e)
 	return e < TERR__MAX ? terr_table[e].message : "internal error";
 }
 
+/* One status a line reads as the table it is. */
+/* clang-format off */
 const char *
 http_reason(int status)
 {
@@ -51,20 +55,25 @@ http_reason(int status)
 	case 200: return "OK";
 	case 201: return "Created";
 	case 204: return "No Content";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 428: return "Precondition Required";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	default: return "Unknown";
 	}
 }
+/* clang-format on */
 
 static bool
 body_set(struct resp *r, const char *s, size_t len)
@@ -214,6 +223,11 @@ resp_head(const struct resp *r, const char *request_id,
 	if (r->location[0] != '\0') {
 		head_str(&h, "Location: ");
 		head_str(&h, r->location);
+		head_str(&h, "\r\n");
+	}
+	if (r->etag[0] != '\0') {
+		head_str(&h, "ETag: ");
+		head_str(&h, r->etag);
 		head_str(&h, "\r\n");
 	}
 	if (r->allow[0] != '\0') {

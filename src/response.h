@@ -19,6 +19,7 @@ struct resp {
 	const char	*content_type;		/* static string */
 	char		 location[80];		/* "" or a path */
 	char		 allow[64];		/* "" or the Allow list */
+	char		 etag[24];		/* "" or a quoted tag (etag.h) */
 	bool		 www_authenticate;
 	int		 retry_after;		/* seconds, 0: none */
 	bool		 stream;		/* body follows, length unknown */

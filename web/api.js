@@ -63,11 +63,25 @@ export function plainMessage(status, raw) {
   return m;
 }
 
+// The ETag each task or user object came with (GET, PATCH, POST answers;
+// list items have none): sent back as If-Match, so a change made by
+// someone else in the meantime is refused (412) instead of overwritten.
+const etags = new WeakMap();
+
+export function etagOf(obj) {
+  return obj && typeof obj === 'object' ? etags.get(obj) : undefined;
+}
+
 export function createClient({ getToken, onUnauthorized }) {
-  // request(method, path, {body, auth, signal}) -> parsed JSON (null for 204).
-  return async function request(method, path, { body, auth = true, signal } = {}) {
+  // request(method, path, {body, auth, signal, ifMatch}) -> parsed JSON
+  // (null for 204); etagOf(result) is the answer's ETag.  A 412's ApiError
+  // carries the current ETag in err.etag.
+  return async function request(method, path, { body, auth = true, signal, ifMatch } = {}) {
     const headers = { Accept: 'application/json' };
     const token = auth ? getToken() : null;
+    if (ifMatch) {
+      headers['If-Match'] = ifMatch;
+    }
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
     }
@@ -132,12 +146,19 @@ export function createClient({ getToken, onUnauthorized }) {
         field: fieldOf(raw),
         raw,
       });
+      err.etag = res.headers.get('ETag') || undefined;
       if (res.status === 401 && token) {
         // The token was refused (expired, or its user is gone).
         err.handled = true;
         onUnauthorized(err);
       }
       throw err;
+    }
+    // A weak tag (W/"3": nginx compressed a create's answer) is never
+    // matched by If-Match; without one, tagFor() reads the task first.
+    const tag = res.headers.get('ETag');
+    if (tag && !tag.startsWith('W/') && data && typeof data === 'object') {
+      etags.set(data, tag);
     }
     return data;
   };

@@ -5,7 +5,7 @@
 // number live in the URL (?status=&priority=&page=), so a reload shows the
 // same list.  Styles are classes only (the page's CSP allows no inline style).
 
-import { createClient, FIELD_LABELS } from './api.js';
+import { ApiError, createClient, etagOf, FIELD_LABELS } from './api.js';
 
 const SESSION_KEY = 'taskapi.session';
 const PAGE_SIZE = 10;
@@ -475,6 +475,41 @@ function rowOf(node) {
   return node.closest('li.task');
 }
 
+const CHANGED_ELSEWHERE = 'Someone else changed this task in the meantime, so your change was not saved. ' +
+  'It now shows their version: check it, and make your change again if you still want it.';
+const CHANGED_NOT_DELETED = 'Someone else changed this task in the meantime, so it was not deleted. ' +
+  'It now shows their version: delete it again if you still want to.';
+
+// The ETag to send as If-Match with a change of the task the person sees
+// (shown).  A task that came from a create, a read or a change has one; a
+// task from the list (lists carry none) is read first, and if that read
+// is not what the person sees, the change is refused as a 412 would be.
+async function tagFor(id, shown) {
+  const tag = etagOf(shown);
+  if (tag) {
+    return tag;
+  }
+  const fresh = await api('GET', `/tasks/${id}`);
+  if (fresh.updated_at !== shown.updated_at) {
+    const e = new ApiError(412, CHANGED_ELSEWHERE);
+    e.fresh = fresh;
+    throw e;
+  }
+  return etagOf(fresh);
+}
+
+// After a 412: the task as it is now (or null when it cannot be read).
+async function freshAfter412(e, id) {
+  if (!e.fresh) {
+    try {
+      e.fresh = await api('GET', `/tasks/${id}`);
+    } catch {
+      e.fresh = null;
+    }
+  }
+  return e.fresh;
+}
+
 async function patchTask(li, patch, what) {
   const id = li.dataset.id;
   const before = tasks.get(id);
@@ -482,7 +517,8 @@ async function patchTask(li, patch, what) {
   hide(rowError);
   setBusy(li, true);
   try {
-    const t = await api('PATCH', `/tasks/${id}`, { body: patch });
+    const ifMatch = await tagFor(id, before);
+    const t = await api('PATCH', `/tasks/${id}`, { body: patch, ifMatch });
     tasks.set(id, t);
     fillRow(li, t);
     announce(matchesFilter(t)
@@ -490,8 +526,16 @@ async function patchTask(li, patch, what) {
       : `“${t.title}”: ${what}. It no longer matches the filters and leaves the list when it is reloaded.`);
     return t;
   } catch (e) {
+    if (e.status === 412) {
+      e.message = CHANGED_ELSEWHERE;
+      const fresh = await freshAfter412(e, id);
+      if (fresh) {
+        tasks.set(id, fresh);
+      }
+    }
     if (!e.handled && li.isConnected) {
-      fillRow(li, before); // put the controls back to what is stored
+      // Put the controls back to what is stored (after a 412: the new version).
+      fillRow(li, tasks.get(id) || before);
       show(rowError, e.status === 404
         ? 'This task no longer exists: it was deleted, perhaps in another window. Reload the list.'
         : e.message);
@@ -504,13 +548,17 @@ async function patchTask(li, patch, what) {
   }
 }
 
+function fillEdit(form, t) {
+  form.elements.title.value = t.title;
+  form.elements.description.value = t.description || '';
+  form.elements.due_at.value = isoToLocal(t.due_at);
+}
+
 function openEdit(li) {
   const t = tasks.get(li.dataset.id);
   const form = li.querySelector('.edit-form');
   clearErrors(form);
-  form.elements.title.value = t.title;
-  form.elements.description.value = t.description || '';
-  form.elements.due_at.value = isoToLocal(t.due_at);
+  fillEdit(form, t);
   form.hidden = false;
   li.querySelector('.task-edit').setAttribute('aria-expanded', 'true');
   form.elements.title.focus();
@@ -566,6 +614,9 @@ async function saveEdit(li) {
     // patchTask showed it on the row; it belongs next to the field.
     if (!e.handled && li.isConnected) {
       hide(li.querySelector('.task-error'));
+      if (e.status === 412 && e.fresh) {
+        fillEdit(form, e.fresh); // the form shows their version now
+      }
       showError(form, e.message, e.field);
     }
   }
@@ -591,9 +642,19 @@ async function deleteTask(li) {
   hide(rowError);
   setBusy(li, true);
   try {
-    await api('DELETE', `/tasks/${id}`);
+    await api('DELETE', `/tasks/${id}`, { ifMatch: await tagFor(id, t) });
   } catch (e) {
     if (e.handled) {
+      return;
+    }
+    if (e.status === 412) {
+      const fresh = await freshAfter412(e, id);
+      setBusy(li, false);
+      if (fresh && li.isConnected) {
+        tasks.set(id, fresh);
+        fillRow(li, fresh);
+      }
+      show(rowError, CHANGED_NOT_DELETED);
       return;
     }
     if (e.status !== 404) { // 404: already gone, which is what was asked

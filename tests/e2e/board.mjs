@@ -454,6 +454,37 @@ async function run(browser, problems) {
     const stored = (await apiAs(tokenA, 'GET', `/tasks/${ids[T.charlie]}`)).json.title;
     return eq({ msg, closed, stored }, { msg: 'Title must be 1 to 200 characters.', closed: true, stored: charlie2 });
   });
+  await check('edit in place after someone else changed the task: 412, the page says so and shows their version', async () => {
+    const theirs = `Charlie changed elsewhere ${RUN}`;
+    const other = await apiAs(tokenA, 'PATCH', `/tasks/${ids[T.charlie]}`, { title: theirs });
+    const r = page.locator(`#tasks > li[data-id="${ids[T.charlie]}"]`); // its title changes below
+    await r.locator('button.task-edit').click();
+    const form = r.locator('form.edit-form');
+    await form.locator('input[name="title"]').fill(`Mine ${RUN}`);
+    const [resp] = await Promise.all([
+      page.waitForResponse((x) => x.request().method() === 'PATCH'),
+      form.locator('button[type="submit"]').click(),
+    ]);
+    await page.waitForFunction((id) => {
+      const e = document.querySelector(`li[data-id="${id}"] form.edit-form .form-error:not([hidden])`);
+      return e && /Someone else changed this task/.test(e.textContent);
+    }, ids[T.charlie]);
+    const sentIfMatch = resp.request().headers()['if-match'] || '';
+    const field = await form.locator('input[name="title"]').inputValue();
+    const shown = await text(page, `li[data-id="${ids[T.charlie]}"] .task-title`);
+    const storedTheirs = (await apiAs(tokenA, 'GET', `/tasks/${ids[T.charlie]}`)).json.title;
+    // Made again on their version, the change goes through.
+    await form.locator('input[name="title"]').fill(charlie2);
+    const [again] = await Promise.all([
+      page.waitForResponse((x) => x.request().method() === 'PATCH'),
+      form.locator('button[type="submit"]').click(),
+    ]);
+    await form.waitFor({ state: 'hidden' });
+    const stored = (await apiAs(tokenA, 'GET', `/tasks/${ids[T.charlie]}`)).json.title;
+    return eq({ other: other.status, status: resp.status(), ifMatch: /^"[0-9]+"$/.test(sentIfMatch), field, shown,
+      storedTheirs, again: again.status(), stored },
+    { other: 200, status: 412, ifMatch: true, field: theirs, shown: theirs, storedTheirs: theirs, again: 200, stored: charlie2 });
+  });
   await check('priority in place: the API stored the new priority', async () => {
     await Promise.all([
       page.waitForResponse((x) => x.request().method() === 'PATCH' && x.status() === 200),

@@ -40,7 +40,7 @@ owner "ANALYZE tasks" || bail "cannot ANALYZE tasks as its owner"
 
 plans >"$T_DIR/plans"
 is "$?" 0 "taskapi plans exits 0 $(head -c 200 "$T_DIR/plans.err")"
-is "$(grep -c '^== ' "$T_DIR/plans")" 15 "it prints the plans of all 15 statements"
+is "$(grep -c '^== ' "$T_DIR/plans")" 17 "it prints the plans of all 17 statements"
 
 stmt=$(plan_of tasks_list "$T_DIR/plans")
 like "$stmt" "Index Scan using tasks_user_created_idx on tasks" \
@@ -55,7 +55,8 @@ stmt=$(plan_of users_list "$T_DIR/plans")
 is "$(head -n 1 <<<"$stmt")" "Nested Loop Left Join" \
 	"users_list: the same shape, no sort on top"
 for s in ping user_insert user_by_email user_me users_list user_get user_exists user_update \
-	user_delete tasks_list task_insert task_get task_update task_delete; do
+	user_delete tasks_list task_insert task_get task_update task_delete \
+	task_insert_keyed user_insert_keyed; do
 	p=$(plan_of "$s" "$T_DIR/plans")
 	if [[ -z $p ]]; then
 		fail "$s: has a plan" "missing"
@@ -70,6 +71,17 @@ done
 for s in task_get task_update task_delete; do
 	like "$(plan_of "$s" "$T_DIR/plans")" "Index Scan using tasks_pkey on tasks" \
 		"$s finds the task by its primary key"
+done
+# A conditional write reads the current version (for its 412) only when
+# the write did nothing: a one-time filter, not a second lookup each time.
+for s in task_update task_delete; do
+	like "$(plan_of "$s" "$T_DIR/plans")" "One-Time Filter: \\(NOT" \
+		"$s: the locked read of the current version runs only after a failed precondition"
+done
+# The expired keys a keyed creation removes are found by their index.
+for s in task_insert_keyed user_insert_keyed; do
+	like "$(plan_of "$s" "$T_DIR/plans")" "Index Scan using idempotency_keys_expires_idx" \
+		"$s: expired keys are found by expires_at's index"
 done
 
 # The event worker answers lists on this table as fast as on any other:

@@ -72,6 +72,13 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+def fill(s, i, c):
+    """{i}: the request's number, {c}: its client, {pair}: i // 2 (so
+    requests 2k and 2k+1, taken at once by two clients, share it)."""
+    return s.replace("{i}", str(i)).replace("{c}", str(c)).replace(
+        "{pair}", str(i // 2))
+
+
 def parse_base(base):
     u = urllib.parse.urlsplit(base)
     if u.scheme != "http" or not u.hostname:
@@ -158,18 +165,18 @@ class Runner:
             i = self.ticket()
             if i is None:
                 break
-            path = self.a.path[i % len(self.a.path)]
-            path = path.replace("{i}", str(i)).replace("{c}", str(c))
+            path = fill(self.a.path[i % len(self.a.path)], i, c)
             data = None
             if self.a.data is not None:
-                data = self.a.data.replace("{i}", str(i)).replace("{c}", str(c)).encode()
+                data = fill(self.a.data, i, c).encode()
+            hdrs = {k: fill(v, i, c) for k, v in self.headers.items()}
             t = time.monotonic()
             try:
                 if conn is None or self.a.new_connection:
                     if conn is not None:
                         conn.close()
                     conn = self.connect()
-                conn.request(self.a.method, path, body=data, headers=self.headers)
+                conn.request(self.a.method, path, body=data, headers=hdrs)
                 r = conn.getresponse()
                 body = r.read()
                 hdrs = "HTTP/1.1 %d %s\r\n" % (r.status, r.reason) + \
@@ -403,9 +410,11 @@ def main():
                    help="safety cap for a broken run (reported as capped=yes)")
     r.add_argument("--method", default="GET")
     r.add_argument("--path", required=True, action="append",
-                   help="{i}: request number, {c}: client; several: taken in turn")
-    r.add_argument("--header", action="append", default=[], help="NAME: VALUE")
-    r.add_argument("--data", help="request body ({i} and {c} as in --path)")
+                   help="{i}: request number, {c}: client, {pair}: i // 2; "
+                   "several: taken in turn")
+    r.add_argument("--header", action="append", default=[],
+                   help="NAME: VALUE ({i}, {c} and {pair} as in --path)")
+    r.add_argument("--data", help="request body ({i}, {c} and {pair} as in --path)")
     r.add_argument("--new-connection", action="store_true",
                    help="a new connection per request (default: keep-alive)")
     r.add_argument("--source-address", help="local address to bind")

@@ -467,6 +467,16 @@ async function run() {
     textPlain(JSON.stringify({ email: `x${emailA}`, name: 'X', password: pw })));
   await check('body over 64 KiB', 'POST', REGISTER, 413, { json: big });
   await check('GET not served', 'GET', REGISTER, 405);
+  // Idempotency-Key on register: a repeat is the first answer, another body 422.
+  const rkey = { 'Idempotency-Key': `openapi-${randomUUID()}` };
+  const rk = { email: `k${emailA}`, name: 'Keyed', password: pw };
+  const rk1 = await check('with an Idempotency-Key', 'POST', REGISTER, 201, { json: rk, headers: rkey });
+  const rk2 = await check('the same key and body again', 'POST', REGISTER, 201, { json: rk, headers: rkey });
+  ok(rk1.text === rk2.text, 'registerUser: the repeat is the first answer', `${rk1.text}\n${rk2.text}`);
+  await check('the same key, another body', 'POST', REGISTER, 422,
+    { json: { ...rk, name: 'Other' }, headers: rkey, bodyValid: true });
+  await check('a key of 256 characters', 'POST', REGISTER, 400,
+    { json: rk, headers: { 'Idempotency-Key': 'k'.repeat(256) }, bodyValid: true });
 
   // Login.
   const la = await check('user A', 'POST', LOGIN, 200, { json: { email: emailA, password: pw } });
@@ -556,7 +566,34 @@ async function run() {
   await check('HEAD not served', 'HEAD', '/api/v1/tasks', 405, A());
   await check('plain OPTIONS not served', 'OPTIONS', '/api/v1/tasks', 405, A());
 
-  await check('own task', 'GET', task(task1), 200, A());
+  const g1 = await check('own task', 'GET', task(task1), 200, A());
+  const tag1 = g1.headers.get('etag');
+  await check('If-None-Match its ETag', 'GET', task(task1), 304, A({ headers: { 'If-None-Match': tag1 } }));
+  await check('If-Match another ETag', 'GET', task(task1), 412, A({ headers: { 'If-Match': '"999"' } }));
+  await check('If-None-Match malformed', 'GET', task(task1), 400, A({ headers: { 'If-None-Match': 'nope' } }));
+  const me1 = await check('own account', 'GET', '/api/v1/me', 200, A());
+  await check('If-None-Match its ETag', 'GET', '/api/v1/me', 304,
+    A({ headers: { 'If-None-Match': me1.headers.get('etag') } }));
+  await check('If-Match another ETag', 'GET', '/api/v1/me', 412, A({ headers: { 'If-Match': '"999"' } }));
+  await check('If-None-Match its ETag', 'GET', user(idA), 304,
+    B({ headers: { 'If-None-Match': me1.headers.get('etag') } }));
+  await check('If-Match another ETag', 'GET', user(idA), 412, B({ headers: { 'If-Match': '"999"' } }));
+  await check('If-Match a stale ETag', 'PATCH', task(task1), 412,
+    A({ json: { title: 'Lost' }, headers: { 'If-Match': '"999"' }, bodyValid: true }));
+  await check('If-Match the current ETag', 'PATCH', task(task1), 200,
+    A({ json: { title: 'Kept' }, headers: { 'If-Match': tag1 } }));
+  await check('If-Match a stale ETag', 'DELETE', task(task1), 412, A({ headers: { 'If-Match': tag1 } }));
+  // Idempotency-Key on task creation.
+  const tkey = { 'Idempotency-Key': `openapi-${randomUUID()}` };
+  const tk1 = await check('with an Idempotency-Key', 'POST', '/api/v1/tasks', 201,
+    A({ json: { title: 'Keyed' }, headers: tkey }));
+  const tk2 = await check('the same key and body again', 'POST', '/api/v1/tasks', 201,
+    A({ json: { title: 'Keyed' }, headers: tkey }));
+  ok(tk1.text === tk2.text && tk1.headers.get('location') === tk2.headers.get('location'),
+    'createTask: the repeat is the first answer', `${tk1.text}\n${tk2.text}`);
+  await check('the same key, another body', 'POST', '/api/v1/tasks', 422,
+    A({ json: { title: 'Other' }, headers: tkey, bodyValid: true }));
+  await check('own keyed task', 'DELETE', task(tk1.json().id), 204, A());
   await check("another user's task", 'GET', task(task1), 404, B());
   await check('no such task', 'GET', task(missing), 404, A());
   await check('id not a UUID', 'GET', task('123'), 400, A());
