@@ -12,6 +12,7 @@
 #include "api_limits.h"
 #include "handlers.h"
 #include "json_out.h"
+#include "list_query.h"
 #include "log.h"
 #include "util.h"
 #include "valid.h"
@@ -21,38 +22,38 @@ const char *const task_statuses[] = { "todo", "in_progress", "done",
 const char *const task_priorities[] = { "low", "medium", "high",
 	"critical", NULL };
 
-/* GET /api/v1/tasks: 200 array, newest first; 400 filters/paging; 401. */
+/*
+ * GET /api/v1/tasks: 200 array (newest first unless sorted), Link to the
+ * next page, X-Total-Count on request; 400 parameters or cursor; 401.
+ * The parameters, cursors and statements are list_query.c's.
+ */
 enum terr
 h_tasks_list_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
     struct resp *resp, char *err, size_t errsz)
 {
-	const char	*status, *priority;
-	long long	 limit, offset;
-	enum terr	 e;
+	struct list_query lq;
+	enum terr	  e;
 
-	(void)ctx; (void)resp;
-	if ((e = hq_enum(r, "status", task_statuses, &status, err, errsz)) !=
-	    TERR_OK ||
-	    (e = hq_enum(r, "priority", task_priorities, &priority, err,
-	    errsz)) != TERR_OK ||
-	    (e = hq_paging(r, &limit, &offset, err, errsz)) != TERR_OK)
+	(void)resp;
+	if ((e = list_parse(ctx, r, 'T', &lq, err, errsz)) != TERR_OK)
 		return e;
-	p->stmt = STMT_TASKS_LIST;
-	plan_param(p, r->user_id);
-	plan_param(p, status);
-	plan_param(p, priority);
-	if ((e = plan_param_fmt(p, "%lld", limit)) != TERR_OK ||
-	    (e = plan_param_fmt(p, "%lld", offset)) != TERR_OK)
-		return e;
-	return TERR_OK;
+	return list_plan(&lq, r, p);
 }
 
 void
 h_tasks_list_render(const struct app_ctx *ctx, struct req *r,
     const PGresult *res, enum terr e, struct resp *resp)
 {
-	(void)ctx; (void)r; (void)e;
-	render_list(res, resp, render_task_row);
+	struct list_query lq;
+	char		  err[256];
+
+	(void)e;
+	/* The plan parsed the same request without an error. */
+	if (list_parse(ctx, r, 'T', &lq, err, sizeof(err)) != TERR_OK) {
+		resp_error(resp, TERR_INTERNAL, NULL);
+		return;
+	}
+	list_render(&lq, res, resp, render_task_row);
 }
 
 /* Adds a timestamp parameter normalised to UTC, or NULL. */

@@ -14,6 +14,7 @@
 
 #include "api_limits.h"
 #include "handlers.h"
+#include "list_query.h"
 #include "password.h"
 #include "valid.h"
 
@@ -49,31 +50,34 @@ h_user_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
 	render_one(res, resp, 200, "user not found", render_user_row);
 }
 
-/* GET /api/v1/users: 200 array, newest first; 400 paging; 401. */
+/* GET /api/v1/users: 200 array, newest first, Link; 400 paging; 401. */
 enum terr
 h_users_list_plan(const struct app_ctx *ctx, struct req *r, struct plan *p,
     struct resp *resp, char *err, size_t errsz)
 {
-	long long	 limit, offset;
-	enum terr	 e;
+	struct list_query lq;
+	enum terr	  e;
 
-	(void)ctx; (void)resp;
-	if ((e = hq_paging(r, &limit, &offset, err, errsz)) != TERR_OK)
+	(void)resp;
+	if ((e = list_parse(ctx, r, 'U', &lq, err, errsz)) != TERR_OK)
 		return e;
-	p->stmt = STMT_USERS_LIST;
-	plan_param(p, r->user_id);
-	if ((e = plan_param_fmt(p, "%lld", limit)) != TERR_OK ||
-	    (e = plan_param_fmt(p, "%lld", offset)) != TERR_OK)
-		return e;
-	return TERR_OK;
+	return list_plan(&lq, r, p);
 }
 
 void
 h_users_list_render(const struct app_ctx *ctx, struct req *r,
     const PGresult *res, enum terr e, struct resp *resp)
 {
-	(void)ctx; (void)r; (void)e;
-	render_list(res, resp, render_user_row);
+	struct list_query lq;
+	char		  err[256];
+
+	(void)e;
+	/* The plan parsed the same request without an error. */
+	if (list_parse(ctx, r, 'U', &lq, err, sizeof(err)) != TERR_OK) {
+		resp_error(resp, TERR_INTERNAL, NULL);
+		return;
+	}
+	list_render(&lq, res, resp, render_user_row);
 }
 
 static bool
