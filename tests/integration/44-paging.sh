@@ -78,6 +78,11 @@ expect_json 200 "the Link's target answers"
 is "$(jbody length)" 1 "the last page holds the one remaining row"
 is "$(header Link)" "" "the last page has no Link"
 
+# A script of the configured origin may read both headers (CORS).
+req GET "/api/v1/tasks?limit=1&count=true" -H "Authorization: Bearer $P_TOKEN" -H "Origin: $BASE"
+header_like Access-Control-Expose-Headers '(^|, )Link(,|$)' "CORS exposes Link"
+header_like Access-Control-Expose-Headers '(^|, )X-Total-Count(,|$)' "CORS exposes X-Total-Count"
+
 # Offset paging still works, and its page also links onwards.
 api "$P_TOKEN" GET "/api/v1/tasks?limit=3&offset=3&sort=created_at"
 expect_json 200 "offset paging still answers"
