@@ -28,5 +28,7 @@
 #define LIM_REQUEST_ID_MAX	64		/* client X-Request-Id */
 #define LIM_UUID_LEN		36		/* canonical text form */
 #define LIM_TIMESTAMP_LEN	27		/* 2026-11-21T09:30:00.123456Z */
+#define LIM_SEARCH_MAX		100		/* q: code points */
+#define LIM_SEARCH_BYTES	400		/* q: bytes of UTF-8 */
 
 #endif /* TASKAPI_API_LIMITS_H */

@@ -18,6 +18,7 @@
 
 #include "counters.h"
 #include "db.h"
+#include "list_sql.h"
 #include "log.h"
 #include "util.h"
 
@@ -134,10 +135,7 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "SELECT " USER_COLS("u") ", u.version FROM users u "
 	    "WHERE u.id = $1" },
 	/* In the subquery's order without an outer sort: see tasks_list. */
-	[STMT_USERS_LIST] = { "users_list", 3, true,
-	    "SELECT " USER_COLS("x") " FROM users me LEFT JOIN LATERAL "
-	    "(SELECT * FROM users ORDER BY created_at DESC, id DESC "
-	    "LIMIT $2 OFFSET $3) x ON true WHERE me.id = $1" },
+	[STMT_USERS_LIST] = { "users_list", 6, true, USERS_PAGE_SQL },
 	[STMT_USER_GET] = { "user_get", 2, true,
 	    "SELECT " USER_COLS("x") ", x.version FROM users me "
 	    "LEFT JOIN users x ON x.id = $2 WHERE me.id = $1" },
@@ -256,6 +254,38 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "k.created_at, k.created_at, 1 FROM k WHERE k.replays = 0) "
 	    "SELECT k.resource_id, lower($1::text), $2::text, k.created_at, "
 	    "k.created_at, 1::bigint, k.request_hash = $5::text FROM k" },
+	[STMT_TASKS_PAGE_CREATED_DESC] = { "tasks_page_created_desc", 11, true,
+	    TASKS_DESC("t.created_at", "timestamptz", TS_HI) },
+	[STMT_TASKS_PAGE_CREATED_ASC] = { "tasks_page_created_asc", 11, true,
+	    TASKS_ASC("t.created_at", "timestamptz", TS_LO) },
+	[STMT_TASKS_PAGE_UPDATED_DESC] = { "tasks_page_updated_desc", 11, true,
+	    TASKS_DESC("t.updated_at", "timestamptz", TS_HI) },
+	[STMT_TASKS_PAGE_UPDATED_ASC] = { "tasks_page_updated_asc", 11, true,
+	    TASKS_ASC("t.updated_at", "timestamptz", TS_LO) },
+	[STMT_TASKS_PAGE_DUE_DESC] = { "tasks_page_due_desc", 11, true,
+	    TASKS_DESC(DUE_KEY("t"), "timestamptz", TS_HI) },
+	[STMT_TASKS_PAGE_DUE_ASC] = { "tasks_page_due_asc", 11, true,
+	    TASKS_ASC(DUE_KEY("t"), "timestamptz", TS_LO) },
+	[STMT_TASKS_PAGE_PRIORITY_DESC] = { "tasks_page_priority_desc", 11, true,
+	    TASKS_DESC("t.priority", "task_priority", PRIO_HI) },
+	[STMT_TASKS_PAGE_PRIORITY_ASC] = { "tasks_page_priority_asc", 11, true,
+	    TASKS_ASC("t.priority", "task_priority", PRIO_LO) },
+	[STMT_TASKS_SEARCH_CREATED_DESC] = { "tasks_search_created_desc", 12, true,
+	    TASKS_DESC_Q("t.created_at", "timestamptz", TS_HI) },
+	[STMT_TASKS_SEARCH_CREATED_ASC] = { "tasks_search_created_asc", 12, true,
+	    TASKS_ASC_Q("t.created_at", "timestamptz", TS_LO) },
+	[STMT_TASKS_SEARCH_UPDATED_DESC] = { "tasks_search_updated_desc", 12, true,
+	    TASKS_DESC_Q("t.updated_at", "timestamptz", TS_HI) },
+	[STMT_TASKS_SEARCH_UPDATED_ASC] = { "tasks_search_updated_asc", 12, true,
+	    TASKS_ASC_Q("t.updated_at", "timestamptz", TS_LO) },
+	[STMT_TASKS_SEARCH_DUE_DESC] = { "tasks_search_due_desc", 12, true,
+	    TASKS_DESC_Q(DUE_KEY("t"), "timestamptz", TS_HI) },
+	[STMT_TASKS_SEARCH_DUE_ASC] = { "tasks_search_due_asc", 12, true,
+	    TASKS_ASC_Q(DUE_KEY("t"), "timestamptz", TS_LO) },
+	[STMT_TASKS_SEARCH_PRIORITY_DESC] = { "tasks_search_priority_desc", 12, true,
+	    TASKS_DESC_Q("t.priority", "task_priority", PRIO_HI) },
+	[STMT_TASKS_SEARCH_PRIORITY_ASC] = { "tasks_search_priority_asc", 12, true,
+	    TASKS_ASC_Q("t.priority", "task_priority", PRIO_LO) },
 };
 /* clang-format on */
 

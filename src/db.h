@@ -18,7 +18,7 @@
 #include "terr.h"
 
 /* The schema version this binary needs (the newest migration it knows). */
-#define DB_SCHEMA_VERSION	2
+#define DB_SCHEMA_VERSION	3
 
 enum stmt {
 	STMT_NONE = 0,		/* the plan needs no database */
@@ -39,6 +39,26 @@ enum stmt {
 	STMT_TASKS_EXPORT,
 	STMT_TASK_INSERT_KEYED,
 	STMT_USER_INSERT_KEYED,
+	/*
+	 * The sorted, filtered, keyset-paged task lists (list_sql.h), in
+	 * enum list_sort's order: plain, then the same eight with q.
+	 */
+	STMT_TASKS_PAGE_CREATED_DESC,
+	STMT_TASKS_PAGE_CREATED_ASC,
+	STMT_TASKS_PAGE_UPDATED_DESC,
+	STMT_TASKS_PAGE_UPDATED_ASC,
+	STMT_TASKS_PAGE_DUE_DESC,
+	STMT_TASKS_PAGE_DUE_ASC,
+	STMT_TASKS_PAGE_PRIORITY_DESC,
+	STMT_TASKS_PAGE_PRIORITY_ASC,
+	STMT_TASKS_SEARCH_CREATED_DESC,
+	STMT_TASKS_SEARCH_CREATED_ASC,
+	STMT_TASKS_SEARCH_UPDATED_DESC,
+	STMT_TASKS_SEARCH_UPDATED_ASC,
+	STMT_TASKS_SEARCH_DUE_DESC,
+	STMT_TASKS_SEARCH_DUE_ASC,
+	STMT_TASKS_SEARCH_PRIORITY_DESC,
+	STMT_TASKS_SEARCH_PRIORITY_ASC,
 	STMT__MAX
 };
 

@@ -274,7 +274,7 @@ request_done(struct ev_conn *c)
 static void
 respond(struct ev_conn *c)
 {
-	char	     head[1024];
+	char	     head[RESP_HEAD_MAX];
 	size_t	     hlen, need;
 	struct resp *r = &c->resp;
 

@@ -15,6 +15,7 @@
 #include "hquery.h"
 #include "idempotency.h"
 #include "json_out.h"
+#include "list_query.h"
 #include "log.h"
 #include "render.h"
 #include "util.h"
@@ -25,36 +26,36 @@ const char *const task_statuses[] = { "todo", "in_progress", "done",
 const char *const task_priorities[] = { "low", "medium", "high",
 	"critical", NULL };
 
-/* GET /api/v1/tasks: 200 array, newest first; 400 filters/paging; 401. */
+/*
+ * GET /api/v1/tasks: 200 array (newest first unless sorted), Link to the
+ * next page, X-Total-Count on request; 400 parameters or cursor; 401.
+ * The parameters, cursors and statements are list_query.c's.
+ */
 enum terr
 h_tasks_list_plan(struct hctx *c)
 {
-	struct req	*r = c->req;
-	struct plan	*p = c->plan;
-	const char	*status, *priority;
-	long long	 limit, offset;
-	enum terr	 e;
+	struct list_query lq;
+	enum terr	  e;
 
-	if ((e = hq_enum(r, "status", task_statuses, &status, c->msg,
-		 c->msgsz)) != TERR_OK ||
-	    (e = hq_enum(r, "priority", task_priorities, &priority, c->msg,
-		 c->msgsz)) != TERR_OK ||
-	    (e = hq_paging(r, &limit, &offset, c->msg, c->msgsz)) != TERR_OK)
+	if ((e = list_parse(c->conf, c->req, 'T', &lq, c->msg, c->msgsz)) !=
+	    TERR_OK)
 		return e;
-	p->stmt = STMT_TASKS_LIST;
-	plan_param(p, r->user_id);
-	plan_param(p, status);
-	plan_param(p, priority);
-	if ((e = plan_param_fmt(p, "%lld", limit)) != TERR_OK ||
-	    (e = plan_param_fmt(p, "%lld", offset)) != TERR_OK)
-		return e;
-	return TERR_OK;
+	return list_plan(&lq, c->req, c->plan);
 }
 
 void
 h_tasks_list_render(struct hctx *c)
 {
-	render_list(c->res, c->resp, render_task_row);
+	struct list_query lq;
+	char		  err[256];
+
+	/* The plan parsed the same request without an error. */
+	if (list_parse(c->conf, c->req, 'T', &lq, err, sizeof(err)) !=
+	    TERR_OK) {
+		resp_error(c->resp, TERR_INTERNAL, NULL);
+		return;
+	}
+	list_render(&lq, c->res, c->resp, render_task_row);
 }
 
 /* Adds a timestamp parameter normalised to UTC, or NULL. */

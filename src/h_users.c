@@ -16,6 +16,7 @@
 #include "etag.h"
 #include "handlers.h"
 #include "hquery.h"
+#include "list_query.h"
 #include "password.h"
 #include "render.h"
 #include "valid.h"
@@ -51,29 +52,32 @@ h_user_render(struct hctx *c)
 		etag_set(c->resp, etag_version(c->res, 0, 5));
 }
 
-/* GET /api/v1/users: 200 array, newest first; 400 paging; 401. */
+/* GET /api/v1/users: 200 array, newest first, Link; 400 paging; 401. */
 enum terr
 h_users_list_plan(struct hctx *c)
 {
-	struct req	*r = c->req;
-	struct plan	*p = c->plan;
-	long long	 limit, offset;
-	enum terr	 e;
+	struct list_query lq;
+	enum terr	  e;
 
-	if ((e = hq_paging(r, &limit, &offset, c->msg, c->msgsz)) != TERR_OK)
+	if ((e = list_parse(c->conf, c->req, 'U', &lq, c->msg, c->msgsz)) !=
+	    TERR_OK)
 		return e;
-	p->stmt = STMT_USERS_LIST;
-	plan_param(p, r->user_id);
-	if ((e = plan_param_fmt(p, "%lld", limit)) != TERR_OK ||
-	    (e = plan_param_fmt(p, "%lld", offset)) != TERR_OK)
-		return e;
-	return TERR_OK;
+	return list_plan(&lq, c->req, c->plan);
 }
 
 void
 h_users_list_render(struct hctx *c)
 {
-	render_list(c->res, c->resp, render_user_row);
+	struct list_query lq;
+	char		  err[256];
+
+	/* The plan parsed the same request without an error. */
+	if (list_parse(c->conf, c->req, 'U', &lq, err, sizeof(err)) !=
+	    TERR_OK) {
+		resp_error(c->resp, TERR_INTERNAL, NULL);
+		return;
+	}
+	list_render(&lq, c->res, c->resp, render_user_row);
 }
 
 static bool

@@ -235,6 +235,16 @@ resp_head(const struct resp *r, const char *request_id,
 		head_str(&h, r->allow);
 		head_str(&h, "\r\n");
 	}
+	if (r->link[0] != '\0') {
+		head_str(&h, "Link: ");
+		head_str(&h, r->link);
+		head_str(&h, "\r\n");
+	}
+	if (r->has_total_count) {
+		head_str(&h, "X-Total-Count: ");
+		head_num(&h, r->total_count);
+		head_str(&h, "\r\n");
+	}
 	if (r->www_authenticate)
 		head_str(&h, "WWW-Authenticate: Bearer realm=\"taskapi\"\r\n");
 	if (r->retry_after > 0) {

@@ -14,6 +14,15 @@
 
 struct json_object;
 
+/*
+ * A Link header's value: the next page's path and its re-encoded query
+ * parameters (a list's known ones only, q at most LIM_SEARCH_BYTES
+ * bytes, three characters each when escaped) and a cursor.
+ */
+#define RESP_LINK_MAX	2048
+/* Room for a whole response head, a full Link included. */
+#define RESP_HEAD_MAX	(RESP_LINK_MAX + 2048)
+
 struct resp {
 	int		 status;		/* 0: not set yet */
 	const char	*content_type;		/* static string */
@@ -22,6 +31,9 @@ struct resp {
 	char		 etag[24];		/* "" or a quoted tag (etag.h) */
 	bool		 www_authenticate;
 	int		 retry_after;		/* seconds, 0: none */
+	char		 link[RESP_LINK_MAX];	/* "" or a Link value */
+	bool		 has_total_count;	/* send X-Total-Count */
+	long long	 total_count;
 	bool		 stream;		/* body follows, length unknown */
 	struct buf	 body;			/* kept across requests */
 };
@@ -54,7 +66,8 @@ void	resp_empty(struct resp *, int status);
 
 /*
  * Writes the CGI response head ("Status: ...\r\n...\r\n\r\n") into buf.
- * Returns its length, or 0 when buf is too small (1024 bytes always do).
+ * Returns its length, or 0 when buf is too small (RESP_HEAD_MAX always
+ * does).
  */
 size_t	resp_head(const struct resp *, const char *request_id,
 	    const char *traceresponse, char *buf, size_t sz);

@@ -166,7 +166,7 @@ static int
 fcgi_head(void *ctx, const struct resp *resp)
 {
 	struct fcgi_out	*o = ctx;
-	char		 head[1024];
+	char		 head[RESP_HEAD_MAX];
 	size_t		 n;
 
 	n = resp_head(resp, o->req->request_id, o->req->traceresponse, head,
@@ -204,7 +204,7 @@ fcgi_flush(void *ctx)
 static int
 send_resp(FCGX_Request *fr, const struct req *r, const struct resp *resp)
 {
-	char	 head[1024];
+	char	 head[RESP_HEAD_MAX];
 	size_t	 n;
 
 	n = resp_head(resp, r->request_id, r->traceresponse, head,

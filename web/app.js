@@ -2,7 +2,7 @@
 //
 // The token lives in sessionStorage (never a cookie): a reload keeps the
 // person logged in, closing the tab logs them out.  Filters and the page
-// number live in the URL (?status=&priority=&page=), so a reload shows the
+// number live in the URL (?status=&priority=&sort=&q=&page=), so a reload shows the
 // same list.  Styles are classes only (the page's CSP allows no inline style).
 
 import { ApiError, createClient, etagOf, FIELD_LABELS } from './api.js';
@@ -10,6 +10,8 @@ import { ApiError, createClient, etagOf, FIELD_LABELS } from './api.js';
 const SESSION_KEY = 'taskapi.session';
 const PAGE_SIZE = 10;
 const STATUSES = ['todo', 'in_progress', 'done', 'cancelled'];
+// The orders the page offers (the API has more: doc/API.md, Lists).
+const SORTS = ['created_at', '-updated_at', 'due_at', '-priority'];
 const PRIORITIES = ['low', 'medium', 'high', 'critical'];
 const STATUS_LABELS = { todo: 'To do', in_progress: 'In progress', done: 'Done', cancelled: 'Cancelled' };
 const PRIORITY_LABELS = { low: 'Low', medium: 'Medium', high: 'High', critical: 'Critical' };
@@ -30,6 +32,8 @@ const el = {
   filterForm: $('filter-form'),
   filterStatus: $('filter-status'),
   filterPriority: $('filter-priority'),
+  filterSort: $('filter-sort'),
+  filterQ: $('filter-q'),
   listHeading: $('list-heading'),
   listStatus: $('list-status'),
   listError: $('list-error'),
@@ -46,7 +50,7 @@ const el = {
 // ------------------------------------------------------------------ state
 
 let session = loadSession(); // { token, expiresAt, user }
-const state = { status: '', priority: '', page: 0 };
+const state = { status: '', priority: '', sort: '', q: '', page: 0 };
 const tasks = new Map(); // id -> task object as the API last returned it
 let hasNext = false;
 let listLoading = false;
@@ -266,6 +270,8 @@ function enterBoard(user) {
   readUrl();
   el.filterStatus.value = state.status;
   el.filterPriority.value = state.priority;
+  el.filterSort.value = state.sort;
+  el.filterQ.value = state.q;
   showView('board');
   return loadList();
 }
@@ -289,6 +295,8 @@ function readUrl() {
   const p = new URLSearchParams(location.search);
   state.status = STATUSES.includes(p.get('status')) ? p.get('status') : '';
   state.priority = PRIORITIES.includes(p.get('priority')) ? p.get('priority') : '';
+  state.sort = SORTS.includes(p.get('sort')) ? p.get('sort') : '';
+  state.q = (p.get('q') || '').trim().slice(0, 100);
   const page = Number.parseInt(p.get('page') || '1', 10);
   state.page = Number.isInteger(page) && page >= 1 && page <= 100000 ? page - 1 : 0;
 }
@@ -300,6 +308,12 @@ function writeUrl() {
   }
   if (state.priority) {
     p.set('priority', state.priority);
+  }
+  if (state.sort) {
+    p.set('sort', state.sort);
+  }
+  if (state.q) {
+    p.set('q', state.q);
   }
   if (state.page > 0) {
     p.set('page', String(state.page + 1));
@@ -314,6 +328,9 @@ function describeFilter() {
   const parts = [];
   parts.push(state.status ? STATUS_LABELS[state.status] : 'any status');
   parts.push(state.priority ? `${PRIORITY_LABELS[state.priority]} priority` : 'any priority');
+  if (state.q) {
+    parts.push(`matching “${state.q}”`);
+  }
   return parts.join(', ');
 }
 
@@ -346,6 +363,12 @@ async function loadList() {
   }
   if (state.priority) {
     q.set('priority', state.priority);
+  }
+  if (state.sort) {
+    q.set('sort', state.sort);
+  }
+  if (state.q) {
+    q.set('q', state.q);
   }
   // One more than a page: if it comes back, there is a next page.
   q.set('limit', String(PAGE_SIZE + 1));
@@ -410,7 +433,7 @@ function renderList(rows) {
     target.focus();
   }
   if (rows.length === 0) {
-    show(el.empty, state.status || state.priority
+    show(el.empty, state.status || state.priority || state.q
       ? 'No tasks match these filters.'
       : state.page > 0 ? 'No tasks on this page.' : 'No tasks yet. Add one with the form.');
   } else {
@@ -819,6 +842,8 @@ async function onCreate(ev) {
 function onFilterChange() {
   state.status = el.filterStatus.value;
   state.priority = el.filterPriority.value;
+  state.sort = el.filterSort.value;
+  state.q = el.filterQ.value.trim().slice(0, 100);
   state.page = 0;
   writeUrl();
   loadList();

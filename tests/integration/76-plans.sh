@@ -40,7 +40,7 @@ owner "ANALYZE tasks" || bail "cannot ANALYZE tasks as its owner"
 
 plans >"$T_DIR/plans"
 is "$?" 0 "taskapi plans exits 0 $(head -c 200 "$T_DIR/plans.err")"
-is "$(grep -c '^== ' "$T_DIR/plans")" 17 "it prints the plans of all 17 statements"
+is "$(grep -c '^== ' "$T_DIR/plans")" 33 "it prints the plans of all 33 statements"
 
 stmt=$(plan_of tasks_list "$T_DIR/plans")
 like "$stmt" "Index Scan using tasks_user_created_idx on tasks" \
@@ -68,6 +68,38 @@ for s in ping user_insert user_by_email user_me users_list user_get user_exists 
 		pass "$s: an index plan (no sequential or bitmap scan)"
 	fi
 done
+# The sorted and keyset-paged lists (list_sql.h): each walks the index
+# of its sort from the cursor on (the row comparison is an index
+# condition), in the index's order, with no sort on top; a search reads
+# the GiST index of the search column and sorts what it found.
+sorts="created_desc created_asc updated_desc updated_asc due_desc due_asc priority_desc priority_asc"
+declare -A sort_idx=([created]=tasks_user_created_idx [updated]=tasks_user_updated_idx
+	[due]=tasks_user_due_idx [priority]=tasks_user_priority_idx)
+for so in $sorts; do
+	s=tasks_page_$so
+	p=$(plan_of "$s" "$T_DIR/plans")
+	if [[ -z $p ]] || grep -qE 'Seq Scan|Bitmap|Sort' <<<"$p"; then
+		fail "$s: an index plan, no sort" "${p:-missing}"
+	else
+		pass "$s: an index plan, no sort"
+	fi
+	like "$p" "Index Scan (Backward )?using ${sort_idx[${so%_*}]} on tasks t
+ *Index Cond: \(\(user_id = me.id\) AND \(ROW\(" \
+		"$s: walks ${sort_idx[${so%_*}]} from the cursor's (key, id) on"
+	s=tasks_search_$so
+	p=$(plan_of "$s" "$T_DIR/plans")
+	if [[ -z $p ]] || grep -qE 'Seq Scan|Bitmap' <<<"$p"; then
+		fail "$s: an index plan" "${p:-missing}"
+	else
+		pass "$s: an index plan"
+	fi
+	like "$p" "Index Scan using tasks_search_idx on tasks t_1" \
+		"$s: finds the words by the search index"
+done
+stmt=$(plan_of users_list "$T_DIR/plans")
+like "$stmt" "Index Scan using users_created_idx on users u
+ *Index Cond: \(ROW\(created_at, id\) < ROW\(" "users_list: walks users_created_idx from the cursor on"
+
 for s in task_get task_update task_delete; do
 	like "$(plan_of "$s" "$T_DIR/plans")" "Index Scan using tasks_pkey on tasks" \
 		"$s finds the task by its primary key"

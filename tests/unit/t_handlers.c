@@ -223,17 +223,55 @@ test_tasks_list_plan(void **state)
 	assert_int_equal(f->plan.stmt, STMT_TASKS_LIST);
 	param_is(&f->plan, 1, "done");
 	param_is(&f->plan, 2, NULL);
-	param_is(&f->plan, 3, "5");
+	/* One row more than the page: it tells whether a next page exists. */
+	param_is(&f->plan, 3, "6");
 	param_is(&f->plan, 4, "0");
+}
+
+/* A sort, a filter or q picks one of the fixed list statements. */
+static void
+test_tasks_list_plan_sorted(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(
+	    query_parse("sort=due_at&overdue=true&due_after=2026-01-01"
+			"T01:00:00%2B01:00&limit=3",
+		&f->req.query),
+	    0);
+	assert_int_equal(plan(f, h_tasks_list_plan, &ctx), TERR_OK);
+	assert_int_equal(f->plan.stmt, STMT_TASKS_PAGE_DUE_ASC);
+	assert_int_equal(f->plan.nparams, 11);
+	param_is(&f->plan, 3, "2026-01-01T00:00:00.000000Z");
+	param_is(&f->plan, 4, NULL);
+	param_is(&f->plan, 5, "t");
+	param_is(&f->plan, 6, NULL); /* no cursor: the first page */
+	param_is(&f->plan, 7, NULL);
+	param_is(&f->plan, 8, "4");
+	param_is(&f->plan, 10, "f");
+
+	plan_reset(&f->plan);
+	assert_int_equal(query_parse("q=milk%20eggs&sort=-priority&count=true",
+			     &f->req.query),
+	    0);
+	assert_int_equal(plan(f, h_tasks_list_plan, &ctx), TERR_OK);
+	assert_int_equal(f->plan.stmt, STMT_TASKS_SEARCH_PRIORITY_DESC);
+	assert_int_equal(f->plan.nparams, 12);
+	param_is(&f->plan, 10, "t");
+	param_is(&f->plan, 11, "milk eggs");
 }
 
 static void
 test_tasks_list_plan_refuses(void **state)
 {
-	static const char *const bad[] = { "status=nope", "priority=", "limit=0",
-	    "limit=101", "limit=abc", "limit=", "limit=1.5", "offset=-1",
-	    "limit=1&limit=2", "status=done&status=todo", "limit=+5",
-	    "limit=99999999999999999999" };
+	static const char *const bad[] = { "status=nope",
+		"priority=", "limit=0", "limit=101", "limit=abc",
+		"limit=", "limit=1.5", "offset=-1", "limit=1&limit=2",
+		"status=done&status=todo", "limit=+5",
+		"limit=99999999999999999999", "sort=title",
+		"sort=", "q=", "q=%20", "overdue=yes", "count=1",
+		"due_before=2026-02-30T00:00:00Z", "due_after=tomorrow",
+		"cursor=abc", "cursor=", "sort=due_at&sort=-due_at" };
 	struct fixture	*f = *state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -469,6 +507,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tasks_list_plan, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_tasks_list_plan_sorted,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tasks_list_plan_refuses,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
