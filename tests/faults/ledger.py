@@ -84,6 +84,7 @@ class Client(threading.Thread):
         self.idx = idx
         self.host, self.port = host, port
         self.conn = None
+        self.used = 0.0  # time.monotonic() of the connection's last answer
         self.seq = 0
         self.rng = random.Random(idx * 7919 + 1)
         self.user = None  # id, token, email
@@ -110,6 +111,14 @@ class Client(threading.Thread):
         if token:
             hdrs["Authorization"] = "Bearer " + token
         t0 = time.time()
+        # A kept-alive connection idle longer than nginx keeps it (its
+        # keepalive_timeout, 15 s) may be closed as this request goes out,
+        # and the request is then lost on the wire: a client's pool drops
+        # such a connection instead (a fault command that takes long,
+        # like a ./dev up, leaves every client idle that long).
+        if self.conn is not None and time.monotonic() - self.used > self.run_.args.idle_reuse:
+            self.conn.close()
+            self.conn = None
         try:
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(
@@ -122,6 +131,7 @@ class Client(threading.Thread):
             if resp.getheader("Connection", "").lower() == "close":
                 self.conn.close()
                 self.conn = None
+            self.used = time.monotonic()
             return status, headers, payload, rid, t0, time.time()
         except (OSError, http.client.HTTPException) as e:
             # A timeout is the client giving up; anything else is the
@@ -403,6 +413,8 @@ def main():
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--time-cap", type=float, default=120)
     ap.add_argument("--client-timeout", type=float, default=10)
+    ap.add_argument("--idle-reuse", type=float, default=10,
+                    help="seconds a kept-alive connection may sit idle and still be reused")
     ap.add_argument("--mix", default="create=30,patch=25,delete=15,read=20,rename=10")
     ap.add_argument("--fault-cmd", default="")
     ap.add_argument("--fault-every", type=int, default=100)
@@ -472,6 +484,9 @@ def main():
         "lie_404": lie,
         "log_method": log_bad,
         "recover_ms": recovery(run),
+        # The longest wait for an answer (a request queued in a socket's
+        # backlog while no master accepts, say).
+        "slowest_ms": round(max((a[5] - a[4] for a in run.answers), default=0) * 1000),
     }
     log("%d requests in %.1f s%s, %d faults; answers %s; no answer %d; lost %d, phantom %d, "
         "executed after the client gave up %d, 404 lies %d, log method wrong %d; "
