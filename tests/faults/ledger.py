@@ -9,7 +9,9 @@ row in the database can be traced to the request that wrote it.
 
 A fault command (kill a worker, SIGHUP, restart the pool, ...) runs every
 --fault-every answered requests, --faults times: faults are paced by
-count, never by the clock.  The run ends after --requests answers (a
+count, never by the clock.  The load pauses while a fault command runs
+late, unless --load-through-faults (a restart is drilled with requests
+arriving all through it).  The run ends after --requests answers (a
 generous --time-cap stops it anyway, and says so).
 
 Afterwards the audit reads the database (TASKAPI_PSQL) and checks:
@@ -68,11 +70,16 @@ class Run:
         self.no_retry_after = 0
         self.non_json = 0
 
+    def faults_over(self):
+        """With --load-through-faults the run also waits for the last fault."""
+        a = self.args
+        return not (a.load_through_faults and a.fault_cmd) or self.faults_done >= a.faults
+
     def note(self, rec):
         with self.cond:
             self.answers.append(rec)
             self.answered += 1
-            if self.answered >= self.args.requests:
+            if self.answered >= self.args.requests and self.faults_over():
                 self.stop = True
             self.cond.notify_all()
 
@@ -254,7 +261,8 @@ class Client(threading.Thread):
                 # Faults are paced by answers: the load runs at most half
                 # an interval past a fault's turn before that fault is done.
                 a = run.args
-                while (not run.stop and a.fault_cmd and run.faults_done < a.faults and
+                while (not run.stop and a.fault_cmd and not a.load_through_faults and
+                       run.faults_done < a.faults and
                        run.answered >= (run.faults_done + 1) * a.fault_every + a.fault_every // 2):
                     run.cond.wait(0.5)
                 if run.stop:
@@ -275,6 +283,8 @@ def fault_loop(run, args):
         p = subprocess.run(args.fault_cmd, shell=True, capture_output=True, text=True)
         with run.cond:
             run.faults_done += 1
+            if run.answered >= args.requests and run.faults_over():
+                run.stop = True
             run.cond.notify_all()
         if p.returncode != 0:
             log("fault %d: command exited %d: %s" % (k + 1, p.returncode,
@@ -418,6 +428,10 @@ def main():
     ap.add_argument("--mix", default="create=30,patch=25,delete=15,read=20,rename=10")
     ap.add_argument("--fault-cmd", default="")
     ap.add_argument("--fault-every", type=int, default=100)
+    ap.add_argument("--load-through-faults", action="store_true",
+                    help="the clients keep sending while a fault command runs (by default they "
+                    "pause half an interval past its turn), and the run lasts until the last "
+                    "fault command is done")
     ap.add_argument("--faults", type=int, default=0)
     ap.add_argument("--gone-slack", type=float, default=0.25,
                     help="seconds after the give-up a write may still start (nginx noticing)")

@@ -8,6 +8,7 @@
 #      file) and ./dev app-up sends SIGHUP; the new binary takes over the
 #      listening sockets from the running master, which then stops,
 #      serving what it holds and what is queued.  0 requests fail.
+#   Parts 3 and 4 keep the load running all through each restart.
 #   3. A stop and a start under spawn-fcgi (./dev restart: SIGTERM, the
 #      master exits, spawn-fcgi makes a new socket), twice: the requests
 #      already queued on the blocking pool's socket are served before the
@@ -58,7 +59,7 @@ gone() { [[ ! -e /proc/$1 ]] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status"
 ms=$(wait_until 15000 gone "$MASTER") && pass "the first master exited (${ms} ms after the check)" ||
 	fail "the first master exited" "still running: $MASTER"
 
-drill_run restart --clients 16 --requests 600 --time-cap 55 \
+drill_run restart --clients 16 --requests 600 --time-cap 120 --load-through-faults \
 	--fault-cmd "'$DEV' restart >/dev/null 2>&1" --fault-every 150 --faults 2
 drill_ledger_checks
 is "$(dj .faults)" 2 "2 stop-and-start rounds under spawn-fcgi, under load"
@@ -76,7 +77,7 @@ sock=$TASKAPI_VAR/run/taskapi.sock
 ev_sock=$TASKAPI_VAR/run/taskapi-ev.sock
 inodes=$(stat -c %i "$sock" "$ev_sock" | tr '\n' ' ')
 log_at=$(stat -c %s "$APP_LOG")
-drill_run held --clients 16 --requests 600 --time-cap 120 --client-timeout 30 \
+drill_run held --clients 16 --requests 600 --time-cap 120 --client-timeout 30 --load-through-faults \
 	--fault-cmd "TASKAPI_SOCKET_HOLDER=1 '$DEV' restart >/dev/null 2>&1" --fault-every 150 --faults 2
 drill_ledger_checks
 is "$(dj .faults)" 2 "2 stop-and-start rounds with the sockets held, under load"
