@@ -385,7 +385,8 @@ take_passed_sockets(struct conf *c, int *fd, int *ev_fd)
 	    (m = listen_fds_matches(lf.pool, c->listen, err, sizeof(err))) !=
 		1) {
 		if (m == -1) {
-			log_error("socket activation: %s (TASKAPI_LISTEN)", err);
+			log_error("socket activation: %s (TASKAPI_LISTEN)",
+			    err);
 			return -1;
 		}
 		log_warn("socket activation: %s (TASKAPI_LISTEN): serving the "
@@ -434,7 +435,8 @@ main(int argc, char *argv[])
 	struct conf	*c;
 	char		 err[256], pid_path[4096] = "";
 	int		 fd = -1, ev_fd = -1, rc, inherited;
-	int		 passed_fd, passed_ev_fd; /* not made here: not chowned */
+	/* Sockets this process did not make: their owner is left alone. */
+	int		 passed_fd, passed_ev_fd;
 	pid_t		 upgrade_from = 0;
 
 	sane_fds();

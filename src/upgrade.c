@@ -71,7 +71,6 @@ bool
 upgrade_binary_replaced(void)
 {
 	struct stat st;
-
 	bool	    replaced;
 
 	if (self.path[0] == '\0' || stat(self.path, &st) == -1)
@@ -81,9 +80,10 @@ upgrade_binary_replaced(void)
 	    st.st_mtim.tv_nsec != self.st.st_mtim.tv_nsec;
 	if (replaced && self.forbidden != NULL) {
 		if (!self.told)
-			log_warn("the binary was replaced, but this master does "
-				 "not hand its sockets to it (%s): restart it "
-				 "to run the new one",
+			log_warn(
+			    "the binary was replaced, but this master does "
+			    "not hand its sockets to it (%s): restart it "
+			    "to run the new one",
 			    self.forbidden);
 		self.told = true;
 		return false;
