@@ -23,6 +23,8 @@
 #      them.  0 requests fail.  The clients wait up to 30 s (nginx's
 #      fastcgi_read_timeout is 32 s): the old master may take up to
 #      TASKAPI_SHUTDOWN_TIMEOUT to stop, and what is queued waits for it.
+#   Each run's --time-cap (300 s) only stops a run that hangs: a ./dev up
+#   or a restart takes as long as the machine makes it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/drill-lib.sh"
 drill_needs
@@ -34,7 +36,7 @@ NGX_PIDF=$TASKAPI_VAR/nginx/nginx.pid
 MASTER=$(cat "$PIDF")
 NGINX_WORKERS=$(pgrep -P "$(cat "$NGX_PIDF")" | sort | tr '\n' ' ')
 
-drill_run devup --clients 16 --requests 500 --time-cap 55 \
+drill_run devup --clients 16 --requests 500 --time-cap 300 \
 	--fault-cmd "'$DEV' up >/dev/null 2>&1" --fault-every 80 --faults 3
 drill_ledger_checks
 is "$(dj .faults)" 3 "./dev up ran 3 times under load"
@@ -46,7 +48,7 @@ BIN=$TASKAPI_BUILD/src/taskapi
 [[ -n ${TASKAPI_BUILD:-} && -x $BIN ]] || bail "needs TASKAPI_BUILD"
 MASTER=$(cat "$PIDF")
 upgrade_cmd="cp '$BIN' '$BIN.drill' && mv '$BIN.drill' '$BIN' && '$DEV' app-up >/dev/null 2>&1"
-drill_run upgrade --clients 16 --requests 600 --time-cap 55 \
+drill_run upgrade --clients 16 --requests 600 --time-cap 300 \
 	--fault-cmd "$upgrade_cmd" --fault-every 150 --faults 2
 drill_ledger_checks
 is "$(dj .faults)" 2 "2 upgrades under load"
@@ -59,7 +61,7 @@ gone() { [[ ! -e /proc/$1 ]] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status"
 ms=$(wait_until 15000 gone "$MASTER") && pass "the first master exited (${ms} ms after the check)" ||
 	fail "the first master exited" "still running: $MASTER"
 
-drill_run restart --clients 16 --requests 600 --time-cap 120 --load-through-faults \
+drill_run restart --clients 16 --requests 600 --time-cap 300 --load-through-faults \
 	--fault-cmd "'$DEV' restart >/dev/null 2>&1" --fault-every 150 --faults 2
 drill_ledger_checks
 is "$(dj .faults)" 2 "2 stop-and-start rounds under spawn-fcgi, under load"
@@ -77,7 +79,7 @@ sock=$TASKAPI_VAR/run/taskapi.sock
 ev_sock=$TASKAPI_VAR/run/taskapi-ev.sock
 inodes=$(stat -c %i "$sock" "$ev_sock" | tr '\n' ' ')
 log_at=$(stat -c %s "$APP_LOG")
-drill_run held --clients 16 --requests 600 --time-cap 120 --client-timeout 30 --load-through-faults \
+drill_run held --clients 16 --requests 600 --time-cap 300 --client-timeout 30 --load-through-faults \
 	--fault-cmd "TASKAPI_SOCKET_HOLDER=1 '$DEV' restart >/dev/null 2>&1" --fault-every 150 --faults 2
 drill_ledger_checks
 is "$(dj .faults)" 2 "2 stop-and-start rounds with the sockets held, under load"
