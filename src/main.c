@@ -8,6 +8,12 @@
  *
  * Start-up order (OpenBSD's slowcgi): fds 0-2 sane, configuration,
  * socket, pid file, privileges dropped, schema checked, then the pool.
+ *
+ * The sockets, first found first: those of a master handing over to
+ * this binary (upgrade.c), those a service manager passes (socket
+ * activation, listen_fds.c), then --listen or TASKAPI_LISTEN, then fd 0
+ * (spawn-fcgi).  TASKAPI_EV_LISTEN is opened when no socket was passed
+ * for the event workers.
  */
 #include "config.h"
 
@@ -32,6 +38,7 @@
 #include "conf.h"
 #include "db.h"
 #include "fcgi_conn.h"
+#include "listen_fds.h"
 #include "log.h"
 #include "migrate.h"
 #include "password.h"
@@ -56,6 +63,9 @@ usage(FILE *f)
 	    "  --env-file PATH  read KEY=VALUE settings (re-read on SIGHUP)\n"
 	    "  --listen ADDR    unix:/path/to.sock or HOST:PORT; without it the\n"
 	    "                   socket is fd 0 (spawn-fcgi)\n"
+	    "\n"
+	    "Sockets passed by a service manager (LISTEN_FDS, named taskapi-pool\n"
+	    "and taskapi-ev in LISTEN_FDNAMES) are served instead of opening any.\n"
 	    "\n"
 	    "Signals: TERM/INT stop after requests in flight; HUP re-reads the\n"
 	    "configuration and replaces the workers one at a time.\n\n");
@@ -352,6 +362,72 @@ check_schema(const struct conf *c)
 	return 0;
 }
 
+/*
+ * The sockets a service manager passes (socket activation), checked
+ * against the configured addresses.  *fd and *ev_fd are left -1 for
+ * those not passed.  Returns -1 (logged) when the start must stop.
+ */
+static int
+take_passed_sockets(struct conf *c, int *fd, int *ev_fd)
+{
+	struct listen_fds lf;
+	char		  err[512];
+	int		  n, m;
+
+	n = listen_fds_take(getpid(), LISTEN_FDS_START, &lf, err, sizeof(err));
+	if (n == -1) {
+		log_error("socket activation: %s", err);
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	if (lf.pool != -1 &&
+	    (m = listen_fds_matches(lf.pool, c->listen, err, sizeof(err))) !=
+		1) {
+		if (m == -1) {
+			log_error("socket activation: %s (TASKAPI_LISTEN)",
+			    err);
+			return -1;
+		}
+		log_warn("socket activation: %s (TASKAPI_LISTEN): serving the "
+			 "socket passed",
+		    err);
+	}
+	if (lf.ev != -1 && (c->ev_workers <= 0)) {
+		/*
+		 * The manager keeps it open: nginx's connections to it will
+		 * wait there unanswered.  Said loudly, not fatal: the blocking
+		 * pool still serves.
+		 */
+		log_error("socket activation: %s passed, but "
+			  "TASKAPI_EV_WORKERS is 0: no worker accepts on it",
+		    LISTEN_FDS_NAME_EV);
+		close(lf.ev);
+		lf.ev = -1;
+	}
+	if (lf.ev != -1 &&
+	    (m = listen_fds_matches(lf.ev, c->ev_listen, err, sizeof(err))) !=
+		1) {
+		if (m == -1) {
+			log_error("socket activation: %s (TASKAPI_EV_LISTEN)",
+			    err);
+			return -1;
+		}
+		log_warn("socket activation: %s (TASKAPI_EV_LISTEN): serving "
+			 "the socket passed",
+		    err);
+	}
+	*fd = lf.pool;
+	*ev_fd = lf.ev;
+	/* The manager watches this master: no successor behind its back. */
+	upgrade_forbid("its sockets come from the service manager");
+	log_info("socket activation: serving the sockets passed in (%s%s%s)",
+	    lf.pool != -1 ? LISTEN_FDS_NAME_POOL : "",
+	    lf.pool != -1 && lf.ev != -1 ? ", " : "",
+	    lf.ev != -1 ? LISTEN_FDS_NAME_EV : "");
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -359,6 +435,8 @@ main(int argc, char *argv[])
 	struct conf	*c;
 	char		 err[256], pid_path[4096] = "";
 	int		 fd = -1, ev_fd = -1, rc, inherited;
+	/* Sockets this process did not make: their owner is left alone. */
+	int		 passed_fd, passed_ev_fd;
 	pid_t		 upgrade_from = 0;
 
 	sane_fds();
@@ -436,6 +514,10 @@ main(int argc, char *argv[])
 	/* Started by a running master for an upgrade: its sockets. */
 	if ((inherited = upgrade_inherited(&fd, &ev_fd, &upgrade_from)) == -1)
 		return 1;
+	if (inherited == 0 && take_passed_sockets(c, &fd, &ev_fd) == -1)
+		return 1;
+	passed_fd = fd;
+	passed_ev_fd = ev_fd;
 	if (inherited == 1) {
 		if (ev_fd != -1 &&
 		    (c->ev_listen == NULL || c->ev_workers <= 0)) {
@@ -444,6 +526,8 @@ main(int argc, char *argv[])
 		}
 		log_info("took over the listening sockets of master %ld",
 		    (long)upgrade_from);
+	} else if (fd != -1) {
+		/* Passed by the service manager (above). */
 	} else if (c->listen != NULL) {
 		if ((fd = open_listener(c->listen, (int)c->listen_backlog)) == -1)
 			return 1;
@@ -463,7 +547,8 @@ main(int argc, char *argv[])
 	if (fcgi_conn_init() == -1)
 		return 1;
 	if (write_pid_file(c->pid_file) == -1 ||
-	    drop_privileges(c->user, c->listen, c->ev_listen) == -1 ||
+	    drop_privileges(c->user, passed_fd == -1 ? c->listen : NULL,
+		passed_ev_fd == -1 ? c->ev_listen : NULL) == -1 ||
 	    check_schema(c) == -1)
 		return 1;
 	/* Give back what start-up used (a schema check). */

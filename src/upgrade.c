@@ -15,6 +15,12 @@
  * workers hold and what is queued (worker.c).  If the new binary fails
  * to start (a bad configuration, an old schema), the old master reaps
  * it, logs why and serves on.
+ *
+ * Not under socket activation (listen_fds.c): the service manager that
+ * holds the sockets watches the master it started, and a successor that
+ * master forked would be a process it does not know (systemd would kill
+ * it as a leftover once the old master exits; the dev stack's holder
+ * would close the sockets).  There a restart is the zero-failure path.
  */
 #include "config.h"
 
@@ -38,7 +44,15 @@
 static struct {
 	char	    path[PATH_MAX]; /* "": unknown */
 	struct stat st;
+	const char *forbidden; /* why no take-over; NULL: allowed */
+	bool	    told;      /* that reason logged already */
 } self;
+
+void
+upgrade_forbid(const char *why)
+{
+	self.forbidden = why;
+}
 
 void
 upgrade_note_binary(void)
@@ -57,12 +71,24 @@ bool
 upgrade_binary_replaced(void)
 {
 	struct stat st;
+	bool	    replaced;
 
 	if (self.path[0] == '\0' || stat(self.path, &st) == -1)
 		return false;
-	return st.st_ino != self.st.st_ino || st.st_dev != self.st.st_dev ||
+	replaced = st.st_ino != self.st.st_ino || st.st_dev != self.st.st_dev ||
 	    st.st_mtim.tv_sec != self.st.st_mtim.tv_sec ||
 	    st.st_mtim.tv_nsec != self.st.st_mtim.tv_nsec;
+	if (replaced && self.forbidden != NULL) {
+		if (!self.told)
+			log_warn(
+			    "the binary was replaced, but this master does "
+			    "not hand its sockets to it (%s): restart it "
+			    "to run the new one",
+			    self.forbidden);
+		self.told = true;
+		return false;
+	}
+	return replaced;
 }
 
 /* Leaves fd open across exec; fd -1 is left alone. */

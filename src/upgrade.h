@@ -13,7 +13,17 @@
 void
 upgrade_note_binary(void);
 
-/* Whether the file this binary was started from has been replaced. */
+/*
+ * From now on no take-over: the binary being replaced is logged (once,
+ * with why) and SIGHUP only reloads.  why must outlive the process.
+ */
+void
+upgrade_forbid(const char *why);
+
+/*
+ * Whether the file this binary was started from has been replaced (and
+ * a take-over is allowed).
+ */
 bool
 upgrade_binary_replaced(void);
 

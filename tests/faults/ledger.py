@@ -9,7 +9,9 @@ row in the database can be traced to the request that wrote it.
 
 A fault command (kill a worker, SIGHUP, restart the pool, ...) runs every
 --fault-every answered requests, --faults times: faults are paced by
-count, never by the clock.  The run ends after --requests answers (a
+count, never by the clock.  The load pauses while a fault command runs
+late, unless --load-through-faults (a restart is drilled with requests
+arriving all through it).  The run ends after --requests answers (a
 generous --time-cap stops it anyway, and says so).
 
 Afterwards the audit reads the database (TASKAPI_PSQL) and checks:
@@ -68,11 +70,16 @@ class Run:
         self.no_retry_after = 0
         self.non_json = 0
 
+    def faults_over(self):
+        """With --load-through-faults the run also waits for the last fault."""
+        a = self.args
+        return not (a.load_through_faults and a.fault_cmd) or self.faults_done >= a.faults
+
     def note(self, rec):
         with self.cond:
             self.answers.append(rec)
             self.answered += 1
-            if self.answered >= self.args.requests:
+            if self.answered >= self.args.requests and self.faults_over():
                 self.stop = True
             self.cond.notify_all()
 
@@ -84,6 +91,7 @@ class Client(threading.Thread):
         self.idx = idx
         self.host, self.port = host, port
         self.conn = None
+        self.used = 0.0  # time.monotonic() of the connection's last answer
         self.seq = 0
         self.rng = random.Random(idx * 7919 + 1)
         self.user = None  # id, token, email
@@ -110,6 +118,14 @@ class Client(threading.Thread):
         if token:
             hdrs["Authorization"] = "Bearer " + token
         t0 = time.time()
+        # A kept-alive connection idle longer than nginx keeps it (its
+        # keepalive_timeout, 15 s) may be closed as this request goes out,
+        # and the request is then lost on the wire: a client's pool drops
+        # such a connection instead (a fault command that takes long,
+        # like a ./dev up, leaves every client idle that long).
+        if self.conn is not None and time.monotonic() - self.used > self.run_.args.idle_reuse:
+            self.conn.close()
+            self.conn = None
         try:
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(
@@ -122,6 +138,7 @@ class Client(threading.Thread):
             if resp.getheader("Connection", "").lower() == "close":
                 self.conn.close()
                 self.conn = None
+            self.used = time.monotonic()
             return status, headers, payload, rid, t0, time.time()
         except (OSError, http.client.HTTPException) as e:
             # A timeout is the client giving up; anything else is the
@@ -244,7 +261,8 @@ class Client(threading.Thread):
                 # Faults are paced by answers: the load runs at most half
                 # an interval past a fault's turn before that fault is done.
                 a = run.args
-                while (not run.stop and a.fault_cmd and run.faults_done < a.faults and
+                while (not run.stop and a.fault_cmd and not a.load_through_faults and
+                       run.faults_done < a.faults and
                        run.answered >= (run.faults_done + 1) * a.fault_every + a.fault_every // 2):
                     run.cond.wait(0.5)
                 if run.stop:
@@ -265,6 +283,8 @@ def fault_loop(run, args):
         p = subprocess.run(args.fault_cmd, shell=True, capture_output=True, text=True)
         with run.cond:
             run.faults_done += 1
+            if run.answered >= args.requests and run.faults_over():
+                run.stop = True
             run.cond.notify_all()
         if p.returncode != 0:
             log("fault %d: command exited %d: %s" % (k + 1, p.returncode,
@@ -403,9 +423,15 @@ def main():
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--time-cap", type=float, default=120)
     ap.add_argument("--client-timeout", type=float, default=10)
+    ap.add_argument("--idle-reuse", type=float, default=10,
+                    help="seconds a kept-alive connection may sit idle and still be reused")
     ap.add_argument("--mix", default="create=30,patch=25,delete=15,read=20,rename=10")
     ap.add_argument("--fault-cmd", default="")
     ap.add_argument("--fault-every", type=int, default=100)
+    ap.add_argument("--load-through-faults", action="store_true",
+                    help="the clients keep sending while a fault command runs (by default they "
+                    "pause half an interval past its turn), and the run lasts until the last "
+                    "fault command is done")
     ap.add_argument("--faults", type=int, default=0)
     ap.add_argument("--gone-slack", type=float, default=0.25,
                     help="seconds after the give-up a write may still start (nginx noticing)")
@@ -472,6 +498,9 @@ def main():
         "lie_404": lie,
         "log_method": log_bad,
         "recover_ms": recovery(run),
+        # The longest wait for an answer (a request queued in a socket's
+        # backlog while no master accepts, say).
+        "slowest_ms": round(max((a[5] - a[4] for a in run.answers), default=0) * 1000),
     }
     log("%d requests in %.1f s%s, %d faults; answers %s; no answer %d; lost %d, phantom %d, "
         "executed after the client gave up %d, 404 lies %d, log method wrong %d; "

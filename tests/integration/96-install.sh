@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # 96-install.sh: "make install" into a DESTDIR puts every file where
 # doc/INSTALL.md and taskapi(8) say; the installed copy then runs for real: the
-# systemd unit's own ExecStartPre/ExecStart lines (the pool under
-# spawn-fcgi, as the service user), behind a private nginx built from the
+# systemd unit's own ExecStartPre/ExecStart lines (taskapi binding its
+# sockets itself, as the service user), behind a private nginx built from the
 # installed snippet and site, on the dev stack's database.  Then
 # "make uninstall" leaves no file behind.
 #
@@ -208,14 +208,27 @@ else
 	else
 		fail "the systemd unit is installed" "no $UNIT"
 	fi
+	missing=""
+	for u in taskapi.socket taskapi-ev.socket; do
+		[[ -f $D$unitdir/$u ]] || missing+=" $u"
+	done
+	is "$missing" "" "the socket units (taskapi.socket, taskapi-ev.socket) are installed"
 	if command -v systemd-analyze >/dev/null 2>&1; then
 		mkdir -p "$W/unit"
 		sed -e "s|$bindir/|$D$bindir/|g" "$UNIT" >"$W/unit/taskapi.service"
-		out=$(systemd-analyze verify --man=no "$W/unit/taskapi.service" 2>&1)
-		is "$out" "" "systemd-analyze verify taskapi.service"
+		cp "$D$unitdir/taskapi.socket" "$D$unitdir/taskapi-ev.socket" "$W/unit/"
+		out=$(cd "$W/unit" && systemd-analyze verify --man=no taskapi.service taskapi.socket taskapi-ev.socket 2>&1)
+		is "$out" "" "systemd-analyze verify taskapi.service taskapi.socket taskapi-ev.socket"
 	else
-		skip "systemd-analyze verify taskapi.service" "systemd-analyze not installed"
+		skip "systemd-analyze verify the units" "systemd-analyze not installed"
 	fi
+	# The sockets the socket units hold are the ones taskapi is told of.
+	listen=$(sed -n 's/^ListenStream=//p' "$D$unitdir/taskapi.socket" "$D$unitdir/taskapi-ev.socket" | tr '\n' ' ')
+	like "$(unit_cmds ExecStart)" "--listen unix:$W/run/taskapi.sock " \
+		"ExecStart's --listen is taskapi.socket's ListenStream"
+	is "$listen" "$rundir/taskapi.sock $rundir/taskapi-ev.sock " "... and the socket units listen at $rundir/taskapi{,-ev}.sock"
+	like "$(grep '^TASKAPI_EV_LISTEN=' "$EXAMPLE")" "=unix:$rundir/taskapi-ev.sock\$" \
+		"... the env example's TASKAPI_EV_LISTEN is taskapi-ev.socket's"
 	mapfile -t PRE < <(unit_cmds ExecStartPre)
 	START=$(unit_cmds ExecStart)
 	RELOAD=$(unit_cmds ExecReload)
@@ -235,14 +248,15 @@ for cmd in "${PRE[@]}"; do
 done
 like "$(cat "$W/pre.out")" "schema is at version [1-9]" "the installed migrations bring the schema to its version"
 
-# ExecStart: spawn-fcgi -n execs taskapi in its place (Type=exec).
+# ExecStart: the taskapi master is the main pid (Type=exec); without
+# the unit, spawn-fcgi -n binds the socket, then execs taskapi in its
+# own place.
 read -ra argv <<<"$START"
 (as_svc "${argv[@]}") >"$W/taskapi.log" 2>&1 </dev/null &
 MASTER=$!
-# spawn-fcgi binds the socket, then execs taskapi in its own place.
 execd() { [[ $(cat "/proc/$MASTER/comm" 2>/dev/null) == taskapi ]]; }
 wait_until 30000 execd >/dev/null
-is "$(cat "/proc/$MASTER/comm" 2>/dev/null)" taskapi "spawn-fcgi -n leaves the taskapi master as the main pid"
+is "$(cat "/proc/$MASTER/comm" 2>/dev/null)" taskapi "ExecStart leaves the taskapi master as the main pid"
 
 # nginx: the installed snippets and site, with the test's paths and ports,
 # inside a minimal nginx.conf (Debian's would bring its own types and logs).
