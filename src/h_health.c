@@ -2,6 +2,10 @@
  * h_health.c: GET /health.
  *   200 {"status":"ok","database":"ok"}
  *   503 {"status":"degraded","database":"unavailable"} + Retry-After
+ *   503 {"status":"degraded","database":"read-only"} + Retry-After: the
+ *       database answers but cannot take writes (a standby, or a primary
+ *       that was demoted); a load balancer treats both 503s alike, an
+ *       operator looks for a failover in the second.
  */
 #include "config.h"
 
@@ -25,8 +29,19 @@ h_health_render(const struct app_ctx *ctx, struct req *r, const PGresult *res,
 	static const char ok[] = "{\"status\":\"ok\",\"database\":\"ok\"}";
 	static const char bad[] =
 	    "{\"status\":\"degraded\",\"database\":\"unavailable\"}";
+	static const char ro[] =
+	    "{\"status\":\"degraded\",\"database\":\"read-only\"}";
 
-	(void)ctx; (void)r; (void)res;
+	(void)ctx;
+	(void)r;
+	/* The ping answers whether the session cannot write (db.c). */
+	if (e == TERR_OK && res != NULL && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		resp_raw(resp, 503, "application/json; charset=utf-8", ro,
+		    sizeof(ro) - 1);
+		resp->retry_after = 1;
+		return;
+	}
 	if (e == TERR_OK) {
 		resp_raw(resp, 200, "application/json; charset=utf-8", ok,
 		    sizeof(ok) - 1);

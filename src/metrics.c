@@ -106,6 +106,13 @@ metrics_db_connect(int ok, int first)
 		inc(&metrics_self->met.db_reconnects, 1);
 }
 
+void
+metrics_db_failover(void)
+{
+	if (metrics_self != NULL)
+		inc(&metrics_self->met.db_failovers, 1);
+}
+
 /* Moves every counter of from into to (the worker behind from is dead). */
 static void
 move(atomic_ullong *to, atomic_ullong *from, size_t n)
@@ -127,6 +134,7 @@ metrics_fold(struct sb_metrics *to, struct sb_metrics *from)
 	move(to->db_errors, from->db_errors, MET_DB__MAX);
 	move(&to->db_reconnects, &from->db_reconnects, 1);
 	move(&to->db_connect_failures, &from->db_connect_failures, 1);
+	move(&to->db_failovers, &from->db_failovers, 1);
 }
 
 /* A plain (non-atomic) copy of the pool's totals. */
@@ -138,6 +146,7 @@ struct met_sum {
 	unsigned long long	 db_errors[MET_DB__MAX];
 	unsigned long long	 db_reconnects;
 	unsigned long long	 db_connect_failures;
+	unsigned long long	 db_failovers;
 };
 
 static void
@@ -158,6 +167,7 @@ sum_one(struct met_sum *s, const struct sb_metrics *m)
 	add_all(s->db_errors, m->db_errors, MET_DB__MAX);
 	add_all(&s->db_reconnects, &m->db_reconnects, 1);
 	add_all(&s->db_connect_failures, &m->db_connect_failures, 1);
+	add_all(&s->db_failovers, &m->db_failovers, 1);
 }
 
 /*
@@ -339,6 +349,10 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	    "Attempts to connect to the database that failed.");
 	bprintf(&b, "taskapi_db_connect_failures_total %llu\n",
 	    s->db_connect_failures);
+	family(&b, "taskapi_db_failovers_total", "counter",
+	    "Reconnects that found a different primary (another server, "
+	    "or a new timeline) than the connection they replaced.");
+	bprintf(&b, "taskapi_db_failovers_total %llu\n", s->db_failovers);
 
 	family(&b, "taskapi_worker_restarts_total", "counter",
 	    "Workers the master replaced, by kind and reason.");

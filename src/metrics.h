@@ -39,6 +39,8 @@ struct sb_metrics {
 	atomic_ullong	 db_errors[MET_DB__MAX];
 	atomic_ullong	 db_reconnects;		/* connections re-made */
 	atomic_ullong	 db_connect_failures;
+	/* reconnects that landed on another primary (db.c) */
+	atomic_ullong db_failovers;
 };
 
 struct scoreboard;
@@ -53,6 +55,8 @@ void	metrics_observe(unsigned route, int status, int64_t dur_us);
 /* Database events, counted in this worker's slot (db.c). */
 void	metrics_db_error(enum met_db_err);
 void	metrics_db_connect(int ok, int first);
+void
+metrics_db_failover(void);
 
 /* Adds every counter of from into to (the master, on reap). */
 void	metrics_fold(struct sb_metrics *to, struct sb_metrics *from);
