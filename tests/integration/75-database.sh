@@ -135,10 +135,12 @@ if [[ -n $OWNER_URL && -r $LOG ]]; then
 	fi
 	req GET /health
 	expect_status 503 "read-only database: /health -> 503"
-	has_header Retry-After "read-only database: /health carries Retry-After"
+	has_header Retry-After && pass "read-only database: /health carries Retry-After" ||
+		fail "read-only database: /health carries Retry-After" "$(resp_summary)"
 	api "$U_TOKEN" POST /api/v1/tasks '{"title":"written to a read-only database"}'
 	expect_error 503 "read-only database: POST /api/v1/tasks -> 503 JSON, not 500"
-	has_header Retry-After "read-only database: the 503 carries Retry-After"
+	has_header Retry-After && pass "read-only database: the 503 carries Retry-After" ||
+		fail "read-only database: the 503 carries Retry-After" "$(resp_summary)"
 	api "$U_TOKEN" GET /api/v1/tasks
 	expect_status 200 "read-only database: reads still answer (GET /api/v1/tasks -> 200)"
 	db_setting "RESET default_transaction_read_only" ||
