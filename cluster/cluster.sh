@@ -205,8 +205,8 @@ etcd_start() {
 	# Each member listens on its own address and on its namespace's
 	# loopback; peers talk over the bridge.  --pre-vote: a member cut off
 	# and back (drill 3) should not force an election on the others with
-	# the term it raised alone.  It is not enough: Patroni 3.0.2 may
-	# still read the returning member's stale keys (doc/CLUSTER.md).
+	# the term it raised alone.  What keeps Patroni from reading such a
+	# member's stale keys is patroni-quorum-reads.py (patroni_start).
 	in_ns "$h" setpriv --reuid="$ETCD_USER" --regid="$ETCD_USER" --init-groups \
 		etcd --name "$h" --data-dir "$d/data" \
 		--listen-client-urls "http://$a:2379,http://127.0.0.1:2379" \
@@ -317,10 +317,15 @@ patroni_conf() {
 	chown "$PG_USER:" "$d/patroni.yml"
 }
 
+# Patroni through cluster/patroni-quorum-reads.py: its etcd reads are
+# linearizable, so an etcd member that has just come back from a cut
+# cannot hand it a stale leader key (the launcher says why).  Debian's
+# /usr/bin/python3, the one the patroni package is for (PATH may name
+# another, which the postgres user may not even be able to run).
 patroni_start() {
 	local h=$1
 	in_ns "$h" setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups \
-		env HOME="$CL/$h" patroni "$CL/$h/patroni.yml" \
+		env HOME="$CL/$h" /usr/bin/python3 "$ROOT/cluster/patroni-quorum-reads.py" "$CL/$h/patroni.yml" \
 		>>"$CL/$h/log/patroni.out" 2>&1 </dev/null &
 	disown || true
 }
@@ -446,6 +451,9 @@ app_env() {
 		TASKAPI_EV_WORKERS=1
 		TASKAPI_EV_DB_CONNECTIONS=2
 		TASKAPI_REQUEST_TIMEOUT=30
+		# A stopping event worker serves nginx's kept connections until
+		# nginx closes them (app-stop): give it the time.
+		TASKAPI_SHUTDOWN_TIMEOUT=60
 	EOF
 	umask 022
 	# The master reads it again on SIGHUP, after dropping privileges.
@@ -464,6 +472,37 @@ app_start() {
 		>>"$CL/$h/log/taskapi.log" 2>&1 </dev/null &
 	disown || true
 }
+
+# A rolling restart takes an app host out of nginx's rotation before it
+# stops.  fence on: a new connection from lb to :9000 or :9001 is refused
+# (TCP reset) while the connections already open go on.  A refused
+# connect is always safe for nginx to pass to the next host (nothing was
+# sent), and it marks the host failed; the requests in flight finish.
+# fence off: the host takes connections again (nginx sends to it again
+# after fail_timeout).  The rule matches lb's address only, so the host's
+# own checks (app_listening) still connect.
+app_fence() {
+	local h=$1
+	case $2 in
+	on)
+		in_ns "$h" nft -f - <<-EOF
+			table inet taskapi_fence {
+			    chain input {
+			        type filter hook input priority 0; policy accept;
+			        ip saddr $LB_ADDR tcp dport { 9000, 9001 } tcp flags & (fin | syn | rst | ack) == syn reject with tcp reset
+			    }
+			}
+		EOF
+		;;
+	off) in_ns "$h" nft delete table inet taskapi_fence 2>/dev/null || true ;;
+	esac
+}
+
+# The FastCGI connections lb has open to an app host (0: nothing in flight).
+lb_conns() {
+	in_ns "$1" ss -Htn state established "( sport = :9000 or sport = :9001 )" | wc -l
+}
+no_lb_conns() { [ "$(lb_conns "$1")" -eq 0 ]; }
 
 # The event worker's port answers a FastCGI connection: the host is up.
 app_listening() {
@@ -532,6 +571,19 @@ lb_conf() {
 		"$d/taskapi-fastcgi.conf"
 	sed -i 's|^fastcgi_next_upstream error;|fastcgi_next_upstream error timeout;\nfastcgi_next_upstream_tries 3;\nfastcgi_next_upstream_timeout 10s;|' \
 		"$d/taskapi-fastcgi-ev.conf"
+	# A task DELETE has a connection of its own and no retry in the
+	# one-host setup; here a refused connect must go to the next host as
+	# well.  A DELETE that was sent and whose host then died is sent again
+	# too (nginx counts DELETE as idempotent): it answers 404, "gone".
+	sed -i 's|^fastcgi_next_upstream off;|fastcgi_next_upstream error timeout;\nfastcgi_next_upstream_tries 3;\nfastcgi_next_upstream_timeout 10s;|' \
+		"$d/taskapi-fastcgi-ev-once.conf"
+	# A host taken out of rotation (app-stop) still gets requests on the
+	# connections nginx keeps to its event worker, until nginx retires
+	# them; after 100 requests instead of 1000 it does so within a second
+	# or two under load, at the cost of one TCP connect per 100 requests.
+	sed -i 's|^\( *\)keepalive_requests 1000;|\1keepalive_requests 100;|' "$d/taskapi-http.conf"
+	grep -q 'keepalive_requests 100;' "$d/taskapi-http.conf" ||
+		die "nginx/taskapi-http.conf changed: cannot set keepalive_requests"
 	grep -q 'fastcgi_next_upstream error timeout' "$d/taskapi-fastcgi.conf" ||
 		die "nginx/taskapi-fastcgi.conf changed: cannot set fastcgi_next_upstream"
 	# Which host served each request ($upstream_addr: every host tried, in
@@ -581,7 +633,7 @@ preflight() {
 	[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
 	[ -x "$TASKAPI" ] || die "no $TASKAPI: build first (./dev cluster builds)"
 	local c
-	for c in ip etcd etcdctl patroni nginx python3 openssl jq curl setpriv; do
+	for c in ip etcd etcdctl patroni nginx python3 openssl jq curl setpriv nft ss; do
 		command -v "$c" >/dev/null 2>&1 || die "missing: $c"
 	done
 	[ -x "$PG_BIN/postgres" ] || die "no PostgreSQL 15 in $PG_BIN"
@@ -670,13 +722,21 @@ app-start)
 	case ${2:-} in app[1-9]) ;; *) die "app-start app1|app2|app3" ;; esac
 	mkdir -p "$CL/$2/log"
 	app_start "$2"
-	poll 30 "taskapi on $2" app_listening "$2" ;;
-# SIGTERM to an app host's master: it stops gracefully (requests in flight
-# finish); returns once nothing runs there any more.
+	poll 30 "taskapi on $2" app_listening "$2"
+	app_fence "$2" off ;;
+# A graceful stop of an app host, as in a rolling restart: out of nginx's
+# rotation first (app_fence), then, once lb has no connection to it left
+# (nginx closes its kept connections to the event worker after 5 s idle,
+# or after 1000 requests), SIGTERM to the master; returns once nothing
+# runs there any more.  If lb still has connections after 30 s the stop
+# goes on: the event worker serves kept connections until nginx closes
+# them, and closes them itself only after TASKAPI_SHUTDOWN_TIMEOUT.
 app-stop)
 	case ${2:-} in app[1-9]) ;; *) die "app-stop app1|app2|app3" ;; esac
+	app_fence "$2" on
+	poll 30 "lb's connections to $2 to close" no_lb_conns "$2" || true
 	kill -TERM "$(cat "$CL/$2/taskapi.pid")"
-	poll 30 "taskapi on $2 to stop" ns_empty "$(ns "$2")" ;;
+	poll 75 "taskapi on $2 to stop" ns_empty "$(ns "$2")" ;;
 # A host's link to the bridge down or up again (cut off from every other host).
 link)
 	host_addr "${2:-}" >/dev/null
@@ -689,6 +749,17 @@ in-recovery)
 		timeout 5 psql -X -q -At -h "$CL/$2/run" -p 5432 -U postgres -d postgres \
 		-c 'SELECT pg_is_in_recovery()' ;;
 leader) leader ;;
+# Whether the leader streams WAL to HOST now (its walsender for HOST is in
+# state "streaming"): HOST follows the current primary, on its timeline.
+streaming)
+	case ${2:-} in db[1-9]) ;; *) die "streaming db1|db2|db3" ;; esac
+	[ "$(TASKAPI_CLUSTER_SKIP=$2 leader_psql -d postgres -c \
+		"SELECT count(*) FROM pg_stat_replication WHERE application_name = '$2' AND state = 'streaming'")" = 1 ] ;;
+# Take an app host out of nginx's rotation, or put it back (app_fence).
+fence)
+	case ${2:-} in app[1-9]) ;; *) die "fence app1|app2|app3 on|off" ;; esac
+	case ${3:-} in on | off) ;; *) die "fence HOST on|off" ;; esac
+	app_fence "$2" "$3" ;;
 # kill -9 of Patroni and PostgreSQL on a database host; its etcd member
 # stays (killing it too would leave two etcd members: a second drill
 # before it returns would lose etcd's quorum).
@@ -710,5 +781,5 @@ switchover)
 		--leader "$l" --candidate "$2" --force ;;
 members) cluster_json | jq -c '[.members[] | {name, role, state, lag}]' ;;
 drills) shift; exec bash "$ROOT/tests/cluster/drills.sh" "$@" ;;
-*) echo "usage: ./dev cluster up|down|status|smoke|drills|kill-host HOST|app-start HOST|kill-db HOST|patroni-start HOST|switchover HOST|app-stop HOST|link HOST up|down|leader|members" >&2; exit 2 ;;
+*) echo "usage: ./dev cluster up|down|status|smoke|drills|kill-host HOST|app-start HOST|kill-db HOST|patroni-start HOST|switchover HOST|app-stop HOST|fence HOST on|off|link HOST up|down|leader|members|streaming HOST" >&2; exit 2 ;;
 esac

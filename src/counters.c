@@ -68,6 +68,13 @@ metrics_db_connect(int ok, int first)
 		inc(&counters_self->db_reconnects, 1);
 }
 
+void
+metrics_db_failover(void)
+{
+	if (counters_self != NULL)
+		inc(&counters_self->db_failovers, 1);
+}
+
 /* Moves every counter of from into to (the worker behind from is dead). */
 static void
 move(atomic_ullong *to, atomic_ullong *from, size_t n)
@@ -90,4 +97,5 @@ metrics_fold(struct sb_metrics *to, struct sb_metrics *from)
 	move(to->db_errors, from->db_errors, MET_DB__MAX);
 	move(&to->db_reconnects, &from->db_reconnects, 1);
 	move(&to->db_connect_failures, &from->db_connect_failures, 1);
+	move(&to->db_failovers, &from->db_failovers, 1);
 }

@@ -40,6 +40,8 @@ struct sb_metrics {
 	atomic_ullong db_errors[MET_DB__MAX];
 	atomic_ullong db_reconnects; /* connections re-made */
 	atomic_ullong db_connect_failures;
+	/* reconnects that landed on another primary (db.c) */
+	atomic_ullong db_failovers;
 };
 
 /* The block this worker process counts into (NULL: the master, tests). */
@@ -59,6 +61,8 @@ metrics_observe(unsigned route, int status, int64_t dur_us);
 void metrics_db_error(enum met_db_err);
 void
 metrics_db_connect(int ok, int first);
+void
+metrics_db_failover(void);
 
 /* Moves every counter of from into to (the master, on reap). */
 void

@@ -124,7 +124,14 @@ struct stmt_def {
 /* clang-format off */
 static const struct stmt_def stmts[STMT__MAX] = {
 	[STMT_NONE] = { "none", 0, true, NULL },
-	[STMT_PING] = { "ping", 0, true, "SELECT 1" },
+	/*
+	 * /health: true when the session cannot write (a standby, or a
+	 * server set read-only), which /health reports apart from "cannot
+	 * connect".
+	 */
+	[STMT_PING] = { "ping", 0, true,
+	    "SELECT pg_is_in_recovery() OR "
+	    "current_setting('transaction_read_only')::boolean" },
 	[STMT_USER_INSERT] = { "user_insert", 3, false,
 	    "INSERT INTO users (email, name, password_hash) "
 	    "VALUES (lower($1), $2, $3) RETURNING " USER_COLS("users")
@@ -546,6 +553,16 @@ out:
 	"set_config('TimeZone', 'UTC', false), "       \
 	"set_config('IntervalStyle', 'postgres', false)"
 
+/*
+ * The server's timeline, 0 on a standby: the first 8 hex digits of the
+ * current WAL file's name.  A promotion starts a new timeline, so this
+ * and the server's address tell a new primary from the one before.
+ */
+#define SESSION_TIMELINE                                                \
+	"CASE WHEN pg_is_in_recovery() THEN 0 ELSE ('x' || "            \
+	"substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)" \
+	"::int END"
+
 /* The event worker's planner settings (see db_setup()). */
 #define EV_PLANNING                                            \
 	"set_config('plan_cache_mode', 'force_generic_plan', " \
@@ -593,10 +610,10 @@ setup_result(PGconn *c, ExecStatusType want, const char *what, char *sqlstate,
  * pipeline; each result is still read, up to the sync.
  */
 static enum terr
-db_setup(struct db *db)
+db_setup(struct db *db, unsigned *timeline)
 {
 	PGconn		*c = db->conn;
-	PGresult	*vr = NULL, *sync;
+	PGresult	*vr = NULL, *sr = NULL, *sync;
 	char		 ms[32], vstate[8] = "";
 	const char	*params[1] = { ms };
 	long long	 version = -1;
@@ -632,8 +649,9 @@ db_setup(struct db *db)
 	if (PQsendQueryParams(c,
 		db->generic_plans ?
 		    "SELECT set_config('statement_timeout', $1, false), " SESSION_FORMAT
-		    ", " EV_PLANNING :
-		    "SELECT set_config('statement_timeout', $1, false), " SESSION_FORMAT,
+		    ", " EV_PLANNING ", " SESSION_TIMELINE :
+		    "SELECT set_config('statement_timeout', $1, false), " SESSION_FORMAT
+		    ", " SESSION_TIMELINE,
 		1, NULL, params, NULL, NULL, 0) != 1 ||
 	    PQsendQueryParams(c,
 		"SELECT coalesce(max(version), 0) FROM schema_migrations", 0,
@@ -649,7 +667,18 @@ db_setup(struct db *db)
 	}
 
 	ok = setup_result(c, PGRES_TUPLES_OK, "setting session parameters",
-	    NULL, 0, NULL);
+	    NULL, 0, &sr);
+	if (ok) {
+		long long tl = 0;
+
+		/* The timeline is the last column. */
+		if (PQntuples(sr) == 1 && PQnfields(sr) > 0)
+			(void)util_parse_int(PQgetvalue(sr, 0,
+						 PQnfields(sr) - 1),
+			    0, INT_MAX, &tl);
+		*timeline = (unsigned)tl;
+	}
+	PQclear(sr);
 	vok = setup_result(c, PGRES_TUPLES_OK, "schema check", vstate,
 	    sizeof(vstate), &vr);
 	if (vok &&
@@ -717,9 +746,35 @@ db_alive(PGconn *c)
 	return PQstatus(c) == CONNECTION_OK;
 }
 
+/*
+ * Called on every new connection: when it reached another server, or the
+ * same one on a new timeline (promoted since), than the connection before
+ * it, the primary has changed under us: counted and logged.
+ */
+static void
+db_note_server(struct db *db, unsigned timeline)
+{
+	char now[sizeof(db->primary)];
+
+	snprintf(now, sizeof(now), "%s:%s",
+	    PQhost(db->conn) != NULL ? PQhost(db->conn) : "-",
+	    PQport(db->conn) != NULL ? PQport(db->conn) : "-");
+	if (db->primary[0] != '\0' &&
+	    (strcmp(now, db->primary) != 0 || timeline != db->timeline)) {
+		log_warn("database: a different primary: %s (timeline %u), "
+			 "was %s (timeline %u)",
+		    now, timeline, db->primary, db->timeline);
+		metrics_db_failover();
+	}
+	snprintf(db->primary, sizeof(db->primary), "%s", now);
+	db->timeline = timeline;
+}
+
 enum terr
 db_ready(struct db *db)
 {
+	unsigned timeline = 0;
+
 	int64_t	 now;
 
 	if (db->conn != NULL) {
@@ -733,7 +788,7 @@ db_ready(struct db *db)
 	if (now < db->retry_at_us)
 		return TERR_DB;
 	db->conn = db_connect_once(db->url, db->connect_timeout);
-	if (db->conn == NULL || db_setup(db) != TERR_OK) {
+	if (db->conn == NULL || db_setup(db, &timeline) != TERR_OK) {
 		db_close(db);
 		db->retry_at_us = util_mono_us() + 250000;
 		metrics_db_connect(0, 0);
@@ -741,6 +796,7 @@ db_ready(struct db *db)
 	}
 	metrics_db_connect(1, db->reconnects == 0);
 	db->reconnects++;
+	db_note_server(db, timeline);
 	return TERR_OK;
 }
 
@@ -786,9 +842,15 @@ db_result_error(struct db *db, const PGresult *r)
 		metrics_db_error(MET_DB_UNAVAILABLE);
 		return TERR_DB;
 	}
+	/*
+	 * 25006 (a write in a read-only transaction): the session is on a
+	 * standby, or on a primary that was demoted and came back read-only.
+	 * A 503 like any unavailable database, and the connection goes:
+	 * the next one (target_session_attrs=read-write) finds the primary.
+	 */
 	if (state == NULL || strncmp(state, "57", 2) == 0 ||
 	    strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
-	    strncmp(state, "40", 2) == 0)
+	    strncmp(state, "40", 2) == 0 || strcmp(state, "25006") == 0)
 		e = TERR_DB;
 	else if (strcmp(state, "23505") == 0)
 		e = TERR_CONFLICT;
@@ -805,7 +867,8 @@ db_result_error(struct db *db, const PGresult *r)
 		db_log_result_error("database error", r);
 	else
 		log_error("database error -: %s", PQerrorMessage(db->conn));
-	if (state != NULL && strncmp(state, "57P", 3) == 0)
+	if (state != NULL &&
+	    (strncmp(state, "57P", 3) == 0 || strcmp(state, "25006") == 0))
 		db_close(db);
 	return e;
 }

@@ -113,6 +113,13 @@ struct db {
 	int64_t		 retry_at_us;	/* monotonic; no attempt before */
 	unsigned long	 reconnects;
 	unsigned long	 errors;
+	/*
+	 * The server the last connection reached ("host:port", "" before
+	 * the first) and its timeline (0 when it was read-only): a
+	 * reconnect that finds another one has met a failover.
+	 */
+	char	 primary[96];
+	unsigned timeline;
 };
 
 /* Sets up an unconnected handle; nothing is allocated yet. */

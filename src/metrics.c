@@ -50,6 +50,7 @@ struct met_sum {
 	unsigned long long	 db_errors[MET_DB__MAX];
 	unsigned long long	 db_reconnects;
 	unsigned long long	 db_connect_failures;
+	unsigned long long	 db_failovers;
 };
 
 static void
@@ -70,6 +71,7 @@ sum_one(struct met_sum *s, const struct sb_metrics *m)
 	add_all(s->db_errors, m->db_errors, MET_DB__MAX);
 	add_all(&s->db_reconnects, &m->db_reconnects, 1);
 	add_all(&s->db_connect_failures, &m->db_connect_failures, 1);
+	add_all(&s->db_failovers, &m->db_failovers, 1);
 }
 
 /*
@@ -194,6 +196,10 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	    "Attempts to connect to the database that failed.");
 	buf_printf(&b, "taskapi_db_connect_failures_total %llu\n",
 	    s->db_connect_failures);
+	family(&b, "taskapi_db_failovers_total", "counter",
+	    "Reconnects that found a different primary (another server, "
+	    "or a new timeline) than the connection they replaced.");
+	buf_printf(&b, "taskapi_db_failovers_total %llu\n", s->db_failovers);
 
 	family(&b, "taskapi_worker_restarts_total", "counter",
 	    "Workers the master replaced, by kind and reason.");

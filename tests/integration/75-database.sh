@@ -107,5 +107,55 @@ if [[ -n $OWNER_URL && -r $LOG ]]; then
 	else
 		fail "schema back: the blocking pool answers a login again"
 	fi
+
+	# --- a database that answers but cannot take writes (what a standby,
+	# or a demoted primary, is to taskapi): /health says "read-only", a
+	# write gets a JSON 503 with Retry-After (not a 500), and a restart of
+	# the same server on the same timeline is not counted as a failover.
+	db_failovers() {
+		curl -s "$BASE/metrics" |
+			awk '$1 == "taskapi_db_failovers_total" { print $2; f = 1 } END { if (!f) print "none" }'
+	}
+	fo0=$(db_failovers)
+	# The owner's own session stays writable (PGOPTIONS) so it can undo this.
+	rw_sql() { PGOPTIONS='-c default_transaction_read_only=off' owner_sql "$1"; }
+	# db_setting SET ... | RESET ...: on this database, whatever its name.
+	db_setting() {
+		rw_sql "DO \$\$ BEGIN EXECUTE format('ALTER DATABASE %I $1', current_database()); END \$\$"
+	}
+	db_setting "SET default_transaction_read_only = on" ||
+		bail "could not make the database read-only"
+	trap 'db_setting "RESET default_transaction_read_only"; t_cleanup' EXIT
+	{ stack_pg_stop && stack_pg_start; } || bail "could not restart PostgreSQL"
+	health_ro() { [[ $(curl -s "$BASE/health") == '{"status":"degraded","database":"read-only"}' ]]; }
+	if ms=$(wait_until 30000 health_ro); then
+		pass "read-only database: /health -> {\"status\":\"degraded\",\"database\":\"read-only\"} (${ms} ms)"
+	else
+		fail "read-only database: /health says read-only" "$(curl -s -i "$BASE/health")"
+	fi
+	req GET /health
+	expect_status 503 "read-only database: /health -> 503"
+	has_header Retry-After && pass "read-only database: /health carries Retry-After" ||
+		fail "read-only database: /health carries Retry-After" "$(resp_summary)"
+	api "$U_TOKEN" POST /api/v1/tasks '{"title":"written to a read-only database"}'
+	expect_error 503 "read-only database: POST /api/v1/tasks -> 503 JSON, not 500"
+	has_header Retry-After && pass "read-only database: the 503 carries Retry-After" ||
+		fail "read-only database: the 503 carries Retry-After" "$(resp_summary)"
+	api "$U_TOKEN" GET /api/v1/tasks
+	expect_status 200 "read-only database: reads still answer (GET /api/v1/tasks -> 200)"
+	db_setting "RESET default_transaction_read_only" ||
+		bail "could not make the database writable again"
+	trap t_cleanup EXIT
+	{ stack_pg_stop && stack_pg_start; } || bail "could not restart PostgreSQL"
+	health_ok() { [[ $(curl_code "$BASE/health") == 200 ]]; }
+	if ms=$(wait_until 30000 health_ok); then
+		pass "writable again: /health -> 200 after ${ms} ms, no restart of taskapi"
+	else
+		fail "writable again: /health -> 200" "$(curl -s -i "$BASE/health")"
+	fi
+	api "$U_TOKEN" POST /api/v1/tasks '{"title":"written again"}'
+	expect_status 201 "writable again: POST /api/v1/tasks -> 201"
+	fo1=$(db_failovers)
+	is "$fo1" "$fo0" "two restarts of the same server on the same timeline: taskapi_db_failovers_total unchanged ($fo0)"
 fi
 done_testing
