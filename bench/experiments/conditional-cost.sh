@@ -60,8 +60,8 @@ done
 echo "medians of $ROUNDS rounds (req/s, p99 µs):"
 for t in task_get task_patch; do
 	for v in old new cond; do
-		awk -F'\t' -v v="$v" -v t="$t" '$1 == v && $3 == t { print $4, $5 }' "$OUT/rows.tsv" |
-			sort -n | awk -v v="$v" -v t="$t" '{ a[NR] = $1; p[NR] = $2 }
-			END { n = asort(p); printf "%s\t%s\t%d\t%d\n", t, v, a[int((NR + 1) / 2)], p[int((n + 1) / 2)] }'
+		col() { awk -F'\t' -v v="$v" -v t="$t" -v c="$1" '$1 == v && $3 == t { print $c }' \
+			"$OUT/rows.tsv" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+		printf '%s\t%s\t%s\t%s\n' "$t" "$v" "$(col 4)" "$(col 5)"
 	done
 done | tee "$OUT/medians.tsv"
