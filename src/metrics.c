@@ -29,6 +29,10 @@ static const int met_codes[MET_CODES - 1] = {
 	502, 503, 504
 };
 
+/* The label values of taskapi_ev_segment_seconds, by enum met_ev_seg. */
+static const char *const met_ev_seg_names[MET_EV__MAX] = { "loop", "queue",
+	"db" };
+
 /* Bucket upper bounds: µs, and as Prometheus writes them, seconds. */
 static const int64_t met_bounds_us[MET_BUCKETS] = {
 	250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
@@ -89,6 +93,25 @@ metrics_observe(unsigned route, int status, int64_t dur_us)
 }
 
 void
+metrics_ev_segment(enum met_ev_seg seg, int64_t us)
+{
+	struct sb_metrics *m;
+	unsigned	   b;
+
+	if (metrics_self == NULL || seg >= MET_EV__MAX)
+		return;
+	m = &metrics_self->met;
+	if (us < 0)
+		us = 0;
+	for (b = 0; b < MET_BUCKETS && us > met_bounds_us[b]; b++)
+		;
+	if (b < MET_BUCKETS)
+		inc(&m->ev_bucket[seg][b], 1);
+	inc(&m->ev_count[seg], 1);
+	inc(&m->ev_sum_us[seg], (unsigned long long)us);
+}
+
+void
 metrics_db_error(enum met_db_err e)
 {
 	if (metrics_self != NULL && e < MET_DB__MAX)
@@ -127,6 +150,10 @@ metrics_fold(struct sb_metrics *to, struct sb_metrics *from)
 	move(to->db_errors, from->db_errors, MET_DB__MAX);
 	move(&to->db_reconnects, &from->db_reconnects, 1);
 	move(&to->db_connect_failures, &from->db_connect_failures, 1);
+	move(&to->ev_bucket[0][0], &from->ev_bucket[0][0],
+	    (size_t)MET_EV__MAX * MET_BUCKETS);
+	move(to->ev_count, from->ev_count, MET_EV__MAX);
+	move(to->ev_sum_us, from->ev_sum_us, MET_EV__MAX);
 }
 
 /* A plain (non-atomic) copy of the pool's totals. */
@@ -138,6 +165,9 @@ struct met_sum {
 	unsigned long long	 db_errors[MET_DB__MAX];
 	unsigned long long	 db_reconnects;
 	unsigned long long	 db_connect_failures;
+	unsigned long long	 ev_bucket[MET_EV__MAX][MET_BUCKETS];
+	unsigned long long	 ev_count[MET_EV__MAX];
+	unsigned long long	 ev_sum_us[MET_EV__MAX];
 };
 
 static void
@@ -158,6 +188,10 @@ sum_one(struct met_sum *s, const struct sb_metrics *m)
 	add_all(s->db_errors, m->db_errors, MET_DB__MAX);
 	add_all(&s->db_reconnects, &m->db_reconnects, 1);
 	add_all(&s->db_connect_failures, &m->db_connect_failures, 1);
+	add_all(&s->ev_bucket[0][0], &m->ev_bucket[0][0],
+	    (size_t)MET_EV__MAX * MET_BUCKETS);
+	add_all(s->ev_count, m->ev_count, MET_EV__MAX);
+	add_all(s->ev_sum_us, m->ev_sum_us, MET_EV__MAX);
 }
 
 /*
@@ -339,6 +373,34 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	    "Attempts to connect to the database that failed.");
 	bprintf(&b, "taskapi_db_connect_failures_total %llu\n",
 	    s->db_connect_failures);
+
+	family(&b, "taskapi_ev_segment_seconds", "histogram",
+	    "Event workers: one loop turn's work (loop), a statement's wait "
+	    "before it is sent (queue), its time in PostgreSQL (db).");
+	for (unsigned g = 0; g < MET_EV__MAX; g++) {
+		unsigned long long cum = 0;
+
+		for (unsigned k = 0; k < MET_BUCKETS; k++) {
+			cum += s->ev_bucket[g][k];
+			bprintf(&b,
+			    "taskapi_ev_segment_seconds_bucket"
+			    "{segment=\"%s\",le=\"%s\"} %llu\n",
+			    met_ev_seg_names[g], met_bounds_s[k], cum);
+		}
+		bprintf(&b,
+		    "taskapi_ev_segment_seconds_bucket"
+		    "{segment=\"%s\",le=\"+Inf\"} %llu\n",
+		    met_ev_seg_names[g], s->ev_count[g]);
+		bprintf(&b,
+		    "taskapi_ev_segment_seconds_sum{segment=\"%s\"} "
+		    "%llu.%06llu\n",
+		    met_ev_seg_names[g], s->ev_sum_us[g] / 1000000,
+		    s->ev_sum_us[g] % 1000000);
+		bprintf(&b,
+		    "taskapi_ev_segment_seconds_count{segment=\"%s\"} "
+		    "%llu\n",
+		    met_ev_seg_names[g], s->ev_count[g]);
+	}
 
 	family(&b, "taskapi_worker_restarts_total", "counter",
 	    "Workers the master replaced, by kind and reason.");

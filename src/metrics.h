@@ -31,6 +31,20 @@ enum met_db_err {
 	MET_DB__MAX
 };
 
+/*
+ * The event worker's time, by segment (histograms, like the requests'):
+ * one loop turn's work (from epoll_wait's return to the end of the turn:
+ * a long one delays every connection the worker serves), a statement's
+ * wait in the pipeline before it is sent, and its time in PostgreSQL
+ * (sent to result, the commit's WAL flush included for a write).
+ */
+enum met_ev_seg {
+	MET_EV_LOOP = 0,
+	MET_EV_QUEUE,
+	MET_EV_DB,
+	MET_EV__MAX
+};
+
 struct sb_metrics {
 	atomic_ullong	 requests[MET_ROUTES][MET_CODES];
 	/* Not cumulative; a route's count is the sum of its requests[]. */
@@ -39,6 +53,9 @@ struct sb_metrics {
 	atomic_ullong	 db_errors[MET_DB__MAX];
 	atomic_ullong	 db_reconnects;		/* connections re-made */
 	atomic_ullong	 db_connect_failures;
+	atomic_ullong	 ev_bucket[MET_EV__MAX][MET_BUCKETS];
+	atomic_ullong	 ev_count[MET_EV__MAX];
+	atomic_ullong	 ev_sum_us[MET_EV__MAX];
 };
 
 struct scoreboard;
@@ -53,6 +70,10 @@ void	metrics_observe(unsigned route, int status, int64_t dur_us);
 /* Database events, counted in this worker's slot (db.c). */
 void	metrics_db_error(enum met_db_err);
 void	metrics_db_connect(int ok, int first);
+
+/* One event-worker segment of us microseconds (ev_loop.c, ev_pipeline.c). */
+void
+metrics_ev_segment(enum met_ev_seg, int64_t us);
 
 /* Adds every counter of from into to (the master, on reap). */
 void	metrics_fold(struct sb_metrics *to, struct sb_metrics *from);
