@@ -11,8 +11,10 @@
 # server dropped), its pid, logs and temp files its own, and removes one
 # thing (below).  Each variant runs as its own nginx, one worker like the
 # stack's, in front of the same event-worker socket, and serves wrk -t1
-# -c64 on GET /health and GET /api/v1/tasks/{id} (the bench user's
-# token); the variants are alternated within each round.  Reported: the
+# -c64 on GET /health, and BENCH_ITEMS_GET's variants on GET
+# /api/v1/tasks/{id} too (the bench user's token); the variants are
+# alternated within each round.  (no-limit-conn is not in the default
+# list: limit_conn is only in the blocking pool's locations.)  Reported: the
 # median over the rounds of the nginx tree's CPU (utime + stime,
 # bench/cputiers.py) per request, and the difference to "shipped".
 # "minimal" is the bare FastCGI pass run.sh measures (three params,
@@ -29,7 +31,10 @@ ROUNDS=${1:-3}
 SECS=${2:-5}
 HTTP_PORT=${BENCH_HTTP_PORT:-18090}
 PORT=${BENCH_ITEMS_PORT:-$((${BENCH_STATIC_PORT:-18091} + 4))}
-VARIANTS=${BENCH_ITEMS:-shipped no-security-headers no-x-request-id-header no-request-id-map no-request-id no-access-log x-unbuffered-log no-log-method-map no-cors no-csp-map no-gzip no-error-pages no-hide-headers params-app-reads-only no-fastcgi-buffering no-limit-conn minimal return200}
+VARIANTS=${BENCH_ITEMS:-shipped no-security-headers no-x-request-id-header no-request-id-map no-request-id no-access-log x-unbuffered-log no-log-method-map no-cors no-csp-map no-gzip no-error-pages no-hide-headers params-app-reads-only no-fastcgi-buffering minimal return200}
+# GET task too (the nginx work barely depends on the route; /health alone
+# keeps a round short on a busy machine).
+GET_VARIANTS=${BENCH_ITEMS_GET:-shipped minimal}
 as_svc() { if [ "$(id -u)" = 0 ]; then runuser -u taskapi -- "$@"; else "$@"; fi; }
 die() { echo "nginx-items.sh: $*" >&2; exit 1; }
 
@@ -70,15 +75,15 @@ apply() { # dir variant
 	no-x-request-id-header)
 		sed -i '/^add_header X-Request-Id/d' "$d/taskapi-headers.conf" ;;
 	no-request-id-map) # nginx's own id always, the client's ignored
-		sed -i 's/\$taskapi_request_id/$request_id/g' "$d"/*.conf ;;
+		sed -i '/^map .*\$taskapi_request_id {/!s/\$taskapi_request_id/$request_id/g' "$d"/*.conf ;;
 	no-request-id) # no id generated at all (the client's, if any)
-		sed -i 's/\$taskapi_request_id/$http_x_request_id/g' "$d"/*.conf ;;
+		sed -i '/^map .*\$taskapi_request_id {/!s/\$taskapi_request_id/$http_x_request_id/g' "$d"/*.conf ;;
 	no-access-log)
 		sed -i 's|^\( *access_log\) .*|\1 off;|' "$d/nginx-dev.conf" ;;
 	x-unbuffered-log)
 		sed -i 's| buffer=64k flush=1s;|;|' "$d/nginx-dev.conf" ;;
 	no-log-method-map) # the request method as nginx has it, not from $request
-		sed -i 's/\$taskapi_log_method/$request_method/g' "$d/taskapi-http.conf" ;;
+		sed -i '/^map .*\$taskapi_log_method {/!s/\$taskapi_log_method/$request_method/g' "$d/taskapi-http.conf" ;;
 	no-cors)
 		: >"$d/taskapi-cors.conf"
 		python3 - "$d/taskapi-fastcgi-common.conf" <<-'EOF'
@@ -100,9 +105,8 @@ apply() { # dir variant
 	params-app-reads-only) # method, URI, token, body type and length
 		sed -i '/^fastcgi_param \(REMOTE_ADDR\|HTTP_TRACEPARENT\|HTTP_X_REQUEST_ID\|REQUEST_START\) /d' \
 			"$d/taskapi-fastcgi-common.conf" ;;
-	no-fastcgi-buffering)
-		sed -i 's/^fastcgi_request_buffering on;/fastcgi_request_buffering on;\nfastcgi_buffering off;/' \
-			"$d/taskapi-fastcgi-common.conf" ;;
+	no-fastcgi-buffering) # the event workers' locations (the export sets its own)
+		echo 'fastcgi_buffering off;' >>"$d/taskapi-fastcgi-ev.conf" ;;
 	no-limit-conn) # only the blocking pool's locations have it
 		sed -i '/^limit_conn /d' "$d/taskapi-fastcgi.conf" ;;
 	*) die "unknown variant $2" ;;
@@ -216,7 +220,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		start "$v"
 		read -r rps us bad < <(measure "$v" health.lua /health)
 		printf '%s\thealth\t%s\t%s\t%s\t%s\n' "$v" "$r" "$rps" "$us" "$bad" | tee -a "$rows" >&2
-		if [ "$v" != return200 ]; then
+		if [[ " $GET_VARIANTS " == *" $v "* ]]; then
 			read -r rps us bad < <(measure "$v" task_get.lua /api/v1/tasks)
 			printf '%s\ttask_get\t%s\t%s\t%s\t%s\n' "$v" "$r" "$rps" "$us" "$bad" | tee -a "$rows" >&2
 		fi
