@@ -31,6 +31,11 @@ rust_build() { # -> path of the binary on stdout
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${RUST_CRATES[@]}" >/dev/null ||
 			die "apt-get install of the Rust crates failed"
 	fi
+	# Built already from these sources: a rebuild takes minutes here.
+	if [ -x "$bin" ] && [ -z "$(find "$src" -newer "$bin" -type f | head -n 1)" ]; then
+		printf '%s\n' "$bin"
+		return 0
+	fi
 	mkdir -p "$dir/cargo"
 	# Debian's crates only, offline: no registry is needed or reached.
 	cat >"$dir/cargo/config.toml" <<-EOF
