@@ -58,12 +58,16 @@ rust_build() { # -> path of the binary on stdout
 rust_up() { # rust_port proxy_port
 	local bin secret
 	bin=$(rust_build)
+	# One left running by an earlier BENCH_KEEP_STACK=1 run holds the ports.
+	RUST_NGINX_DIR=$VAR/bench-rust-nginx
+	RUST_PID=$(cat "$BUILD/bench-rust/rust.pid" 2>/dev/null || true)
+	rust_down
 	secret=$(sed -n 's/^JWT_SECRET=//p' "$VAR/taskapi.env")
 	as_svc env LISTEN="127.0.0.1:$1" JWT_SECRET="$secret" \
 		DATABASE="host=$VAR/run port=$PG_PORT dbname=taskapi user=taskapi" \
 		"$bin" </dev/null >/dev/null 2>"$VAR/log/rust-yardstick.log" &
 	RUST_PID=$!
-	RUST_NGINX_DIR=$VAR/bench-rust-nginx
+	echo "$RUST_PID" >"$BUILD/bench-rust/rust.pid"
 	as_svc mkdir -p "$RUST_NGINX_DIR"
 	yardstick_nginx_conf "$RUST_NGINX_DIR" "bench/run.sh: nginx in front of the Rust yardstick" <<-EOF
 		    upstream rust {
@@ -94,10 +98,15 @@ rust_down() {
 	if [ -n "$RUST_NGINX_DIR" ] && [ -f "$RUST_NGINX_DIR/nginx.pid" ]; then
 		kill -QUIT "$(cat "$RUST_NGINX_DIR/nginx.pid")" 2>/dev/null || true
 	fi
-	if [ -n "$RUST_PID" ]; then
+	if [ -n "$RUST_PID" ] && [ "$(cat /proc/"$RUST_PID"/comm 2>/dev/null)" = runuser ]; then
 		# runuser passes the TERM on to the server it runs.
 		kill -TERM "$RUST_PID" 2>/dev/null || true
 		wait "$RUST_PID" 2>/dev/null || true
+		local _
+		for _ in $(seq 1 50); do
+			kill -0 "$RUST_PID" 2>/dev/null || break
+			sleep 0.1
+		done
 	fi
 	RUST_PID=
 }
