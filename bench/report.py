@@ -612,7 +612,7 @@ def build(meta, runs, idle, exports, out):
     md.append("## How the yardsticks are run")
     md.append("")
     md.append(f"- nginx static: a second nginx started by bench/run.sh (the same nginx "
-              f"binary, `worker_processes 1` like the stack's, worker_connections 4096, "
+              f"binary, `worker_processes 1`, worker_connections 4096, "
               f"keepalive_timeout 15s, no access log) whose only location is `location = "
               f"/health {{ return 200 '{{\"status\":\"ok\",\"database\":\"ok\"}}'; }}`, on "
               f"port {meta.get('static_port')}. A separate instance because nginx/ is not "
@@ -627,7 +627,18 @@ def build(meta, runs, idle, exports, out):
               "before the timed part) and over the cluster's **unix socket**. The "
               "bench stack's cluster listens on 127.0.0.1 for that role alone "
               "(bench/pg-tcp.sh); taskapi itself uses the unix socket.")
-    md.append("- Both yardsticks run in the same session, interleaved with the endpoints, "
+    md.append("- minimal FastCGI pass: a third nginx (same binary, `worker_processes 1`, no "
+              "access log, no added headers, no maps, no error pages) whose one location "
+              "passes every request to the stack's own event-worker socket with upstream "
+              "keepalive and `fastcgi_keep_conn on`, and three params (method, URI, "
+              "Authorization). The shipped configuration's nginx CPU per request is rated "
+              "against it. The stack's nginx runs one worker per CPU (`worker_processes "
+              "auto`); CPU per request does not depend on how many workers share it.")
+    md.append("- Rust: bench/experiments/rust-yardstick (hyper + tokio + tokio-postgres, the "
+              "same SQL, token check and fields), built from Debian's crates "
+              "(bench/rust-yardstick.sh), direct and behind an nginx (proxy_pass, upstream "
+              "keepalive, no access log), on the same PostgreSQL.")
+    md.append("- All the yardsticks run in the same session, interleaved with the endpoints, "
               "so the ratios compare like with like on this shared machine.")
     return "\n".join(md), "\n".join(txt)
 
