@@ -68,6 +68,9 @@ rust_up() { # rust_port proxy_port
 		"$bin" </dev/null >/dev/null 2>"$VAR/log/rust-yardstick.log" &
 	RUST_PID=$!
 	echo "$RUST_PID" >"$BUILD/bench-rust/rust.pid"
+	sleep 0.5
+	kill -0 "$RUST_PID" 2>/dev/null ||
+		die "the Rust yardstick exited at once (port $1 taken?): $(cat "$VAR/log/rust-yardstick.log")"
 	as_svc mkdir -p "$RUST_NGINX_DIR"
 	yardstick_nginx_conf "$RUST_NGINX_DIR" "bench/run.sh: nginx in front of the Rust yardstick" <<-EOF
 		    upstream rust {
@@ -99,7 +102,12 @@ rust_down() {
 		kill -QUIT "$(cat "$RUST_NGINX_DIR/nginx.pid")" 2>/dev/null || true
 	fi
 	if [ -n "$RUST_PID" ] && [ "$(cat /proc/"$RUST_PID"/comm 2>/dev/null)" = runuser ]; then
-		# runuser passes the TERM on to the server it runs.
+		# The server itself first (runuser does not always pass the TERM
+		# on), then runuser.
+		local c
+		for c in $(cat /proc/"$RUST_PID"/task/*/children 2>/dev/null); do
+			kill -TERM "$c" 2>/dev/null || true
+		done
 		kill -TERM "$RUST_PID" 2>/dev/null || true
 		wait "$RUST_PID" 2>/dev/null || true
 		local _
