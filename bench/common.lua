@@ -6,7 +6,8 @@
 --
 -- done() prints one machine-readable line that run.sh parses:
 --   BENCHRESULT requests=.. duration_us=.. status=.. connect=.. read=..
---               write=.. timeout=.. p50_us=.. p90_us=.. p99_us=.. ...
+--               write=.. timeout=.. p50_us=.. p90_us=.. p99_us=..
+--               p999_us=.. ...
 -- "status" is wrk's count of responses with a status >= 400 (what its
 -- summary calls "Non-2xx or 3xx responses"); connect/read/write/timeout
 -- are its "Socket errors".
@@ -57,10 +58,10 @@ function M.done(summary, latency, requests)
   io.write(string.format(
     "BENCHRESULT requests=%d duration_us=%d bytes=%d status=%d connect=%d " ..
     "read=%d write=%d timeout=%d p50_us=%d p90_us=%d p99_us=%d " ..
-    "max_us=%d mean_us=%.0f\n",
+    "p999_us=%d max_us=%d mean_us=%.0f\n",
     summary.requests, summary.duration, summary.bytes, e.status, e.connect,
     e.read, e.write, e.timeout, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, latency.mean))
+    latency:percentile(99), latency:percentile(99.9), latency.max, latency.mean))
 end
 
 return M

@@ -23,9 +23,15 @@ LABEL = {
     "static": "yardstick: nginx static return 200",
     "pgbench": "yardstick: pgbench -S -M prepared, TCP",
     "pgbench_unix": "yardstick: pgbench -S -M prepared, unix socket",
+    "minimal": "yardstick: GET /health, minimal nginx FastCGI pass",
+    "rust_health": "yardstick: Rust direct, GET /health",
+    "rust_get": "yardstick: Rust direct, GET task",
+    "rustnx_health": "yardstick: Rust behind nginx, GET /health",
+    "rustnx_get": "yardstick: Rust behind nginx, GET task",
 }
 ORDER = ["health", "task_get", "tasks_list", "task_create", "task_patch",
-         "static", "pgbench", "pgbench_unix"]
+         "static", "minimal", "rust_health", "rust_get", "rustnx_health",
+         "rustnx_get", "pgbench", "pgbench_unix"]
 APP = ORDER[:5]
 
 # (target, yardstick, minimum ratio) at c=64: the performance targets
@@ -38,6 +44,17 @@ RATIO_TARGETS = [
     ("health", "static", 0.40),
 ]
 P99_TARGET_MS = 3.0
+# CPU per request (bench/cputiers.py): the whole server side of taskapi
+# (nginx + pool + PostgreSQL) against the Rust server's (Rust +
+# PostgreSQL, no nginx), and the shipped nginx configuration's nginx CPU
+# against a minimal FastCGI pass to the same socket, both at c=64.
+CPU_TARGETS = [
+    ("task_get", "rust_get", "server", 0.80),
+    ("health", "rust_health", "server", 0.80),
+    ("health", "minimal", "nginx", 1.15),
+]
+TAIL_RATIO = 4.0  # p99 at most this many times p50, at c=64
+CPU_TIERS = ["nginx", "app", "pg", "client", "server"]
 POOL_IDLE_MIB = 4.0
 POOL_LOAD_MIB = 8.0
 EXPORT_GROWTH_MIB = 2.0
@@ -124,6 +141,9 @@ def aggregate(runs):
             "rps_all": ok,
             "p50": med([num(r["p50_us"]) for r in rs]),
             "p99": med([num(r["p99_us"]) for r in rs]),
+            "p999": med([num(r.get("p999_us")) for r in rs]),
+            "cpu": {k: med([num(r.get("cpu_" + k)) for r in rs]) for k in CPU_TIERS},
+            "cpu_all": {k: [num(r.get("cpu_" + k)) for r in rs] for k in CPU_TIERS},
             "non2xx": sum(int(num(r["non2xx"]) or 0) for r in rs),
             "sock": sock,
             "sock_total": sum(sock.values()),
@@ -252,6 +272,32 @@ def build(meta, runs, idle, exports, out):
             txt.append(f"{LABEL[t]:<36} {c:>5} {fmt_rps(a['rps']):>9} {spread:>7} "
                        f"{fmt_ms(a['p50']):>7} {fmt_ms(a['p99']):>8} {non2xx:>8}  {sock}{fr}")
     md.append("")
+    # --- CPU per request and tails
+    md.append(f"## CPU per request, by tier, and tails (median of {meta.get('runs')} runs)")
+    md.append("")
+    md.append("µs of CPU (utime + stime) per request of each tier's process tree over "
+              "the whole run, exited children included (bench/cputiers.py): nginx (the "
+              "stack's, or the yardstick's own), app (taskapi's master and workers, or the "
+              "Rust server), pg (the postmaster and all its children), client (wrk or "
+              "pgbench), server = nginx + app + pg. Only our own trees count, not the other "
+              "processes of the same name on this shared machine. p99.9 from wrk's "
+              "latency histogram (pgbench: its 5% sample).")
+    md.append("")
+    md.append("| endpoint | c | req/s | nginx µs | app µs | pg µs | client µs | server µs | p50 ms | p99 ms | p99.9 ms | p99/p50 |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def fcpu(x):
+        return "–" if x is None else f"{x:.1f}"
+    for t in ORDER:
+        for c in concs:
+            a = agg.get((t, c))
+            if not a:
+                continue
+            tail = (f"{a['p99'] / a['p50']:.1f}" if a["p50"] and a["p99"] else "n/a")
+            md.append(f"| {LABEL[t]} | {c} | {fmt_rps(a['rps'])} | "
+                      + " | ".join(fcpu(a["cpu"][k]) for k in CPU_TIERS)
+                      + f" | {fmt_ms(a['p50'])} | {fmt_ms(a['p99'])} | {fmt_ms(a['p999'])} | {tail} |")
+    md.append("")
     md.append("spread: half the range of the runs' req/s, relative to the median. "
               "pgbench p50/p99 come from a "
               f"{float(meta.get('pgbench_sampling', 0)) * 100:.0f}% sample of its "
@@ -286,6 +332,22 @@ def build(meta, runs, idle, exports, out):
             unix = f"{a['rps'] / u['rps']:.2f}x ({fmt_rps(a['rps'])} / {fmt_rps(u['rps'])})"
         tgt_rows.append((f"{LABEL[t]} vs {LABEL[y].replace('yardstick: ', '')}", meas,
                          f">= {want:.2f}x", met(ok), unix))
+    for t, y, tier, want in CPU_TARGETS:
+        a, b = agg.get((t, 64)), agg.get((y, 64))
+        if a and b and a["cpu"][tier] and b["cpu"][tier]:
+            ratio = a["cpu"][tier] / b["cpu"][tier]
+            meas = f"{ratio:.2f}x ({a['cpu'][tier]:.1f} / {b['cpu'][tier]:.1f} µs)"
+            ok = ratio <= want
+        else:
+            meas, ok = "n/a", None
+        tgt_rows.append((f"{LABEL[t]}: {tier} CPU per request vs {LABEL[y].replace('yardstick: ', '')}",
+                         meas, f"<= {want:.2f}x", met(ok)))
+    for t in APP:
+        a = agg.get((t, 64))
+        if a and a["p50"] and a["p99"]:
+            r = a["p99"] / a["p50"]
+            tgt_rows.append((f"{LABEL[t]} p99 / p50", f"{r:.1f}x ({fmt_ms(a['p99'])} / {fmt_ms(a['p50'])} ms)",
+                             f"<= {TAIL_RATIO:g}x", met(r <= TAIL_RATIO)))
     a = agg.get(("task_get", 64))
     if a and a["p99"] is not None:
         tgt_rows.append((f"{LABEL['task_get']} p99", f"{a['p99'] / 1000:.2f} ms",
@@ -550,7 +612,7 @@ def build(meta, runs, idle, exports, out):
     md.append("## How the yardsticks are run")
     md.append("")
     md.append(f"- nginx static: a second nginx started by bench/run.sh (the same nginx "
-              f"binary, `worker_processes 1` like the stack's, worker_connections 4096, "
+              f"binary, `worker_processes 1`, worker_connections 4096, "
               f"keepalive_timeout 15s, no access log) whose only location is `location = "
               f"/health {{ return 200 '{{\"status\":\"ok\",\"database\":\"ok\"}}'; }}`, on "
               f"port {meta.get('static_port')}. A separate instance because nginx/ is not "
@@ -565,7 +627,18 @@ def build(meta, runs, idle, exports, out):
               "before the timed part) and over the cluster's **unix socket**. The "
               "bench stack's cluster listens on 127.0.0.1 for that role alone "
               "(bench/pg-tcp.sh); taskapi itself uses the unix socket.")
-    md.append("- Both yardsticks run in the same session, interleaved with the endpoints, "
+    md.append("- minimal FastCGI pass: a third nginx (same binary, `worker_processes 1`, no "
+              "access log, no added headers, no maps, no error pages) whose one location "
+              "passes every request to the stack's own event-worker socket with upstream "
+              "keepalive and `fastcgi_keep_conn on`, and three params (method, URI, "
+              "Authorization). The shipped configuration's nginx CPU per request is rated "
+              "against it. The stack's nginx runs one worker per CPU (`worker_processes "
+              "auto`); CPU per request does not depend on how many workers share it.")
+    md.append("- Rust: bench/experiments/rust-yardstick (hyper + tokio + tokio-postgres, the "
+              "same SQL, token check and fields), built from Debian's crates "
+              "(bench/rust-yardstick.sh), direct and behind an nginx (proxy_pass, upstream "
+              "keepalive, no access log), on the same PostgreSQL.")
+    md.append("- All the yardsticks run in the same session, interleaved with the endpoints, "
               "so the ratios compare like with like on this shared machine.")
     return "\n".join(md), "\n".join(txt)
 

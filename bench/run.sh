@@ -19,9 +19,14 @@
 #   BENCH_HIGH_CONCURRENCY [1024]  the errors-only pass (GET /health and
 #                             GET /api/v1/tasks/{id}); empty to skip
 #   BENCH_ENDPOINTS ["health task_get tasks_list task_create task_patch
-#                    static pgbench pgbench_unix"]   any subset; pgbench
-#                    is over TCP (the targets' yardstick), pgbench_unix
-#                    over the unix socket (bench/pg-tcp.sh)
+#                    static minimal rust_health rust_get rustnx_health
+#                    rustnx_get pgbench pgbench_unix"]   any subset;
+#                    minimal: /health through a bench-only minimal nginx
+#                    FastCGI pass to the same event-worker socket;
+#                    rust_*: the Rust yardstick direct, rustnx_*: behind
+#                    nginx (bench/rust-yardstick.sh); pgbench is over TCP
+#                    (the targets' yardstick), pgbench_unix over the unix
+#                    socket (bench/pg-tcp.sh)
 #   BENCH_QUICK=1             sanity check: 1 run, 3 s, c=64 only (explicit
 #                             settings above still win); writes its
 #                             RESULTS.md only under bench/out/
@@ -32,7 +37,11 @@
 #   BENCH_WRK_TIMEOUT [2]     wrk --timeout, seconds (wrk's default)
 #   BENCH_BUILD [./build-bench]  build directory (its var/ holds the stack)
 #   BENCH_HTTP_PORT [18090] BENCH_TLS_PORT [18453] BENCH_PG_PORT [55440]
-#   BENCH_STATIC_PORT [18091] the yardstick nginx
+#   BENCH_STATIC_PORT [18091] the yardstick nginx; the minimal FastCGI
+#                             nginx, the Rust server and its nginx take
+#                             the next three ports (BENCH_MINIMAL_PORT,
+#                             BENCH_RUST_PORT, BENCH_RUST_PROXY_PORT)
+#   BENCH_PLOT [1]            0: no SVG plot (bench/plot.sh)
 #   BENCH_OUT [bench/out/<date>]  raw outputs of this run
 #   BENCH_RESULTS [bench/RESULTS.md; under BENCH_OUT in quick mode]
 #   BENCH_KEEP_STACK=1        leave the stack (and the yardstick nginx) up
@@ -58,7 +67,7 @@ else
 	CONC=${BENCH_CONCURRENCY:-16 64 256}
 fi
 HIGH_CONC=${BENCH_HIGH_CONCURRENCY-1024}
-ENDPOINTS=${BENCH_ENDPOINTS:-health task_get tasks_list task_create task_patch static pgbench pgbench_unix}
+ENDPOINTS=${BENCH_ENDPOINTS:-health task_get tasks_list task_create task_patch static minimal rust_health rust_get rustnx_health rustnx_get pgbench pgbench_unix}
 NTASKS=${BENCH_TASKS:-10000}
 EXPORT_TASKS=${BENCH_EXPORT_TASKS:-100000}
 WRK_THREADS=${BENCH_WRK_THREADS:-1}
@@ -68,6 +77,9 @@ HTTP_PORT=${BENCH_HTTP_PORT:-18090}
 TLS_PORT=${BENCH_TLS_PORT:-18453}
 PG_PORT=${BENCH_PG_PORT:-55440}
 STATIC_PORT=${BENCH_STATIC_PORT:-18091}
+MINIMAL_PORT=${BENCH_MINIMAL_PORT:-$((STATIC_PORT + 1))}
+RUST_PORT=${BENCH_RUST_PORT:-$((STATIC_PORT + 2))}
+RUST_PROXY_PORT=${BENCH_RUST_PROXY_PORT:-$((STATIC_PORT + 3))}
 OUT=${BENCH_OUT:-$BENCH_DIR/out/$(date -u +%Y%m%d-%H%M%S)}
 if [ "$QUICK" = 1 ]; then
 	RESULTS=${BENCH_RESULTS:-$OUT/RESULTS.md}
@@ -86,10 +98,13 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 as_svc() { if is_root; then runuser -u "$SVC_USER" -- "$@"; else "$@"; fi; }
 # shellcheck source=bench/yardstick-nginx.sh
 . "$BENCH_DIR/yardstick-nginx.sh"
+# shellcheck source=bench/rust-yardstick.sh
+. "$BENCH_DIR/rust-yardstick.sh"
 
 for t in $ENDPOINTS; do
 	case $t in
-	health | task_get | tasks_list | task_create | task_patch | static | pgbench | pgbench_unix) ;;
+	health | task_get | tasks_list | task_create | task_patch | static | minimal | \
+		rust_health | rust_get | rustnx_health | rustnx_get | pgbench | pgbench_unix) ;;
 	*) die "unknown endpoint '$t' in BENCH_ENDPOINTS" ;;
 	esac
 done
@@ -107,7 +122,9 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 mkdir -p "$OUT/raw" "$OUT/mem" "$OUT/data"
 RUNS_TSV=$OUT/runs.tsv
-printf 'target\tconc\trep\trps\tp50_us\tp99_us\tnon2xx\tconnect\tread\twrite\ttimeout\trequests\tstatuses\tapp_warn\tnginx_err\traw\n' >"$RUNS_TSV"
+# cpu_*: microseconds of CPU (utime + stime) per request of each tier's
+# process tree over the run (bench/cputiers.py); server = nginx + app + pg.
+printf 'target\tconc\trep\trps\tp50_us\tp99_us\tnon2xx\tconnect\tread\twrite\ttimeout\trequests\tstatuses\tapp_warn\tnginx_err\traw\tp999_us\tcpu_nginx\tcpu_app\tcpu_pg\tcpu_client\tcpu_server\n' >"$RUNS_TSV"
 META=$OUT/meta.tsv
 : >"$META"
 meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
@@ -144,6 +161,7 @@ dev() { "${DEV_ENV[@]}" "$ROOT/dev" "$@"; }
 
 STACK_STARTED=0
 STATIC_DIR=
+MINIMAL_DIR=
 BG_PIDS=()
 cleanup() {
 	local rc=$? p
@@ -151,6 +169,8 @@ cleanup() {
 	for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	if [ "${BENCH_KEEP_STACK:-0}" != 1 ]; then
 		[ -n "$STATIC_DIR" ] && static_down
+		[ -n "$MINIMAL_DIR" ] && minimal_down
+		rust_down
 		if [ "$STACK_STARTED" = 1 ]; then
 			say "stopping the bench stack"
 			dev down >>"$OUT/dev.log" 2>&1 || say "./dev down failed (see $OUT/dev.log)"
@@ -222,6 +242,8 @@ dev up >>"$OUT/dev.log" 2>&1 || {
 VAR=$(readlink -f "$BUILD/var")
 MASTER=$(cat "$VAR/run/taskapi.pid")
 NGINX_PID=$(cat "$VAR/nginx/nginx.pid")
+PG_PID=$(head -n 1 "$VAR/pgdata/postmaster.pid")
+EV_SOCK=$VAR/run/taskapi-ev.sock
 APP_LOG=$VAR/log/taskapi.log
 ACCESS_LOG=$VAR/log/nginx-access.log
 NGINX_ERR=$VAR/log/nginx-error.log
@@ -276,6 +298,57 @@ if has static; then
 	static_up
 fi
 
+# --- 3b. the minimal FastCGI pass ----------------------------------------------
+# What nginx costs to pass a request to the event worker at the least: the
+# same nginx binary, worker_processes 1, to the stack's own event-worker
+# socket, with upstream keepalive and fastcgi_keep_conn like the stack,
+# and nothing else: no access log, no added headers, no maps, no error
+# pages, three params (method, URI and the bearer token, so GET task is
+# served too).  The shipped configuration's nginx CPU per request is rated
+# against this one's, measured in the same run (target: <= 1.15x).
+
+minimal_down() {
+	pid_alive "$MINIMAL_DIR/nginx.pid" || return 0
+	kill -QUIT "$(cat "$MINIMAL_DIR/nginx.pid")" 2>/dev/null || true
+	for _ in $(seq 1 50); do
+		pid_alive "$MINIMAL_DIR/nginx.pid" || return 0
+		sleep 0.1
+	done
+}
+
+minimal_up() {
+	MINIMAL_DIR=$VAR/bench-minimal-nginx
+	as_svc mkdir -p "$MINIMAL_DIR"
+	minimal_down
+	yardstick_nginx_conf "$MINIMAL_DIR" 'bench/run.sh: the "minimal FastCGI pass" yardstick' <<-EOF
+		    upstream ev {
+		        server unix:$EV_SOCK;
+		        keepalive 256;
+		        keepalive_requests 1000;
+		    }
+		    server {
+		        listen 127.0.0.1:$MINIMAL_PORT;
+		        location / {
+		            fastcgi_pass ev;
+		            fastcgi_keep_conn on;
+		            fastcgi_pass_request_headers off;
+		            fastcgi_param REQUEST_METHOD \$request_method;
+		            fastcgi_param REQUEST_URI \$request_uri;
+		            fastcgi_param HTTP_AUTHORIZATION \$http_authorization if_not_empty;
+		        }
+		    }
+	EOF
+	local args=(-p "$MINIMAL_DIR" -c "$MINIMAL_DIR/nginx.conf" -e "$MINIMAL_DIR/error.log")
+	as_svc nginx -t -q "${args[@]}" || die "minimal nginx: configuration test failed"
+	as_svc nginx "${args[@]}" || die "minimal nginx did not start"
+	for _ in $(seq 1 50); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$MINIMAL_PORT/health" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	die "minimal nginx does not answer on :$MINIMAL_PORT"
+}
+
+
 # --- 4. the pgbench yardstick -------------------------------------------------
 # pgb_su_psql, pg_tcp_setup, pgb_tcp and pgb_unix: bench/pg-tcp.sh.
 
@@ -305,11 +378,22 @@ if has pgbench || has pgbench_unix; then
 		dev up >>"$OUT/dev.log" 2>&1 || { tail -n 30 "$OUT/dev.log" >&2; die "./dev up failed"; }
 		MASTER=$(cat "$VAR/run/taskapi.pid")
 		NGINX_PID=$(cat "$VAR/nginx/nginx.pid")
+		PG_PID=$(head -n 1 "$VAR/pgdata/postmaster.pid")
 		;;
 	*) die "could not set up the TCP pgbench yardstick" ;;
 	esac
 	pgb_tcp -S -M prepared -c 1 -t 1 -n pgbench >"$OUT/pgbench-tcp-check.log" 2>&1 ||
 		{ cat "$OUT/pgbench-tcp-check.log" >&2; die "pgbench over TCP does not connect"; }
+fi
+
+# After the pgbench set-up, which may restart the stack's PostgreSQL.
+if has minimal; then
+	say "minimal FastCGI nginx on :$MINIMAL_PORT"
+	minimal_up
+fi
+if has rust_health || has rust_get || has rustnx_health || has rustnx_get; then
+	say "Rust yardstick on :$RUST_PORT, behind nginx on :$RUST_PROXY_PORT (building it first)"
+	rust_up "$RUST_PORT" "$RUST_PROXY_PORT"
 fi
 
 # --- 5. seed -------------------------------------------------------------------
@@ -370,12 +454,64 @@ export BENCH_DATA=$OUT/data BENCH_LUA_DIR=$BENCH_DIR
 
 fsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
+# The process trees whose CPU a target's requests cost, as cputiers.py
+# NAME=PID arguments: nginx (the stack's, or the yardstick's own), app
+# (taskapi's master and workers, or the Rust server), pg (the postmaster
+# and its children).  The client is wrk or pgbench, timed apart.
+tier_roots() { # target
+	local rust_ngx=-1
+	[ -n "$RUST_NGINX_DIR" ] && rust_ngx=$(cat "$RUST_NGINX_DIR/nginx.pid" 2>/dev/null || echo -1)
+	case $1 in
+	static) echo "nginx=$(cat "$STATIC_DIR/nginx.pid" 2>/dev/null || echo -1)" ;;
+	minimal) echo "nginx=$(cat "$MINIMAL_DIR/nginx.pid" 2>/dev/null || echo -1) app=$MASTER pg=$PG_PID" ;;
+	rust_health | rust_get) echo "app=${RUST_PID:--1} pg=$PG_PID" ;;
+	rustnx_health | rustnx_get) echo "nginx=$rust_ngx app=${RUST_PID:--1} pg=$PG_PID" ;;
+	pgbench | pgbench_unix) echo "pg=$PG_PID" ;;
+	*) echo "nginx=$NGINX_PID app=$MASTER pg=$PG_PID" ;;
+	esac
+}
+
+# Runs "$@" (the client) in a subshell of its own and writes to $1.times
+# the CPU seconds it used (bash's times: the subshell's reaped children,
+# i.e. the client alone), then prints nothing.  $1 is the raw output file.
+timed_client() { # raw cmd...
+	local raw=$1
+	shift
+	( "$@" >"$raw" 2>&1; times >"$raw.times" ) || true
+}
+
+# CPU seconds (user + system) of the client, from timed_client's file.
+client_cpu_s() { # raw
+	sed -n 2p "$1.times" 2>/dev/null | awk '
+		function secs(x,  m) { m = x; sub(/m.*/, "", m); sub(/^[0-9]*m/, "", x); sub(/s$/, "", x); return m * 60 + x }
+		{ printf "%.3f", secs($1) + secs($2) }'
+}
+
+# Prints "nginx app pg client server" µs per request ("-" where a tier
+# does not take part).  Args: before after requests raw
+cpu_cells() {
+	local line n c
+	line=$(python3 "$BENCH_DIR/cputiers.py" delta "$1" "$2" "$3")
+	local -A u=([nginx]=- [app]=- [pg]=- [total]=-)
+	for kv in $line; do u[${kv%%=*}]=${kv#*=}; done
+	c=$(client_cpu_s "$4")
+	n=$3
+	local client=-
+	[ -n "$c" ] && [ "$n" -gt 0 ] && client=$(awk -v c="$c" -v n="$n" 'BEGIN { printf "%.1f", c * 1e6 / n }')
+	printf '%s\t%s\t%s\t%s\t%s' "${u[nginx]}" "${u[app]}" "${u[pg]}" "$client" "${u[total]}"
+}
+
 # Appends one row to runs.tsv.  Args: target conc rep tag
 run_wrk() {
 	local t=$1 c=$2 rep=$3 tag=$4 url script raw line
 	case $t in
 	health) url=$BASE/health script=health.lua ;;
 	static) url=http://127.0.0.1:$STATIC_PORT/health script=health.lua ;;
+	minimal) url=http://127.0.0.1:$MINIMAL_PORT/health script=health.lua ;;
+	rust_health) url=http://127.0.0.1:$RUST_PORT/health script=health.lua ;;
+	rust_get) url=http://127.0.0.1:$RUST_PORT/api/v1/tasks script=task_get.lua ;;
+	rustnx_health) url=http://127.0.0.1:$RUST_PROXY_PORT/health script=health.lua ;;
+	rustnx_get) url=http://127.0.0.1:$RUST_PROXY_PORT/api/v1/tasks script=task_get.lua ;;
 	task_get) url=$BASE/api/v1/tasks script=task_get.lua ;;
 	tasks_list) url=$BASE/api/v1/tasks script=tasks_list.lua ;;
 	task_create) url=$BASE/api/v1/tasks script=task_create.lua ;;
@@ -384,11 +520,16 @@ run_wrk() {
 	raw=$OUT/raw/$tag-$t-c$c-r$rep.txt
 	local o_acc o_app o_err
 	o_acc=$(fsize "$ACCESS_LOG") o_app=$(fsize "$APP_LOG") o_err=$(fsize "$NGINX_ERR")
-	local t0 t1
+	local t0 t1 roots
+	roots=$(tier_roots "$t")
+	# shellcheck disable=SC2086 # roots is a list of NAME=PID words
+	python3 "$BENCH_DIR/cputiers.py" snap $roots >"$raw.cpu0"
 	t0=$(date +%s.%N)
-	wrk -t"$WRK_THREADS" -c"$c" -d"${DURATION}s" --timeout "${WRK_TIMEOUT}s" --latency \
-		-s "$BENCH_DIR/$script" "$url" >"$raw" 2>&1 || true
+	timed_client "$raw" wrk -t"$WRK_THREADS" -c"$c" -d"${DURATION}s" --timeout "${WRK_TIMEOUT}s" --latency \
+		-s "$BENCH_DIR/$script" "$url"
 	t1=$(date +%s.%N)
+	# shellcheck disable=SC2086
+	python3 "$BENCH_DIR/cputiers.py" snap $roots >"$raw.cpu1"
 	printf 'BENCHTIME start=%s end=%s\n' "$t0" "$t1" >>"$raw"
 	line=$(grep '^BENCHRESULT ' "$raw" | tail -n 1 || true)
 	local -A v=()
@@ -405,7 +546,7 @@ run_wrk() {
 	# What the stack saw in this run: status codes from nginx's access log,
 	# warn/error lines from the pool's log and nginx's error log.
 	local statuses=- app_warn=0 nginx_err=0
-	if [ "$t" != static ]; then
+	case $t in static | minimal | rust*) ;; *)
 		statuses=$(tail -c +"$((o_acc + 1))" "$ACCESS_LOG" | grep -o '"status":[0-9]*' |
 			cut -d: -f2 | sort | uniq -c |
 			awk '{ printf "%s%s:%s", sep, $2, $1; sep = "," } END { if (!NR) printf "-" }')
@@ -415,23 +556,25 @@ run_wrk() {
 		nginx_err=$(wc -l <"$raw.nginxerr")
 		[ "$app_warn" -gt 0 ] || rm -f "$raw.applog"
 		[ "$nginx_err" -gt 0 ] || rm -f "$raw.nginxerr"
-	fi
+		;;
+	esac
 	if [ -z "$line" ]; then
 		say "$t c=$c run $rep: no result from wrk (see $raw)"
-		printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t%s\t%s\t%s\t%s\n' \
+		printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t%s\t%s\t%s\t%s\tNA\t-\t-\t-\t-\t-\n' \
 			"$t" "$c" "$rep" "$statuses" "$app_warn" "$nginx_err" "${raw#"$OUT/"}" >>"$RUNS_TSV"
 		return 0
 	fi
-	local rps
+	local rps cpu
 	rps=$(awk -v n="${v[requests]}" -v d="${v[duration_us]}" 'BEGIN { printf "%.1f", n / (d / 1e6) }')
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+	cpu=$(cpu_cells "$raw.cpu0" "$raw.cpu1" "${v[requests]}" "$raw")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
 		"$t" "$c" "$rep" "$rps" "${v[p50_us]}" "${v[p99_us]}" "${v[status]}" "${v[connect]}" \
 		"${v[read]}" "${v[write]}" "${v[timeout]}" "${v[requests]}" "$statuses" \
-		"$app_warn" "$nginx_err" "${raw#"$OUT/"}" >>"$RUNS_TSV"
-	say "$(printf '%-11s c=%-4s run %s: %9s req/s  p50 %6.2f ms  p99 %7.2f ms  non-2xx %s  socket errors %s  [%s]' \
+		"$app_warn" "$nginx_err" "${raw#"$OUT/"}" "${v[p999_us]:-NA}" "$cpu" >>"$RUNS_TSV"
+	say "$(printf '%-13s c=%-4s run %s: %9s req/s  p50 %6.2f ms  p99 %7.2f ms  non-2xx %s  socket errors %s  [%s]  CPU us/req nginx,app,pg,client,server: %s' \
 		"$t" "$c" "$rep" "$rps" "$(awk -v x="${v[p50_us]}" 'BEGIN{print x/1000}')" \
 		"$(awk -v x="${v[p99_us]}" 'BEGIN{print x/1000}')" "${v[status]}" \
-		"$((v[connect] + v[read] + v[write] + v[timeout]))" "$statuses")"
+		"$((v[connect] + v[read] + v[write] + v[timeout]))" "$statuses" "$(tr '\t' , <<<"$cpu")")"
 }
 
 run_pgbench() { # target(pgbench: TCP, pgbench_unix) conc rep tag
@@ -439,9 +582,11 @@ run_pgbench() { # target(pgbench: TCP, pgbench_unix) conc rep tag
 	[ "$t" = pgbench_unix ] && via=pgb_unix
 	raw=$OUT/raw/$tag-$t-c$c-r$rep.txt
 	prefix=$PGB_LOGDIR/$t-c$c-r$rep
-	"$via" -S -M prepared -c "$c" -j 1 \
+	python3 "$BENCH_DIR/cputiers.py" snap "pg=$PG_PID" >"$raw.cpu0"
+	timed_client "$raw" "$via" -S -M prepared -c "$c" -j 1 \
 		-T "$DURATION" -n -l --sampling-rate="$PGB_SAMPLING" --log-prefix="$prefix" \
-		pgbench >"$raw" 2>&1 || true
+		pgbench
+	python3 "$BENCH_DIR/cputiers.py" snap "pg=$PG_PID" >"$raw.cpu1"
 	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$raw")
 	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$raw")
 	# p50/p99 from the sampled per-transaction log (3rd column, microseconds).
@@ -449,20 +594,20 @@ run_pgbench() { # target(pgbench: TCP, pgbench_unix) conc rep tag
 import sys
 v = sorted(int(l.split()[2]) for l in sys.stdin if l.strip())
 def p(q): return v[min(len(v) - 1, max(0, int(round(q * len(v) + 0.5)) - 1))] if v else "NA"
-print(p(0.50), p(0.99), len(v))')
+print(p(0.50), p(0.99), p(0.999), len(v))')
 	rm -f "$prefix".*
 	if [ -z "$tps" ]; then
 		say "$t c=$c run $rep: no result (see $raw)"
-		printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\t0\t0\t0\t0\tNA\t-\t0\t0\t%s\n' \
+		printf '%s\t%s\t%s\tNA\tNA\tNA\tNA\t0\t0\t0\t0\tNA\t-\t0\t0\t%s\tNA\t-\t-\t-\t-\t-\n' \
 			"$t" "$c" "$rep" "${raw#"$OUT/"}" >>"$RUNS_TSV"
 		return 0
 	fi
-	local p50 p99 nsamp
-	read -r p50 p99 nsamp <<<"$pct"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t0\t0\t0\t0\t%s\t-\t0\t0\t%s\n' \
-		"$t" "$c" "$rep" "$tps" "$p50" "$p99" "${failed:-0}" \
-		"$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$raw")" \
-		"${raw#"$OUT/"}" >>"$RUNS_TSV"
+	local p50 p99 p999 nsamp ntx
+	read -r p50 p99 p999 nsamp <<<"$pct"
+	ntx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$raw")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t0\t0\t0\t0\t%s\t-\t0\t0\t%s\t%s\t%s\n' \
+		"$t" "$c" "$rep" "$tps" "$p50" "$p99" "${failed:-0}" "$ntx" \
+		"${raw#"$OUT/"}" "$p999" "$(cpu_cells "$raw.cpu0" "$raw.cpu1" "${ntx:-0}" "$raw")" >>"$RUNS_TSV"
 	say "$(printf '%-11s c=%-4s run %s: %9s tps    p50 %6.2f ms  p99 %7.2f ms  failed %s  (%s sampled)' \
 		"$t" "$c" "$rep" "$tps" "$(awk -v x="$p50" 'BEGIN{print x/1000}')" \
 		"$(awk -v x="$p99" 'BEGIN{print x/1000}')" "${failed:-0}" "$nsamp")"
@@ -574,9 +719,11 @@ done
 
 if [ -n "$HIGH_CONC" ]; then
 	for c in $HIGH_CONC; do
-		say "c=$c pass (GET /health, GET /api/v1/tasks/{id}): errors"
+		say "c=$c pass (every HTTP target): errors, and the plot's last point"
 		for rep in $(seq 1 "$RUNS"); do
-			for t in health task_get; do
+			for t in $ENDPOINTS; do
+				# pgbench would need c backends (max_connections is 300).
+				case $t in pgbench*) continue ;; esac
 				run_wrk "$t" "$c" "$rep" high
 				sleep 1
 			done
@@ -671,5 +818,10 @@ meta static_port "$STATIC_PORT"
 meta out "$OUT"
 
 python3 "$BENCH_DIR/report.py" "$OUT" "$RESULTS"
+if [ "${BENCH_PLOT:-1}" = 1 ]; then
+	# Next to RESULTS.md, which links it (a quick run's stays under OUT).
+	"$BENCH_DIR/plot.sh" "$OUT" "$(dirname "$RESULTS")/results.svg" ||
+		say "warning: no plot (bench/plot.sh failed; gnuplot-nox installed?)"
+fi
 say "raw outputs: $OUT"
 say "results: $RESULTS"

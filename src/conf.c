@@ -97,8 +97,9 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	[VAR_EV_LISTEN] = { "TASKAPI_EV_LISTEN", NULL,
 	    "unix:PATH or HOST:PORT of the event-driven workers' socket "
 	    "(nginx keeps FastCGI connections to it); unset: none" },
-	[VAR_EV_WORKERS] = { "TASKAPI_EV_WORKERS", "1",
-	    "event-driven worker processes, when TASKAPI_EV_LISTEN is set" },
+	[VAR_EV_WORKERS] = { "TASKAPI_EV_WORKERS", NULL,
+	    "event-driven worker processes, when TASKAPI_EV_LISTEN is set "
+	    "(default: 1 per online CPU)" },
 	[VAR_EV_DB_CONNECTIONS] = { "TASKAPI_EV_DB_CONNECTIONS", "4",
 	    "PostgreSQL connections (pipelines) per event-driven worker: "
 	    "the first for writes, the others for reads" },
@@ -315,7 +316,11 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	c->max_requests = 10000;
 	c->shutdown_timeout = 10;
 	c->listen_backlog = 4096;
-	c->ev_workers = 1;
+	/* One event worker per core: each is one epoll loop, so a single
+	 * one would serve the hot routes on one core of a large host.  Each
+	 * has its own ev_db_connections pipelines, so the database
+	 * connections follow the cores too (max_connections: OPERATIONS.md). */
+	c->ev_workers = ncpu > 0 ? (ncpu < 64 ? ncpu : 64) : 1;
 	c->ev_db_connections = 4;
 	c->ev_max_connections = 1024;
 	if (get_long(&fv, VAR_JWT_TTL, 60, 31L * 24 * 3600, &c->jwt_ttl, err,

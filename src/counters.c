@@ -69,6 +69,23 @@ metrics_db_connect(int ok, int first)
 }
 
 void
+metrics_ev_segment(enum met_ev_seg seg, int64_t us)
+{
+	unsigned b;
+
+	if (counters_self == NULL || seg >= MET_EV__MAX)
+		return;
+	if (us < 0)
+		us = 0;
+	for (b = 0; b < MET_BUCKETS && us > met_bounds_us[b]; b++)
+		;
+	if (b < MET_BUCKETS)
+		inc(&counters_self->ev_bucket[seg][b], 1);
+	inc(&counters_self->ev_count[seg], 1);
+	inc(&counters_self->ev_sum_us[seg], (unsigned long long)us);
+}
+
+void
 metrics_db_failover(void)
 {
 	if (counters_self != NULL)
@@ -98,4 +115,8 @@ metrics_fold(struct sb_metrics *to, struct sb_metrics *from)
 	move(&to->db_reconnects, &from->db_reconnects, 1);
 	move(&to->db_connect_failures, &from->db_connect_failures, 1);
 	move(&to->db_failovers, &from->db_failovers, 1);
+	move(&to->ev_bucket[0][0], &from->ev_bucket[0][0],
+	    (size_t)MET_EV__MAX * MET_BUCKETS);
+	move(to->ev_count, from->ev_count, MET_EV__MAX);
+	move(to->ev_sum_us, from->ev_sum_us, MET_EV__MAX);
 }

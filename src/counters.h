@@ -32,6 +32,20 @@ enum met_db_err {
 	MET_DB__MAX
 };
 
+/*
+ * The event worker's time, by segment (histograms, like the requests'):
+ * one loop turn's work (from epoll_wait's return to the end of the turn:
+ * a long one delays every connection the worker serves), a statement's
+ * wait in the pipeline before it is sent, and its time in PostgreSQL
+ * (sent to result, the commit's WAL flush included for a write).
+ */
+enum met_ev_seg {
+	MET_EV_LOOP = 0,
+	MET_EV_QUEUE,
+	MET_EV_DB,
+	MET_EV__MAX
+};
+
 struct sb_metrics {
 	atomic_ullong requests[MET_ROUTES][MET_CODES];
 	/* Not cumulative; a route's count is the sum of its requests[]. */
@@ -42,6 +56,9 @@ struct sb_metrics {
 	atomic_ullong db_connect_failures;
 	/* reconnects that landed on another primary (db.c) */
 	atomic_ullong db_failovers;
+	atomic_ullong ev_bucket[MET_EV__MAX][MET_BUCKETS];
+	atomic_ullong ev_count[MET_EV__MAX];
+	atomic_ullong ev_sum_us[MET_EV__MAX];
 };
 
 /* The block this worker process counts into (NULL: the master, tests). */
@@ -63,6 +80,10 @@ void
 metrics_db_connect(int ok, int first);
 void
 metrics_db_failover(void);
+
+/* One event-worker segment of us microseconds (ev_loop.c, ev_pipeline.c). */
+void
+metrics_ev_segment(enum met_ev_seg, int64_t us);
 
 /* Moves every counter of from into to (the master, on reap). */
 void

@@ -21,6 +21,7 @@
 #include "ev_conn.h"
 #include "ev_loop.h"
 #include "log.h"
+#include "counters.h"
 #include "util.h"
 #include "worker_signals.h"
 
@@ -220,7 +221,7 @@ ev_loop_run(struct ev_server *srv)
 
 	for (;;) {
 		int	n;
-		int64_t now;
+		int64_t now, turn_start;
 		size_t	pending;
 
 		if (worker_stop && !srv->stopping)
@@ -242,6 +243,7 @@ ev_loop_run(struct ev_server *srv)
 			log_error("epoll_wait: %s", strerror(errno));
 			break;
 		}
+		turn_start = n > 0 ? util_mono_us() : 0;
 		for (int i = 0; i < n; i++) {
 			/* A connection closed earlier in this batch is off
 			 * the epoll set, but its event may be in this array:
@@ -268,6 +270,12 @@ ev_loop_run(struct ev_server *srv)
 			free_dead(srv);
 		}
 		log_flush();
+		/* A long turn delays every connection of this worker: the
+		 * metrics show how long the turns with events took, the log
+		 * write included. */
+		if (turn_start != 0)
+			metrics_ev_segment(MET_EV_LOOP,
+			    util_mono_us() - turn_start);
 	}
 	while (srv->nconns > 0)
 		ev_conn_close(srv->conns[0]->conn);

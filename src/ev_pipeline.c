@@ -21,6 +21,8 @@
 
 #include "ev_pipeline.h"
 #include "log.h"
+#include "counters.h"
+#include "util.h"
 
 /* --- the libpq binding ------------------------------------------------- */
 
@@ -156,6 +158,14 @@ jobq_pop(struct ev_jobq *q)
 static void
 complete(struct ev_pipeline *pl, struct ev_job *j, enum terr err)
 {
+	/* Where its time went: waiting for a connection, then PostgreSQL
+	 * (a follower of the shared ping was never sent itself). */
+	if (j->sent_us != 0) {
+		int64_t now = util_mono_us();
+
+		metrics_ev_segment(MET_EV_QUEUE, j->sent_us - j->submit_us);
+		metrics_ev_segment(MET_EV_DB, now - j->sent_us);
+	}
 	j->err = err;
 	j->state = JOB_COMPLETE;
 	jobq_push(&pl->done, j);
@@ -384,6 +394,8 @@ pg_send(struct ev_pgconn *pg, struct ev_job *j, bool alone)
 	}
 	j->state = JOB_RESULT;
 	j->failed = false;
+	if (j->sent_us == 0) /* a retry keeps its first send's time */
+		j->sent_us = util_mono_us();
 	pg->unsynced = true;
 	if (alone)
 		(void)pg_sync(pg);
@@ -424,6 +436,8 @@ ev_pipeline_submit(struct ev_pipeline *pl, struct ev_job *j)
 	j->retried = j->failed = false;
 	j->followers = NULL;
 	j->next = NULL;
+	j->submit_us = util_mono_us();
+	j->sent_us = 0;
 	if (j->shared && pl->ping != NULL && pl->ping->state == JOB_RESULT &&
 	    pl->ping->stmt == j->stmt) {
 		/* Sent in this turn, after this request arrived: its answer

@@ -39,6 +39,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -85,6 +86,8 @@ struct ev_job {
 	bool		  retried; /* sent again alone once */
 	bool		  failed;  /* its own statement failed */
 	PGresult	 *own;	   /* the result it holds */
+	int64_t		  submit_us; /* monotonic: submitted, sent (0: not) */
+	int64_t		  sent_us;   /* for the metrics' queue and db times */
 	struct ev_job	 *next;	   /* wait queue, completion queue */
 	struct ev_job	 *followers;
 };

@@ -23,6 +23,10 @@
 #include "util.h"
 
 /* Bucket upper bounds as Prometheus writes them: seconds. */
+
+/* The label values of taskapi_ev_segment_seconds, by enum met_ev_seg. */
+static const char *const met_ev_seg_names[MET_EV__MAX] = { "loop", "queue",
+	"db" };
 static const char *const met_bounds_s[MET_BUCKETS] = {
 	"0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
 	"0.05", "0.1", "0.25", "0.5", "1", "2.5", "5"
@@ -51,6 +55,9 @@ struct met_sum {
 	unsigned long long	 db_reconnects;
 	unsigned long long	 db_connect_failures;
 	unsigned long long	 db_failovers;
+	unsigned long long	 ev_bucket[MET_EV__MAX][MET_BUCKETS];
+	unsigned long long	 ev_count[MET_EV__MAX];
+	unsigned long long	 ev_sum_us[MET_EV__MAX];
 };
 
 static void
@@ -72,6 +79,10 @@ sum_one(struct met_sum *s, const struct sb_metrics *m)
 	add_all(&s->db_reconnects, &m->db_reconnects, 1);
 	add_all(&s->db_connect_failures, &m->db_connect_failures, 1);
 	add_all(&s->db_failovers, &m->db_failovers, 1);
+	add_all(&s->ev_bucket[0][0], &m->ev_bucket[0][0],
+	    (size_t)MET_EV__MAX * MET_BUCKETS);
+	add_all(s->ev_count, m->ev_count, MET_EV__MAX);
+	add_all(s->ev_sum_us, m->ev_sum_us, MET_EV__MAX);
 }
 
 /*
@@ -200,6 +211,34 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	    "Reconnects that found a different primary (another server, "
 	    "or a new timeline) than the connection they replaced.");
 	buf_printf(&b, "taskapi_db_failovers_total %llu\n", s->db_failovers);
+
+	family(&b, "taskapi_ev_segment_seconds", "histogram",
+	    "Event workers: one loop turn's work (loop), a statement's wait "
+	    "before it is sent (queue), its time in PostgreSQL (db).");
+	for (unsigned g = 0; g < MET_EV__MAX; g++) {
+		unsigned long long cum = 0;
+
+		for (unsigned k = 0; k < MET_BUCKETS; k++) {
+			cum += s->ev_bucket[g][k];
+			buf_printf(&b,
+			    "taskapi_ev_segment_seconds_bucket"
+			    "{segment=\"%s\",le=\"%s\"} %llu\n",
+			    met_ev_seg_names[g], met_bounds_s[k], cum);
+		}
+		buf_printf(&b,
+		    "taskapi_ev_segment_seconds_bucket"
+		    "{segment=\"%s\",le=\"+Inf\"} %llu\n",
+		    met_ev_seg_names[g], s->ev_count[g]);
+		buf_printf(&b,
+		    "taskapi_ev_segment_seconds_sum{segment=\"%s\"} "
+		    "%llu.%06llu\n",
+		    met_ev_seg_names[g], s->ev_sum_us[g] / 1000000,
+		    s->ev_sum_us[g] % 1000000);
+		buf_printf(&b,
+		    "taskapi_ev_segment_seconds_count{segment=\"%s\"} "
+		    "%llu\n",
+		    met_ev_seg_names[g], s->ev_count[g]);
+	}
 
 	family(&b, "taskapi_worker_restarts_total", "counter",
 	    "Workers the master replaced, by kind and reason.");

@@ -120,6 +120,67 @@ test_observe_fold_render(void **state)
 	free(text);
 }
 
+/* The event worker's segments: counted per slot, kept when the worker
+ * is retired, rendered as one histogram with a segment label. */
+static void
+test_ev_segments(void **state)
+{
+	struct scoreboard *sb = scoreboard_create(2);
+	char		  *text;
+	size_t		   len;
+
+	(void)state;
+	assert_non_null(sb);
+	atomic_store(&sb->used, 2u);
+	counters_self = &sb->slots[0].met;
+	metrics_ev_segment(MET_EV_LOOP, 100);	/* 0.1 ms */
+	metrics_ev_segment(MET_EV_LOOP, 30000); /* 30 ms: a stall */
+	metrics_ev_segment(MET_EV_DB, -5);	/* clock step: 0 */
+	metrics_ev_segment(MET_EV__MAX, 1);	/* no such segment */
+	counters_self = &sb->slots[1].met;
+	metrics_ev_segment(MET_EV_QUEUE, 7000000); /* past every bucket */
+	counters_self = NULL;
+	metrics_ev_segment(MET_EV_LOOP, 1); /* no slot: ignored */
+	atomic_store(&sb->slots[0].pid, 1234);
+	scoreboard_retire(sb, 0, SB_KIND_EV, SB_EXIT_RELOAD, 1);
+
+	text = metrics_render_prometheus(sb, &len);
+	assert_non_null(text);
+	assert_int_equal(sample(text,
+			     "taskapi_ev_segment_seconds_bucket"
+			     "{segment=\"loop\",le=\"0.00025\"}"),
+	    1);
+	assert_int_equal(sample(text,
+			     "taskapi_ev_segment_seconds_bucket"
+			     "{segment=\"loop\",le=\"0.025\"}"),
+	    1);
+	assert_int_equal(sample(text,
+			     "taskapi_ev_segment_seconds_bucket"
+			     "{segment=\"loop\",le=\"0.05\"}"),
+	    2);
+	assert_int_equal(
+	    sample(text, "taskapi_ev_segment_seconds_count{segment=\"loop\"}"),
+	    2);
+	assert_non_null(strstr(text,
+	    "taskapi_ev_segment_seconds_sum"
+	    "{segment=\"loop\"} 0.030100\n"));
+	assert_int_equal(sample(text,
+			     "taskapi_ev_segment_seconds_bucket"
+			     "{segment=\"db\",le=\"0.00025\"}"),
+	    1);
+	assert_int_equal(sample(text,
+			     "taskapi_ev_segment_seconds_bucket"
+			     "{segment=\"queue\",le=\"5\"}"),
+	    0);
+	assert_int_equal(sample(text,
+			     "taskapi_ev_segment_seconds_bucket"
+			     "{segment=\"queue\",le=\"+Inf\"}"),
+	    1);
+	assert_non_null(
+	    strstr(text, "# TYPE taskapi_ev_segment_seconds histogram\n"));
+	free(text);
+}
+
 static void
 test_status_json(void **state)
 {
@@ -257,6 +318,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_code_index),
 		cmocka_unit_test(test_observe_fold_render),
+		cmocka_unit_test(test_ev_segments),
 		cmocka_unit_test(test_status_json),
 		cmocka_unit_test(test_trace),
 	};

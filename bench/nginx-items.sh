@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# bench/nginx-items.sh: what each item of the shipped nginx configuration
+# costs, in µs of nginx CPU per request.
+#
+#   BENCH_KEEP_STACK=1 bench/run.sh        # a seeded stack left running
+#   bench/nginx-items.sh [ROUNDS] [SECONDS]   # default 3 rounds of 5 s
+#
+# Copies the stack's rendered configuration ($VAR/nginx/*.conf) once per
+# variant into $VAR/bench-items/<variant>/, makes that copy listen on its
+# own port (BENCH_ITEMS_PORT, default BENCH_STATIC_PORT + 4; the TLS
+# server dropped), its pid, logs and temp files its own, and removes one
+# thing (below).  Each variant runs as its own nginx, one worker like the
+# stack's, in front of the same event-worker socket, and serves wrk -t1
+# -c64 on GET /health, and BENCH_ITEMS_GET's variants on GET
+# /api/v1/tasks/{id} too (the bench user's token); the variants are
+# alternated within each round.  (no-limit-conn is not in the default
+# list: limit_conn is only in the blocking pool's locations.)  Reported: the
+# median over the rounds of the nginx tree's CPU (utime + stime,
+# bench/cputiers.py) per request, and the difference to "shipped".
+# "minimal" is the bare FastCGI pass run.sh measures (three params,
+# upstream keepalive, nothing else), "return200" nginx answering alone.
+#
+# Variants whose name starts with "x-" are not removals but candidate
+# changes (e.g. x-unbuffered-log: the access log written per request).
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+BUILD=${BENCH_BUILD:-$ROOT/build-bench}
+VAR=$(readlink -f "$BUILD/var")
+ROUNDS=${1:-3}
+SECS=${2:-5}
+HTTP_PORT=${BENCH_HTTP_PORT:-18090}
+PORT=${BENCH_ITEMS_PORT:-$((${BENCH_STATIC_PORT:-18091} + 4))}
+VARIANTS=${BENCH_ITEMS:-shipped no-security-headers no-x-request-id-header no-request-id-map no-request-id no-access-log x-unbuffered-log no-log-method-map no-cors no-csp-map no-gzip no-error-pages no-hide-headers params-app-reads-only no-fastcgi-buffering minimal return200}
+# GET task too (the nginx work barely depends on the route; /health alone
+# keeps a round short on a busy machine).
+GET_VARIANTS=${BENCH_ITEMS_GET:-shipped minimal}
+as_svc() { if [ "$(id -u)" = 0 ]; then runuser -u taskapi -- "$@"; else "$@"; fi; }
+die() { echo "nginx-items.sh: $*" >&2; exit 1; }
+
+[ -f "$VAR/nginx/nginx-dev.conf" ] || die "no running bench stack under $VAR (BENCH_KEEP_STACK=1 bench/run.sh)"
+curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/health" || die "the bench stack does not answer on :$HTTP_PORT"
+: "${BENCH_DATA:=$(ls -td "$BENCH_DIR"/out/*/data 2>/dev/null | head -n 1)}"
+[ -r "$BENCH_DATA/ids" ] || die "no seeded data (BENCH_DATA)"
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+mkdir "$tmp/data"
+cp "$BENCH_DATA/ids" "$tmp/data/ids"
+curl -fsS -X POST -H 'Content-Type: application/json' \
+	--data '{"email":"bench-api@bench.invalid","password":"bench-password-1"}' \
+	"http://127.0.0.1:$HTTP_PORT/api/v1/auth/login" | jq -r .token >"$tmp/data/token"
+chmod -R a+rX "$tmp"
+export BENCH_DATA=$tmp/data BENCH_LUA_DIR=$BENCH_DIR
+ITEMS=$VAR/bench-items
+running=
+stop() {
+	[ -n "$running" ] && [ -f "$ITEMS/$running/nginx.pid" ] &&
+		kill -QUIT "$(cat "$ITEMS/$running/nginx.pid")" 2>/dev/null || true
+	local _
+	for _ in $(seq 1 50); do
+		[ -f "$ITEMS/$running/nginx.pid" ] || break
+		sleep 0.1
+	done
+	running=
+}
+trap 'stop; rm -rf "$tmp"' EXIT
+
+# Removes one thing from the copy in $1 (the variant's directory).
+apply() { # dir variant
+	local d=$1
+	case $2 in
+	shipped) ;;
+	no-security-headers) # nosniff, Referrer-Policy, X-Frame-Options, CSP, HSTS
+		sed -i '/^add_header \(X-Content-Type-Options\|Referrer-Policy\|X-Frame-Options\|Content-Security-Policy\|Strict-Transport-Security\)/d' "$d/taskapi-headers.conf" ;;
+	no-x-request-id-header)
+		sed -i '/^add_header X-Request-Id/d' "$d/taskapi-headers.conf" ;;
+	no-request-id-map) # nginx's own id always, the client's ignored
+		sed -i '/^map .*\$taskapi_request_id {/!s/\$taskapi_request_id/$request_id/g' "$d"/*.conf ;;
+	no-request-id) # no id generated at all (the client's, if any)
+		sed -i '/^map .*\$taskapi_request_id {/!s/\$taskapi_request_id/$http_x_request_id/g' "$d"/*.conf ;;
+	no-access-log)
+		sed -i 's|^\( *access_log\) .*|\1 off;|' "$d/nginx-dev.conf" ;;
+	x-unbuffered-log)
+		sed -i 's| buffer=64k flush=1s;|;|' "$d/nginx-dev.conf" ;;
+	no-log-method-map) # the request method as nginx has it, not from $request
+		sed -i '/^map .*\$taskapi_log_method {/!s/\$taskapi_log_method/$request_method/g' "$d/taskapi-http.conf" ;;
+	no-cors)
+		: >"$d/taskapi-cors.conf"
+		python3 - "$d/taskapi-fastcgi-common.conf" <<-'EOF'
+			import re, sys
+			p = sys.argv[1]
+			s = open(p).read()
+			s = re.sub(r"if \(\$taskapi_cors_preflight\) \{\s*return 204;\s*\}", "", s)
+			open(p, "w").write(s)
+		EOF
+		sed -i '/fastcgi_hide_header Access-Control/d' "$d/taskapi-fastcgi-common.conf" ;;
+	no-csp-map) # one constant policy instead of the map on $uri
+		sed -i "s/\\\$taskapi_csp/\"default-src 'none'; frame-ancestors 'none'\"/" "$d/taskapi-headers.conf" ;;
+	no-gzip)
+		sed -i 's/^gzip  *on;/gzip off;/' "$d/taskapi.conf" ;;
+	no-error-pages)
+		sed -i '/^error_page /d' "$d/taskapi.conf" ;;
+	no-hide-headers)
+		sed -i '/^fastcgi_hide_header /d' "$d/taskapi-fastcgi-common.conf" ;;
+	params-app-reads-only) # method, URI, token, body type and length
+		sed -i '/^fastcgi_param \(REMOTE_ADDR\|HTTP_TRACEPARENT\|HTTP_X_REQUEST_ID\|REQUEST_START\) /d' \
+			"$d/taskapi-fastcgi-common.conf" ;;
+	no-fastcgi-buffering) # the event workers' locations (the export sets its own)
+		echo 'fastcgi_buffering off;' >>"$d/taskapi-fastcgi-ev.conf" ;;
+	no-limit-conn) # only the blocking pool's locations have it
+		sed -i '/^limit_conn /d' "$d/taskapi-fastcgi.conf" ;;
+	*) die "unknown variant $2" ;;
+	esac
+}
+
+# Writes the variant's configuration into $ITEMS/$1.
+prepare() { # variant
+	local d=$ITEMS/$1 ev
+	rm -rf "$d"
+	mkdir -p "$d/log"
+	ev=$(sed -n 's|^ *server unix:\(.*taskapi-ev.sock\);|\1|p' "$VAR/nginx/taskapi-http.conf" | head -n 1)
+	case $1 in
+	minimal | return200)
+		{
+			cat <<-EOF
+				pid $d/nginx.pid;
+				error_log $d/log/error.log warn;
+				worker_processes 1;
+				events { worker_connections 8192; }
+				http {
+				    access_log off;
+				    client_body_temp_path $d/client_body_temp;
+				    fastcgi_temp_path $d/fastcgi_temp;
+				    proxy_temp_path $d/proxy_temp;
+				    scgi_temp_path $d/scgi_temp;
+				    uwsgi_temp_path $d/uwsgi_temp;
+				    keepalive_timeout 15s;
+				    upstream ev { server unix:$ev; keepalive 256; keepalive_requests 1000; }
+				    server {
+				        listen 127.0.0.1:$PORT;
+			EOF
+			if [ "$1" = minimal ]; then
+				cat <<-'EOF'
+					        location / {
+					            fastcgi_pass ev;
+					            fastcgi_keep_conn on;
+					            fastcgi_pass_request_headers off;
+					            fastcgi_param REQUEST_METHOD $request_method;
+					            fastcgi_param REQUEST_URI $request_uri;
+					            fastcgi_param HTTP_AUTHORIZATION $http_authorization if_not_empty;
+					        }
+				EOF
+			else
+				cat <<-'EOF'
+					        location / {
+					            default_type "application/json; charset=utf-8";
+					            return 200 '{"status":"ok","database":"ok"}';
+					        }
+				EOF
+			fi
+			echo "    }"
+			echo "}"
+		} >"$d/nginx-dev.conf"
+		;;
+	*)
+		cp "$VAR"/nginx/*.conf "$d/"
+		# Own port, pid, logs and temp files; no TLS server; paths to
+		# the other files of this copy.
+		sed -i -e "s|$VAR/nginx/|$d/|g" -e "s|$VAR/log/|$d/log/|g" "$d"/*.conf
+		python3 - "$d/site.conf" "$PORT" <<-'EOF'
+			import re, sys
+			p, port = sys.argv[1], sys.argv[2]
+			s = open(p).read()
+			blocks = s.split("server {")
+			keep = [b for b in blocks[1:] if " ssl" not in b.split("\n", 2)[1]]
+			s = blocks[0] + "".join("server {" + b for b in keep)
+			s = re.sub(r"listen 127\.0\.0\.1:\d+;", f"listen 127.0.0.1:{port};", s)
+			open(p, "w").write(s)
+		EOF
+		apply "$d" "$1"
+		;;
+	esac
+	mkdir -p "$d/client_body_temp"
+	chown -R taskapi:taskapi "$d" 2>/dev/null || true
+	as_svc nginx -t -q -p "$d" -c "$d/nginx-dev.conf" -e "$d/log/error.log" ||
+		die "variant $1: nginx -t failed"
+}
+
+start() { # variant
+	local d=$ITEMS/$1 _
+	as_svc nginx -p "$d" -c "$d/nginx-dev.conf" -e "$d/log/error.log" || die "variant $1 did not start"
+	running=$1
+	for _ in $(seq 1 50); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	die "variant $1 does not answer on :$PORT"
+}
+
+# One wrk run; prints "rps nginx_us_per_request non2xx".
+measure() { # variant script path
+	local d=$ITEMS/$1 raw=$tmp/wrk n
+	wrk -t1 -c64 -d1s -s "$BENCH_DIR/$2" "http://127.0.0.1:$PORT$3" >/dev/null 2>&1 # warm
+	python3 "$BENCH_DIR/cputiers.py" snap "nginx=$(cat "$d/nginx.pid")" >"$tmp/c0"
+	wrk -t1 -c64 -d"${SECS}s" -s "$BENCH_DIR/$2" "http://127.0.0.1:$PORT$3" >"$raw" 2>&1 || true
+	python3 "$BENCH_DIR/cputiers.py" snap "nginx=$(cat "$d/nginx.pid")" >"$tmp/c1"
+	n=$(sed -n 's/^BENCHRESULT requests=\([0-9]*\).*/\1/p' "$raw")
+	[ -n "$n" ] || die "variant $1: no result from wrk: $(cat "$raw")"
+	printf '%s %s %s\n' "$(sed -n 's/^Requests\/sec: *//p' "$raw")" \
+		"$(python3 "$BENCH_DIR/cputiers.py" delta "$tmp/c0" "$tmp/c1" "$n" | sed -n 's/.*nginx=\([0-9.]*\).*/\1/p')" \
+		"$(sed -n 's/.* status=\([0-9]*\).*/\1/p' "$raw")"
+}
+
+for v in $VARIANTS; do prepare "$v"; done
+rows=$tmp/rows
+: >"$rows"
+for r in $(seq 1 "$ROUNDS"); do
+	echo "--- round $r of $ROUNDS" >&2
+	for v in $VARIANTS; do
+		start "$v"
+		read -r rps us bad < <(measure "$v" health.lua /health)
+		printf '%s\thealth\t%s\t%s\t%s\t%s\n' "$v" "$r" "$rps" "$us" "$bad" | tee -a "$rows" >&2
+		if [[ " $GET_VARIANTS " == *" $v "* ]]; then
+			read -r rps us bad < <(measure "$v" task_get.lua /api/v1/tasks)
+			printf '%s\ttask_get\t%s\t%s\t%s\t%s\n' "$v" "$r" "$rps" "$us" "$bad" | tee -a "$rows" >&2
+		fi
+		stop
+	done
+done
+cp "$rows" "${BENCH_ITEMS_OUT:-$tmp/../nginx-items.tsv}" 2>/dev/null || true
+python3 - "$rows" "$ROUNDS" "$SECS" <<-'EOF'
+	import statistics, sys
+	rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+	med = {}
+	order = []
+	for v, ep, _, rps, us, bad in rows:
+	    if v not in order:
+	        order.append(v)
+	    med.setdefault((v, ep), []).append((float(rps), float(us), int(bad or 0)))
+	def m(v, ep, i):
+	    x = med.get((v, ep))
+	    return statistics.median(r[i] for r in x) if x else None
+	print(f"nginx CPU per request, medians of {sys.argv[2]} rounds of {sys.argv[3]} s "
+	      "(wrk -t1 -c64, one nginx worker, the same event-worker socket):")
+	print()
+	print("| variant | /health nginx µs | vs shipped | GET task nginx µs | vs shipped | /health req/s | non-2xx |")
+	print("|---|---:|---:|---:|---:|---:|---:|")
+	base_h, base_t = m("shipped", "health", 1), m("shipped", "task_get", 1)
+	for v in order:
+	    h, t = m(v, "health", 1), m(v, "task_get", 1)
+	    dh = "" if h is None or base_h is None or v == "shipped" else f"{h - base_h:+.1f}"
+	    dt = "" if t is None or base_t is None or v == "shipped" else f"{t - base_t:+.1f}"
+	    bad = sum(r[2] for ep in ("health", "task_get") for r in med.get((v, ep), []))
+	    print(f"| {v} | {h:.1f} | {dh} | " + ("" if t is None else f"{t:.1f}") + f" | {dt} | "
+	          f"{m(v, 'health', 0):,.0f} | {bad} |")
+EOF
