@@ -34,7 +34,7 @@ struct conf {
 	long		 ev_workers;		/* TASKAPI_EV_WORKERS */
 	long		 ev_db_connections;	/* TASKAPI_EV_DB_CONNECTIONS */
 	long		 ev_max_connections;	/* TASKAPI_EV_MAX_CONNECTIONS */
-	long		 require_if_match;	/* TASKAPI_REQUIRE_IF_MATCH, 0/1 */
+	long		 require_if_match; /* TASKAPI_REQUIRE_IF_MATCH, 0/1 */
 };
 
 /*

@@ -18,7 +18,7 @@
 #include "terr.h"
 
 /* The schema version this binary needs (the newest migration it knows). */
-#define DB_SCHEMA_VERSION	3
+#define DB_SCHEMA_VERSION 3
 
 enum stmt {
 	STMT_NONE = 0,		/* the plan needs no database */
@@ -62,7 +62,7 @@ enum stmt {
 	STMT__MAX
 };
 
-#define PLAN_MAXPARAMS	16
+#define PLAN_MAXPARAMS 16
 
 /*
  * A statement and its parameters.  Values point into the request (path

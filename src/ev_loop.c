@@ -18,10 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "counters.h"
 #include "ev_conn.h"
 #include "ev_loop.h"
 #include "log.h"
-#include "counters.h"
 #include "util.h"
 #include "worker_signals.h"
 

@@ -19,9 +19,9 @@
 
 #include <libpq-fe.h>
 
+#include "counters.h"
 #include "ev_pipeline.h"
 #include "log.h"
-#include "counters.h"
 #include "util.h"
 
 /* --- the libpq binding ------------------------------------------------- */

@@ -65,7 +65,7 @@ h_register_render(struct hctx *c)
 	struct req     *r = c->req;
 	struct resp    *resp = c->resp;
 	const PGresult *res = c->res;
-	struct buf      jb;
+	struct buf	jb;
 
 	if (idem_finish(res, 6, resp))
 		return;

@@ -21,11 +21,6 @@
 #include "util.h"
 #include "valid.h"
 
-const char *const task_statuses[] = { "todo", "in_progress", "done",
-	"cancelled", NULL };
-const char *const task_priorities[] = { "low", "medium", "high",
-	"critical", NULL };
-
 /*
  * GET /api/v1/tasks: 200 array (newest first unless sorted), Link to the
  * next page, X-Total-Count on request; 400 parameters or cursor; 401.
@@ -128,8 +123,8 @@ h_task_create_plan(struct hctx *c)
 void
 h_task_create_render(struct hctx *c)
 {
-	struct resp	*resp = c->resp;
-	const PGresult	*res = c->res;
+	struct resp    *resp = c->resp;
+	const PGresult *res = c->res;
 
 	if (idem_finish(res, 10, resp))
 		return;
@@ -166,9 +161,9 @@ h_task_get_plan(struct hctx *c)
 void
 h_task_render(struct hctx *c)
 {
-	struct req	*r = c->req;
-	struct resp	*resp = c->resp;
-	const PGresult	*res = c->res;
+	struct req     *r = c->req;
+	struct resp    *resp = c->resp;
+	const PGresult *res = c->res;
 
 	if (r->method == METHOD_PATCH &&
 	    etag_finish_write(res, 9, 10, TASK_CHANGED_MSG, resp))

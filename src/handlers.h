@@ -25,6 +25,7 @@
 #include "db.h"
 #include "request.h"
 #include "response.h"
+#include "task_values.h"
 #include "terr.h"
 
 /*
@@ -141,8 +142,5 @@ enum terr
 h_metrics_plan(struct hctx *);
 enum terr
 h_status_plan(struct hctx *);
-
-extern const char *const task_statuses[];
-extern const char *const task_priorities[];
 
 #endif /* TASKAPI_HANDLERS_H */

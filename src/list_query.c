@@ -234,8 +234,7 @@ list_parse(const struct conf *conf, const struct req *r, char list,
 	    (e = once(r, "cursor", &cur, err, errsz)) != TERR_OK)
 		return e;
 	/* Both are needed for the next page's cursor too. */
-	cursor_mac_key(conf->jwt_secret, conf->jwt_secret_len,
-	    lq->mac_key);
+	cursor_mac_key(conf->jwt_secret, conf->jwt_secret_len, lq->mac_key);
 	scope_hash(lq, r);
 	if (cur == NULL)
 		return TERR_OK;
@@ -424,7 +423,7 @@ list_render(const struct list_query *lq, const PGresult *res, struct resp *resp,
     void (*row_fn)(struct buf *, const PGresult *, int))
 {
 	struct buf jb;
-	int	    n = PQntuples(res), rows, shown;
+	int	   n = PQntuples(res), rows, shown;
 	int	  count_col = lq->list == 'U' ? USER_COL_COUNT : TASK_COL_COUNT;
 	long long total = -1;
 

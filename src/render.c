@@ -92,8 +92,8 @@ render_list(const PGresult *res, struct resp *resp,
     void (*row_fn)(struct buf *, const PGresult *, int))
 {
 	struct buf jb;
-	int	    n = PQntuples(res);
-	bool	    first = true;
+	int	   n = PQntuples(res);
+	bool	   first = true;
 
 	if (n == 0) {
 		resp_error(resp, TERR_UNAUTH, NULL);

@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "api_limits.h"
-#include "http_method.h"
 #include "buf.h"
+#include "http_method.h"
 #include "query.h"
 #include "router.h"
 
@@ -30,8 +30,8 @@ struct req {
 	const char		*authorization;	/* may be NULL */
 	const char		*traceparent;	/* may be NULL */
 	/* Conditional requests and retries (etag.h, idempotency.h). */
-	const char		*if_match;	/* may be NULL */
-	const char		*if_none_match;	/* may be NULL */
+	const char		*if_match;	  /* may be NULL */
+	const char		*if_none_match;	  /* may be NULL */
 	const char		*idempotency_key; /* may be NULL */
 	char			 request_id[LIM_REQUEST_ID_MAX + 1];
 	int64_t			 start_us;	/* monotonic */

@@ -19,16 +19,16 @@ struct json_object;
  * parameters (a list's known ones only, q at most LIM_SEARCH_BYTES
  * bytes, three characters each when escaped) and a cursor.
  */
-#define RESP_LINK_MAX	2048
+#define RESP_LINK_MAX 2048
 /* Room for a whole response head, a full Link included. */
-#define RESP_HEAD_MAX	(RESP_LINK_MAX + 2048)
+#define RESP_HEAD_MAX (RESP_LINK_MAX + 2048)
 
 struct resp {
 	int		 status;		/* 0: not set yet */
 	const char	*content_type;		/* static string */
 	char		 location[80];		/* "" or a path */
 	char		 allow[64];		/* "" or the Allow list */
-	char		 etag[24];		/* "" or a quoted tag (etag.h) */
+	char		 etag[24]; /* "" or a quoted tag (etag.h) */
 	bool		 www_authenticate;
 	int		 retry_after;		/* seconds, 0: none */
 	char		 link[RESP_LINK_MAX];	/* "" or a Link value */

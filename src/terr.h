@@ -20,7 +20,7 @@ enum terr {
 	TERR_DB,		/* 503: database unreachable or timed out */
 	TERR_INTERNAL,		/* 500: a bug; logged with details */
 	TERR_PRECONDITION,	/* 428: If-Match required and missing */
-	TERR_UNPROCESSABLE,	/* 422: an Idempotency-Key reused with another body */
+	TERR_UNPROCESSABLE, /* 422: an Idempotency-Key reused with another body */
 	TERR__MAX
 };
 
