@@ -62,8 +62,10 @@
  * for words found less than once a page in SEARCH_WINDOW rows.  Walking
  * the window (the rows are in the cache after the walk) tells a full
  * window from the end of the user's tasks, where the walk's rows are
- * the whole answer.  One of the two branches of the UNION ALL is empty,
- * and each yields its rows in the sort's order.
+ * the whole answer.  The choice (gin.used) is made once, in a CTE; the
+ * walk's rows are the answer only when the GIN side is not used (it
+ * would return them again), so one of the two branches of the UNION ALL
+ * is empty, and each yields its rows in the sort's order.
  */
 #define SEARCH_WINDOW "5000"
 #define SEARCH_WORDS "websearch_to_tsquery('simple'::regconfig, $12::text)"
@@ -84,21 +86,23 @@
 	"WITH walk AS MATERIALIZED (SELECT w.* FROM (" \
 	SEARCH_WALK("t.*, " key_t " AS k", key_t, ktype, dir, cmp, lo, idb) \
 	") w WHERE w.search @@ " SEARCH_WORDS " " \
-	"ORDER BY w.k " dir ", w.id " dir " LIMIT $9 OFFSET $10) " \
+	"ORDER BY w.k " dir ", w.id " dir " LIMIT $9 OFFSET $10), " \
+	"gin AS MATERIALIZED (SELECT (SELECT count(*) FROM walk) < $9 " \
+	"AND (SELECT count(*) FROM (" \
+	SEARCH_WALK("1", key_t, ktype, dir, cmp, lo, idb) \
+	") s) = " SEARCH_WINDOW " + $10::bigint AS used) " \
 	"SELECT x.id, x.user_id, x.title, x.description, x.status, " \
 	"x.priority, x.due_at, x.created_at, x.updated_at, " \
 	"CASE WHEN $11::boolean THEN (SELECT count(*) FROM " \
 	"tasks_matching($1::uuid, $12::text) c WHERE " TASKS_FILTERS("c") \
 	") END " \
 	"FROM users me LEFT JOIN LATERAL " \
-	"(SELECT " SEARCH_COLS " FROM walk UNION ALL " \
+	"(SELECT " SEARCH_COLS " FROM walk " \
+	"WHERE NOT (SELECT used FROM gin) UNION ALL " \
 	"(SELECT " SEARCH_COLS " FROM tasks_matching($1::uuid, $12::text) t " \
 	"WHERE " TASKS_FILTERS("t") "AND " \
 	SEARCH_KEYSET(key_t, ktype, cmp, lo, idb) \
-	"AND (SELECT count(*) FROM walk) < $9 " \
-	"AND (SELECT count(*) FROM (" \
-	SEARCH_WALK("1", key_t, ktype, dir, cmp, lo, idb) \
-	") s) = " SEARCH_WINDOW " + $10::bigint " \
+	"AND (SELECT used FROM gin) " \
 	"ORDER BY " key_t " " dir ", t.id " dir " LIMIT $9 OFFSET $10)) x " \
 	"ON true WHERE me.id = $1::uuid"
 
