@@ -119,6 +119,21 @@ p=$(sql "SET enable_seqscan = off; SET random_page_cost = 1.1; SET enable_bitmap
 		AND t.search @@ websearch_to_tsquery('simple'::regconfig, \$2);
 	EXPLAIN EXECUTE m('$S_ID', 'skew')")
 like "$p" "Bitmap Index Scan on tasks_search_idx" "tasks_matching()'s query reads the GIN index (tasks_search_idx)"
+# Paged by cursor, a word in one task of 100 comes out whole and in
+# order, whichever side answers each page: the first page's window (all
+# 5,000 tasks) is full, so it comes from the GIN side; the later pages'
+# windows reach the user's last task, so they come from the walk.
+sql "UPDATE tasks SET description = 'hundred' WHERE user_id = '$S_ID' AND title LIKE '%00'" >/dev/null
+url="/api/v1/tasks?limit=20&q=hundred" got="" pages=0
+while [[ -n $url && $pages -lt 10 ]]; do
+	api "$S_TOKEN" GET "$url"
+	[[ $RESP_STATUS == 200 ]] || break
+	got+="$(jbody '[.[].title | ltrimstr("skew ")] | join(",")'),"
+	pages=$((pages + 1))
+	url=$(header Link | sed -n 's/^<\([^>]*\)>.*/\1/p')
+done
+want=$(seq -s, 100 100 5000)
+is "$pages:$got" "3:$want," "q=hundred by cursor: 3 pages, the 50 tasks in order, none twice"
 api "$S_TOKEN" GET "/api/v1/tasks?limit=2&q=skew"
 expect_json 200 "a search for a word in every task of the skewed user"
 is "$(jbody '[.[].title] | join(",")')" "skew 1,skew 2" "... newest first (from the walk)"
