@@ -659,7 +659,9 @@ db_setup(struct db *db, unsigned *timeline)
 	 * event worker runs is a lookup by key or by (user_id, created_at),
 	 * and an index path is then the only one left, whatever the
 	 * statistics (76-plans.sh checks each plan;
-	 * "taskapi plans" prints them).  The export would
+	 * "taskapi plans" prints them).  The one bitmap scan is the GIN
+	 * index of a search, inside tasks_matching(), whose SET clause
+	 * turns them on for its query alone (list_sql.h).  The export would
 	 * have no such path worth taking, and the blocking pool, which
 	 * streams it, keeps "auto".
 	 */

@@ -15,12 +15,20 @@ CREATE INDEX tasks_search_idx ON tasks USING gin (search);
 -- for the call), and the search statements (src/list_sql.h) call it when
 -- the words are too rare to be met by walking the sort's index.
 -- PL/pgSQL plans the query once per session and keeps it.
+--
+-- The owner is tested on the rows the GIN index found, not by an index:
+-- with bitmap scans on, a generic plan (which does not know how many
+-- tasks the owner has) ANDs the GIN bitmap with a bitmap of all the
+-- owner's tasks from a btree, 165 ms of 173 for one user of 200,000
+-- tasks.  (OFFSET 0 keeps the inner select apart.)  So a word is as
+-- cheap as its rows in the whole table, other users' included.
 CREATE FUNCTION tasks_matching(owner uuid, words text) RETURNS SETOF tasks
     LANGUAGE plpgsql STABLE ROWS 1000
     SET enable_bitmapscan = on
 AS $$
 BEGIN
-    RETURN QUERY SELECT * FROM tasks t WHERE t.user_id = owner
-        AND t.search @@ websearch_to_tsquery('simple'::regconfig, words);
+    RETURN QUERY SELECT * FROM (SELECT * FROM tasks t
+        WHERE t.search @@ websearch_to_tsquery('simple'::regconfig, words)
+        OFFSET 0) m WHERE m.user_id = owner;
 END
 $$;

@@ -115,10 +115,16 @@ like "$(sql "SELECT array_to_string(proconfig, ',') FROM pg_proc WHERE proname =
 	"enable_bitmapscan=on" "tasks_matching() turns bitmap scans on for its query"
 p=$(sql "SET enable_seqscan = off; SET random_page_cost = 1.1; SET enable_bitmapscan = on;
 	SET plan_cache_mode = force_generic_plan;
-	PREPARE m(uuid, text) AS SELECT * FROM tasks t WHERE t.user_id = \$1
-		AND t.search @@ websearch_to_tsquery('simple'::regconfig, \$2);
+	PREPARE m(uuid, text) AS SELECT * FROM (SELECT * FROM tasks t
+		WHERE t.search @@ websearch_to_tsquery('simple'::regconfig, \$2) OFFSET 0) m
+		WHERE m.user_id = \$1;
 	EXPLAIN EXECUTE m('$S_ID', 'skew')")
 like "$p" "Bitmap Index Scan on tasks_search_idx" "tasks_matching()'s query reads the GIN index (tasks_search_idx)"
+if grep -q BitmapAnd <<<"$p"; then
+	fail "tasks_matching()'s query tests the owner on the rows found, no BitmapAnd with a btree" "$p"
+else
+	pass "tasks_matching()'s query tests the owner on the rows found, no BitmapAnd with a btree"
+fi
 # Paged by cursor, a word in one task of 100 comes out whole and in
 # order, whichever side answers each page: the first page's window (all
 # 5,000 tasks) is full, so it comes from the GIN side; the later pages'
