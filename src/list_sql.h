@@ -67,7 +67,7 @@
  * would return them again), so one of the two branches of the UNION ALL
  * is empty, and each yields its rows in the sort's order.
  */
-#define SEARCH_WINDOW "5000"
+#define SEARCH_WINDOW "1000"
 #define SEARCH_WORDS "websearch_to_tsquery('simple'::regconfig, $12::text)"
 #define SEARCH_COLS                                                          \
 	"id, user_id, title, description, status, priority, due_at, created_at, " \

@@ -125,10 +125,10 @@ if grep -q BitmapAnd <<<"$p"; then
 else
 	pass "tasks_matching()'s query tests the owner on the rows found, no BitmapAnd with a btree"
 fi
-# Paged by cursor, a word in one task of 100 comes out whole and in
-# order, whichever side answers each page: the first page's window (all
-# 5,000 tasks) is full, so it comes from the GIN side; the later pages'
-# windows reach the user's last task, so they come from the walk.
+# Paged by cursor, a word in one task of 100 comes out whole, in order
+# and once: each page's window (1,000 tasks, list_sql.h) holds 10 of
+# them, less than a page, so each page comes from the GIN side, from
+# its cursor on (a word in every task comes from the walk: above).
 sql "UPDATE tasks SET description = 'hundred' WHERE user_id = '$S_ID' AND title LIKE '%00'" >/dev/null
 url="/api/v1/tasks?limit=20&q=hundred" got="" pages=0
 while [[ -n $url && $pages -lt 10 ]]; do
