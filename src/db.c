@@ -71,6 +71,24 @@
 	"cur AS (SELECT c.version FROM tasks c WHERE c.id = $2 " \
 	"AND c.user_id = $1 AND NOT EXISTS (SELECT 1 FROM " done ") " \
 	"FOR UPDATE) "
+/*
+ * The same for the caller's own user row.  Its statements have no users
+ * me to join (the row written is the caller's): one row when the write
+ * happened or the row is still there (412), none when the user is gone
+ * (401).
+ */
+#define CURRENT_USER_VERSION(done) \
+	"cur AS (SELECT c.version FROM users c WHERE c.id = $1 " \
+	"AND NOT EXISTS (SELECT 1 FROM " done ") FOR UPDATE) "
+#define USER_WRITE_FROM(done) \
+	"FROM (SELECT 1) one LEFT JOIN " done " ON true " \
+	"LEFT JOIN cur ON true WHERE " done ".id IS NOT NULL " \
+	"OR cur.version IS NOT NULL"
+/* A user PATCH that changes something moves updated_at and version. */
+#define USER_CHANGED \
+	"(($2::boolean AND $3::text IS DISTINCT FROM u.name) OR " \
+	"($4::boolean AND lower($5::text) IS DISTINCT FROM u.email) OR " \
+	"$6::boolean)"
 /* "this row changed": true, false (412), NULL (no such row: 404). */
 #define WRITE_OK(done) \
 	"CASE WHEN " done ".id IS NOT NULL THEN true " \
@@ -148,24 +166,33 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "LEFT JOIN users x ON x.id = $2 WHERE me.id = $1" },
 	[STMT_USER_EXISTS] = { "user_exists", 1, true,
 	    "SELECT 1 FROM users WHERE id = $1" },
-	[STMT_USER_UPDATE] = { "user_update", 7, false,
-	    "UPDATE users SET "
-	    "name = CASE WHEN $2::boolean THEN $3::text ELSE name END, "
+	/*
+	 * $8 and $9: the preconditions (etag.h), tested under the row's
+	 * lock as for tasks.  No row at all: the caller is gone (401).
+	 * Columns: USER_COLS, version, changed (false: 412).
+	 */
+	[STMT_USER_UPDATE] = { "user_update", 9, false,
+	    "WITH upd AS (UPDATE users u SET "
+	    "name = CASE WHEN $2::boolean THEN $3::text ELSE u.name END, "
 	    "email = CASE WHEN $4::boolean THEN lower($5::text) "
-	    "ELSE email END, "
+	    "ELSE u.email END, "
 	    "password_hash = CASE WHEN $6::boolean THEN $7::text "
-	    "ELSE password_hash END, "
-	    "updated_at = CASE WHEN "
-	    "($2::boolean AND $3::text IS DISTINCT FROM name) OR "
-	    "($4::boolean AND lower($5::text) IS DISTINCT FROM email) OR "
-	    "$6::boolean THEN " MONOTONIC_NOW("updated_at") " ELSE updated_at END, "
-	    "version = CASE WHEN "
-	    "($2::boolean AND $3::text IS DISTINCT FROM name) OR "
-	    "($4::boolean AND lower($5::text) IS DISTINCT FROM email) OR "
-	    "$6::boolean THEN version + 1 ELSE version END "
-	    "WHERE id = $1 RETURNING " USER_COLS("users") ", users.version" },
-	[STMT_USER_DELETE] = { "user_delete", 1, false,
-	    "DELETE FROM users WHERE id = $1 RETURNING id" },
+	    "ELSE u.password_hash END, "
+	    "updated_at = CASE WHEN " USER_CHANGED " "
+	    "THEN " MONOTONIC_NOW("u.updated_at") " ELSE u.updated_at END, "
+	    "version = CASE WHEN " USER_CHANGED " THEN u.version + 1 "
+	    "ELSE u.version END "
+	    "WHERE u.id = $1 AND " PRECONDITIONS("u.version", "$8", "$9")
+	    " RETURNING u.*), " CURRENT_USER_VERSION("upd")
+	    "SELECT " USER_COLS("upd") ", coalesce(upd.version, cur.version), "
+	    WRITE_OK("upd") " " USER_WRITE_FROM("upd") },
+	/* Columns: the id deleted, the current version, deleted (false: 412). */
+	[STMT_USER_DELETE] = { "user_delete", 3, false,
+	    "WITH del AS (DELETE FROM users u WHERE u.id = $1 AND "
+	    PRECONDITIONS("u.version", "$2", "$3") " RETURNING u.id), "
+	    CURRENT_USER_VERSION("del")
+	    "SELECT del.id, cur.version, " WRITE_OK("del") " "
+	    USER_WRITE_FROM("del") },
 	/*
 	 * No ORDER BY outside the subquery: its rows come out in the
 	 * subquery's order.  The LATERAL reference to me.id leaves one plan
@@ -632,7 +659,9 @@ db_setup(struct db *db, unsigned *timeline)
 	 * event worker runs is a lookup by key or by (user_id, created_at),
 	 * and an index path is then the only one left, whatever the
 	 * statistics (76-plans.sh checks each plan;
-	 * "taskapi plans" prints them).  The export would
+	 * "taskapi plans" prints them).  The one bitmap scan is the GIN
+	 * index of a search, inside tasks_matching(), whose SET clause
+	 * turns them on for its query alone (list_sql.h).  The export would
 	 * have no such path worth taking, and the blocking pool, which
 	 * streams it, keeps "auto".
 	 */

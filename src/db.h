@@ -18,7 +18,7 @@
 #include "terr.h"
 
 /* The schema version this binary needs (the newest migration it knows). */
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 
 enum stmt {
 	STMT_NONE = 0,		/* the plan needs no database */

@@ -92,10 +92,16 @@ static const struct vfield user_patch_fields[] = {
 	{ "password", VK_TEXT, 0, LIM_PASSWORD_MIN, LIM_PASSWORD_MAX, NULL },
 };
 
+#define USER_CHANGED_MSG                                               \
+	"the user has changed since the version you sent in If-Match " \
+	"(or If-None-Match matched it); its current ETag is in the ETag header"
+
 /*
- * PATCH /api/v1/users/{id}: 200 user; 400; 401; 403 not yourself;
- * 409 e-mail taken.  For another id the plan only checks that the
- * caller still exists (401 before 403).
+ * PATCH /api/v1/users/{id}: 200 user + ETag; 400; 401; 403 not
+ * yourself; 409 e-mail taken; 412 If-Match no longer matches; 428
+ * without If-Match when it is required.  For another id the plan only
+ * checks that the caller still exists (401 before 403): the
+ * preconditions are only about an account one may change.
  */
 enum terr
 h_user_patch_plan(struct hctx *c)
@@ -147,7 +153,10 @@ h_user_patch_plan(struct hctx *c)
 		e = plan_param_copy(p, hash, strlen(hash));
 	} else
 		plan_param(p, NULL);
-	return e;
+	if (e != TERR_OK)
+		return e;
+	return etag_plan_write(r, c->conf != NULL && c->conf->require_if_match,
+	    p, c->msg, c->msgsz);
 }
 
 void
@@ -161,16 +170,29 @@ h_user_patch_render(struct hctx *c)
 		resp_error(c->resp, TERR_FORBIDDEN, NULL);
 		return;
 	}
+	/* Column 5 is the version, 6 whether the preconditions held. */
+	if (etag_finish_write(c->res, 5, 6, USER_CHANGED_MSG, c->resp))
+		return;
 	h_user_render(c);
 }
 
-/* DELETE /api/v1/users/{id}: 204 (tasks go too); 401; 403. */
+/*
+ * DELETE /api/v1/users/{id}: 204 (tasks go too); 401; 403; 412 If-Match
+ * no longer matches; 428 without If-Match when it is required.
+ */
 enum terr
 h_user_delete_plan(struct hctx *c)
 {
-	c->plan->stmt = is_self(c->req) ? STMT_USER_DELETE : STMT_USER_EXISTS;
+	if (!is_self(c->req)) {
+		c->plan->stmt = STMT_USER_EXISTS;
+		plan_param(c->plan, c->req->user_id);
+		return TERR_OK;
+	}
+	c->plan->stmt = STMT_USER_DELETE;
 	plan_param(c->plan, c->req->user_id);
-	return TERR_OK;
+	return etag_plan_write(c->req,
+	    c->conf != NULL && c->conf->require_if_match, c->plan, c->msg,
+	    c->msgsz);
 }
 
 void
@@ -180,6 +202,6 @@ h_user_delete_render(struct hctx *c)
 		resp_error(c->resp, TERR_UNAUTH, NULL);
 	else if (!is_self(c->req))
 		resp_error(c->resp, TERR_FORBIDDEN, NULL);
-	else
+	else if (!etag_finish_write(c->res, 1, 2, USER_CHANGED_MSG, c->resp))
 		resp_empty(c->resp, 204);
 }

@@ -40,54 +40,99 @@
 	"NOT IN ('done'::task_status, 'cancelled'::task_status))) "
 
 /*
- * A search reads the matching rows by the GiST index on search and sorts
- * them, rather than walking the sort's index and testing every row of
- * the user on the way: a search is for the few tasks that hold a word.
- * The inner select (OFFSET 0 keeps PostgreSQL from merging it into the
- * outer one) asks for no order and holds no keyset condition the sort's
- * index could use, so its cheapest path is the search index; the outer
- * select keeps what follows the cursor and sorts it.
+ * A search (q) has two good plans, and which one depends on how common
+ * the words are among the user's tasks.  A word in most tasks is best
+ * found by walking the sort's index from the cursor and testing each
+ * row: a page needs a few dozen rows.  A rare word is best found by the
+ * GIN index (tasks_matching(), 0004_search_gin.sql), and what it finds
+ * sorted: a walk would read every task of the user.  A generic plan
+ * cannot tell the two apart, so the statement does both in turn:
+ *
+ *   walk: the first SEARCH_WINDOW rows (plus the offset) past the
+ *         cursor in the sort's order, of which those holding the words,
+ *         a page of them.  Its LIMIT stops the walk as soon as the page
+ *         is full, so a common word costs a page's worth of rows.
+ *   GIN:  only when the walk found less than a page although its window
+ *         was full (so more matching rows may lie further on): the
+ *         matching rows past the cursor, sorted.  The conditions hold no
+ *         column, so they are a one-time filter, and tasks_matching() is
+ *         not called at all when the walk answered.
+ *
+ * The GIN side sorts at most the rows holding the words; it runs only
+ * for words found less than once a page in SEARCH_WINDOW rows.  Walking
+ * the window (the rows are in the cache after the walk) tells a full
+ * window from the end of the user's tasks, where the walk's rows are
+ * the whole answer.  The choice (gin.used) is made once, in a CTE; the
+ * walk's rows are the answer only when the GIN side is not used (it
+ * would return them again), so one of the two branches of the UNION ALL
+ * is empty, and each yields its rows in the sort's order.
  */
-#define SEARCH_OPEN	"(SELECT * FROM "
-#define SEARCH_CLOSE	"OFFSET 0) t WHERE "
+#define SEARCH_WINDOW "1000"
+#define SEARCH_WORDS "websearch_to_tsquery('simple'::regconfig, $12::text)"
+#define SEARCH_COLS                                                          \
+	"id, user_id, title, description, status, priority, due_at, created_at, " \
+	"updated_at"
+#define SEARCH_KEYSET(key_t, ktype, cmp, lo, idb) \
+	"(" key_t ", t.id) " cmp " (coalesce($7::" ktype ", " lo "), " \
+	"coalesce($8::uuid, " idb ")) "
+/* The user's rows past the cursor with the filters, in the sort's order. */
+#define SEARCH_WALK(cols, key_t, ktype, dir, cmp, lo, idb) \
+	"SELECT " cols " FROM tasks t WHERE t.user_id = $1::uuid AND " \
+	TASKS_FILTERS("t") "AND " SEARCH_KEYSET(key_t, ktype, cmp, lo, idb) \
+	"ORDER BY " key_t " " dir ", t.id " dir " " \
+	"LIMIT " SEARCH_WINDOW " + $10::bigint"
 
-#define TASKS_SEARCH(t) \
-	"AND " t ".search @@ websearch_to_tsquery('simple'::regconfig, $12::text) "
+#define TASKS_SEARCH_SQL(key_t, ktype, dir, cmp, lo, idb) \
+	"WITH walk AS MATERIALIZED (SELECT w.* FROM (" \
+	SEARCH_WALK("t.*, " key_t " AS k", key_t, ktype, dir, cmp, lo, idb) \
+	") w WHERE w.search @@ " SEARCH_WORDS " " \
+	"ORDER BY w.k " dir ", w.id " dir " LIMIT $9 OFFSET $10), " \
+	"gin AS MATERIALIZED (SELECT (SELECT count(*) FROM walk) < $9 " \
+	"AND (SELECT count(*) FROM (" \
+	SEARCH_WALK("1", key_t, ktype, dir, cmp, lo, idb) \
+	") s) = " SEARCH_WINDOW " + $10::bigint AS used) " \
+	"SELECT x.id, x.user_id, x.title, x.description, x.status, " \
+	"x.priority, x.due_at, x.created_at, x.updated_at, " \
+	"CASE WHEN $11::boolean THEN (SELECT count(*) FROM " \
+	"tasks_matching($1::uuid, $12::text) c WHERE " TASKS_FILTERS("c") \
+	") END " \
+	"FROM users me LEFT JOIN LATERAL " \
+	"(SELECT " SEARCH_COLS " FROM walk " \
+	"WHERE NOT (SELECT used FROM gin) UNION ALL " \
+	"(SELECT " SEARCH_COLS " FROM tasks_matching($1::uuid, $12::text) t " \
+	"WHERE " TASKS_FILTERS("t") "AND " \
+	SEARCH_KEYSET(key_t, ktype, cmp, lo, idb) \
+	"AND (SELECT used FROM gin) " \
+	"ORDER BY " key_t " " dir ", t.id " dir " LIMIT $9 OFFSET $10)) x " \
+	"ON true WHERE me.id = $1::uuid"
 
 /*
  * One task list shape.  key_t: the sort expression over t, exactly as its
  * index has it; ktype: its SQL type; dir: ASC or DESC; cmp: > or <; lo:
- * the bound no key passes in that direction; idb: the id bound; open and
- * close: what wraps the filtered rows before the keyset condition ("" and
- * "AND ", or the search's inner select); the
- * search condition on t and on c.  The count repeats the filters (and
- * the search) on its own rows c.
+ * the bound no key passes in that direction; idb: the id bound.  The
+ * count repeats the filters on its own rows c.
  */
-#define TASKS_PAGE_SQL(key_t, ktype, dir, cmp, lo, idb, open, close, search_t, search_c) \
+#define TASKS_PAGE_SQL(key_t, ktype, dir, cmp, lo, idb) \
 	"SELECT x.id, x.user_id, x.title, x.description, x.status, " \
 	"x.priority, x.due_at, x.created_at, x.updated_at, " \
 	"CASE WHEN $11::boolean THEN (SELECT count(*) FROM tasks c " \
-	"WHERE c.user_id = $1::uuid AND " TASKS_FILTERS("c") search_c ") END " \
+	"WHERE c.user_id = $1::uuid AND " TASKS_FILTERS("c") ") END " \
 	"FROM users me LEFT JOIN LATERAL " \
-	"(SELECT * FROM " open "tasks t WHERE t.user_id = me.id AND " \
-	TASKS_FILTERS("t") search_t close \
+	"(SELECT * FROM tasks t WHERE t.user_id = me.id AND " \
+	TASKS_FILTERS("t") "AND " \
 	"(" key_t ", t.id) " cmp " (coalesce($7::" ktype ", " lo "), " \
 	"coalesce($8::uuid, " idb ")) " \
 	"ORDER BY " key_t " " dir ", t.id " dir " LIMIT $9 OFFSET $10) x " \
 	"ON true WHERE me.id = $1::uuid"
 
 #define TASKS_DESC(kt, ktype, hi) \
-	TASKS_PAGE_SQL(kt, ktype, "DESC", "<", hi, LIST_UUID_MAX, "", "AND ", "", "")
+	TASKS_PAGE_SQL(kt, ktype, "DESC", "<", hi, LIST_UUID_MAX)
 #define TASKS_ASC(kt, ktype, lo) \
-	TASKS_PAGE_SQL(kt, ktype, "ASC", ">", lo, LIST_UUID_MIN, "", "AND ", "", "")
+	TASKS_PAGE_SQL(kt, ktype, "ASC", ">", lo, LIST_UUID_MIN)
 #define TASKS_DESC_Q(kt, ktype, hi) \
-	TASKS_PAGE_SQL(kt, ktype, "DESC", "<", hi, LIST_UUID_MAX, \
-	    SEARCH_OPEN, SEARCH_CLOSE, \
-	    TASKS_SEARCH("t"), TASKS_SEARCH("c"))
+	TASKS_SEARCH_SQL(kt, ktype, "DESC", "<", hi, LIST_UUID_MAX)
 #define TASKS_ASC_Q(kt, ktype, lo) \
-	TASKS_PAGE_SQL(kt, ktype, "ASC", ">", lo, LIST_UUID_MIN, \
-	    SEARCH_OPEN, SEARCH_CLOSE, \
-	    TASKS_SEARCH("t"), TASKS_SEARCH("c"))
+	TASKS_SEARCH_SQL(kt, ktype, "ASC", ">", lo, LIST_UUID_MIN)
 
 #define TS_HI	"'infinity'::timestamptz"
 #define TS_LO	"'-infinity'::timestamptz"

@@ -92,6 +92,39 @@ capi "$B_TOKEN" GET "/api/v1/users/$A_ID" "If-None-Match: $UTAG"
 expect_json 200 "the old user ETag no longer matches: 200"
 expect_etag "$NTAG" "... with the new ETag"
 
+# User PATCH and DELETE honour If-Match as task writes do.
+make_user U "Cond U" || bail "cannot create user U"
+capi "$U_TOKEN" GET /api/v1/me ""
+U1=$(header ETag)
+capi "$U_TOKEN" PATCH "/api/v1/users/$U_ID" "If-Match: $U1" '{"name":"Cond U2"}'
+expect_json 200 "PATCH a user with If-Match its current ETag: 200"
+U2=$(header ETag)
+isnt "$U2" "$U1" "... with a new ETag ($U1 -> $U2)"
+capi "$U_TOKEN" PATCH "/api/v1/users/$U_ID" "If-Match: $U1" '{"name":"lost update"}'
+expect_error 412 "PATCH a user with a stale If-Match: 412 with a JSON error"
+expect_etag "$U2" "... naming the user's current ETag"
+capi "$U_TOKEN" PATCH "/api/v1/users/$U_ID" "If-None-Match: *" '{"name":"nope"}'
+expect_error 412 "PATCH a user with If-None-Match: *: 412"
+capi "$U_TOKEN" PATCH "/api/v1/users/$U_ID" 'If-Match: 4' '{"name":"nope"}'
+expect_error 400 "PATCH a user with a malformed If-Match: 400"
+capi "$U_TOKEN" GET /api/v1/me ""
+json_is .name "Cond U2" "the refused user PATCHes changed nothing"
+expect_etag "$U2" "... still at $U2"
+capi "$U_TOKEN" PATCH "/api/v1/users/$U_ID" 'If-Match: *' '{"name":"Cond U3"}'
+expect_json 200 "If-Match: * on the user: 200"
+U3=$(header ETag)
+capi "$B_TOKEN" PATCH "/api/v1/users/$U_ID" "If-Match: $U3" '{"name":"x"}'
+expect_error 403 "PATCH another user with its right ETag: 403"
+capi "$U_TOKEN" DELETE "/api/v1/users/$U_ID" "If-Match: $U2"
+expect_error 412 "DELETE a user with a stale If-Match: 412"
+expect_etag "$U3" "... naming the current ETag"
+capi "$U_TOKEN" GET /api/v1/me ""
+expect_json 200 "the user is still there"
+capi "$U_TOKEN" DELETE "/api/v1/users/$U_ID" "If-Match: $U3"
+expect_status 204 "DELETE a user with the current If-Match: 204"
+capi "$U_TOKEN" DELETE "/api/v1/users/$U_ID" "If-Match: $U3"
+expect_error 401 "DELETE the user again: 401 (the token's user is gone), not 412"
+
 # ------------------------------------------------------------ PATCH
 
 capi "$A_TOKEN" PATCH "/api/v1/tasks/$T" 'If-Match: "1"' '{"title":"cond two"}'
@@ -180,6 +213,34 @@ capi "$A_TOKEN" GET "/api/v1/tasks/$R" ""
 expect_etag "\"$((ROUNDS + 1))\"" "the task is at version $((ROUNDS + 1)): one change per round"
 like "$(jbody .title)" "^round $ROUNDS writer " "its title is the last round's winner's"
 
+# The same for users.  nginx limits account PATCHes per account (burst
+# 10) and per client address (burst 20), so each round races UN PATCHes
+# on a user of its own, from a loopback address of its own: none is
+# refused with 429, and each round is one version of one user.
+UN=8 wins=0 lost=0 other=0
+for ((round = 1; round <= ROUNDS; round++)); do
+	make_user V "Race V$round" || bail "cannot create user V$round"
+	capi "$V_TOKEN" GET /api/v1/me ""
+	vtag=$(header ETag)
+	load_run --clients "$UN" --count "$UN" --cap-seconds 120 --timeout 60 \
+		--source-address "127.0.42.$round" \
+		--method PATCH --path "/api/v1/users/$V_ID" \
+		--header "Authorization: Bearer $V_TOKEN" --header 'Content-Type: application/json' \
+		--header "If-Match: $vtag" --data "{\"name\":\"round $round writer {i}\"}" \
+		--out "$T_DIR/urace$round" >"$T_DIR/urace$round.sum"
+	w=$(grep -c '^200 ' "$T_DIR/urace$round")
+	l=$(grep -c '^412 ' "$T_DIR/urace$round")
+	wins=$((wins + w)) lost=$((lost + l)) other=$((other + UN - w - l))
+	if [[ $w != 1 || $l != $((UN - 1)) ]]; then
+		fail "user round $round: one 200 and $((UN - 1)) 412" "$(cat "$T_DIR/urace$round.sum")"
+	fi
+	capi "$V_TOKEN" GET /api/v1/me ""
+	isnt "$(header ETag)" "$vtag" "user round $round: the user has a new ETag"
+	like "$(jbody .name)" "^round $round writer " "user round $round: its name is the winner's"
+done
+is "$wins/$lost/$other" "$ROUNDS/$((ROUNDS * (UN - 1)))/0" \
+	"$ROUNDS rounds of $UN racing user PATCHes with the same If-Match: exactly one 200 per version, the rest 412"
+
 # DELETE and PATCH racing with the same If-Match: exactly one succeeds.
 create_titled "$A_TOKEN" "race delete" || bail "cannot create a task"
 D=$TASK_ID
@@ -210,6 +271,13 @@ if [[ -n ${TASKAPI_VAR:-} && -r $TASKAPI_VAR/run/taskapi.pid ]]; then
 	expect_error 428 "... and DELETE without If-Match is 428"
 	capi "$A_TOKEN" PATCH "/api/v1/tasks/$S" 'If-Match: "1"' '{"title":"seen"}'
 	expect_json 200 "... and with If-Match it works"
+	capi "$B_TOKEN" PATCH "/api/v1/users/$B_ID" "" '{"name":"blind"}'
+	expect_error 428 "... a user PATCH without If-Match is 428"
+	capi "$B_TOKEN" DELETE "/api/v1/users/$B_ID" ""
+	expect_error 428 "... and a user DELETE without If-Match is 428"
+	capi "$B_TOKEN" GET /api/v1/me ""
+	capi "$B_TOKEN" PATCH "/api/v1/users/$B_ID" "If-Match: $(header ETag)" '{"name":"Cond B seen"}'
+	expect_json 200 "... and with If-Match the user PATCH works"
 	old=$(pool_workers)
 	stack_set_env TASKAPI_REQUIRE_IF_MATCH ""
 	wait_until 60000 pool_gone "$old" >/dev/null || diag "old workers still there: $old"
