@@ -86,7 +86,7 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	[VAR_PID_FILE] = { "TASKAPI_PID_FILE", NULL,
 	    "write the master's pid here" },
 	[VAR_REQUEST_TIMEOUT] = { "TASKAPI_REQUEST_TIMEOUT", "30",
-	    "seconds a request may run (statement_timeout; the master kills a worker stuck 5 s past it)" },
+	    "seconds a request may run (statement_timeout unless TASKAPI_DB_COMMIT_TIMEOUT is lower; the master kills a worker stuck 5 s past it)" },
 	[VAR_DB_CONNECT_TIMEOUT] = { "TASKAPI_DB_CONNECT_TIMEOUT", "2",
 	    "seconds to wait for a database connection" },
 	[VAR_DB_COMMIT_TIMEOUT] = { "TASKAPI_DB_COMMIT_TIMEOUT", NULL,
@@ -363,8 +363,10 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	if (c->db_commit_timeout == 0)
 		c->db_commit_timeout = c->request_timeout;
 	if (c->db_commit_timeout > c->request_timeout) {
-		seterr(err, errsz, "TASKAPI_DB_COMMIT_TIMEOUT must not exceed "
-		    "TASKAPI_REQUEST_TIMEOUT (%ld)", c->request_timeout);
+		seterr(err, errsz,
+		    "TASKAPI_DB_COMMIT_TIMEOUT must not exceed "
+		    "TASKAPI_REQUEST_TIMEOUT (%ld)",
+		    c->request_timeout);
 		goto fail;
 	}
 	/* FastCGI has no authentication: an empty host would listen on

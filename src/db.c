@@ -482,6 +482,32 @@ db_close(struct db *db)
 	}
 }
 
+/*
+ * PostgreSQL's notices and warnings as log lines, not libpq's raw text
+ * on stderr: "canceling wait for synchronous replication" (a cancelled
+ * commit that committed locally, db_exec) must be found in the log.
+ * The primary message only, as db_log_result_error() decides.
+ */
+static void
+notice_log(void *arg, const PGresult *r)
+{
+	const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	bool	    quotes = state == NULL || strncmp(state, "22", 2) == 0 ||
+	    strncmp(state, "23", 2) == 0;
+
+	(void)arg;
+	if (sev != NULL && strcmp(sev, "WARNING") == 0)
+		log_warn("database warning %s%s%s", state != NULL ? state : "-",
+		    quotes || msg == NULL ? "" : ": ",
+		    quotes || msg == NULL ? "" : msg);
+	else
+		log_info("database notice %s%s%s", state != NULL ? state : "-",
+		    quotes || msg == NULL ? "" : ": ",
+		    quotes || msg == NULL ? "" : msg);
+}
+
 PGconn *
 db_connect_once(const char *url, long connect_timeout)
 {
@@ -510,6 +536,8 @@ db_connect_once(const char *url, long connect_timeout)
 		PQfinish(c);
 		return NULL;
 	}
+	/* It returns the receiver it replaces: nothing to check. */
+	(void)PQsetNoticeReceiver(c, notice_log, NULL);
 	return c;
 }
 

@@ -146,7 +146,8 @@ enum terr db_ready(struct db *);
  */
 #define DB_DEADLINE_MARGIN_US (500 * 1000LL)
 #define DB_CANCEL_DRAIN_US    (1000 * 1000LL)
-int64_t	 db_deadline_us(const struct db *);
+int64_t
+db_deadline_us(const struct db *);
 
 /*
  * Runs plan (blocking) and returns the result in *res (PQclear it), once

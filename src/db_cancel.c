@@ -46,8 +46,8 @@ db_cancel_async(PGconn *conn)
 		return -1;
 	}
 	if ((rc = pthread_attr_init(&attr)) == 0) {
-		rc = pthread_attr_setdetachstate(&attr,
-		    PTHREAD_CREATE_DETACHED);
+		rc =
+		    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		if (rc == 0)
 			rc = pthread_create(&t, &attr, cancel_run, pc);
 		(void)pthread_attr_destroy(&attr);

@@ -16,6 +16,7 @@
  * statement ended: then it does nothing.  Returns 0 when it is on its
  * way, -1 when it could not be started (logged).
  */
-int	db_cancel_async(PGconn *conn);
+int
+db_cancel_async(PGconn *conn);
 
 #endif /* TASKAPI_DB_CANCEL_H */

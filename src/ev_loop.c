@@ -240,9 +240,9 @@ ev_loop_run(struct ev_server *srv)
 		/* With statements in flight, wake often enough to hold their
 		 * deadline (ev_pipeline_expire) to a quarter second. */
 		n = epoll_wait(srv->ep, events, EV_MAX_EVENTS,
-		    srv->stopping ? 100 :
-				    (ev_pipeline_pending(&srv->pl) > 0 ? 250 :
-									 1000));
+		    srv->stopping ?
+			100 :
+			(ev_pipeline_pending(&srv->pl) > 0 ? 250 : 1000));
 		if (n == -1 && errno != EINTR) {
 			log_error("epoll_wait: %s", strerror(errno));
 			break;

@@ -158,7 +158,7 @@ struct ev_pipeline {
 	struct ev_jobq		wait[2];  /* [0] writes, [1] reads */
 	struct ev_jobq		done;	  /* completed, callbacks to run */
 	struct ev_job	       *ping;	  /* the ping sent in this turn */
-	int64_t			deadline_us; /* see ev_pipeline_expire; 0: none */
+	int64_t deadline_us;		  /* see ev_pipeline_expire; 0: none */
 };
 
 /*
