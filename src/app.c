@@ -27,7 +27,7 @@ app_init(struct app *a, const struct conf *c)
 	memset(a, 0, sizeof(*a));
 	a->conf = c;
 	db_init(&a->db, c->database_url, c->db_connect_timeout,
-	    c->request_timeout);
+	    c->db_commit_timeout);
 }
 
 void

@@ -38,6 +38,7 @@ enum var {
 	VAR_PID_FILE,
 	VAR_REQUEST_TIMEOUT,
 	VAR_DB_CONNECT_TIMEOUT,
+	VAR_DB_COMMIT_TIMEOUT,
 	VAR_MAX_REQUESTS,
 	VAR_SHUTDOWN_TIMEOUT,
 	VAR_LISTEN_BACKLOG,
@@ -85,9 +86,15 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	[VAR_PID_FILE] = { "TASKAPI_PID_FILE", NULL,
 	    "write the master's pid here" },
 	[VAR_REQUEST_TIMEOUT] = { "TASKAPI_REQUEST_TIMEOUT", "30",
-	    "seconds a request may run (statement_timeout; the master kills a worker stuck 5 s past it)" },
+	    "seconds a request may run (statement_timeout unless TASKAPI_DB_COMMIT_TIMEOUT is lower; the master kills a worker stuck 5 s past it)" },
 	[VAR_DB_CONNECT_TIMEOUT] = { "TASKAPI_DB_CONNECT_TIMEOUT", "2",
 	    "seconds to wait for a database connection" },
+	[VAR_DB_COMMIT_TIMEOUT] = { "TASKAPI_DB_COMMIT_TIMEOUT", NULL,
+	    "seconds a statement may wait for PostgreSQL's answer, its commit "
+	    "included (a commit waiting for a synchronous standby is bounded "
+	    "by nothing else): then it is cancelled and the request gets a "
+	    "503, outcome unknown for a write (default and at most: "
+	    "TASKAPI_REQUEST_TIMEOUT; also the statement_timeout)" },
 	[VAR_MAX_REQUESTS] = { "TASKAPI_MAX_REQUESTS", "10000",
 	    "requests a worker serves before it is replaced (0: never)" },
 	[VAR_SHUTDOWN_TIMEOUT] = { "TASKAPI_SHUTDOWN_TIMEOUT", "10",
@@ -334,6 +341,8 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 		err, errsz) ||
 	    get_long(&fv, VAR_DB_CONNECT_TIMEOUT, 1, 60, &c->db_connect_timeout,
 		err, errsz) ||
+	    get_long(&fv, VAR_DB_COMMIT_TIMEOUT, 0, 3600, &c->db_commit_timeout,
+		err, errsz) ||
 	    get_long(&fv, VAR_MAX_REQUESTS, 0, 1000000000L, &c->max_requests,
 		err, errsz) ||
 	    get_long(&fv, VAR_SHUTDOWN_TIMEOUT, 1, 3600, &c->shutdown_timeout,
@@ -348,6 +357,18 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	    get_long(&fv, VAR_REQUIRE_IF_MATCH, 0, 1, &c->require_if_match, err,
 		errsz))
 		goto fail;
+	/* The worker must answer before nginx and the master give up on it
+	 * (fastcgi_read_timeout, the stuck-worker kill): both count from
+	 * the request timeout. */
+	if (c->db_commit_timeout == 0)
+		c->db_commit_timeout = c->request_timeout;
+	if (c->db_commit_timeout > c->request_timeout) {
+		seterr(err, errsz,
+		    "TASKAPI_DB_COMMIT_TIMEOUT must not exceed "
+		    "TASKAPI_REQUEST_TIMEOUT (%ld)",
+		    c->request_timeout);
+		goto fail;
+	}
 	/* FastCGI has no authentication: an empty host would listen on
 	 * every interface, so the address must be named (0.0.0.0 or [::]
 	 * when that is truly meant). */

@@ -27,6 +27,7 @@ struct conf {
 	char		*pid_file;		/* TASKAPI_PID_FILE */
 	long		 request_timeout;	/* TASKAPI_REQUEST_TIMEOUT, s */
 	long		 db_connect_timeout;	/* TASKAPI_DB_CONNECT_TIMEOUT, s */
+	long		 db_commit_timeout; /* TASKAPI_DB_COMMIT_TIMEOUT, s */
 	long		 max_requests;		/* TASKAPI_MAX_REQUESTS */
 	long		 shutdown_timeout;	/* TASKAPI_SHUTDOWN_TIMEOUT, s */
 	long		 listen_backlog;	/* TASKAPI_LISTEN_BACKLOG */

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #include "counters.h"
 #include "db.h"
+#include "db_cancel.h"
 #include "list_sql.h"
 #include "log.h"
 #include "util.h"
@@ -507,6 +509,32 @@ db_close(struct db *db)
 	}
 }
 
+/*
+ * PostgreSQL's notices and warnings as log lines, not libpq's raw text
+ * on stderr: "canceling wait for synchronous replication" (a cancelled
+ * commit that committed locally, db_exec) must be found in the log.
+ * The primary message only, as db_log_result_error() decides.
+ */
+static void
+notice_log(void *arg, const PGresult *r)
+{
+	const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	bool	    quotes = state == NULL || strncmp(state, "22", 2) == 0 ||
+	    strncmp(state, "23", 2) == 0;
+
+	(void)arg;
+	if (sev != NULL && strcmp(sev, "WARNING") == 0)
+		log_warn("database warning %s%s%s", state != NULL ? state : "-",
+		    quotes || msg == NULL ? "" : ": ",
+		    quotes || msg == NULL ? "" : msg);
+	else
+		log_info("database notice %s%s%s", state != NULL ? state : "-",
+		    quotes || msg == NULL ? "" : ": ",
+		    quotes || msg == NULL ? "" : msg);
+}
+
 PGconn *
 db_connect_once(const char *url, long connect_timeout)
 {
@@ -535,6 +563,8 @@ db_connect_once(const char *url, long connect_timeout)
 		PQfinish(c);
 		return NULL;
 	}
+	/* It returns the receiver it replaces: nothing to check. */
+	(void)PQsetNoticeReceiver(c, notice_log, NULL);
 	return c;
 }
 
@@ -902,10 +932,116 @@ db_result_error(struct db *db, const PGresult *r)
 	return e;
 }
 
+/*
+ * Waits until c has a whole result (or its end) to give, at most until
+ * deadline.  Returns 1: ready; 0: the deadline passed; -1: the
+ * connection broke.
+ */
+static int
+wait_result(PGconn *c, int64_t deadline)
+{
+	while (PQisBusy(c)) {
+		struct pollfd pfd = { .fd = PQsocket(c), .events = POLLIN };
+		int64_t	      left = deadline - util_mono_us();
+		int	      n;
+
+		if (left <= 0)
+			return 0;
+		if (pfd.fd < 0)
+			return -1;
+		n = poll(&pfd, 1, (int)((left + 999) / 1000));
+		if (n == -1 && errno != EINTR)
+			return -1;
+		if (n > 0 && PQconsumeInput(c) != 1)
+			return -1;
+	}
+	return 1;
+}
+
+/*
+ * Runs p once and reads every result up to the end of its implicit
+ * transaction: the statement's result comes before the commit, and a
+ * commit waiting for a synchronous standby that is gone waits without
+ * end (statement_timeout has stopped by then).  So the wait is bounded
+ * here: past the deadline the statement is cancelled and its results
+ * drained.  An error then (57014) means nothing was done: a plain 503.
+ * A write that succeeded after the cancel has committed locally but
+ * not been confirmed (PostgreSQL's "canceling wait for synchronous
+ * replication" warning): outcome unknown, the write may become
+ * visible later.
+ */
+static enum terr
+exec_bounded(struct db *db, const struct plan *p, PGresult **res)
+{
+	PGconn	 *c = db->conn;
+	PGresult *ok = NULL, *bad = NULL, *r;
+	bool	  cancelled = false, write = !stmts[p->stmt].readonly;
+	int64_t	  deadline = util_mono_us() + db_deadline_us(db);
+
+	if (PQsendQueryPrepared(c, stmts[p->stmt].name, p->nparams, p->values,
+		NULL, NULL, 0) != 1)
+		return db_result_error(db, NULL);
+	for (;;) {
+		int w = wait_result(c, deadline);
+
+		if (w == 0 && !cancelled) {
+			log_warn("%s: no answer from the database after %ld "
+				 "ms; cancelling it",
+			    stmts[p->stmt].name,
+			    (long)(db_deadline_us(db) / 1000));
+			(void)db_cancel_async(c);
+			cancelled = true;
+			deadline = util_mono_us() + DB_CANCEL_DRAIN_US;
+			continue;
+		}
+		if (w != 1) {
+			/* Broken, or deaf to the cancel too: nothing more
+			 * can be learnt on this connection. */
+			log_error("%s: %s; dropping the connection",
+			    stmts[p->stmt].name,
+			    w == 0 ? "no answer to the cancel" :
+				     PQerrorMessage(c));
+			PQclear(ok);
+			PQclear(bad);
+			db->errors++;
+			db_close(db);
+			metrics_db_error(MET_DB_UNAVAILABLE);
+			return cancelled && write ? TERR_UNKNOWN : TERR_DB;
+		}
+		if ((r = PQgetResult(c)) == NULL)
+			break;
+		if (ok == NULL && bad == NULL &&
+		    (PQresultStatus(r) == PGRES_TUPLES_OK ||
+			PQresultStatus(r) == PGRES_COMMAND_OK))
+			ok = r;
+		else if (bad == NULL && PQresultStatus(r) != PGRES_TUPLES_OK &&
+		    PQresultStatus(r) != PGRES_COMMAND_OK)
+			bad = r; /* an error after a result: the commit's */
+		else
+			PQclear(r);
+	}
+	if (bad != NULL || ok == NULL) {
+		enum terr e = db_result_error(db, bad);
+
+		PQclear(ok);
+		PQclear(bad);
+		return e;
+	}
+	if (cancelled && write) {
+		log_warn("%s: committed locally after the cancel, not "
+			 "confirmed by a synchronous standby: outcome unknown",
+		    stmts[p->stmt].name);
+		PQclear(ok);
+		metrics_db_error(MET_DB_UNAVAILABLE);
+		return TERR_UNKNOWN;
+	}
+	*res = ok;
+	return TERR_OK;
+}
+
 enum terr
 db_exec(struct db *db, const struct plan *p, PGresult **res)
 {
-	PGresult	*r;
 	enum terr	 e;
 	int		 attempt;
 
@@ -913,18 +1049,17 @@ db_exec(struct db *db, const struct plan *p, PGresult **res)
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((e = db_ready(db)) != TERR_OK)
 			return e;
-		r = PQexecPrepared(db->conn, stmts[p->stmt].name, p->nparams,
-		    p->values, NULL, NULL, 0);
-		if (r != NULL && (PQresultStatus(r) == PGRES_TUPLES_OK ||
-		    PQresultStatus(r) == PGRES_COMMAND_OK)) {
-			*res = r;
-			return TERR_OK;
-		}
-		e = db_result_error(db, r);
-		PQclear(r);
+		if ((e = exec_bounded(db, p, res)) == TERR_OK)
+			return e;
 		/* A read that met a dead connection is retried once. */
 		if (e != TERR_DB || db->conn != NULL || !stmts[p->stmt].readonly)
 			break;
 	}
 	return e;
+}
+
+int64_t
+db_deadline_us(const struct db *db)
+{
+	return db->statement_timeout * 1000000LL + DB_DEADLINE_MARGIN_US;
 }

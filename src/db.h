@@ -133,7 +133,28 @@ void	db_init(struct db *, const char *url, long connect_timeout,
  */
 enum terr db_ready(struct db *);
 
-/* Runs plan (blocking) and returns the result in *res (PQclear it). */
+/*
+ * How long a statement may wait for its answer, commit included, before
+ * it is cancelled: the statement_timeout (TASKAPI_DB_COMMIT_TIMEOUT)
+ * plus a margin, so that PostgreSQL's own timeout ends a slow statement
+ * first (nothing done: a plain 503) and the cancel ends what it cannot
+ * end: a commit waiting for a synchronous standby.  After the cancel,
+ * its answer is awaited DB_CANCEL_DRAIN_US more, then the connection
+ * is dropped.  With the defaults (30 s) a worker answers by 31.5 s,
+ * before nginx's fastcgi_read_timeout (32 s) and the master's
+ * stuck-worker kill (35 s).
+ */
+#define DB_DEADLINE_MARGIN_US (500 * 1000LL)
+#define DB_CANCEL_DRAIN_US    (1000 * 1000LL)
+int64_t
+db_deadline_us(const struct db *);
+
+/*
+ * Runs plan (blocking) and returns the result in *res (PQclear it), once
+ * its transaction has ended (committed).  Past db_deadline_us() it is
+ * cancelled: TERR_DB when nothing was done, TERR_UNKNOWN for a write
+ * that committed locally without the confirmation it waited for.
+ */
 enum terr db_exec(struct db *, const struct plan *, PGresult **res);
 
 /*

@@ -237,8 +237,12 @@ ev_loop_run(struct ev_server *srv)
 				break;
 			}
 		}
+		/* With statements in flight, wake often enough to hold their
+		 * deadline (ev_pipeline_expire) to a quarter second. */
 		n = epoll_wait(srv->ep, events, EV_MAX_EVENTS,
-		    srv->stopping ? 100 : 1000);
+		    srv->stopping ?
+			100 :
+			(ev_pipeline_pending(&srv->pl) > 0 ? 250 : 1000));
 		if (n == -1 && errno != EINTR) {
 			log_error("epoll_wait: %s", strerror(errno));
 			break;
@@ -250,6 +254,7 @@ ev_loop_run(struct ev_server *srv)
 			 * its struct lives until free_dead() below. */
 			handle_event(srv, &events[i]);
 		}
+		ev_pipeline_expire(&srv->pl, util_mono_us());
 		/* Answers, then one sync per connection for what they and
 		 * this turn's events submitted.  A turn's end can complete
 		 * jobs (no database): their answers go out now too. */

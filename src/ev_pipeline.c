@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "counters.h"
+#include "db_cancel.h"
 #include "ev_pipeline.h"
 #include "log.h"
 #include "util.h"
@@ -60,6 +61,12 @@ pq_send(struct ev_pgconn *pg, const struct ev_job *j)
 {
 	return PQsendQueryPrepared(pg->db.conn, db_stmt_name(j->stmt),
 	    j->nparams, j->values, NULL, NULL, 0);
+}
+
+static int
+pq_cancel(struct ev_pgconn *pg)
+{
+	return db_cancel_async(pg->db.conn);
 }
 
 static int
@@ -117,6 +124,7 @@ const struct ev_pq_ops ev_pq_libpq = {
 	.close = pq_close,
 	.connected = pq_connected,
 	.send = pq_send,
+	.cancel = pq_cancel,
 	.sync = pq_sync,
 	.flush = pq_flush,
 	.consume = pq_consume,
@@ -229,19 +237,16 @@ fifo_next(const struct ev_pgconn *pg, bool *any)
 /* --- connections ---------------------------------------------------------- */
 
 /*
- * Every job pg owes an answer for fails (nothing after its last sync
- * that came back was committed, those with results too), and the
- * connection is dropped; it is opened again when next needed.  Jobs
- * waiting for a connection stay waiting: the turn's end hands them to
- * another connection, or fails them when none can be had.
+ * Every job pg owes an answer for fails, with err, or write_err for a
+ * write, and the connection is dropped; it is opened again when next
+ * needed.  Jobs waiting for a connection stay waiting: the turn's end
+ * hands them to another connection, or fails them when none can be had.
  */
 static void
-pg_broken(struct ev_pgconn *pg)
+pg_fail(struct ev_pgconn *pg, enum terr err, enum terr write_err)
 {
 	struct ev_pipeline *pl = pg->pl;
 
-	log_warn("database connection lost; %zu entries in its pipeline fail",
-	    pg->q_len);
 	pl->ops->close(pg); /* closing the fd drops it from epoll */
 	pg->fd = -1;
 	pg->want_write = pg->unsynced = pg->seg_failed = false;
@@ -254,8 +259,18 @@ pg_broken(struct ev_pgconn *pg)
 		if (j == pl->ping)
 			pl->ping = NULL;
 		drop_result(pl, j);
-		complete(pl, j, TERR_DB);
+		complete(pl, j, j->write ? write_err : err);
 	}
+}
+
+/* Nothing after pg's last sync that came back was committed, those jobs
+ * with results too: every one it owes fails (503). */
+static void
+pg_broken(struct ev_pgconn *pg)
+{
+	log_warn("database connection lost; %zu entries in its pipeline fail",
+	    pg->q_len);
+	pg_fail(pg, TERR_DB, TERR_DB);
 }
 
 /* pg connected in pipeline mode and watched by the loop; or false. */
@@ -643,6 +658,51 @@ ev_pipeline_turn_end(struct ev_pipeline *pl)
 			pg->want_write = rc == 1;
 			if (pl->ops->watch != NULL)
 				(void)pl->ops->watch(pg, false, pg->want_write);
+		}
+	}
+}
+
+/*
+ * A segment PostgreSQL has not answered within the deadline is most
+ * likely a commit waiting for a synchronous standby that is gone, which
+ * nothing on the server bounds.  Its statement is cancelled and the
+ * connection dropped, as for an error; its jobs complete at once: the
+ * writes with TERR_UNKNOWN (they may have committed locally, and
+ * PostgreSQL goes on with what it had read), the reads with TERR_DB.
+ * Jobs that waited for a connection as long were never sent: TERR_DB.
+ */
+void
+ev_pipeline_expire(struct ev_pipeline *pl, int64_t now)
+{
+	if (pl->deadline_us <= 0)
+		return;
+	for (size_t i = 0; i < pl->npg; i++) {
+		struct ev_pgconn    *pg = &pl->pg[i];
+		const struct ev_job *oldest = NULL;
+
+		for (size_t k = 0; k < pg->q_len && oldest == NULL; k++)
+			oldest = pg->q[(pg->q_head + k) % pg->q_cap];
+		if (oldest == NULL || !pl->ops->connected(pg) ||
+		    now - oldest->submit_us <= pl->deadline_us)
+			continue;
+		log_warn("database connection: no answer after %lld ms; "
+			 "cancelling, %zu entries in its pipeline get 503 "
+			 "(outcome unknown for writes)",
+		    (long long)((now - oldest->submit_us) / 1000), pg->q_len);
+		if (pl->ops->cancel != NULL)
+			(void)pl->ops->cancel(pg);
+		pg_fail(pg, TERR_DB, TERR_UNKNOWN);
+	}
+	for (int k = 0; k < 2; k++) {
+		struct ev_jobq *q = &pl->wait[k];
+		struct ev_job  *j;
+
+		/* Oldest first: the expired ones are at the head. */
+		while ((j = q->head) != NULL &&
+		    now - j->submit_us > pl->deadline_us) {
+			(void)jobq_pop(q);
+			pl->nwaiting--;
+			complete(pl, j, TERR_DB);
 		}
 	}
 }

@@ -23,6 +23,10 @@
  *     goes again alone once too;
  *   - a broken connection: every job it owed fails (503), the
  *     connection is dropped and opened again when next needed;
+ *   - a deadline: a segment not answered within deadline_us of its
+ *     oldest job's submission (a commit waiting for a synchronous
+ *     standby that is gone waits forever otherwise) is cancelled, its
+ *     connection dropped, its writes answered "outcome unknown";
  *   - health pings of one loop turn share one statement: the later ones
  *     follow the first and get its answer.
  *
@@ -112,7 +116,8 @@ struct ev_pgconn {
 /*
  * What the pipeline needs of libpq, per connection.  Return values as
  * libpq's: open returns the socket or -1; send/sync 1 or 0; flush 0, 1
- * (more to write) or -1; consume 1, or 0 when the connection is broken;
+ * (more to write) or -1; cancel asks the server to stop what pg runs,
+ * without waiting; consume 1, or 0 when the connection is broken;
  * error maps a failed result (and may drop the connection: connected
  * says).  watch registers the socket with the loop (add) or changes
  * whether it waits to write.
@@ -122,6 +127,7 @@ struct ev_pq_ops {
 	void (*close)(struct ev_pgconn *);
 	bool (*connected)(const struct ev_pgconn *);
 	int (*send)(struct ev_pgconn *, const struct ev_job *);
+	int (*cancel)(struct ev_pgconn *); /* 0, or -1: not sent */
 	int (*sync)(struct ev_pgconn *);
 	int (*flush)(struct ev_pgconn *);
 	int (*consume)(struct ev_pgconn *);
@@ -152,6 +158,7 @@ struct ev_pipeline {
 	struct ev_jobq		wait[2];  /* [0] writes, [1] reads */
 	struct ev_jobq		done;	  /* completed, callbacks to run */
 	struct ev_job	       *ping;	  /* the ping sent in this turn */
+	int64_t deadline_us;		  /* see ev_pipeline_expire; 0: none */
 };
 
 /*
@@ -185,6 +192,15 @@ ev_pipeline_event(struct ev_pgconn *, bool readable, bool writable);
  */
 void
 ev_pipeline_turn_end(struct ev_pipeline *);
+
+/*
+ * At now (monotonic): a connection whose oldest job was submitted more
+ * than deadline_us ago has its statement cancelled and is dropped; its
+ * jobs complete, writes with TERR_UNKNOWN, reads with TERR_DB; jobs that
+ * waited for a connection as long complete with TERR_DB.
+ */
+void
+ev_pipeline_expire(struct ev_pipeline *, int64_t now);
 
 /* Runs the completion callbacks queued so far; returns how many. */
 size_t

@@ -102,9 +102,11 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 	ev_pipeline_init(&srv.pl, &pq_ops, (size_t)c->ev_db_connections);
 	for (size_t i = 0; i < srv.pl.npg; i++) {
 		db_init(&srv.pl.pg[i].db, c->database_url,
-		    c->db_connect_timeout, c->request_timeout);
+		    c->db_connect_timeout, c->db_commit_timeout);
 		srv.pl.pg[i].db.generic_plans = true;
 	}
+	/* The commit wait's bound, as the blocking workers' (db.h). */
+	srv.pl.deadline_us = db_deadline_us(&srv.pl.pg[0].db);
 	ev_pipeline_connect(&srv.pl);
 	atomic_store(&slot->state, SB_IDLE);
 

@@ -32,6 +32,11 @@ static const struct {
 	[TERR_PRECONDITION] = { 428, "If-Match is required" },
 	[TERR_UNPROCESSABLE] = { 422,
 	    "this Idempotency-Key was used with a different request body" },
+	[TERR_UNKNOWN] = { 503,
+	    "the database did not confirm this write in time: its outcome is "
+	    "unknown (it may have been applied and become visible later); "
+	    "retry with the same Idempotency-Key, or If-Match, to apply it "
+	    "at most once" },
 };
 
 int

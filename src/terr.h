@@ -21,6 +21,7 @@ enum terr {
 	TERR_INTERNAL,		/* 500: a bug; logged with details */
 	TERR_PRECONDITION,	/* 428: If-Match required and missing */
 	TERR_UNPROCESSABLE, /* 422: an Idempotency-Key reused with another body */
+	TERR_UNKNOWN, /* 503: a write's commit was not confirmed in time */
 	TERR__MAX
 };
 

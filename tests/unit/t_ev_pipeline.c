@@ -46,7 +46,7 @@ struct sim {
 	bool		     aborted; /* the segment has failed */
 	struct ev	     evs[256];
 	size_t		     nev, delivered, read;
-	int		     sent, syncs, opens;
+	int		     sent, syncs, opens, cancels;
 	const struct ev_job *once_done[16];
 	size_t		     nonce;
 };
@@ -128,6 +128,13 @@ f_send(struct ev_pgconn *pg, const struct ev_job *j)
 	push(s, R_RES, PGRES_TUPLES_OK, NULL);
 	push(s, R_NULL, 0, NULL);
 	return 1;
+}
+
+static int
+f_cancel(struct ev_pgconn *pg)
+{
+	S(pg)->cancels++;
+	return 0;
 }
 
 static int
@@ -219,6 +226,7 @@ static const struct ev_pq_ops sim_ops = {
 	.close = f_close,
 	.connected = f_connected,
 	.send = f_send,
+	.cancel = f_cancel,
 	.sync = f_sync,
 	.flush = f_flush,
 	.consume = f_consume,
@@ -535,6 +543,80 @@ test_writes_on_first_reads_elsewhere(void **state)
 	ev_pipeline_free(&pl);
 }
 
+/*
+ * A segment whose sync never comes back (a commit waiting for a
+ * synchronous standby that is gone): past the deadline its statement is
+ * cancelled, the connection dropped, the write answered "outcome
+ * unknown", the read a plain 503; what waited behind it runs on a new
+ * connection, and a job that waited for a connection past the deadline
+ * fails without being sent.
+ */
+static void
+test_deadline_cancels_stuck_segment(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   w, r, late, x, y;
+	const int64_t	   d = 2000000, t0 = 1000000;
+
+	(void)state;
+	setup_pl(&pl, 1);
+	pl.deadline_us = d;
+	tjob_init(&w, "ok", true);
+	tjob_init(&r, "ok", false);
+	tjob_init(&late, "ok", true);
+	ev_pipeline_submit(&pl, &w.job);
+	ev_pipeline_submit(&pl, &r.job);
+	end_turn(&pl);
+	ev_pipeline_submit(&pl, &late.job); /* waits: a segment is out */
+	w.job.submit_us = r.job.submit_us = t0;
+	late.job.submit_us = t0 + d;
+	/* Both results are in, the sync (the commit) never comes. */
+	sims[0].delivered = 4;
+	ev_pipeline_event(&pl.pg[0], true, false);
+	ev_pipeline_expire(&pl, t0 + d); /* not past it yet */
+	assert_int_equal(ev_pipeline_run_completions(&pl), 0);
+	assert_int_equal(sims[0].cancels, 0);
+	ev_pipeline_expire(&pl, t0 + d + 1);
+	assert_int_equal(sims[0].cancels, 1);
+	assert_false(sims[0].up);
+	assert_int_equal(ev_pipeline_run_completions(&pl), 2);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.err, TERR_UNKNOWN);
+	assert_false(w.had_res);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.err, TERR_DB);
+	assert_int_equal(late.calls, 0);
+	assert_int_equal(live_results, 0);
+	/* The one waiting behind it goes on a new connection and runs. */
+	end_turn(&pl);
+	assert_int_equal(sims[0].opens, 2);
+	turn(&pl, 0);
+	assert_int_equal(late.calls, 1);
+	assert_int_equal(late.err, TERR_OK);
+
+	/* A job waiting for a connection past the deadline is not sent. */
+	tjob_init(&x, "ok", true);
+	tjob_init(&y, "ok", true);
+	ev_pipeline_submit(&pl, &x.job);
+	end_turn(&pl);
+	ev_pipeline_submit(&pl, &y.job);
+	x.job.submit_us = t0 + 3 * d;
+	y.job.submit_us = t0;
+	ev_pipeline_expire(&pl, t0 + 3 * d);
+	assert_int_equal(sims[0].cancels, 1);
+	assert_true(sims[0].up);
+	assert_int_equal(ev_pipeline_run_completions(&pl), 1);
+	assert_int_equal(y.calls, 1);
+	assert_int_equal(y.err, TERR_DB);
+	turn(&pl, 0);
+	assert_int_equal(x.calls, 1);
+	assert_int_equal(x.err, TERR_OK);
+	assert_int_equal(sims[0].sent, 4); /* w, r, late, x: never y */
+	assert_int_equal(ev_pipeline_pending(&pl), 0);
+	assert_int_equal(live_results, 0);
+	ev_pipeline_free(&pl);
+}
+
 int
 main(void)
 {
@@ -546,6 +628,7 @@ main(void)
 		cmocka_unit_test(test_client_closed_in_flight),
 		cmocka_unit_test(test_pings_share_one_statement),
 		cmocka_unit_test(test_writes_on_first_reads_elsewhere),
+		cmocka_unit_test(test_deadline_cancels_stuck_segment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
