@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "cursor.h"
+#include "util.h"
 
 #define CURSOR_VERSION 1
 #define CURSOR_HEAD    (3 + CURSOR_SCOPE_LEN + 16 + 1)
@@ -39,18 +40,6 @@ cursor_mac_key(const unsigned char *secret, size_t secret_len,
 	sodium_memzero(master, sizeof(master));
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "8-4-4-4-12" hex digits -> 16 bytes. */
 static bool
 uuid_to_bin(const char *s, unsigned char out[16])
@@ -65,8 +54,8 @@ uuid_to_bin(const char *s, unsigned char out[16])
 				return false;
 			continue;
 		}
-		if (o == 16 || (hi = hexval(s[i])) < 0 || s[i + 1] == '\0' ||
-		    (lo = hexval(s[i + 1])) < 0)
+		if (o == 16 || (hi = util_hexval(s[i])) < 0 ||
+		    s[i + 1] == '\0' || (lo = util_hexval(s[i + 1])) < 0)
 			return false;
 		out[o++] = (unsigned char)(hi * 16 + lo);
 		i++;

@@ -14,20 +14,7 @@
 
 #include "api_limits.h"
 #include "query.h"
-
-/* Value of one hexadecimal digit, or -1. */
-static int
-hexval(char c)
-{
-
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "util.h"
 
 /*
  * Decodes src[0..len) into q->buf at *pos and NUL-terminates it.
@@ -52,8 +39,8 @@ decode(struct query *q, size_t *pos, const char *src, size_t len)
 		else if (src[i] == '%') {
 			if (len - i < 3)
 				return NULL;
-			hi = hexval(src[i + 1]);
-			lo = hexval(src[i + 2]);
+			hi = util_hexval(src[i + 1]);
+			lo = util_hexval(src[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return NULL;
 			q->buf[o++] = (char)(unsigned char)(hi * 16 + lo);

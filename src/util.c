@@ -481,3 +481,15 @@ util_mono_us(void)
 
 	return clock_us(CLOCK_MONOTONIC);
 }
+
+int
+util_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -28,6 +28,10 @@ const char *util_trim(const char *s, size_t len, size_t *outlen);
 /* True when s is exactly a canonical lower-case UUID (8-4-4-4-12 hex). */
 bool	util_uuid_valid(const char *s);
 
+/* Value of one hexadecimal digit, or -1. */
+int
+util_hexval(char c);
+
 /*
  * Parses the whole of s as a base-10 integer in [min, max]: no sign
  * other than a leading '-', no white space, no empty string, no
