@@ -72,10 +72,116 @@ export function etagOf(obj) {
   return obj && typeof obj === 'object' ? etags.get(obj) : undefined;
 }
 
+// The `cursor` of a list answer's rel="next" link: the next page is that
+// list again with this cursor.  Undefined on the last page.
+const nextCursors = new WeakMap();
+
+export function nextCursorOf(obj) {
+  return obj && typeof obj === 'object' ? nextCursors.get(obj) : undefined;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/;
+
+// The URI references of a Link header (RFC 8288 section 3) whose rel
+// names `rel`: link-values separated by commas, each "<URI>" then
+// ";"-parameters whose values are tokens or quoted strings (where commas
+// and semicolons are text); rel is a space-separated list of relation
+// types, compared without case, and only its first occurrence counts.
+// A malformed header yields what was read before the fault.
+export function linksOf(header, rel) {
+  const s = header || '';
+  const found = [];
+  let i = 0;
+  const skip = (re) => {
+    while (i < s.length && re.test(s[i])) {
+      i++;
+    }
+  };
+  for (;;) {
+    skip(/[ \t,]/);
+    if (i >= s.length || s[i] !== '<') {
+      return found;
+    }
+    const end = s.indexOf('>', i);
+    if (end < 0) {
+      return found;
+    }
+    const uri = s.slice(i + 1, end);
+    i = end + 1;
+    let rels = null;
+    for (;;) {
+      skip(/[ \t]/);
+      if (s[i] !== ';') {
+        break;
+      }
+      i++;
+      skip(/[ \t]/);
+      const name = TOKEN.exec(s.slice(i));
+      if (!name) {
+        return found;
+      }
+      i += name[0].length;
+      skip(/[ \t]/);
+      let value = '';
+      if (s[i] === '=') {
+        i++;
+        skip(/[ \t]/);
+        if (s[i] === '"') {
+          for (i++; i < s.length && s[i] !== '"'; i++) {
+            if (s[i] === '\\') {
+              i++;
+            }
+            value += s[i] ?? '';
+          }
+          if (i >= s.length) {
+            return found;
+          }
+          i++;
+        } else {
+          const tok = TOKEN.exec(s.slice(i));
+          value = tok ? tok[0] : '';
+          i += value.length;
+        }
+      }
+      if (name[0].toLowerCase() === 'rel' && rels === null) {
+        rels = value.toLowerCase().split(/[ \t]+/);
+      }
+    }
+    if (rels && rels.includes(rel)) {
+      found.push(uri);
+    }
+    skip(/[ \t]/);
+    if (i < s.length && s[i] !== ',') {
+      return found;
+    }
+  }
+}
+
+// The cursor of the rel="next" link of the answer to `url`, if that link
+// goes to the same list on the same origin (a link elsewhere is ignored:
+// the page never sends its token or requests to another place).
+function nextCursor(header, url) {
+  for (const ref of linksOf(header, 'next')) {
+    let target;
+    try {
+      target = new URL(ref, url); // relative to the request (RFC 8288 3.2)
+    } catch {
+      continue;
+    }
+    const here = new URL(url);
+    const cursor = target.searchParams.get('cursor');
+    if (target.origin === here.origin && target.pathname === here.pathname && cursor) {
+      return cursor;
+    }
+  }
+  return undefined;
+}
+
 export function createClient({ getToken, onUnauthorized }) {
   // request(method, path, {body, auth, signal, ifMatch}) -> parsed JSON
-  // (null for 204); etagOf(result) is the answer's ETag.  A 412's ApiError
-  // carries the current ETag in err.etag.
+  // (null for 204); etagOf(result) is the answer's ETag, nextCursorOf(result)
+  // its next page's cursor.  A 412's ApiError carries the current ETag in
+  // err.etag.
   return async function request(method, path, { body, auth = true, signal, ifMatch } = {}) {
     const headers = { Accept: 'application/json' };
     const token = auth ? getToken() : null;
@@ -159,6 +265,10 @@ export function createClient({ getToken, onUnauthorized }) {
     const tag = res.headers.get('ETag');
     if (tag && !tag.startsWith('W/') && data && typeof data === 'object') {
       etags.set(data, tag);
+    }
+    const cursor = nextCursor(res.headers.get('Link'), res.url);
+    if (cursor && data && typeof data === 'object') {
+      nextCursors.set(data, cursor);
     }
     return data;
   };
