@@ -2,13 +2,20 @@
 //
 // The token lives in sessionStorage (never a cookie): a reload keeps the
 // person logged in, closing the tab logs them out.  Filters and the page
-// number live in the URL (?status=&priority=&sort=&q=&page=), so a reload shows the
-// same list.  Styles are classes only (the page's CSP allows no inline style).
+// live in the URL (?status=&priority=&sort=&q=&cursor=&page=), so a reload
+// shows the same list.  Styles are classes only (the page's CSP allows no
+// inline style).
+//
+// Pages follow the API's cursors (keyset paging), not offsets, so tasks
+// added or deleted elsewhere between two pages never show a row twice or
+// hide one: Next takes the cursor of the list's rel="next" link, Previous
+// goes back through the cursors of the pages visited (page 1 has none).
 
-import { ApiError, createClient, etagOf, FIELD_LABELS } from './api.js';
+import { ApiError, createClient, etagOf, FIELD_LABELS, nextCursorOf } from './api.js';
 
 const SESSION_KEY = 'taskapi.session';
 const PAGE_SIZE = 10;
+const CURSOR_RE = /^[A-Za-z0-9_-]{1,256}$/; // the API's cursors are base64url
 const STATUSES = ['todo', 'in_progress', 'done', 'cancelled'];
 // The orders the page offers (the API has more: doc/API.md, Lists).
 const SORTS = ['created_at', '-updated_at', 'due_at', '-priority'];
@@ -51,8 +58,13 @@ const el = {
 
 let session = loadSession(); // { token, expiresAt, user }
 const state = { status: '', priority: '', sort: '', q: '', page: 0 };
+// cursors[i]: the cursor of page i+1 ('' for page 1; a hole when not known,
+// after a reload of a later page), so cursors[state.page] is this page's.
+let cursors = [''];
 const tasks = new Map(); // id -> task object as the API last returned it
-let hasNext = false;
+let nextCursor = null; // the rel="next" cursor of the page shown, or null
+let pageNotice = ''; // why the page shown is not the one asked for
+const NOT_THAT_PAGE = 'The page in the address could not be shown, so this is page 1.';
 let listLoading = false;
 let listSeq = 0;
 let listAbort = null;
@@ -251,7 +263,8 @@ function resetBoard() {
   listSeq++;
   listLoading = false;
   tasks.clear();
-  hasNext = false;
+  nextCursor = null;
+  pageNotice = '';
   el.pager.classList.add('pending');
   el.list.replaceChildren();
   el.list.setAttribute('aria-busy', 'false');
@@ -268,6 +281,7 @@ function resetBoard() {
 function enterBoard(user) {
   el.who.textContent = user ? `${user.name} (${user.email})` : '';
   readUrl();
+  writeUrl(); // without what readUrl did not take (a bad cursor, a page without one)
   el.filterStatus.value = state.status;
   el.filterPriority.value = state.priority;
   el.filterSort.value = state.sort;
@@ -298,7 +312,31 @@ function readUrl() {
   state.sort = SORTS.includes(p.get('sort')) ? p.get('sort') : '';
   state.q = (p.get('q') || '').trim().slice(0, 100);
   const page = Number.parseInt(p.get('page') || '1', 10);
-  state.page = Number.isInteger(page) && page >= 1 && page <= 100000 ? page - 1 : 0;
+  const cursor = p.get('cursor');
+  firstPage();
+  if (cursor === null) {
+    return;
+  }
+  if (!CURSOR_RE.test(cursor) || !Number.isInteger(page) || page < 2 || page > 100000) {
+    pageNotice = NOT_THAT_PAGE;
+    return;
+  }
+  // The cursors of the pages before are known only if this tab saved them.
+  const saved = history.state && Array.isArray(history.state.cursors) ? history.state.cursors : [];
+  saved.forEach((c, i) => {
+    if (i > 0 && i < page - 1 && typeof c === 'string' && CURSOR_RE.test(c)) {
+      cursors[i] = c;
+    }
+  });
+  state.page = page - 1;
+  cursors[state.page] = cursor;
+}
+
+// Back to page 1 (a filter, the sort or the search changed, or a task was
+// added: it is on page 1 in the default order).
+function firstPage() {
+  state.page = 0;
+  cursors = [''];
 }
 
 function writeUrl() {
@@ -316,10 +354,13 @@ function writeUrl() {
     p.set('q', state.q);
   }
   if (state.page > 0) {
+    p.set('cursor', cursors[state.page]);
     p.set('page', String(state.page + 1));
   }
   const qs = p.toString();
-  history.replaceState(null, '', qs ? `?${qs}` : location.pathname);
+  // The cursors of the pages before go in the history entry, not the URL:
+  // a reload keeps Previous working, a copied link stays short.
+  history.replaceState({ cursors: cursors.slice(0, state.page + 1) }, '', qs ? `?${qs}` : location.pathname);
 }
 
 // ------------------------------------------------------------- the list
@@ -336,7 +377,7 @@ function describeFilter() {
 
 function updatePager() {
   const prevOk = state.page > 0;
-  const nextOk = hasNext;
+  const nextOk = nextCursor !== null;
   el.prev.disabled = !prevOk && document.activeElement !== el.prev;
   el.next.disabled = !nextOk && document.activeElement !== el.next;
   el.prev.setAttribute('aria-disabled', String(!prevOk || listLoading));
@@ -370,9 +411,10 @@ async function loadList() {
   if (state.q) {
     q.set('q', state.q);
   }
-  // One more than a page: if it comes back, there is a next page.
-  q.set('limit', String(PAGE_SIZE + 1));
-  q.set('offset', String(state.page * PAGE_SIZE));
+  q.set('limit', String(PAGE_SIZE));
+  if (state.page > 0) {
+    q.set('cursor', cursors[state.page]);
+  }
 
   try {
     const rows = await api('GET', `/tasks?${q}`, { signal: listAbort.signal });
@@ -380,23 +422,39 @@ async function loadList() {
       return;
     }
     if (rows.length === 0 && state.page > 0) {
-      // The page emptied (deleted elsewhere, or a stale URL): go back one.
-      state.page = Math.max(0, state.page - 1);
+      // The page emptied (deleted elsewhere): go back one, or to page 1
+      // when the cursor before is not known.
+      state.page--;
+      if (typeof cursors[state.page] !== 'string') {
+        firstPage();
+      }
+      cursors.length = state.page + 1;
       writeUrl();
       listLoading = false;
       return loadList();
     }
-    hasNext = rows.length > PAGE_SIZE;
-    renderList(rows.slice(0, PAGE_SIZE));
+    nextCursor = nextCursorOf(rows) || null;
+    renderList(rows);
     el.pager.classList.remove('pending');
     const first = state.page * PAGE_SIZE + 1;
-    const shown = Math.min(rows.length, PAGE_SIZE);
-    el.listStatus.textContent = shown === 0
+    const last = first + rows.length - 1;
+    el.listStatus.textContent = (rows.length === 0
       ? `No tasks (${describeFilter()}).`
-      : `Showing ${first}–${first + shown - 1}${hasNext ? '' : ` of ${first + shown - 1}`} (${describeFilter()}).`;
+      : `Showing ${first}–${last}${nextCursor ? '' : ` of ${last}`} (${describeFilter()}).`) +
+      (pageNotice ? ` ${pageNotice}` : '');
+    pageNotice = '';
   } catch (e) {
     if (e.aborted || e.handled || seq !== listSeq) {
       return;
+    }
+    if (e.status === 400 && state.page > 0) {
+      // A cursor the API refuses (changed by hand, or from before the
+      // server's secret was rotated): page 1 rather than no list.
+      firstPage();
+      pageNotice = NOT_THAT_PAGE;
+      writeUrl();
+      listLoading = false;
+      return loadList();
     }
     el.listStatus.textContent = 'The tasks could not be loaded.';
     show(el.listError, e.message);
@@ -828,7 +886,7 @@ async function onCreate(ev) {
   announce(matchesFilter(t)
     ? `Added “${t.title}”.`
     : `Added “${t.title}”. The current filters hide it.`);
-  state.page = 0;
+  firstPage();
   writeUrl();
   await loadList();
   const row = el.list.querySelector(`li[data-id="${CSS.escape(t.id)}"]`);
@@ -844,7 +902,7 @@ function onFilterChange() {
   state.priority = el.filterPriority.value;
   state.sort = el.filterSort.value;
   state.q = el.filterQ.value.trim().slice(0, 100);
-  state.page = 0;
+  firstPage();
   writeUrl();
   loadList();
 }
@@ -853,10 +911,17 @@ function onPage(delta) {
   if (listLoading) {
     return;
   }
-  if ((delta < 0 && state.page === 0) || (delta > 0 && !hasNext)) {
+  if ((delta < 0 && state.page === 0) || (delta > 0 && nextCursor === null)) {
     return;
   }
+  if (delta > 0) {
+    cursors[state.page + 1] = nextCursor;
+  }
   state.page += delta;
+  if (typeof cursors[state.page] !== 'string') {
+    firstPage(); // reloaded on a later page: the cursors before are unknown
+  }
+  cursors.length = state.page + 1;
   writeUrl();
   loadList();
 }
