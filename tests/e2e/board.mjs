@@ -106,7 +106,28 @@ async function apiAs(token, method, path, body) {
   } catch {
     json = null;
   }
-  return { status: res.status, json };
+  return { status: res.status, json, link: res.headers.get('link') };
+}
+
+// The task list as the API pages it now: the ids of each page of
+// PAGE_SIZE, following each answer's rel="next" link, and the cursors
+// (the cursor of page i+1 at index i; none for page 1).
+async function apiPages(token) {
+  const pages = [];
+  const cursors = [null];
+  let path = `/tasks?limit=${PAGE_SIZE}`;
+  for (let i = 0; i < 100 && path; i++) {
+    const r = await apiAs(token, 'GET', path);
+    pages.push(r.json.map((t) => t.id));
+    const m = /^<([^>]*)>; rel="next"$/.exec(r.link || '');
+    path = null;
+    if (m) {
+      const next = new URL(m[1], BASE);
+      cursors.push(next.searchParams.get('cursor'));
+      path = `${next.pathname.replace(/^\/api\/v1/, '')}${next.search}`;
+    }
+  }
+  return { pages, cursors };
 }
 
 const tokenOf = (page) => page.evaluate(() => {
@@ -580,28 +601,137 @@ async function run(browser, problems) {
     return eq({ rows: (await rows(pageB)).length, leaked, list, probe }, { rows: 0, leaked: [], list: [], probe: 404 });
   });
 
-  // --- paging ---------------------------------------------------------------------------
-  for (let i = 1; i <= 11; i++) {
+  // --- paging by cursor -----------------------------------------------------------------
+  // Enough tasks for three pages, the last one short.
+  const have = (await apiAs(tokenA, 'GET', '/tasks?limit=100')).json.length;
+  for (let i = 1; i <= 2 * PAGE_SIZE + 4 - have; i++) {
     await apiAs(tokenA, 'POST', '/tasks', { title: `Page filler ${i} ${RUN}`, priority: 'low' });
   }
   // A long title without spaces: must wrap, not widen the page.
   await apiAs(tokenA, 'POST', '/tasks', { title: 'W'.repeat(200), description: 'y'.repeat(300) });
-  const total = (await apiAs(tokenA, 'GET', '/tasks?limit=100')).json.length;
-  await check(`paging: page 1 shows ${PAGE_SIZE} of ${total} tasks, Next goes to page 2 with the rest`, async () => {
+  const before = await apiPages(tokenA);
+  const pagerState = () => page.evaluate(() => ({
+    prev: document.getElementById('prev-page').getAttribute('aria-disabled'),
+    next: document.getElementById('next-page').getAttribute('aria-disabled'),
+    label: document.getElementById('page-no').textContent,
+  }));
+  const pageIds = async () => (await rows(page)).map((r) => r.id);
+  const search = () => Object.fromEntries(new URL(page.url()).searchParams);
+  const listRequests = [];
+  const onList = (r) => {
+    if (isListResponse(r)) {
+      listRequests.push({ status: r.status(), query: Object.fromEntries(new URL(r.url()).searchParams) });
+    }
+  };
+  page.on('response', onList);
+  await check(`paging: ${before.pages.map((p) => p.length).join('+')} tasks in three pages as the API pages them`, async () =>
+    eq(before.pages.map((p) => p.length), [PAGE_SIZE, PAGE_SIZE, 5]));
+  await check('paging: page 1 is the API\'s first page, asked for without offset or cursor, Next is on', async () => {
     await afterListLoad(page, () => page.reload());
-    const p1 = (await rows(page)).length;
-    const nextOn = await page.evaluate(() => document.getElementById('next-page').getAttribute('aria-disabled'));
-    await afterListLoad(page, () => page.click('#next-page'));
-    const p2 = await rows(page);
-    const state = await page.evaluate(() => ({
-      prev: document.getElementById('prev-page').getAttribute('aria-disabled'),
-      next: document.getElementById('next-page').getAttribute('aria-disabled'),
-      label: document.getElementById('page-no').textContent,
-    }));
-    const apiPage2 = (await apiAs(tokenA, 'GET', `/tasks?limit=${PAGE_SIZE}&offset=${PAGE_SIZE}`)).json.map((t) => t.id);
-    return eq({ p1, nextOn, p2: p2.map((r) => r.id), state, url: new URL(page.url()).search },
-      { p1: PAGE_SIZE, nextOn: 'false', p2: apiPage2, state: { prev: 'false', next: 'true', label: 'Page 2' }, url: '?page=2' });
+    return eq({ ids: await pageIds(), pager: await pagerState(), query: listRequests.at(-1).query, url: search() },
+      { ids: before.pages[0], pager: { prev: 'true', next: 'false', label: 'Page 1' }, query: { limit: String(PAGE_SIZE) }, url: {} });
   });
+  const intruder = (await apiAs(tokenA, 'POST', '/tasks', { title: `Added elsewhere ${RUN}` })).json;
+  await check('paging: a task added elsewhere after page 1 was shown; Next shows exactly the rows page 2 had before', async () => {
+    await afterListLoad(page, () => page.click('#next-page'));
+    const got = await pageIds();
+    return eq({ ids: got, again: got.filter((id) => before.pages[0].includes(id)), pager: await pagerState(),
+      query: listRequests.at(-1).query, url: search() },
+    { ids: before.pages[1], again: [], pager: { prev: 'false', next: 'false', label: 'Page 2' },
+      query: { limit: String(PAGE_SIZE), cursor: before.cursors[1] }, url: { cursor: before.cursors[1], page: '2' } });
+  });
+  await check('paging: Next again shows the last page; Next is off, the count is shown', async () => {
+    await afterListLoad(page, () => page.click('#next-page'));
+    return eq({ ids: await pageIds(), pager: await pagerState(), url: search(),
+      status: (await text(page, '#list-status')).startsWith(`Showing ${2 * PAGE_SIZE + 1}–${2 * PAGE_SIZE + 5} of ${2 * PAGE_SIZE + 5} `) },
+    { ids: before.pages[2], pager: { prev: 'false', next: 'true', label: 'Page 3' },
+      url: { cursor: before.cursors[2], page: '3' }, status: true });
+  });
+  await check('paging: a reload on page 3 shows page 3 again', async () => {
+    await afterListLoad(page, () => page.reload());
+    return eq({ ids: await pageIds(), pager: await pagerState(), url: search() },
+      { ids: before.pages[2], pager: { prev: 'false', next: 'true', label: 'Page 3' }, url: { cursor: before.cursors[2], page: '3' } });
+  });
+  await check('paging: Previous (after the reload) goes back to page 2 by its cursor', async () => {
+    await afterListLoad(page, () => page.click('#prev-page'));
+    return eq({ ids: await pageIds(), pager: await pagerState(), query: listRequests.at(-1).query, url: search() },
+      { ids: before.pages[1], pager: { prev: 'false', next: 'false', label: 'Page 2' },
+        query: { limit: String(PAGE_SIZE), cursor: before.cursors[1] }, url: { cursor: before.cursors[1], page: '2' } });
+  });
+  await check('paging: Previous again: page 1, with the task added elsewhere on top', async () => {
+    await afterListLoad(page, () => page.click('#prev-page'));
+    const got = await pageIds();
+    return eq({ top: got[0], rest: got.slice(1), pager: await pagerState(), url: search() },
+      { top: intruder.id, rest: before.pages[0].slice(0, PAGE_SIZE - 1), pager: { prev: 'true', next: 'false', label: 'Page 1' }, url: {} });
+  });
+  await check('paging: a tampered cursor in the address: the API says 400, the page shows page 1 and says why', async () => {
+    const c = before.cursors[2];
+    const mid = c.length >> 1;
+    const bad = c.slice(0, mid) + (c[mid] === 'A' ? 'B' : 'A') + c.slice(mid + 1);
+    listRequests.length = 0;
+    await page.goto(`${BASE}/?cursor=${bad}&page=3`);
+    await page.waitForFunction(() => document.getElementById('page-no').textContent === 'Page 1' &&
+      document.getElementById('tasks').getAttribute('aria-busy') === 'false' &&
+      document.querySelectorAll('#tasks > li.task').length > 0);
+    return eq({ requests: listRequests.map((r) => [r.status, r.query.cursor || null]), ids: (await pageIds()).length,
+      pager: await pagerState(), url: search(), error: await visible(page, '#list-error'),
+      status: (await text(page, '#list-status')).endsWith('The page in the address could not be shown, so this is page 1.') },
+    { requests: [[400, bad], [200, null]], ids: PAGE_SIZE, pager: { prev: 'true', next: 'false', label: 'Page 1' },
+      url: {}, error: false, status: true });
+  });
+  await check('paging: a cursor that is not even base64url in the address: page 1 without asking for it', async () => {
+    listRequests.length = 0;
+    await afterListLoad(page, () => page.goto(`${BASE}/?page=2&cursor=${encodeURIComponent('<"x">, y')}`));
+    return eq({ cursors: listRequests.map((r) => r.query.cursor || null), pager: await pagerState(), url: search(),
+      status: (await text(page, '#list-status')).endsWith('so this is page 1.') },
+    { cursors: [null], pager: { prev: 'true', next: 'false', label: 'Page 1' }, url: {}, status: true });
+  });
+  // The Link header as RFC 8288 allows it (the page reads it: web/api.js).
+  const withLink = async (link, action) => {
+    await page.route(/\/api\/v1\/tasks\?/, async (route) => {
+      const res = await route.fetch();
+      await route.fulfill({ response: res, headers: { ...res.headers(), link } });
+    });
+    try {
+      await afterListLoad(page, action);
+    } finally {
+      await page.unroute(/\/api\/v1\/tasks\?/);
+    }
+  };
+  await check('paging: rel="next" among several rels, after another link with a comma and a quoted ";" and ","', async () => {
+    const cur = (await apiPages(tokenA)).cursors[1];
+    await withLink(`</api/v1/tasks?a=1,2>; rel=prev; title="x; rel=next, y", </api/v1/tasks?limit=${PAGE_SIZE}&cursor=${cur}>; REL="start Next"`,
+      () => page.reload());
+    const pager = await pagerState();
+    await afterListLoad(page, () => page.click('#next-page'));
+    return eq({ pager, query: listRequests.at(-1).query }, { pager: { prev: 'true', next: 'false', label: 'Page 1' },
+      query: { limit: String(PAGE_SIZE), cursor: cur } });
+  });
+  await check('paging: a rel="next" link to another origin is not followed (Next stays off)', async () => {
+    await afterListLoad(page, () => page.click('#prev-page'));
+    await withLink('<https://elsewhere.example/api/v1/tasks?cursor=AAAA>; rel="next"', () => page.reload());
+    return eq(await pagerState(), { prev: 'true', next: 'true', label: 'Page 1' });
+  });
+  await check('paging: when the last page empties (its tasks deleted elsewhere), the page goes back one', async () => {
+    await afterListLoad(page, () => page.reload());
+    await afterListLoad(page, () => page.click('#next-page'));
+    await afterListLoad(page, () => page.click('#next-page'));
+    const last = await pageIds();
+    for (const id of last.slice(1)) {
+      await apiAs(tokenA, 'DELETE', `/tasks/${id}`);
+    }
+    await page.locator('#tasks > li.task').first().locator('button.task-delete').click();
+    listRequests.length = 0;
+    await page.locator('#tasks button.confirm-yes').first().click();
+    await page.waitForFunction(() => document.getElementById('page-no').textContent === 'Page 2' &&
+      document.getElementById('tasks').getAttribute('aria-busy') === 'false');
+    const now = await apiPages(tokenA);
+    return eq({ deleted: last.length, requests: listRequests.map((r) => r.status), ids: await pageIds(), pager: await pagerState(),
+      url: search() },
+    { deleted: 6, requests: [200, 200], ids: now.pages[1], pager: { prev: 'false', next: 'true', label: 'Page 2' },
+      url: { cursor: now.cursors[1], page: '2' } });
+  });
+  page.off('response', onList);
   await check('paging: Previous goes back to page 1', async () => {
     await afterListLoad(page, () => page.click('#prev-page'));
     return eq([(await rows(page)).length, new URL(page.url()).search, await text(page, '#page-no')], [PAGE_SIZE, '', 'Page 1']);
