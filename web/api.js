@@ -87,7 +87,7 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/;
 // ";"-parameters whose values are tokens or quoted strings (where commas
 // and semicolons are text); rel is a space-separated list of relation
 // types, compared without case, and only its first occurrence counts.
-// A malformed header yields what was read before the fault.
+// A malformed header yields the links before the malformed one.
 export function linksOf(header, rel) {
   const s = header || '';
   const found = [];
@@ -147,12 +147,12 @@ export function linksOf(header, rel) {
         rels = value.toLowerCase().split(/[ \t]+/);
       }
     }
-    if (rels && rels.includes(rel)) {
-      found.push(uri);
-    }
     skip(/[ \t]/);
     if (i < s.length && s[i] !== ',') {
-      return found;
+      return found; // this link-value does not end where it should
+    }
+    if (rels && rels.includes(rel)) {
+      found.push(uri);
     }
   }
 }

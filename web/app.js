@@ -64,7 +64,7 @@ let cursors = [''];
 const tasks = new Map(); // id -> task object as the API last returned it
 let nextCursor = null; // the rel="next" cursor of the page shown, or null
 let pageNotice = ''; // why the page shown is not the one asked for
-const NOT_THAT_PAGE = 'The page in the address could not be shown, so this is page 1.';
+const NOT_THAT_PAGE = 'That page can no longer be shown, so this is page 1.';
 let listLoading = false;
 let listSeq = 0;
 let listAbort = null;

@@ -675,7 +675,7 @@ async function run(browser, problems) {
       document.querySelectorAll('#tasks > li.task').length > 0);
     return eq({ requests: listRequests.map((r) => [r.status, r.query.cursor || null]), ids: (await pageIds()).length,
       pager: await pagerState(), url: search(), error: await visible(page, '#list-error'),
-      status: (await text(page, '#list-status')).endsWith('The page in the address could not be shown, so this is page 1.') },
+      status: (await text(page, '#list-status')).endsWith('That page can no longer be shown, so this is page 1.') },
     { requests: [[400, bad], [200, null]], ids: PAGE_SIZE, pager: { prev: 'true', next: 'false', label: 'Page 1' },
       url: {}, error: false, status: true });
   });
@@ -706,6 +706,26 @@ async function run(browser, problems) {
     await afterListLoad(page, () => page.click('#next-page'));
     return eq({ pager, query: listRequests.at(-1).query }, { pager: { prev: 'true', next: 'false', label: 'Page 1' },
       query: { limit: String(PAGE_SIZE), cursor: cur } });
+  });
+  await check('the page\'s Link parser (web/api.js linksOf) on RFC 8288 forms, malformed ones included', async () => {
+    const cases = [
+      ['</a?cursor=1>; rel="next"', ['/a?cursor=1']],
+      ['</a,b>; rel=next', ['/a,b']],
+      ['<https://x/p>; rel="prev start", </n>; title="a, b; rel=next"; REL="Prev NEXT"', ['/n']],
+      ['</first>; rel="prev"; rel="next"', []], // only the first rel counts
+      ['</x>;rel=next,</y> ; rel = "next"', ['/x', '/y']],
+      ['</q>; title="a\\"b"; rel=next', ['/q']],
+      ['</nx>; rel=nextpage', []],
+      ['</y>; rel=next, </x>; rel=next junk', ['/y']], // stops at the malformed one
+      ['</x>; rel="next', []],
+      ['rel=next', []],
+      ['', []],
+    ];
+    const got = await page.evaluate(async (hs) => {
+      const { linksOf } = await import('/api.js');
+      return hs.map((h) => linksOf(h, 'next'));
+    }, cases.map((c) => c[0]));
+    return eq(got, cases.map((c) => c[1]));
   });
   await check('paging: a rel="next" link to another origin is not followed (Next stays off)', async () => {
     await afterListLoad(page, () => page.click('#prev-page'));
