@@ -52,11 +52,11 @@ printf 'SECRET=1\n' >"$tmp/web/.env"
 sh "$here/make-selfsigned.sh" "$tmp/tls" >/dev/null || bail "make-selfsigned.sh failed"
 
 sh "$here/render.sh" "$tmp/conf" VAR="$tmp" WEB_ROOT="$tmp/web" \
-    FCGI_SOCKET="$tmp/run/taskapi.sock" \
+    FCGI_SOCKET="$tmp/run/taskapi.sock" FCGI_EV_SOCKET="$tmp/run/taskapi.sock" \
     LISTEN="127.0.0.1:$http_port" TLS_LISTEN="127.0.0.1:$https_port" \
     TLS_CERT="$tmp/tls/cert.pem" TLS_KEY="$tmp/tls/key.pem" \
     CORS_ORIGIN="$ORIGIN" RATE_AUTH=1r/m RATE_AUTH_BURST=2 || bail "render.sh failed"
-sed -i 's/fastcgi_read_timeout .*;/fastcgi_read_timeout 2s;/' "$tmp/conf/taskapi-fastcgi.conf"
+sed -i 's/fastcgi_read_timeout .*;/fastcgi_read_timeout 2s;/' "$tmp/conf/taskapi-fastcgi-common.conf"
 
 if [ "$(id -u)" = 0 ]; then
 	set -- -g 'user root;'
@@ -191,7 +191,8 @@ req echo -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer a
     -H 'X-Request-Id: abc-123.X_y' -H "traceparent: $tp" -H 'Proxy: http://evil:1' \
     --data '{"title":"x"}' "$B/api/v1/tasks?status=todo&limit=5"
 t "REQUEST_URI is raw, with the query" [ "$(param echo REQUEST_URI)" = "/api/v1/tasks?status=todo&limit=5" ]
-t "QUERY_STRING, REQUEST_METHOD" [ "$(param echo QUERY_STRING)/$(param echo REQUEST_METHOD)" = "status=todo&limit=5/POST" ]
+# Only what the app reads is passed: it takes the query from REQUEST_URI.
+t "REQUEST_METHOD; no QUERY_STRING" [ "$(param echo QUERY_STRING)/$(param echo REQUEST_METHOD)" = "/POST" ]
 t "CONTENT_TYPE, CONTENT_LENGTH" [ "$(param echo CONTENT_TYPE)/$(param echo CONTENT_LENGTH)" = "application/json/13" ]
 t "HTTP_AUTHORIZATION, HTTP_TRACEPARENT" [ "$(param echo HTTP_AUTHORIZATION)|$(param echo HTTP_TRACEPARENT)" = "Bearer a.b.c|$tp" ]
 t "no HTTP_PROXY (httpoxy)" [ -z "$(param echo HTTP_PROXY)" ]
@@ -212,9 +213,12 @@ req export -N -H 'Accept-Encoding: gzip' -w '%{http_code} %{time_starttransfer} 
 read -r ecode ttfb ttotal <<EOF
 $code
 EOF
-t "export: streamed (first byte at ${ttfb}s, last at ${ttotal}s), not gzipped" \
-    sh -c '[ "$1" = 200 ] && [ -z "$4" ] && python3 -c "import sys; a, b = map(float, sys.argv[1:3]); sys.exit(not (a < 1.0 and b > 1.5))" "$2" "$3"' \
-    - "$ecode" "$ttfb" "$ttotal" "$(hdr export content-encoding)"
+# The export is buffered by nginx (fastcgi_buffering on, to temp files):
+# the blocking worker that streams it is free as soon as it has written
+# the last line, whatever the client's speed.  All 5 lines, not gzipped.
+t "export: whole (5 lines), not gzipped (${ttfb}s to the first byte, ${ttotal}s in all)" \
+    sh -c '[ "$1" = 200 ] && [ -z "$2" ] && [ "$(grep -c "\"n\": " "$3")" = 5 ]' \
+    - "$ecode" "$(hdr export content-encoding)" "$tmp/out/export.b"
 req slow "$B/api/v1/slow"
 t "app slower than fastcgi_read_timeout: 504 JSON" json_error slow 504
 
