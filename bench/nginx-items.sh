@@ -9,7 +9,7 @@
 # variant into $VAR/bench-items/<variant>/, makes that copy listen on its
 # own port (BENCH_ITEMS_PORT, default BENCH_STATIC_PORT + 4; the TLS
 # server dropped), its pid, logs and temp files its own, and removes one
-# thing (below).  Each variant runs as its own nginx, one worker like the
+# thing (below).  Each variant runs as its own nginx, as many workers as the
 # stack's, in front of the same event-worker socket, and serves wrk -t1
 # -c64 on GET /health, and BENCH_ITEMS_GET's variants on GET
 # /api/v1/tasks/{id} too (the bench user's token); the variants are
@@ -107,6 +107,18 @@ apply() { # dir variant
 			"$d/taskapi-fastcgi-common.conf" ;;
 	no-fastcgi-buffering) # the event workers' locations (the export sets its own)
 		echo 'fastcgi_buffering off;' >>"$d/taskapi-fastcgi-ev.conf" ;;
+	baseline) # BENCH_ITEMS_BASELINE: files of another rendered config (e.g.
+		# $VAR/nginx saved before a change) over this copy
+		[ -d "${BENCH_ITEMS_BASELINE:-}" ] || die "variant baseline needs BENCH_ITEMS_BASELINE=DIR"
+		local f
+		for f in "$BENCH_ITEMS_BASELINE"/*.conf; do # (site.conf: this copy's own)
+			[ "${f##*/}" = site.conf ] || cp "$f" "$d/"
+		done
+		sed -i -e "s|$VAR/nginx/|$d/|g" -e "s|$VAR/log/|$d/log/|g" "$d"/*.conf ;;
+	x-one-worker) # worker_processes 1 instead of the stack's setting
+		sed -i 's/^worker_processes .*/worker_processes 1;/' "$d/nginx-dev.conf" ;;
+	x-pcre-jit) # regular expressions compiled by PCRE's JIT
+		sed -i '1i pcre_jit on;' "$d/nginx-dev.conf" ;;
 	no-limit-conn) # only the blocking pool's locations have it
 		sed -i '/^limit_conn /d' "$d/taskapi-fastcgi.conf" ;;
 	*) die "unknown variant $2" ;;
@@ -119,13 +131,16 @@ prepare() { # variant
 	rm -rf "$d"
 	mkdir -p "$d/log"
 	ev=$(sed -n 's|^ *server unix:\(.*taskapi-ev.sock\);|\1|p' "$VAR/nginx/taskapi-http.conf" | head -n 1)
+	# The yardsticks run as many nginx workers as the stack's nginx, so
+	# that only the configuration differs.
+	WORKERS=$(sed -n 's/^worker_processes *\([^;]*\);/\1/p' "$VAR/nginx/nginx-dev.conf" | head -n 1)
 	case $1 in
 	minimal | return200)
 		{
 			cat <<-EOF
 				pid $d/nginx.pid;
 				error_log $d/log/error.log warn;
-				worker_processes 1;
+				worker_processes $WORKERS;
 				events { worker_connections 8192; }
 				http {
 				    access_log off;
@@ -241,7 +256,7 @@ python3 - "$rows" "$ROUNDS" "$SECS" <<-'EOF'
 	    x = med.get((v, ep))
 	    return statistics.median(r[i] for r in x) if x else None
 	print(f"nginx CPU per request, medians of {sys.argv[2]} rounds of {sys.argv[3]} s "
-	      "(wrk -t1 -c64, one nginx worker, the same event-worker socket):")
+	      "(wrk -t1 -c64, as many nginx workers as the stack's, the same event-worker socket):")
 	print()
 	print("| variant | /health nginx µs | vs shipped | GET task nginx µs | vs shipped | /health req/s | non-2xx |")
 	print("|---|---:|---:|---:|---:|---:|---:|")

@@ -254,7 +254,7 @@ PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 . "$BENCH_DIR/pg-tcp.sh"
 
 # --- 3. the nginx yardstick ---------------------------------------------------
-# A second nginx (same binary, worker_processes 1 like the stack's, same
+# A second nginx (same binary, as many workers as the stack's, same
 # worker_connections / keepalive) that only answers "return 200" with the
 # health JSON.  No access log: this is nginx alone, the ceiling of what
 # the stack's nginx could do in front of the pool.
@@ -300,7 +300,7 @@ fi
 
 # --- 3b. the minimal FastCGI pass ----------------------------------------------
 # What nginx costs to pass a request to the event worker at the least: the
-# same nginx binary, worker_processes 1, to the stack's own event-worker
+# same nginx binary and worker count, to the stack's own event-worker
 # socket, with upstream keepalive and fastcgi_keep_conn like the stack,
 # and nothing else: no access log, no added headers, no maps, no error
 # pages, three params (method, URI and the bearer token, so GET task is

@@ -5,7 +5,9 @@
 #   yardstick_nginx_conf DIR WHO <<EOF
 #       (upstream and server blocks, inside http {})
 #   EOF
-# writes DIR/nginx.conf: one worker like the stack's nginx, 4096
+# writes DIR/nginx.conf: as many workers as the stack's nginx
+# (TASKAPI_NGINX_WORKERS, default auto: one per CPU, as ./dev sets it), so
+# that a yardstick and the stack differ only in what they serve; 4096
 # connections, no access log, its pid, log and temp files under DIR.
 yardstick_nginx_conf() { # dir who
 	{
@@ -13,7 +15,7 @@ yardstick_nginx_conf() { # dir who
 			# Written by $2.
 			pid                  $1/nginx.pid;
 			error_log            $1/error.log warn;
-			worker_processes     1;
+			worker_processes     ${TASKAPI_NGINX_WORKERS:-auto};
 			worker_rlimit_nofile 8192;
 			events {
 			    worker_connections 4096;
