@@ -61,7 +61,7 @@ rust_up() { # rust_port proxy_port
 	# One left running by an earlier BENCH_KEEP_STACK=1 run holds the ports.
 	RUST_NGINX_DIR=$VAR/bench-rust-nginx
 	RUST_PID=$(cat "$BUILD/bench-rust/rust.pid" 2>/dev/null || true)
-	rust_down
+	rust_down "$1"
 	secret=$(sed -n 's/^JWT_SECRET=//p' "$VAR/taskapi.env")
 	as_svc env LISTEN="127.0.0.1:$1" JWT_SECRET="$secret" \
 		DATABASE="host=$VAR/run port=$PG_PORT dbname=taskapi user=taskapi" \
@@ -97,20 +97,32 @@ rust_up() { # rust_port proxy_port
 	die "the Rust yardstick does not answer on :$1 / :$2 ($(cat "$VAR/log/rust-yardstick.log"))"
 }
 
-rust_down() {
+rust_down() { # [port: also stop the server listening there]
+	local p _
+	if [ -n "${1:-}" ]; then
+		# An earlier run's server whose runuser has exited (so RUST_PID
+		# no longer leads to it) still holds the port: found by it.
+		for p in $(ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2); do
+			if [ "$(cat /proc/"$p"/comm 2>/dev/null)" = rust-yardstick ]; then
+				kill -TERM "$p" 2>/dev/null || true
+			fi
+		done
+		for _ in $(seq 1 50); do
+			ss -ltnH "sport = :$1" 2>/dev/null | grep -q . || break
+			sleep 0.1
+		done
+	fi
 	if [ -n "$RUST_NGINX_DIR" ] && [ -f "$RUST_NGINX_DIR/nginx.pid" ]; then
 		kill -QUIT "$(cat "$RUST_NGINX_DIR/nginx.pid")" 2>/dev/null || true
 	fi
 	if [ -n "$RUST_PID" ] && [ "$(cat /proc/"$RUST_PID"/comm 2>/dev/null)" = runuser ]; then
 		# The server itself first (runuser does not always pass the TERM
 		# on), then runuser.
-		local c
-		for c in $(cat /proc/"$RUST_PID"/task/*/children 2>/dev/null); do
-			kill -TERM "$c" 2>/dev/null || true
+		for p in $(cat /proc/"$RUST_PID"/task/*/children 2>/dev/null); do
+			kill -TERM "$p" 2>/dev/null || true
 		done
 		kill -TERM "$RUST_PID" 2>/dev/null || true
 		wait "$RUST_PID" 2>/dev/null || true
-		local _
 		for _ in $(seq 1 50); do
 			kill -0 "$RUST_PID" 2>/dev/null || break
 			sleep 0.1
