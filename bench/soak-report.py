@@ -128,16 +128,18 @@ print(f"{len(rows)} whole seconds; the median second's p99 is {med99:.1f} ms; "
       f"{len(bad)} second(s) had a p99 over 4x that. The worst 12 by p99, with what the "
       "sampler saw in the same second (ev loop: turns of the event workers' loop over "
       "25 / 100 ms; db: statements whose PostgreSQL time, sync included, was over 25 / 100 ms; "
-      "checkpoint counters are read every 5 s):")
+      "checkpoint counters and the WAL files are read every 5 s; iowait and steal are "
+      "the machine's share of CPU time waiting on the disk and taken by the hypervisor):")
 print()
-print("| second (UTC) | requests | p50 ms | p99 ms | max ms | upstream p99 / max ms | ev loop >25/>100 ms | db >25/>100 ms | queue >25 ms | checkpoints (timed, req) | load |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+print("| second (UTC) | requests | p50 ms | p99 ms | max ms | upstream p99 / max ms | ev loop >25/>100 ms | db >25/>100 ms | queue >25 ms | checkpoints (timed, req) | WAL files | iowait % | steal % | load |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
 for r in sorted(rows, key=lambda r: -r[3])[:12]:
     s = samples.get(r[0], {})
     print(f"| {r[0]} | {r[1]} | {ms(r[2])} | {ms(r[3])} | {ms(r[4])} | {ms(r[5])} / {ms(r[6])} | "
           f"{s.get('loop_over25ms', '')}/{s.get('loop_over100ms', '')} | "
           f"{s.get('db_over25ms', '')}/{s.get('db_over100ms', '')} | {s.get('queue_over25ms', '')} | "
-          f"{s.get('ckpt_timed', '')}, {s.get('ckpt_req', '')} | {s.get('loadavg1', '')} |")
+          f"{s.get('ckpt_timed', '')}, {s.get('ckpt_req', '')} | {s.get('wal_files', '')} | "
+          f"{s.get('iowait_pct', '')} | {s.get('steal_pct', '')} | {s.get('loadavg1', '')} |")
 print()
 ck = [l for (_, l) in pglines if "checkpoint" in l]
 print(f"## PostgreSQL log: {len(pglines)} line(s), {len(ck)} about checkpoints")
@@ -173,3 +175,25 @@ if tot:
           f"{tot.get('db_n', 0):,.0f} statements, {tot.get('db_over25ms', 0):,.0f} over 25 ms and "
           f"{tot.get('db_over100ms', 0):,.0f} over 100 ms in PostgreSQL; "
           f"{tot.get('queue_over25ms', 0):,.0f} waited over 25 ms for a connection.")
+
+# WAL fsyncs per 5 s window (cumulative counters read every 5 s): the
+# mean fsync time of each window, to tell a disk stall from the rest.
+win = []
+prev_w = None
+for t in sorted(samples):
+    s = samples[t]
+    try:
+        w = (float(s["wal_sync"]), float(s["wal_sync_time_ms"]))
+    except (KeyError, ValueError):
+        continue
+    if prev_w is not None and w != prev_w and w[0] > prev_w[0]:
+        win.append((t, w[0] - prev_w[0], (w[1] - prev_w[1]) / (w[0] - prev_w[0])))
+    prev_w = w
+if win:
+    allsync = sum(n for (_, n, _) in win)
+    mean = sum(n * m for (_, n, m) in win) / allsync if allsync else 0
+    worst_w = sorted(win, key=lambda x: -x[2])[:5]
+    print()
+    print(f"WAL fsyncs (track_wal_io_timing on for the run): {allsync:,.0f} in {len(win)} windows of 5 s, "
+          f"mean {mean:.2f} ms each; the slowest windows' mean: "
+          + ", ".join(f"{m:.1f} ms ({n:,.0f} fsyncs, window ending {t})" for (t, n, m) in worst_w) + ".")

@@ -4,8 +4,11 @@
 Once a second, for bench/soak.sh: the event workers' segment histograms
 from /metrics (taskapi_ev_segment_seconds, as deltas since the previous
 second: turns or statements in total, over 25 ms, over 100 ms, and the
-sum of their time), the load average; every 5 s PostgreSQL's checkpoint
-and WAL counters (psql as postgres over the stack's unix socket).  One
+sum of their time), the load average, the share of CPU time the machine
+spent waiting on the disk (iowait) and taken by the hypervisor (steal);
+every 5 s PostgreSQL's checkpoint and WAL counters and the number of
+files in pg_wal (one more: a WAL segment was created, not recycled) (psql
+as postgres over the stack's unix socket).  One
 TSV line per second; stops after SECONDS or on SIGTERM.
 """
 import re
@@ -48,7 +51,8 @@ def scrape():
 
 PGQ = ("SELECT b.checkpoints_timed, b.checkpoints_req, b.buffers_checkpoint, "
        "b.buffers_backend, b.buffers_backend_fsync, w.wal_sync, w.wal_sync_time, "
-       "w.wal_write, w.wal_bytes FROM pg_stat_bgwriter b, pg_stat_wal w")
+       "w.wal_write, w.wal_bytes, (SELECT count(*) FROM pg_ls_waldir()) "
+       "FROM pg_stat_bgwriter b, pg_stat_wal w")
 
 
 def pgstat():
@@ -65,9 +69,21 @@ cols = ["t", "loadavg1"]
 for s in SEGS:
     cols += [f"{s}_n", f"{s}_over25ms", f"{s}_over100ms", f"{s}_sum_ms"]
 cols += ["ckpt_timed", "ckpt_req", "buf_ckpt", "buf_backend", "buf_backend_fsync",
-         "wal_sync", "wal_sync_time_ms", "wal_write", "wal_bytes"]
+         "wal_sync", "wal_sync_time_ms", "wal_write", "wal_bytes", "wal_files",
+         "iowait_pct", "steal_pct"]
+
+
+def cpu_times():
+    """The machine's "cpu" line of /proc/stat: (total, iowait, steal) ticks."""
+    with open("/proc/stat") as st:
+        v = [int(x) for x in st.readline().split()[1:]]
+    return sum(v), v[4], (v[7] if len(v) > 7 else 0)
+
+
 prev = None
-pg = [""] * 9
+prev_cpu = cpu_times()
+NPG = 10
+pg = [""] * NPG
 t0 = time.time()
 with open(out, "w") as f:
     f.write("\t".join(cols) + "\n")
@@ -78,7 +94,7 @@ with open(out, "w") as f:
         n += 1
         cur = scrape()
         if n % 5 == 1:
-            pg = pgstat() or [""] * 9
+            pg = pgstat() or [""] * NPG
         with open("/proc/loadavg") as la:
             load = la.read().split()[0]
         row = [time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()), load]
@@ -95,6 +111,10 @@ with open(out, "w") as f:
             row += [f"{total:.0f}", f"{total - le25:.0f}", f"{total - le100:.0f}",
                     f"{d(('sum', s, None)) * 1000:.1f}"]
         row += pg
+        cpu = cpu_times()
+        total = max(1, cpu[0] - prev_cpu[0])
+        row += [f"{100 * (cpu[1] - prev_cpu[1]) / total:.0f}", f"{100 * (cpu[2] - prev_cpu[2]) / total:.0f}"]
+        prev_cpu = cpu
         f.write("\t".join(row) + "\n")
         f.flush()
         if cur is not None:

@@ -57,11 +57,23 @@ o_acc=$(stat -c %s "$ACCESS") o_pg=$(stat -c %s "$PGLOG" 2>/dev/null || echo 0) 
 	echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo -)"
 } >"$OUT/meta.txt"
 
+# WAL write and fsync times (pg_stat_wal's wal_sync_time) are counted
+# only with track_wal_io_timing, off by default (it reads the clock
+# around every WAL write): on for the soak, back as it was after.
+pgsu() { as_svc psql -X -q -At -h "$VAR/run" -p "$PG_PORT" -U postgres -d postgres -c "$1"; }
+wal_timing=$(pgsu "SHOW track_wal_io_timing" 2>/dev/null || echo off)
+pgsu "ALTER SYSTEM SET track_wal_io_timing = on" >/dev/null && pgsu "SELECT pg_reload_conf()" >/dev/null ||
+	echo "soak: could not turn track_wal_io_timing on (WAL fsync times will read 0)" >&2
+restore_wal_timing() {
+	pgsu "ALTER SYSTEM SET track_wal_io_timing = $wal_timing" >/dev/null 2>&1 &&
+		pgsu "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+}
+
 # The sampler stops itself after SECS + 5 s, and when wrk is done.
 python3 "$BENCH_DIR/soak-sample.py" "http://127.0.0.1:$HTTP_PORT/metrics" \
 	"$VAR/run" "$PG_PORT" "$((SECS + 5))" "$OUT/samples.tsv" &
 sampler=$!
-trap 'kill -TERM "$sampler" 2>/dev/null || true' EXIT
+trap 'kill -TERM "$sampler" 2>/dev/null || true; restore_wal_timing' EXIT
 echo "soak: ${SECS} s of mixed load at c=$CONNS; output $OUT" >&2
 wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 10s --latency -s "$BENCH_DIR/mixed.lua" \
 	"http://127.0.0.1:$HTTP_PORT" >"$OUT/wrk.txt" 2>&1 || true
