@@ -92,6 +92,13 @@ metrics_db_failover(void)
 		inc(&counters_self->db_failovers, 1);
 }
 
+void
+metrics_outcome_unknown(void)
+{
+	if (counters_self != NULL)
+		inc(&counters_self->outcome_unknown, 1);
+}
+
 /* Moves every counter of from into to (the worker behind from is dead). */
 static void
 move(atomic_ullong *to, atomic_ullong *from, size_t n)
@@ -115,6 +122,7 @@ metrics_fold(struct sb_metrics *to, struct sb_metrics *from)
 	move(&to->db_reconnects, &from->db_reconnects, 1);
 	move(&to->db_connect_failures, &from->db_connect_failures, 1);
 	move(&to->db_failovers, &from->db_failovers, 1);
+	move(&to->outcome_unknown, &from->outcome_unknown, 1);
 	move(&to->ev_bucket[0][0], &from->ev_bucket[0][0],
 	    (size_t)MET_EV__MAX * MET_BUCKETS);
 	move(to->ev_count, from->ev_count, MET_EV__MAX);

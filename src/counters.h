@@ -56,6 +56,8 @@ struct sb_metrics {
 	atomic_ullong db_connect_failures;
 	/* reconnects that landed on another primary (db.c) */
 	atomic_ullong db_failovers;
+	/* writes answered 503 "outcome unknown" (TERR_UNKNOWN) */
+	atomic_ullong outcome_unknown;
 	atomic_ullong ev_bucket[MET_EV__MAX][MET_BUCKETS];
 	atomic_ullong ev_count[MET_EV__MAX];
 	atomic_ullong ev_sum_us[MET_EV__MAX];
@@ -76,6 +78,9 @@ metrics_observe(unsigned route, int status, int64_t dur_us);
 
 /* Database events, counted in this worker's block (db.c). */
 void metrics_db_error(enum met_db_err);
+/* A write answered 503 because its commit was not confirmed in time. */
+void
+metrics_outcome_unknown(void);
 void
 metrics_db_connect(int ok, int first);
 void

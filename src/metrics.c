@@ -55,6 +55,7 @@ struct met_sum {
 	unsigned long long	 db_reconnects;
 	unsigned long long	 db_connect_failures;
 	unsigned long long	 db_failovers;
+	unsigned long long	 outcome_unknown;
 	unsigned long long	 ev_bucket[MET_EV__MAX][MET_BUCKETS];
 	unsigned long long	 ev_count[MET_EV__MAX];
 	unsigned long long	 ev_sum_us[MET_EV__MAX];
@@ -79,6 +80,7 @@ sum_one(struct met_sum *s, const struct sb_metrics *m)
 	add_all(&s->db_reconnects, &m->db_reconnects, 1);
 	add_all(&s->db_connect_failures, &m->db_connect_failures, 1);
 	add_all(&s->db_failovers, &m->db_failovers, 1);
+	add_all(&s->outcome_unknown, &m->outcome_unknown, 1);
 	add_all(&s->ev_bucket[0][0], &m->ev_bucket[0][0],
 	    (size_t)MET_EV__MAX * MET_BUCKETS);
 	add_all(s->ev_count, m->ev_count, MET_EV__MAX);
@@ -211,6 +213,12 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	    "Reconnects that found a different primary (another server, "
 	    "or a new timeline) than the connection they replaced.");
 	buf_printf(&b, "taskapi_db_failovers_total %llu\n", s->db_failovers);
+	family(&b, "taskapi_writes_outcome_unknown_total", "counter",
+	    "Writes answered 503 because their commit was not confirmed "
+	    "in time (TASKAPI_DB_COMMIT_TIMEOUT, a lost connection): each "
+	    "may have committed.");
+	buf_printf(&b, "taskapi_writes_outcome_unknown_total %llu\n",
+	    s->outcome_unknown);
 
 	family(&b, "taskapi_ev_segment_seconds", "histogram",
 	    "Event workers: one loop turn's work (loop), a statement's wait "

@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "counters.h"
 #include "response.h"
 
 #define CT_JSON	"application/json; charset=utf-8"
@@ -145,6 +146,9 @@ resp_error_status(struct resp *r, int status, const char *msg)
 void
 resp_error(struct resp *r, enum terr e, const char *msg)
 {
+	/* Counted here, where both kinds of worker answer it. */
+	if (e == TERR_UNKNOWN)
+		metrics_outcome_unknown();
 	resp_error_status(r, terr_status(e), msg != NULL ? msg :
 	    terr_message(e));
 }

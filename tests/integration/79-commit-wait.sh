@@ -78,6 +78,12 @@ armed() {
 ms=$(wait_until 30000 armed) || bail "commits do not wait for the standby after ${ms} ms"
 pass "commits wait for a synchronous standby that is not there (after ${ms} ms)"
 
+outcome_unknown() {
+	curl -s "$BASE/metrics" |
+		awk '$1 == "taskapi_writes_outcome_unknown_total" { print $2; f = 1 } END { if (!f) print "none" }'
+}
+ou0=$(outcome_unknown)
+
 # The write on the event worker, with an Idempotency-Key to retry it by.
 KEY=$(random_uuid)
 t0=$(now_ms)
@@ -108,6 +114,9 @@ has_header Retry-After && pass "the PATCH's 503 has Retry-After" ||
 	fail "the PATCH's 503 says the outcome is unknown" "$(resp_summary)"
 num_cmp "$ms" -ge $((DEADLINE_S * 1000)) "the PATCH waited its deadline (${DEADLINE_S} s) first"
 num_cmp "$ms" -le "$BOUND_MS" "the PATCH was answered within ${BOUND_MS} ms (${ms} ms)"
+
+is "$(outcome_unknown)" "$((ou0 + 2))" \
+	"taskapi_writes_outcome_unknown_total counted the two 503s (was $ou0)"
 
 # Reads commit nothing, so they never wait: both kinds of worker serve.
 api "$U_TOKEN" GET "/api/v1/tasks/$BEFORE_ID"
