@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,7 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	    "HS256 signing key, at least 32 bytes (required)" },
 	[VAR_JWT_TTL] = { "JWT_TTL", "3600", "token lifetime in seconds" },
 	[VAR_WORKERS] = { "TASKAPI_WORKERS", NULL,
-	    "blocking worker processes at most (default: 2 per online CPU)" },
+	    "blocking worker processes at most (default: 2 per usable CPU)" },
 	[VAR_SPARE_WORKERS] = { "TASKAPI_SPARE_WORKERS", "0",
 	    "idle blocking workers kept ready; more start as requests take "
 	    "them, up to TASKAPI_WORKERS (equal to it: a fixed pool; 0: "
@@ -106,7 +107,7 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	    "(nginx keeps FastCGI connections to it); unset: none" },
 	[VAR_EV_WORKERS] = { "TASKAPI_EV_WORKERS", NULL,
 	    "event-driven worker processes, when TASKAPI_EV_LISTEN is set "
-	    "(default: 1 per online CPU)" },
+	    "(default: 1 per usable CPU)" },
 	[VAR_EV_DB_CONNECTIONS] = { "TASKAPI_EV_DB_CONNECTIONS", "4",
 	    "PostgreSQL connections (pipelines) per event-driven worker: "
 	    "the first for writes, the others for reads" },
@@ -278,6 +279,26 @@ get_str(const struct file_vals *fv, enum var v, char **out, char *err,
 	return 0;
 }
 
+/*
+ * The CPUs this process may run on: its affinity mask (taskset, a
+ * container's cpuset), not every CPU the machine has online, so a pool
+ * pinned to 2 of 64 cores starts 2 event workers, not 64.  (A cgroup's
+ * CPU quota is not a mask: TASKAPI_EV_WORKERS sets the count there.)
+ */
+static long
+usable_cpus(void)
+{
+	cpu_set_t set;
+	long	  n;
+
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    (n = CPU_COUNT(&set)) > 0)
+		return n;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
+}
+
 int
 conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 {
@@ -313,8 +334,8 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	}
 	memcpy(c->jwt_secret, s, c->jwt_secret_len + 1);
 
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	c->workers = 2 * (ncpu > 0 ? ncpu : 1);
+	ncpu = usable_cpus();
+	c->workers = 2 * ncpu;
 	c->jwt_ttl = 3600;
 	c->request_timeout = 30;
 	c->db_connect_timeout = 2;
@@ -327,7 +348,7 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	 * one would serve the hot routes on one core of a large host.  Each
 	 * has its own ev_db_connections pipelines, so the database
 	 * connections follow the cores too (max_connections: OPERATIONS.md). */
-	c->ev_workers = ncpu > 0 ? (ncpu < 64 ? ncpu : 64) : 1;
+	c->ev_workers = ncpu < 64 ? ncpu : 64;
 	c->ev_db_connections = 4;
 	c->ev_max_connections = 1024;
 	if (get_long(&fv, VAR_JWT_TTL, 60, 31L * 24 * 3600, &c->jwt_ttl, err,
