@@ -349,6 +349,25 @@ db_stmt_readonly(enum stmt s)
 	return s < STMT__MAX && stmts[s].readonly;
 }
 
+const char *
+db_plan_lock_key(const struct plan *p)
+{
+	int i;
+
+	switch (p->stmt) {
+	case STMT_TASK_UPDATE:
+	case STMT_TASK_DELETE:
+		i = 1; /* $2, the task's id */
+		break;
+	case STMT_TASK_INSERT_KEYED:
+		i = 5; /* $6, the key: a concurrent repeat waits on its row */
+		break;
+	default:
+		return NULL;
+	}
+	return i < p->nparams ? p->values[i] : NULL;
+}
+
 /*
  * Prints the plan of every statement as db's session makes it (for
  * "taskapi plans"): EXPLAIN EXECUTE with all parameters NULL, which

@@ -103,6 +103,15 @@ const char *db_stmt_sql(enum stmt);
 int	 db_stmt_nparams(enum stmt);
 /* True when the statement only reads (and may be retried anywhere). */
 bool db_stmt_readonly(enum stmt);
+/*
+ * The one existing row a write locks until its transaction ends (a
+ * task's id, an Idempotency-Key), as a string that orders it among
+ * every other such row; NULL when the statement locks none (a read, or
+ * an insert of a new row).  The event worker sends a segment's writes
+ * in this order (ev_pipeline.h).
+ */
+const char *
+db_plan_lock_key(const struct plan *);
 
 struct db {
 	PGconn		*conn;

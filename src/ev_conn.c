@@ -427,6 +427,7 @@ request_ready(struct ev_conn *c)
 	c->job.values = c->plan.values;
 	c->job.write = !db_stmt_readonly(c->plan.stmt);
 	c->job.shared = c->plan.stmt == STMT_PING;
+	c->job.lock_key = db_plan_lock_key(&c->plan);
 	c->job.cancelled = false;
 	c->state = CS_SERVING;
 	ev_pipeline_submit(&srv->pl, &c->job);

@@ -162,6 +162,74 @@ jobq_pop(struct ev_jobq *q)
 	return j;
 }
 
+/*
+ * Whether a goes before b in a segment: writes that lock no existing
+ * row first, then by the key of the row they lock.
+ */
+static bool
+key_before(const struct ev_job *a, const struct ev_job *b)
+{
+	if (b->lock_key == NULL)
+		return false;
+	return a->lock_key == NULL || strcmp(a->lock_key, b->lock_key) < 0;
+}
+
+/*
+ * Sorts q by key_before, keeping the order of jobs that compare equal:
+ * a bottom-up merge sort of the list, with no allocation and no
+ * recursion.
+ */
+static void
+jobq_sort_by_key(struct ev_jobq *q)
+{
+	struct ev_job *list = q->head, *tail = NULL;
+	size_t	       run = 1, merges = 2;
+
+	if (list == NULL)
+		return;
+	for (; merges > 1; run *= 2) {
+		struct ev_job *p = list;
+
+		list = tail = NULL;
+		merges = 0;
+		while (p != NULL) {
+			struct ev_job *r = p;
+			size_t	       np = 0, nr = run;
+
+			merges++;
+			while (np < run && r != NULL) {
+				np++;
+				r = r->next;
+			}
+			while (np > 0 || (nr > 0 && r != NULL)) {
+				struct ev_job *e;
+
+				if (np > 0 &&
+				    (nr == 0 || r == NULL ||
+					!key_before(r, p))) {
+					e = p;
+					p = p->next;
+					np--;
+				} else {
+					e = r;
+					r = r->next;
+					nr--;
+				}
+				if (tail != NULL)
+					tail->next = e;
+				else
+					list = e;
+				tail = e;
+			}
+			p = r;
+		}
+		if (tail != NULL) /* (always: the list was not empty) */
+			tail->next = NULL;
+	}
+	q->head = list;
+	q->tail = tail != NULL ? &tail->next : &q->head;
+}
+
 /* Queues j's callback with err (its result, if any, stays in j->own). */
 static void
 complete(struct ev_pipeline *pl, struct ev_job *j, enum terr err)
@@ -463,13 +531,22 @@ ev_pipeline_submit(struct ev_pipeline *pl, struct ev_job *j)
 		pl->nwaiting++;
 		return;
 	}
+	if (j->write && j->lock_key != NULL) {
+		/* Sent at the turn's end, in key order (wait_drain). */
+		j->state = JOB_WAITING;
+		jobq_push(&pl->wait[0], j);
+		pl->nwaiting++;
+		return;
+	}
 	dispatch(pl, j, false);
 }
 
-/* Sends waiting jobs while a connection takes them. */
+/* Sends waiting jobs while a connection takes them, the writes in key
+ * order (see ev_pipeline.h). */
 static void
 wait_drain(struct ev_pipeline *pl)
 {
+	jobq_sort_by_key(&pl->wait[0]);
 	for (int k = 0; k < 2; k++) {
 		struct ev_jobq *q = &pl->wait[k];
 		struct ev_job  *j;

@@ -13,9 +13,16 @@
  *     PostgreSQL runs as one implicit transaction.  Each connection has
  *     at most one segment in PostgreSQL at a time; jobs submitted
  *     meanwhile wait and go into the next (group commit).  Writes use
- *     the first connection only (two segments that lock rows never run
- *     side by side, so they cannot deadlock each other), reads the
- *     others;
+ *     the first connection only (two segments of one worker that lock
+ *     rows never run side by side), reads the others.  Other event
+ *     workers' segments do run beside this one's, and a segment holds
+ *     each row it locked to its commit, so two segments that lock the
+ *     same two rows in opposite orders would deadlock (PostgreSQL
+ *     breaks that only after deadlock_timeout, 1 s).  So a write that
+ *     locks an existing row names it (lock_key), waits for the turn's
+ *     end, and goes out in key order: every segment of every worker
+ *     takes its row locks in one order, and none waits for another in
+ *     a circle;
  *   - the rules of a segment's end: a job is complete only when its
  *     segment's sync is back (committed).  When one statement failed,
  *     the others were rolled back or skipped: each is sent again alone.
@@ -75,6 +82,8 @@ struct ev_job {
 	const char *const *values;
 	bool		   write;  /* changes rows: the writer connection */
 	bool		   shared; /* same answer for all (the ping) */
+	/* The existing row a write locks (db_plan_lock_key), or NULL. */
+	const char	  *lock_key;
 	ev_job_done_fn	  *done;
 	/* Set by the submitter when its client went away: the job still
 	 * completes (so its owner can free it), nobody is answered. */

@@ -49,6 +49,8 @@ struct sim {
 	int		     sent, syncs, opens, cancels;
 	const struct ev_job *once_done[16];
 	size_t		     nonce;
+	const struct ev_job *order[64]; /* what was sent, in order */
+	size_t		     norder;
 };
 
 static struct sim sims[EV_PG_MAX];
@@ -102,6 +104,8 @@ f_send(struct ev_pgconn *pg, const struct ev_job *j)
 	const char *p = j->nparams > 0 ? j->values[0] : "ok";
 
 	s->sent++;
+	if (s->norder < 64)
+		s->order[s->norder++] = j;
 	if (s->aborted) {
 		push(s, R_RES, PGRES_PIPELINE_ABORTED, NULL);
 		push(s, R_NULL, 0, NULL);
@@ -544,6 +548,66 @@ test_writes_on_first_reads_elsewhere(void **state)
 }
 
 /*
+ * Writes that lock an existing row wait for the turn's end and go out in
+ * the order of their keys, after the writes that lock none (which go at
+ * once); equal keys keep their order.  So two workers' segments lock
+ * rows in one order and cannot deadlock each other.  A write that waits
+ * for the next segment is sorted again with the ones that join it.
+ */
+static void
+test_writes_in_key_order(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   c, none, a1, b, a2, late_a, late_d;
+
+	(void)state;
+	setup_pl(&pl, 2);
+	tjob_init(&c, "ok", true);
+	c.job.lock_key = "c";
+	tjob_init(&none, "ok", true);
+	tjob_init(&a1, "ok", true);
+	a1.job.lock_key = "a";
+	tjob_init(&b, "ok", true);
+	b.job.lock_key = "b";
+	tjob_init(&a2, "ok", true);
+	a2.job.lock_key = "a";
+	ev_pipeline_submit(&pl, &c.job);
+	ev_pipeline_submit(&pl, &none.job);
+	ev_pipeline_submit(&pl, &a1.job);
+	ev_pipeline_submit(&pl, &b.job);
+	ev_pipeline_submit(&pl, &a2.job);
+	assert_int_equal(sims[0].sent, 1); /* only the one without a key */
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 5);
+	assert_int_equal(sims[0].syncs, 1);
+	assert_ptr_equal(sims[0].order[0], &none.job);
+	assert_ptr_equal(sims[0].order[1], &a1.job);
+	assert_ptr_equal(sims[0].order[2], &a2.job);
+	assert_ptr_equal(sims[0].order[3], &b.job);
+	assert_ptr_equal(sims[0].order[4], &c.job);
+	/* The segment is in PostgreSQL: these wait, then go out sorted. */
+	tjob_init(&late_d, "ok", true);
+	late_d.job.lock_key = "d";
+	tjob_init(&late_a, "ok", true);
+	late_a.job.lock_key = "a";
+	ev_pipeline_submit(&pl, &late_d.job);
+	ev_pipeline_submit(&pl, &late_a.job);
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 5);
+	turn(&pl, 0);
+	assert_int_equal(c.calls + none.calls + a1.calls + b.calls + a2.calls,
+	    5);
+	assert_int_equal(sims[0].sent, 7);
+	assert_ptr_equal(sims[0].order[5], &late_a.job);
+	assert_ptr_equal(sims[0].order[6], &late_d.job);
+	turn(&pl, 0);
+	assert_int_equal(late_a.calls + late_d.calls, 2);
+	assert_int_equal(ev_pipeline_pending(&pl), 0);
+	assert_int_equal(live_results, 0);
+	ev_pipeline_free(&pl);
+}
+
+/*
  * A segment whose sync never comes back (a commit waiting for a
  * synchronous standby that is gone): past the deadline its statement is
  * cancelled, the connection dropped, the write answered "outcome
@@ -629,6 +693,7 @@ main(void)
 		cmocka_unit_test(test_pings_share_one_statement),
 		cmocka_unit_test(test_writes_on_first_reads_elsewhere),
 		cmocka_unit_test(test_deadline_cancels_stuck_segment),
+		cmocka_unit_test(test_writes_in_key_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
