@@ -282,6 +282,13 @@ t "app down: 502 JSON" json_error down 502
 t "app down: client X-Request-Id still echoed" [ "$(hdr down x-request-id)" = trace-502 ]
 
 # --- access log -----------------------------------------------------------
+# The log is buffered (flushed every second): wait for the last request's
+# line, 10 s at most.
+i=0
+while ! grep -q '"request_id":"trace-502"' "$tmp/log/nginx-access.log" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
 t "access log: every line is JSON with request_id/status/request_time/upstream_response_time" python3 -c '
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
