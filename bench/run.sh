@@ -704,6 +704,8 @@ for rep in $(seq 1 "$RUNS"); do
 				watch_nginx=$!
 				BG_PIDS+=("$watch_pool" "$watch_nginx")
 			fi
+			# pgbench would need c backends (max_connections is 300).
+			case $t in pgbench*) [ "$c" -le 256 ] || continue ;; esac
 			run_target "$t" "$c" "$rep" main
 			if [ -n "$watch_pool" ]; then
 				kill -TERM "$watch_pool" "$watch_nginx" 2>/dev/null || true
