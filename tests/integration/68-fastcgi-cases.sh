@@ -46,7 +46,9 @@ reload_with() {
 }
 drops0=$(grep -c 'did not come in whole' "$TASKAPI_VAR/log/taskapi.log")
 if reload_with TASKAPI_EV_MAX_CONNECTIONS=16 TASKAPI_REQUEST_TIMEOUT=2; then
-	run_cases "$EV_SOCK" ev-limits
+	# The cap is per event worker: the cases open connections until one
+	# is refused, at most one more than all the workers' caps.
+	EV_WORKERS=$(sed -n 's/^TASKAPI_EV_WORKERS=//p' "$ENVF" | tail -n 1) run_cases "$EV_SOCK" ev-limits
 	logged() { (($(grep -c 'did not come in whole' "$TASKAPI_VAR/log/taskapi.log") > drops0)); }
 	ms=$(wait_until 5000 logged)
 	is "$?" 0 "the dropped request has its log line (looked for $ms ms)"
