@@ -136,7 +136,7 @@ python3 "$here/selftest-fcgi.py" "$tmp/run/taskapi.sock" "$tmp/log/app.log" \
 echo $! >"$tmp/run/app.pid"
 ngx "$@" || bail "nginx did not start"
 i=0
-while { [ ! -S "$tmp/run/taskapi.sock" ] || [ ! -s "$tmp/nginx/nginx.pid" ]; } && [ $i -lt 50 ]; do
+while { [ ! -S "$tmp/run/taskapi.sock" ] || [ ! -s "$tmp/nginx/nginx.pid" ]; } && [ $i -lt 300 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
@@ -274,9 +274,12 @@ req plain2tls "http://127.0.0.1:$https_port/health"
 t "plain HTTP to the TLS port: 400 JSON" json_error plain2tls 400
 
 # --- upstream down --------------------------------------------------------
-kill "$(cat "$tmp/run/app.pid")" 2>/dev/null
+app=$(cat "$tmp/run/app.pid")
+kill "$app" 2>/dev/null
 rm -f "$tmp/run/app.pid"
-sleep 0.3
+# Gone, not just signalled (it is this shell's child: wait reaps it),
+# so nothing listens there any more.
+wait "$app" 2>/dev/null
 req down -H 'X-Request-Id: trace-502' "$B/health"
 t "app down: 502 JSON" json_error down 502
 t "app down: client X-Request-Id still echoed" [ "$(hdr down x-request-id)" = trace-502 ]
