@@ -84,6 +84,20 @@ outcome_unknown() {
 }
 ou0=$(outcome_unknown)
 
+# outcome_unknown_answer WHAT: the last answer was a JSON 503 with
+# Retry-After saying the outcome is unknown, after the deadline and within
+# the bound ($ms: how long it took).
+outcome_unknown_answer() {
+	expect_error 503 "$1 with no standby -> JSON 503 (${ms} ms)"
+	has_header Retry-After && pass "the ${1%% *}'s 503 has Retry-After" ||
+		fail "the ${1%% *}'s 503 has Retry-After" "$(resp_summary)"
+	[[ -s $T_BODY ]] && jq -e '.error | test("unknown")' "$T_BODY" >/dev/null &&
+		pass "the ${1%% *}'s 503 says the outcome is unknown" ||
+		fail "the ${1%% *}'s 503 says the outcome is unknown" "$(resp_summary)"
+	num_cmp "$ms" -ge $((DEADLINE_S * 1000)) "the ${1%% *} waited its deadline (${DEADLINE_S} s) first"
+	num_cmp "$ms" -le "$BOUND_MS" "the ${1%% *} was answered within ${BOUND_MS} ms (${ms} ms)"
+}
+
 # The write on the event worker, with an Idempotency-Key to retry it by.
 KEY=$(random_uuid)
 t0=$(now_ms)
@@ -91,14 +105,7 @@ req POST /api/v1/tasks -H "Authorization: Bearer $U_TOKEN" -H "Idempotency-Key: 
 	-H 'Content-Type: application/json' --data-binary '{"title":"commit-wait create"}' \
 	--max-time $((BOUND_MS / 1000))
 ms=$(($(now_ms) - t0))
-expect_error 503 "POST /api/v1/tasks with no standby -> JSON 503 (${ms} ms)"
-has_header Retry-After && pass "the POST's 503 has Retry-After" ||
-	fail "the POST's 503 has Retry-After" "$(resp_summary)"
-[[ -s $T_BODY ]] && jq -e '.error | test("unknown")' "$T_BODY" >/dev/null &&
-	pass "the POST's 503 says the outcome is unknown" ||
-	fail "the POST's 503 says the outcome is unknown" "$(resp_summary)"
-num_cmp "$ms" -ge $((DEADLINE_S * 1000)) "the POST waited its deadline (${DEADLINE_S} s) first"
-num_cmp "$ms" -le "$BOUND_MS" "the POST was answered within ${BOUND_MS} ms (${ms} ms)"
+outcome_unknown_answer "POST /api/v1/tasks"
 
 # The write on the blocking pool.
 t0=$(now_ms)
@@ -106,14 +113,7 @@ req PATCH "/api/v1/users/$U_ID" -H "Authorization: Bearer $U_TOKEN" \
 	-H 'Content-Type: application/json' --data-binary '{"name":"commit-wait name"}' \
 	--max-time $((BOUND_MS / 1000))
 ms=$(($(now_ms) - t0))
-expect_error 503 "PATCH /api/v1/users/{id} with no standby -> JSON 503 (${ms} ms)"
-has_header Retry-After && pass "the PATCH's 503 has Retry-After" ||
-	fail "the PATCH's 503 has Retry-After" "$(resp_summary)"
-[[ -s $T_BODY ]] && jq -e '.error | test("unknown")' "$T_BODY" >/dev/null &&
-	pass "the PATCH's 503 says the outcome is unknown" ||
-	fail "the PATCH's 503 says the outcome is unknown" "$(resp_summary)"
-num_cmp "$ms" -ge $((DEADLINE_S * 1000)) "the PATCH waited its deadline (${DEADLINE_S} s) first"
-num_cmp "$ms" -le "$BOUND_MS" "the PATCH was answered within ${BOUND_MS} ms (${ms} ms)"
+outcome_unknown_answer "PATCH /api/v1/users/{id}"
 
 is "$(outcome_unknown)" "$((ou0 + 2))" \
 	"taskapi_writes_outcome_unknown_total counted the two 503s (was $ou0)"
