@@ -656,13 +656,14 @@ pool_replaced() {
 }
 
 # pool_size: the processes of a full pool: TASKAPI_WORKERS (default 2 per
-# CPU, as taskapi counts them) blocking workers plus the event workers.
+# CPU of the affinity mask, as taskapi and nproc count them) blocking
+# workers plus the event workers.
 pool_size() {
 	local envf=$TASKAPI_VAR/taskapi.env w ev
 	w=$(sed -n 's/^TASKAPI_WORKERS=//p' "$envf" | tail -n 1)
 	ev=$(sed -n 's/^TASKAPI_EV_WORKERS=//p' "$envf" | tail -n 1)
 	grep -q '^TASKAPI_EV_LISTEN=.' "$envf" || ev=0
-	echo $((${w:-$((2 * $(getconf _NPROCESSORS_ONLN)))} + ${ev:-1}))
+	echo $((${w:-$((2 * $(nproc)))} + ${ev:-1}))
 }
 
 # pool_gone OLD-PIDS: none of OLD-PIDS is alive.
