@@ -531,8 +531,9 @@ ev_pipeline_submit(struct ev_pipeline *pl, struct ev_job *j)
 		pl->nwaiting++;
 		return;
 	}
-	if (j->write && j->lock_key != NULL) {
-		/* Sent at the turn's end, in key order (wait_drain). */
+	if (j->write && (j->lock_key != NULL || pl->wait[0].head != NULL)) {
+		/* Sent at the turn's end (wait_drain): one that locks a row
+		 * in key order; any write behind those already waiting. */
 		j->state = JOB_WAITING;
 		jobq_push(&pl->wait[0], j);
 		pl->nwaiting++;
@@ -541,26 +542,56 @@ ev_pipeline_submit(struct ev_pipeline *pl, struct ev_job *j)
 	dispatch(pl, j, false);
 }
 
-/* Sends waiting jobs while a connection takes them, the writes in key
- * order (see ev_pipeline.h). */
+/*
+ * Sends waiting jobs while a connection takes them, oldest first: a job
+ * waits for those ahead of it, never for ones that came after it (and
+ * the deadline scan finds the oldest at the head).  The writes go out
+ * one segment's worth at a time, the oldest that fit, and that batch in
+ * key order (see ev_pipeline.h).  Only the batch is sorted: sorting all
+ * that wait would let new writes with low keys pass older ones with
+ * high keys, segment after segment, for as long as the load lasts.
+ */
 static void
 wait_drain(struct ev_pipeline *pl)
 {
-	jobq_sort_by_key(&pl->wait[0]);
-	for (int k = 0; k < 2; k++) {
-		struct ev_jobq *q = &pl->wait[k];
-		struct ev_job  *j;
+	struct ev_jobq *q = &pl->wait[0];
+	struct ev_job  *j;
 
-		while ((j = q->head) != NULL) {
-			bool none;
+	if ((j = q->head) != NULL) {
+		struct ev_jobq	  batch = { NULL, NULL };
+		struct ev_pgconn *pg;
+		bool		  none;
 
-			if (pg_pick_batch(pl, j, &none) == NULL && !none)
-				break; /* all busy: the next segment end */
-			(void)jobq_pop(q);
-			pl->nwaiting--;
-			j->state = JOB_IDLE;
-			dispatch(pl, j, false);
+		/* All writes use one connection (pg_range): when it takes
+		 * any, it takes this one batch; none connected, they all go
+		 * to the one that connects first (or fail) as one batch. */
+		pg = pg_pick_batch(pl, j, &none);
+		if (pg != NULL || none) {
+			size_t room =
+			    pg != NULL ? EV_SEGMENT_MAX - pg->q_len : SIZE_MAX;
+
+			while (room > 0 && (j = jobq_pop(q)) != NULL) {
+				pl->nwaiting--;
+				jobq_push(&batch, j);
+				room--;
+			}
+			jobq_sort_by_key(&batch);
+			while ((j = jobq_pop(&batch)) != NULL) {
+				j->state = JOB_IDLE;
+				dispatch(pl, j, false);
+			}
 		}
+	}
+	q = &pl->wait[1];
+	while ((j = q->head) != NULL) {
+		bool none;
+
+		if (pg_pick_batch(pl, j, &none) == NULL && !none)
+			break; /* all busy: the next segment end */
+		(void)jobq_pop(q);
+		pl->nwaiting--;
+		j->state = JOB_IDLE;
+		dispatch(pl, j, false);
 	}
 }
 

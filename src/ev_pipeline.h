@@ -22,7 +22,9 @@
  *     locks an existing row names it (lock_key), waits for the turn's
  *     end, and goes out in key order: every segment of every worker
  *     takes its row locks in one order, and none waits for another in
- *     a circle;
+ *     a circle.  Writes that wait for the writer connection still go
+ *     first come, first served: each segment takes the oldest that
+ *     fit, and only those are put in key order;
  *   - the rules of a segment's end: a job is complete only when its
  *     segment's sync is back (committed).  When one statement failed,
  *     the others were rolled back or skipped: each is sent again alone.

@@ -23,6 +23,10 @@
 
 #include "ev_pipeline.h"
 
+/* Room for a few full segments (EV_SEGMENT_MAX statements each). */
+#define SIM_ORDER (4 * EV_SEGMENT_MAX)
+#define SIM_EVS	  (2 * SIM_ORDER + 64)
+
 enum ev_kind {
 	R_RES,
 	R_NULL,
@@ -44,12 +48,12 @@ struct sim {
 	bool		     up;
 	bool		     broken;  /* consume fails */
 	bool		     aborted; /* the segment has failed */
-	struct ev	     evs[256];
+	struct ev	     evs[SIM_EVS];
 	size_t		     nev, delivered, read;
 	int		     sent, syncs, opens, cancels;
 	const struct ev_job *once_done[16];
 	size_t		     nonce;
-	const struct ev_job *order[64]; /* what was sent, in order */
+	const struct ev_job *order[SIM_ORDER]; /* what was sent, in order */
 	size_t		     norder;
 };
 
@@ -65,7 +69,7 @@ S(struct ev_pgconn *pg)
 static void
 push(struct sim *s, enum ev_kind k, ExecStatusType st, const char *state)
 {
-	assert_true(s->nev < 256);
+	assert_true(s->nev < SIM_EVS);
 	s->evs[s->nev].kind = k;
 	s->evs[s->nev].st = st;
 	s->evs[s->nev].state = state;
@@ -104,7 +108,7 @@ f_send(struct ev_pgconn *pg, const struct ev_job *j)
 	const char *p = j->nparams > 0 ? j->values[0] : "ok";
 
 	s->sent++;
-	if (s->norder < 64)
+	if (s->norder < SIM_ORDER)
 		s->order[s->norder++] = j;
 	if (s->aborted) {
 		push(s, R_RES, PGRES_PIPELINE_ABORTED, NULL);
@@ -550,9 +554,10 @@ test_writes_on_first_reads_elsewhere(void **state)
 /*
  * Writes that lock an existing row wait for the turn's end and go out in
  * the order of their keys, after the writes that lock none (which go at
- * once); equal keys keep their order.  So two workers' segments lock
- * rows in one order and cannot deadlock each other.  A write that waits
- * for the next segment is sorted again with the ones that join it.
+ * once, unless writes already wait: then behind them); equal keys keep
+ * their order.  So two workers' segments lock rows in one order and
+ * cannot deadlock each other.  Writes that wait for the next segment
+ * go out sorted among themselves.
  */
 static void
 test_writes_in_key_order(void **state)
@@ -576,7 +581,7 @@ test_writes_in_key_order(void **state)
 	ev_pipeline_submit(&pl, &a1.job);
 	ev_pipeline_submit(&pl, &b.job);
 	ev_pipeline_submit(&pl, &a2.job);
-	assert_int_equal(sims[0].sent, 1); /* only the one without a key */
+	assert_int_equal(sims[0].sent, 0); /* c waits, so "none" too */
 	end_turn(&pl);
 	assert_int_equal(sims[0].sent, 5);
 	assert_int_equal(sims[0].syncs, 1);
@@ -681,6 +686,107 @@ test_deadline_cancels_stuck_segment(void **state)
 	ev_pipeline_free(&pl);
 }
 
+/*
+ * Writes that wait for the writer go first come, first served: each
+ * segment takes the oldest that fit (EV_SEGMENT_MAX), in key order
+ * among themselves.  Newer writes with lower keys, or with none, do not
+ * pass them (sorting all that wait made a PATCH with a high key wait
+ * for seconds under a steady load).
+ */
+#define FAIR_OLD (EV_SEGMENT_MAX + 44)
+#define FAIR_NEW EV_SEGMENT_MAX
+
+static struct tjob fair_old[FAIR_OLD], fair_new[FAIR_NEW], fair_first,
+    fair_nokey;
+static char fair_keys[FAIR_OLD + FAIR_NEW][8];
+
+/* Whether order[from, to) is sorted by key (the keys are all set). */
+static bool
+sent_in_key_order(size_t from, size_t to)
+{
+	for (size_t i = from + 1; i < to; i++)
+		if (strcmp(sims[0].order[i - 1]->lock_key,
+			sims[0].order[i]->lock_key) > 0)
+			return false;
+	return true;
+}
+
+static void
+test_waiting_writes_first_come_first_served(void **state)
+{
+	struct ev_pipeline pl;
+	size_t		   old_calls = 0, new_calls = 0;
+
+	(void)state;
+	setup_pl(&pl, 2);
+	tjob_init(&fair_first, "ok", true);
+	fair_first.job.lock_key = "m";
+	ev_pipeline_submit(&pl, &fair_first.job);
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 1);
+	/* While that segment is out: old writes, keys descending. */
+	for (size_t i = 0; i < FAIR_OLD; i++) {
+		(void)snprintf(fair_keys[i], sizeof(fair_keys[i]), "k%03zu",
+		    FAIR_OLD - i);
+		tjob_init(&fair_old[i], "ok", true);
+		fair_old[i].job.lock_key = fair_keys[i];
+		ev_pipeline_submit(&pl, &fair_old[i].job);
+	}
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 1);
+	/* It commits: the oldest EV_SEGMENT_MAX go, sorted. */
+	turn(&pl, 0);
+	assert_int_equal(fair_first.calls, 1);
+	assert_int_equal(sims[0].sent, 1 + EV_SEGMENT_MAX);
+	assert_true(sent_in_key_order(1, 1 + EV_SEGMENT_MAX));
+	for (size_t i = 0; i < EV_SEGMENT_MAX; i++)
+		assert_ptr_equal(sims[0].order[1 + EV_SEGMENT_MAX - 1 - i],
+		    &fair_old[i].job);
+	/* Newer writes with lower keys, and one with none, while the rest
+	 * of the old ones wait: none of them goes first. */
+	for (size_t i = 0; i < FAIR_NEW; i++) {
+		char *k = fair_keys[FAIR_OLD + i];
+
+		(void)snprintf(k, sizeof(fair_keys[0]), "a%03zu", i);
+		tjob_init(&fair_new[i], "ok", true);
+		fair_new[i].job.lock_key = k;
+		ev_pipeline_submit(&pl, &fair_new[i].job);
+	}
+	tjob_init(&fair_nokey, "ok", true);
+	ev_pipeline_submit(&pl, &fair_nokey.job);
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 1 + EV_SEGMENT_MAX);
+	/* The next segment: the 44 old ones left and the oldest new ones
+	 * that fit, sorted together; the old ones all in it. */
+	turn(&pl, 0);
+	assert_int_equal(sims[0].sent, 1 + 2 * EV_SEGMENT_MAX);
+	assert_true(sent_in_key_order(1 + EV_SEGMENT_MAX,
+	    1 + 2 * EV_SEGMENT_MAX));
+	for (size_t i = 0; i < FAIR_OLD; i++)
+		old_calls += (size_t)fair_old[i].calls;
+	assert_int_equal(old_calls, EV_SEGMENT_MAX);
+	turn(&pl, 0);
+	old_calls = 0;
+	for (size_t i = 0; i < FAIR_OLD; i++)
+		old_calls += (size_t)fair_old[i].calls;
+	for (size_t i = 0; i < FAIR_NEW; i++)
+		new_calls += (size_t)fair_new[i].calls;
+	assert_int_equal(old_calls, FAIR_OLD);
+	assert_int_equal(new_calls, EV_SEGMENT_MAX - 44);
+	assert_int_equal(fair_nokey.calls, 0);
+	/* The rest, then the one without a key, which came last. */
+	turn(&pl, 0);
+	turn(&pl, 0);
+	new_calls = 0;
+	for (size_t i = 0; i < FAIR_NEW; i++)
+		new_calls += (size_t)fair_new[i].calls;
+	assert_int_equal(new_calls, FAIR_NEW);
+	assert_int_equal(fair_nokey.calls, 1);
+	assert_int_equal(ev_pipeline_pending(&pl), 0);
+	assert_int_equal(live_results, 0);
+	ev_pipeline_free(&pl);
+}
+
 int
 main(void)
 {
@@ -694,6 +800,7 @@ main(void)
 		cmocka_unit_test(test_writes_on_first_reads_elsewhere),
 		cmocka_unit_test(test_deadline_cancels_stuck_segment),
 		cmocka_unit_test(test_writes_in_key_order),
+		cmocka_unit_test(test_waiting_writes_first_come_first_served),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
