@@ -154,6 +154,8 @@ ev_conn_close(struct ev_conn *c)
 	close(c->fd); /* also takes it out of the epoll set */
 	c->fd = -1;
 	ev_server_forget(c->srv, &c->link);
+	if (c->refused && c->srv->nrefused > 0)
+		c->srv->nrefused--;
 	if (c->state == CS_SERVING) {
 		/* Its statement runs on; job_done frees it. */
 		c->state = CS_CLOSED;

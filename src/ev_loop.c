@@ -83,10 +83,32 @@ accept_pause(struct ev_server *srv, int64_t us)
 	srv->accept_resume_us = util_mono_us() + us;
 }
 
+/*
+ * Whether a new connection is one too many: this worker holds its cap
+ * (TASKAPI_EV_MAX_CONNECTIONS) and the event workers together hold as
+ * many as all their caps.  The cap is a budget of the pool, not of one
+ * worker: the workers share one listening socket, and the kernel hands
+ * a new connection to whichever is awake, so one of them often holds
+ * more than its share (a burst of connects drains into the first to
+ * wake).  It refuses only when the pool is full, not when it alone is.
+ */
+static bool
+over_cap(const struct ev_server *srv)
+{
+	size_t cap = (size_t)srv->conf->ev_max_connections;
+	size_t workers, conns;
+
+	if (srv->nconns < cap)
+		return false;
+	if (scoreboard == NULL)
+		return true;
+	scoreboard_ev_conns(scoreboard, &workers, &conns);
+	return workers <= 1 || conns >= cap * workers;
+}
+
 static void
 accept_all(struct ev_server *srv)
 {
-	size_t cap = (size_t)srv->conf->ev_max_connections;
 
 	while (srv->accepting) {
 		struct sockaddr_storage ss;
@@ -120,15 +142,16 @@ accept_all(struct ev_server *srv)
 			close(fd);
 			continue;
 		}
-		refused = srv->nconns >= cap;
+		refused = over_cap(srv);
 		if (refused) {
 			int64_t now = util_mono_us();
 
 			if (now - srv->refused_log_us > 1000000) {
 				log_warn(
-				    "%zu FastCGI connections, the cap "
-				    "(TASKAPI_EV_MAX_CONNECTIONS); answering "
-				    "503 on new ones",
+				    "%zu FastCGI connections here, and the "
+				    "event workers hold their cap "
+				    "(TASKAPI_EV_MAX_CONNECTIONS each); "
+				    "answering 503 on new ones",
 				    srv->nconns);
 				srv->refused_log_us = now;
 			}
@@ -142,7 +165,7 @@ accept_all(struct ev_server *srv)
 			ev_conn_free(c);
 			continue;
 		}
-		if (srv->nconns >= cap + EV_REFUSE_EXTRA)
+		if (refused && ++srv->nrefused >= EV_REFUSE_EXTRA)
 			accept_pause(srv, 1000000);
 	}
 }
@@ -151,8 +174,7 @@ static void
 listen_resume(struct ev_server *srv, int64_t now)
 {
 	if (srv->accepting || srv->stopping || now < srv->accept_resume_us ||
-	    srv->nconns >=
-		(size_t)srv->conf->ev_max_connections + EV_REFUSE_EXTRA)
+	    srv->nrefused >= EV_REFUSE_EXTRA)
 		return;
 	if (ev_server_watch(srv, EPOLL_CTL_ADD, srv->lfd,
 		EPOLLIN | EPOLLEXCLUSIVE, &srv->listen_tag) == 0)

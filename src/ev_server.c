@@ -38,6 +38,9 @@ ev_server_add(struct ev_server *srv, struct ev_link *l)
 	}
 	l->slot = srv->nconns;
 	srv->conns[srv->nconns++] = l;
+	if (srv->slot != NULL)
+		atomic_store_explicit(&srv->slot->conns, (int)srv->nconns,
+		    memory_order_relaxed);
 	return 0;
 }
 
@@ -48,6 +51,9 @@ ev_server_forget(struct ev_server *srv, struct ev_link *l)
 
 	srv->conns[l->slot] = last;
 	last->slot = l->slot;
+	if (srv->slot != NULL)
+		atomic_store_explicit(&srv->slot->conns, (int)srv->nconns,
+		    memory_order_relaxed);
 }
 
 void

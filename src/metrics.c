@@ -376,9 +376,11 @@ metrics_render_status(struct scoreboard *sb, int64_t now_mono_us,
 		first = false;
 		if (kind == SB_KIND_EV)
 			buf_printf(&b,
-			    "\"requests_in_flight\":%d,"
+			    "\"requests_in_flight\":%d,\"connections\":%d,"
 			    "\"current_request_ms\":null}",
-			    atomic_load(&sl->inflight));
+			    atomic_load(&sl->inflight),
+			    atomic_load_explicit(&sl->conns,
+				memory_order_relaxed));
 		else if (st == SB_BUSY && start > 0)
 			buf_printf(&b,
 			    "\"requests_in_flight\":1,"

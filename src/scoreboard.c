@@ -19,12 +19,12 @@ struct sb_slot	  *scoreboard_self;
 struct scoreboard *
 scoreboard_create(size_t n)
 {
-	size_t			 sz;
-	struct scoreboard	*sb;
+	size_t		   sz;
+	struct scoreboard *sb;
 
 	sz = sizeof(*sb) + n * sizeof(struct sb_slot);
 	sb = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	    -1, 0);	/* cppcheck-suppress invalidFunctionArg */
+	    -1, 0); /* cppcheck-suppress invalidFunctionArg */
 	if (sb == MAP_FAILED)
 		return NULL;
 	/* Anonymous mappings start zeroed: every slot is SB_EMPTY. */
@@ -39,7 +39,7 @@ void
 scoreboard_retire(struct scoreboard *sb, size_t i, int kind, enum sb_exit why,
     int count_exit)
 {
-	struct sb_slot	*s = &sb->slots[i];
+	struct sb_slot *s = &sb->slots[i];
 
 	/* Readers retry while the sequence is odd or has moved. */
 	atomic_fetch_add(&sb->fold_seq, 1u);
@@ -49,6 +49,7 @@ scoreboard_retire(struct scoreboard *sb, size_t i, int kind, enum sb_exit why,
 		atomic_fetch_add(&sb->exits[kind][why], 1ULL);
 	atomic_store(&s->pid, 0);
 	atomic_store(&s->inflight, 0);
+	atomic_store(&s->conns, 0);
 	atomic_store(&s->export_key, 0ULL);
 	atomic_store(&s->progress_us, 0LL);
 	atomic_store(&s->requests, 0ULL);
@@ -138,6 +139,28 @@ scoreboard_fcgi_ready(const struct scoreboard *sb)
 		n += st == SB_IDLE || st == SB_STARTING;
 	}
 	return n;
+}
+
+void
+scoreboard_ev_conns(const struct scoreboard *sb, size_t *workers, size_t *conns)
+{
+	size_t used = scoreboard_used(sb);
+
+	*workers = *conns = 0;
+	for (size_t i = 0; i < used; i++) {
+		const struct sb_slot *s = &sb->slots[i];
+		int		      st, n;
+
+		if (atomic_load(&s->pid) == 0 ||
+		    atomic_load(&s->kind) != SB_KIND_EV)
+			continue;
+		st = atomic_load(&s->state);
+		if (st != SB_IDLE && st != SB_BUSY)
+			continue; /* not accepting yet, or any more */
+		n = atomic_load_explicit(&s->conns, memory_order_relaxed);
+		*workers += 1;
+		*conns += n > 0 ? (size_t)n : 0;
+	}
 }
 
 const char *

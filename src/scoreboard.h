@@ -46,6 +46,7 @@ struct sb_slot {
 	atomic_llong		 started_us;	/* monotonic, at fork */
 	atomic_llong		 idle_since_us; /* monotonic, while idle */
 	atomic_int		 inflight;	/* event worker: requests open */
+	atomic_int		 conns;	/* event worker: FastCGI connections */
 	atomic_ullong		 export_key; /* user streaming an export; 0 */
 	atomic_llong progress_us; /* monotonic, last output flushed */
 	struct sb_metrics	 met;		/* this worker's counters */
@@ -108,6 +109,14 @@ void	scoreboard_retire(struct scoreboard *, size_t i, int kind,
 /* The slots to scan: scoreboard->used, at most nslots. */
 size_t
 scoreboard_used(const struct scoreboard *);
+
+/*
+ * The event workers that accept (not stopping): how many, and the
+ * FastCGI connections they hold together.
+ */
+void
+scoreboard_ev_conns(const struct scoreboard *, size_t *workers,
+    size_t *conns);
 
 /* Blocking workers idle or starting (so soon idle), of any generation. */
 size_t

@@ -201,13 +201,15 @@ def case_3():
 # --- limits set small by the caller (TASKAPI_EV_MAX_CONNECTIONS=16,
 # TASKAPI_REQUEST_TIMEOUT=2): run alone, as kind "ev-limits" -------------
 def case_conn_cap():
-    # The cap is per event worker, and the workers share one listening
-    # socket: the kernel may hand a new connection to any of them.  So
-    # connections are opened until one is refused, at most one more than
-    # all the workers' caps together (EV_WORKERS, from the caller).
+    # The cap is a budget of all the event workers (16 each here), and
+    # they share one listening socket: the kernel hands a new connection
+    # to whichever worker is awake, often the same one.  Whichever takes
+    # them, all 16 x EV_WORKERS are served before any is refused; a
+    # refusal comes at the latest when every worker holds 16 and the
+    # pool its budget, so within 16 x (2 x EV_WORKERS - 1) + 1.
     workers = int(os.environ.get("EV_WORKERS") or "1")
     held, over = [], None
-    for _ in range(16 * workers + 1):
+    for _ in range(16 * (2 * workers - 1) + 1):
         c = Conn()
         ok, r = c.alive()
         if not ok:
@@ -215,6 +217,9 @@ def case_conn_cap():
             break
         held.append(c)
     c, r = over if over is not None else (None, "all %d connections were served" % len(held))
+    say(len(held) >= 16 * workers,
+        "the pool's whole budget is served, whichever worker takes the connections "
+        "(%d of %d before the first refusal)" % (len(held), 16 * workers))
     say(c is not None and is_json_error(r, 503) and r[1].get("retry-after") == "1",
         "over the connection cap: a JSON 503 with Retry-After (after %d served, %d worker(s))"
         % (len(held), workers), show(r))

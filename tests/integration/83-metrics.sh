@@ -114,6 +114,15 @@ jq -e '.processes | all(.pid > 0 and (.state | IN("starting", "idle", "busy", "s
 	and (.requests | type == "number") and (.kind | IN("fastcgi", "event")))' <<<"$st" >/dev/null &&
 	pass "/status: each process has a pid, a kind, a state and a request count" ||
 	fail "/status: each process has a pid, a kind, a state and a request count" "$st"
+# nginx keeps the connection a /health went on (upstream keepalive, 5 s
+# idle): the event workers hold at least that one between them.
+curl -s -o /dev/null "$TASKAPI_BASE_URL/health"
+st=$(curl -s "$TASKAPI_BASE_URL/status")
+jq -e '[.processes[] | select(.kind == "event")] | length > 0 and
+	all(.connections | type == "number" and . >= 0) and
+	(map(.connections) | add) >= 1' <<<"$st" >/dev/null &&
+	pass "/status: each event worker counts its FastCGI connections (nginx's kept one among them)" ||
+	fail "/status: each event worker counts its FastCGI connections (nginx's kept one among them)" "$st"
 
 # --- the age of a request in progress: a blocking worker held by a lock
 if have_psql; then
