@@ -26,18 +26,11 @@ NCPU=$(getconf _NPROCESSORS_ONLN)
 ALL="0-$((NCPU - 1))"
 die() { echo "cores.sh: $*" >&2; exit 1; }
 command -v taskset >/dev/null || die "taskset not found (util-linux)"
-curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/health" || die "the bench stack does not answer on :$HTTP_PORT"
-: "${BENCH_DATA:=$(ls -td "$BENCH_DIR"/out/*/data 2>/dev/null | head -n 1)}"
-[ -r "$BENCH_DATA/ids" ] || die "no seeded data (BENCH_DATA)"
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
-mkdir "$tmp/data"
-cp "$BENCH_DATA/ids" "$tmp/data/ids"
-curl -fsS -X POST -H 'Content-Type: application/json' \
-	--data '{"email":"bench-api@bench.invalid","password":"bench-password-1"}' \
-	"http://127.0.0.1:$HTTP_PORT/api/v1/auth/login" | jq -r .token >"$tmp/data/token"
-chmod -R a+rX "$tmp"
-export BENCH_DATA=$tmp/data BENCH_LUA_DIR=$BENCH_DIR
+bench_data "$tmp/data" "$HTTP_PORT"
 
 NGINX=$(cat "$VAR/nginx/nginx.pid")
 MASTER=$(cat "$VAR/run/taskapi.pid")

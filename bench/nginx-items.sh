@@ -35,22 +35,14 @@ VARIANTS=${BENCH_ITEMS:-shipped no-security-headers no-x-request-id-header no-re
 # GET task too (the nginx work barely depends on the route; /health alone
 # keeps a round short on a busy machine).
 GET_VARIANTS=${BENCH_ITEMS_GET:-shipped minimal}
-as_svc() { if [ "$(id -u)" = 0 ]; then runuser -u taskapi -- "$@"; else "$@"; fi; }
 die() { echo "nginx-items.sh: $*" >&2; exit 1; }
 
 [ -f "$VAR/nginx/nginx-dev.conf" ] || die "no running bench stack under $VAR (BENCH_KEEP_STACK=1 bench/run.sh)"
-curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/health" || die "the bench stack does not answer on :$HTTP_PORT"
-: "${BENCH_DATA:=$(ls -td "$BENCH_DIR"/out/*/data 2>/dev/null | head -n 1)}"
-[ -r "$BENCH_DATA/ids" ] || die "no seeded data (BENCH_DATA)"
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
-mkdir "$tmp/data"
-cp "$BENCH_DATA/ids" "$tmp/data/ids"
-curl -fsS -X POST -H 'Content-Type: application/json' \
-	--data '{"email":"bench-api@bench.invalid","password":"bench-password-1"}' \
-	"http://127.0.0.1:$HTTP_PORT/api/v1/auth/login" | jq -r .token >"$tmp/data/token"
-chmod -R a+rX "$tmp"
-export BENCH_DATA=$tmp/data BENCH_LUA_DIR=$BENCH_DIR
+bench_data "$tmp/data" "$HTTP_PORT"
 ITEMS=$VAR/bench-items
 running=
 stop() {

@@ -31,18 +31,11 @@ HTTP_PORT=${BENCH_HTTP_PORT:-18090}
 PG_PORT=${BENCH_PG_PORT:-55440}
 OUT=${BENCH_OUT:-$BENCH_DIR/out/soak-$(date -u +%Y%m%d-%H%M%S)}
 die() { echo "soak.sh: $*" >&2; exit 1; }
-as_svc() { if [ "$(id -u)" = 0 ]; then runuser -u taskapi -- "$@"; else "$@"; fi; }
-curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/health" || die "the bench stack does not answer on :$HTTP_PORT"
-: "${BENCH_DATA:=$(ls -td "$BENCH_DIR"/out/*/data 2>/dev/null | head -n 1)}"
-[ -r "$BENCH_DATA/ids" ] || die "no seeded data (BENCH_DATA)"
-mkdir -p "$OUT/data"
-chmod 755 "$OUT" "$OUT/data"
-cp "$BENCH_DATA/ids" "$OUT/data/ids"
-curl -fsS -X POST -H 'Content-Type: application/json' \
-	--data '{"email":"bench-api@bench.invalid","password":"bench-password-1"}' \
-	"http://127.0.0.1:$HTTP_PORT/api/v1/auth/login" | jq -r .token >"$OUT/data/token"
-chmod a+r "$OUT"/data/*
-export BENCH_DATA=$OUT/data BENCH_LUA_DIR=$BENCH_DIR
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+mkdir -p "$OUT"
+chmod 755 "$OUT"
+bench_data "$OUT/data" "$HTTP_PORT"
 
 ACCESS=$VAR/log/nginx-access.log
 PGLOG=$VAR/log/postgres.log

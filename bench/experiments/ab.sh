@@ -26,9 +26,13 @@
 # Settings (environment), defaults in brackets:
 #   BENCH_BUILD [./build-bench]  the stack run.sh left up (its var/)
 #   BENCH_HTTP_PORT [18090]      its nginx
-#   BENCH_DATA                   token and ids [the newest bench/out/*/data]
+#   BENCH_DATA                   the seeded ids [the newest bench/out/*/data];
+#                                a new token is taken (bench/lib.sh)
 #   BENCH_AB_SECONDS [8] BENCH_AB_CONNECTIONS [64]
 #   BENCH_AB_ENDPOINTS ["health task_get tasks_list task_create task_patch"]
+#   BENCH_AB_COUNT_ERRORS=1      count non-2xx answers and wrk timeouts
+#                                (columns, summed in the table) instead
+#                                of failing: for overload, c=1024
 # Both binaries must have been built from trees whose migrations the
 # stack's database already has (the pool refuses an unknown schema).
 set -euo pipefail
@@ -45,24 +49,34 @@ SECS=${BENCH_AB_SECONDS:-8}
 CONNS=${BENCH_AB_CONNECTIONS:-64}
 ENDPOINTS=${BENCH_AB_ENDPOINTS:-health task_get tasks_list task_create task_patch}
 OUT=${BENCH_AB_OUT:-$BENCH_DIR/out/ab-$(date -u +%Y%m%d-%H%M%S)}
-: "${BENCH_DATA:=$(ls -td "$BENCH_DIR"/out/*/data 2>/dev/null | head -n 1)}"
-export BENCH_DATA BENCH_LUA_DIR=$BENCH_DIR
 
 say() { printf '[ab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'ab: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 
 for f in "$OLD" "$NEW"; do [ -x "$f" ] || die "$f: not an executable"; done
-[ -r "$BENCH_DATA/token" ] && [ -r "$BENCH_DATA/ids" ] || die "no bench data (BENCH_DATA=$BENCH_DATA)"
+mkdir -p "$OUT"
+bench_data "$OUT/data" "${HTTP##*:}"
 [ -r "$VAR/taskapi.env" ] || die "no stack under $VAR (run bench/run.sh with BENCH_KEEP_STACK=1)"
 for cmd in wrk spawn-fcgi curl; do command -v "$cmd" >/dev/null || die "$cmd not found"; done
 ulimit -n 65536 2>/dev/null || true
 mkdir -p "$OUT/raw"
 ROWS=$OUT/rows.tsv
-printf 'round\tbinary\tendpoint\trps\tp50_us\tp99_us\trequests\tcpu_us_per_req\traw\n' >"$ROWS"
+printf 'round\tbinary\tendpoint\trps\tp50_us\tp99_us\trequests\tcpu_us_per_req\traw\tnon2xx\ttimeouts\n' >"$ROWS"
+COUNT_ERRORS=${BENCH_AB_COUNT_ERRORS:-0}
 PIDF=$VAR/run/taskapi.pid
 SOCK=$VAR/run/taskapi.sock
 
-alive() { [ -s "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; }
+# The running master: the pid file at first (run.sh's pool), then the
+# one pool_start started.  Not read back from the file each time: a
+# master that is stopping removes the file, and it may do so after the
+# next one has written it.
+MASTER=
+alive() {
+	[ -n "$MASTER" ] || MASTER=$(cat "$PIDF" 2>/dev/null || true)
+	[ -n "$MASTER" ] && kill -0 "$MASTER" 2>/dev/null
+}
 
 # CPU ticks of this stack's pool: the master's and each of its
 # children's utime + stime (other stacks on the machine run taskapi
@@ -70,8 +84,7 @@ alive() { [ -s "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; }
 # pool retires idle ones).  The fields are counted after ")": comm may
 # hold spaces.
 pool_ticks() {
-	local master kids
-	master=$(cat "$PIDF")
+	local master=$MASTER kids
 	kids=$(pgrep -P "$master" | sed 's|.*|/proc/&/stat|')
 	# shellcheck disable=SC2086 # one path per child
 	cat "/proc/$master/stat" $kids 2>/dev/null | sed 's/.*) //' |
@@ -84,7 +97,7 @@ HZ=$(getconf CLK_TCK)
 pool_start() {
 	local bin=$1 i owner=()
 	if alive; then
-		kill -TERM "$(cat "$PIDF")"
+		kill -TERM "$MASTER"
 		for i in $(seq 1 300); do alive || break; sleep 0.1; done
 		alive && die "the pool did not stop in 30 s"
 	fi
@@ -92,7 +105,8 @@ pool_start() {
 	rm -f "$SOCK"
 	GNUTLS_NO_IMPLICIT_INIT=1 spawn-fcgi -n -b 4096 -s "$SOCK" -M 0660 "${owner[@]}" -- \
 		"$bin" --env-file "$VAR/taskapi.env" serve >>"$VAR/log/taskapi.log" 2>&1 </dev/null &
-	echo $! >"$PIDF"
+	MASTER=$!
+	echo "$MASTER" >"$PIDF"
 	disown || true
 	# Every worker kind must answer: /health goes to the event worker,
 	# a list (authenticated) too, a POST to the blocking pool.
@@ -126,13 +140,15 @@ measure() { # round label endpoint
 	local -A v=()
 	local kv
 	for kv in ${line#BENCHRESULT }; do v[${kv%%=*}]=${kv#*=}; done
-	if [ "${v[status]}" != 0 ] || [ $((v[connect] + v[read] + v[write] + v[timeout])) != 0 ]; then
+	if [ "$COUNT_ERRORS" = 1 ] && [ $((v[connect] + v[read] + v[write])) = 0 ]; then
+		: # non-2xx and timeouts are counted below
+	elif [ "${v[status]}" != 0 ] || [ $((v[connect] + v[read] + v[write] + v[timeout])) != 0 ]; then
 		die "$label $t: ${v[status]} non-2xx, socket errors connect ${v[connect]} read ${v[read]} write ${v[write]} timeout ${v[timeout]} of ${v[requests]} requests in $SECS s (see $raw)"
 	fi
 	rps=$(awk -v n="${v[requests]}" -v d="${v[duration_us]}" 'BEGIN { printf "%.1f", n / (d / 1e6) }')
 	cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="${v[requests]}" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$t" "$rps" "${v[p50_us]}" \
-		"${v[p99_us]}" "${v[requests]}" "$cpu" "${raw#"$OUT/"}" >>"$ROWS"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$t" "$rps" "${v[p50_us]}" \
+		"${v[p99_us]}" "${v[requests]}" "$cpu" "${raw#"$OUT/"}" "${v[status]}" "${v[timeout]}" >>"$ROWS"
 	say "round $round $label $t: $rps req/s, pool CPU $cpu us/request (${v[requests]} requests, $((t1 - t0)) ticks, p50 ${v[p50_us]} us)"
 }
 
@@ -152,6 +168,8 @@ pool_start "$NEW"
 # round's two runs are the closest in time).
 awk -F'\t' 'NR > 1 { v[$3 "\t" $2] = v[$3 "\t" $2] " " $4; r[$1 "\t" $3 "\t" $2] = $4; order[++n] = $3
 		cpu[$3 "\t" $2] = cpu[$3 "\t" $2] " " $8
+		p99[$3 "\t" $2] = p99[$3 "\t" $2] " " $6
+		bad[$3 "\t" $2] += $10 + $11
 		rounds[$1] = 1 }
 	function median(s,   a, k, i, j, t) {
 		k = split(s, a, " ")
@@ -160,8 +178,8 @@ awk -F'\t' 'NR > 1 { v[$3 "\t" $2] = v[$3 "\t" $2] " " $4; r[$1 "\t" $3 "\t" $2]
 		return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
 	}
 	END {
-		printf "| endpoint | old req/s | new req/s | new/old | rounds'"'"' new/old | old CPU us/req | new CPU us/req | new/old |\n"
-		printf "|---|---:|---:|---:|---:|---:|---:|---:|\n"
+		printf "| endpoint | old req/s | new req/s | new/old | rounds'"'"' new/old | old CPU us/req | new CPU us/req | new/old | old p99 ms | new p99 ms | old non-2xx + timeouts | new |\n"
+		printf "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
 		for (i = 1; i <= n; i++) {
 			e = order[i]
 			if (seen[e]++) continue
@@ -171,7 +189,8 @@ awk -F'\t' 'NR > 1 { v[$3 "\t" $2] = v[$3 "\t" $2] " " $4; r[$1 "\t" $3 "\t" $2]
 				if ((k "\t" e "\told") in r && (k "\t" e "\tnew") in r)
 					rr = rr " " r[k "\t" e "\tnew"] / r[k "\t" e "\told"]
 			co = median(cpu[e "\told"]); cw = median(cpu[e "\tnew"])
-			printf "| %s | %.0f | %.0f | %.3f | %.3f | %.1f | %.1f | %.3f |\n", e, o, w, w / o,
-			    median(rr), co, cw, cw / co
+			printf "| %s | %.0f | %.0f | %.3f | %.3f | %.1f | %.1f | %.3f | %.1f | %.1f | %d | %d |\n", e, o, w, w / o,
+			    median(rr), co, cw, cw / co, median(p99[e "\told"]) / 1000,
+			    median(p99[e "\tnew"]) / 1000, bad[e "\told"], bad[e "\tnew"]
 		}
 	}' "$ROWS" | tee "$OUT/table.md"

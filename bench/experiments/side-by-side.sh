@@ -21,21 +21,13 @@ VAR=$BUILD/var
 PG_PORT=${TASKAPI_PG_PORT:-55440}
 HTTP=http://127.0.0.1:${BENCH_HTTP_PORT:-18090}
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
-as_svc() { if [ "$(id -u)" = 0 ]; then runuser -u taskapi -- "$@"; else "$@"; fi; }
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 # shellcheck source=bench/pg-tcp.sh
 . "$BENCH_DIR/pg-tcp.sh"
 
 sbs_token() {
-	: "${BENCH_DATA:=$(ls -td "$BENCH_DIR"/out/*/data 2>/dev/null | head -n 1)}"
-	[ -r "$BENCH_DATA/ids" ] || die "no seeded data (BENCH_DATA)"
-	mkdir "$tmp/data"
-	cp "$BENCH_DATA/ids" "$tmp/data/ids"
-	curl -fsS -X POST -H 'Content-Type: application/json' \
-		--data '{"email":"bench-api@bench.invalid","password":"bench-password-1"}' \
-		"$HTTP/api/v1/auth/login" | jq -r .token >"$tmp/data/token"
-	grep -q '\.' "$tmp/data/token" || die "login as the bench user failed"
-	chmod -R a+rX "$tmp"
-	export BENCH_DATA=$tmp/data
+	bench_data "$tmp/data" "${HTTP##*:}"
 }
 
 # "server" is whichever serves the request behind nginx (or alone):
