@@ -16,7 +16,8 @@
 # alternated within each round.  (no-limit-conn is not in the default
 # list: limit_conn is only in the blocking pool's locations.)  Reported: the
 # median over the rounds of the nginx tree's CPU (utime + stime,
-# bench/cputiers.py) per request, and the difference to "shipped".
+# bench/cputiers.py) per request, and the difference to "shipped"; and
+# /health's p50 and p99 (the tail each item adds, if any).
 # "minimal" is the bare FastCGI pass run.sh measures (three params,
 # upstream keepalive, nothing else), "return200" nginx answering alone.
 #
@@ -204,18 +205,20 @@ start() { # variant
 	die "variant $1 does not answer on :$PORT"
 }
 
-# One wrk run; prints "rps nginx_us_per_request non2xx".
+# One wrk run; prints "rps nginx_us_per_request non2xx p50_us p99_us".
 measure() { # variant script path
 	local d=$ITEMS/$1 raw=$tmp/wrk n
 	wrk -t1 -c64 -d1s -s "$BENCH_DIR/$2" "http://127.0.0.1:$PORT$3" >/dev/null 2>&1 # warm
 	python3 "$BENCH_DIR/cputiers.py" snap "nginx=$(cat "$d/nginx.pid")" >"$tmp/c0"
-	wrk -t1 -c64 -d"${SECS}s" -s "$BENCH_DIR/$2" "http://127.0.0.1:$PORT$3" >"$raw" 2>&1 || true
+	wrk -t1 -c64 -d"${SECS}s" --latency -s "$BENCH_DIR/$2" "http://127.0.0.1:$PORT$3" >"$raw" 2>&1 || true
 	python3 "$BENCH_DIR/cputiers.py" snap "nginx=$(cat "$d/nginx.pid")" >"$tmp/c1"
 	n=$(sed -n 's/^BENCHRESULT requests=\([0-9]*\).*/\1/p' "$raw")
 	[ -n "$n" ] || die "variant $1: no result from wrk: $(cat "$raw")"
-	printf '%s %s %s\n' "$(sed -n 's/^Requests\/sec: *//p' "$raw")" \
+	printf '%s %s %s %s %s\n' "$(sed -n 's/^Requests\/sec: *//p' "$raw")" \
 		"$(python3 "$BENCH_DIR/cputiers.py" delta "$tmp/c0" "$tmp/c1" "$n" | sed -n 's/.*nginx=\([0-9.]*\).*/\1/p')" \
-		"$(sed -n 's/.* status=\([0-9]*\).*/\1/p' "$raw")"
+		"$(sed -n 's/.* status=\([0-9]*\).*/\1/p' "$raw")" \
+		"$(sed -n 's/.* p50_us=\([0-9]*\).*/\1/p' "$raw")" \
+		"$(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' "$raw")"
 }
 
 for v in $VARIANTS; do prepare "$v"; done
@@ -225,11 +228,11 @@ for r in $(seq 1 "$ROUNDS"); do
 	echo "--- round $r of $ROUNDS" >&2
 	for v in $VARIANTS; do
 		start "$v"
-		read -r rps us bad < <(measure "$v" health.lua /health)
-		printf '%s\thealth\t%s\t%s\t%s\t%s\n' "$v" "$r" "$rps" "$us" "$bad" | tee -a "$rows" >&2
+		read -r rps us bad p50 p99 < <(measure "$v" health.lua /health)
+		printf '%s\thealth\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$r" "$rps" "$us" "$bad" "$p50" "$p99" | tee -a "$rows" >&2
 		if [[ " $GET_VARIANTS " == *" $v "* ]]; then
-			read -r rps us bad < <(measure "$v" task_get.lua /api/v1/tasks)
-			printf '%s\ttask_get\t%s\t%s\t%s\t%s\n' "$v" "$r" "$rps" "$us" "$bad" | tee -a "$rows" >&2
+			read -r rps us bad p50 p99 < <(measure "$v" task_get.lua /api/v1/tasks)
+			printf '%s\ttask_get\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$r" "$rps" "$us" "$bad" "$p50" "$p99" | tee -a "$rows" >&2
 		fi
 		stop
 	done
@@ -240,24 +243,26 @@ python3 - "$rows" "$ROUNDS" "$SECS" <<-'EOF'
 	rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 	med = {}
 	order = []
-	for v, ep, _, rps, us, bad in rows:
+	for v, ep, _, rps, us, bad, p50, p99 in rows:
 	    if v not in order:
 	        order.append(v)
-	    med.setdefault((v, ep), []).append((float(rps), float(us), int(bad or 0)))
+	    med.setdefault((v, ep), []).append((float(rps), float(us), int(bad or 0),
+	                                        float(p50) / 1000, float(p99) / 1000))
 	def m(v, ep, i):
 	    x = med.get((v, ep))
 	    return statistics.median(r[i] for r in x) if x else None
 	print(f"nginx CPU per request, medians of {sys.argv[2]} rounds of {sys.argv[3]} s "
 	      "(wrk -t1 -c64, as many nginx workers as the stack's, the same event-worker socket):")
 	print()
-	print("| variant | /health nginx µs | vs shipped | GET task nginx µs | vs shipped | /health req/s | non-2xx |")
-	print("|---|---:|---:|---:|---:|---:|---:|")
+	print("| variant | /health nginx µs | vs shipped | GET task nginx µs | vs shipped | /health req/s | /health p50 ms | p99 ms | p99/p50 | non-2xx |")
+	print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	base_h, base_t = m("shipped", "health", 1), m("shipped", "task_get", 1)
 	for v in order:
 	    h, t = m(v, "health", 1), m(v, "task_get", 1)
 	    dh = "" if h is None or base_h is None or v == "shipped" else f"{h - base_h:+.1f}"
 	    dt = "" if t is None or base_t is None or v == "shipped" else f"{t - base_t:+.1f}"
 	    bad = sum(r[2] for ep in ("health", "task_get") for r in med.get((v, ep), []))
+	    p50, p99 = m(v, "health", 3), m(v, "health", 4)
 	    print(f"| {v} | {h:.1f} | {dh} | " + ("" if t is None else f"{t:.1f}") + f" | {dt} | "
-	          f"{m(v, 'health', 0):,.0f} | {bad} |")
+	          f"{m(v, 'health', 0):,.0f} | {p50:.2f} | {p99:.2f} | {p99 / p50:.1f} | {bad} |")
 EOF
