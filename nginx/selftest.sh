@@ -79,7 +79,7 @@ t() {
 		echo "not ok $n - $desc"
 		fails=$((fails + 1))
 		[ -n "${last:-}" ] && [ -f "$tmp/out/$last.h" ] &&
-		    sed 's/^/#   /' "$tmp/out/$last.h" "$tmp/out/$last.b" 2>/dev/null | head -40
+		    { sed 's/^/#   /' "$tmp/out/$last.h" "$tmp/out/$last.b" 2>/dev/null | head -40; echo; }
 	fi
 }
 
@@ -283,6 +283,8 @@ wait "$app" 2>/dev/null
 req down -H 'X-Request-Id: trace-502' "$B/health"
 t "app down: 502 JSON" json_error down 502
 t "app down: client X-Request-Id still echoed" [ "$(hdr down x-request-id)" = trace-502 ]
+req down2 "$B/health"
+t "app down, no client id: nginx makes one" sh -c 'echo "$1" | grep -Eq "^[0-9a-f]{32}$"' - "$(hdr down2 x-request-id)"
 
 # --- access log -----------------------------------------------------------
 # The log is buffered (flushed every second): wait for the last request's
