@@ -29,6 +29,8 @@
 /* Beyond the cap, this many more are accepted to be answered 503; past
  * them accepting pauses (the kernel's backlog holds the rest). */
 #define EV_REFUSE_EXTRA 64
+/* Connections at a peak worth trimming the heap after (sweep). */
+#define EV_TRIM_PEAK 64
 
 static void
 free_dead(struct ev_server *srv)
@@ -165,6 +167,8 @@ accept_all(struct ev_server *srv)
 			ev_conn_free(c);
 			continue;
 		}
+		if (srv->nconns > srv->trim_peak) /* (sweep) */
+			srv->trim_peak = srv->nconns;
 		if (refused && ++srv->nrefused >= EV_REFUSE_EXTRA)
 			accept_pause(srv, 1000000);
 	}
@@ -195,9 +199,19 @@ sweep(struct ev_server *srv, int64_t now)
 		ev_conn_trim(c, now);
 		i++;
 	}
-	/* After a burst: hand the freed heap back to the kernel. */
-	if (!busy && srv->nconns == 0)
+	/*
+	 * After a burst: hand the freed heap back to the kernel.  Not only
+	 * once every connection is gone, since a front end may keep some
+	 * open for good (idle kept ones, a health check's): also once the
+	 * connections have fallen to a quarter of their peak since the last
+	 * trim.  A few hundred connections' buffers are megabytes.
+	 */
+	if ((!busy && srv->nconns == 0) ||
+	    (srv->trim_peak >= EV_TRIM_PEAK &&
+		srv->nconns * 4 <= srv->trim_peak)) {
 		(void)malloc_trim(0);
+		srv->trim_peak = srv->nconns;
+	}
 	listen_resume(srv, now);
 }
 

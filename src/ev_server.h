@@ -47,8 +47,9 @@ struct ev_server {
 	struct ev_pipeline pl;
 	struct ev_link	 **conns;
 	size_t		   nconns, conns_cap;
-	size_t		   nrefused; /* open ones answered 503 (the cap) */
-	struct ev_link	  *dead; /* closed, freed after the turn */
+	size_t		   nrefused;  /* open ones answered 503 (the cap) */
+	size_t		   trim_peak; /* most connections since the last trim */
+	struct ev_link	  *dead;      /* closed, freed after the turn */
 	int64_t		   refused_log_us;
 	char		  *peers[EV_PEERS_MAX]; /* allowed TCP peers */
 	size_t		   npeers;

@@ -57,6 +57,10 @@ else
 fi
 reload_with "" || diag "the pool was slow to reload back"
 
+# A burst's memory goes back with connections still open.
+EV_PIDS=$(curl -s "$TASKAPI_BASE_URL/status" | jq -r '[.processes[] | select(.kind == "event") | .pid] | join(" ")') \
+	run_cases "$EV_SOCK" ev-trim
+
 # TCP listening needs a named address.
 BIN=${TASKAPI_BUILD:-}/src/taskapi
 if [[ -x $BIN ]]; then
