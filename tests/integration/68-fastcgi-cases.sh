@@ -24,11 +24,13 @@ run_cases() {
 	while IFS=$'\t' read -r st desc seen; do
 		if [[ $st == ok ]]; then
 			pass "$kind: $desc"
+		elif [[ $st == skip ]]; then
+			skip "$kind: $desc" "$seen"
 		else
 			fail "$kind: $desc" "$seen"
 		fi
 	done < <(timeout 120 python3 "$CASES" "$sock" "$kind" "$F_TOKEN" 2>&1 |
-		sed -u '/^\(ok\|not ok\)\t/!s/^/not ok\tpython\t/')
+		sed -u '/^\(ok\|not ok\|skip\)\t/!s/^/not ok\tpython\t/')
 }
 run_cases "$EV_SOCK" ev
 run_cases "$POOL_SOCK" blocking
