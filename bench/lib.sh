@@ -7,6 +7,17 @@
 # its own), as is otherwise.
 as_svc() { if [ "$(id -u)" = 0 ]; then runuser -u taskapi -- "$@"; else "$@"; fi; }
 
+# An awk function for the scripts' tables: median(s), of the numbers in
+# the space-separated string s.  Put before the awk program's own text.
+# shellcheck disable=SC2016,SC2034 # awk's $, not the shell's; used by the callers
+BENCH_AWK_MEDIAN='function median(s,   a, k, i, j, t) {
+	k = split(s, a, " ")
+	for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++)
+		if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+}
+'
+
 # bench_data DIR PORT: makes DIR the Lua scripts' data directory and
 # exports BENCH_DATA=DIR and BENCH_LUA_DIR.  The seeded task ids come
 # from BENCH_DATA (default: the newest bench/out/*/data); the token is a

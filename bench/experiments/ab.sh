@@ -166,17 +166,11 @@ pool_start "$NEW"
 # Medians (of req/s and of CPU per request) per binary and endpoint,
 # their ratios, and the median of the rounds' own req/s ratios (each
 # round's two runs are the closest in time).
-awk -F'\t' 'NR > 1 { v[$3 "\t" $2] = v[$3 "\t" $2] " " $4; r[$1 "\t" $3 "\t" $2] = $4; order[++n] = $3
+awk -F'\t' "$BENCH_AWK_MEDIAN"'NR > 1 { v[$3 "\t" $2] = v[$3 "\t" $2] " " $4; r[$1 "\t" $3 "\t" $2] = $4; order[++n] = $3
 		cpu[$3 "\t" $2] = cpu[$3 "\t" $2] " " $8
 		p99[$3 "\t" $2] = p99[$3 "\t" $2] " " $6
 		bad[$3 "\t" $2] += $10 + $11
 		rounds[$1] = 1 }
-	function median(s,   a, k, i, j, t) {
-		k = split(s, a, " ")
-		for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++)
-			if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-		return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
-	}
 	END {
 		printf "| endpoint | old req/s | new req/s | new/old | rounds'"'"' new/old | old CPU us/req | new CPU us/req | new/old | old p99 ms | new p99 ms | old non-2xx + timeouts | new |\n"
 		printf "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"

@@ -18,8 +18,9 @@
 # for SECONDS each.  Per run: req/s, p50/p99/p99.9, checkpoints started
 # (pg_stat_bgwriter), WAL bytes and full-page images per request
 # (pg_stat_wal), and PostgreSQL's CPU per request (its process tree,
-# bench/cputiers.py): compressing page images is not free.  Medians per setting and endpoint at the end; the
-# settings the cluster had are put back.
+# bench/cputiers.py): compressing page images is not free.  Medians per
+# setting and endpoint at the end; the settings go back to the cluster's
+# own files (ALTER SYSTEM RESET).
 #
 # Settings (environment), defaults in brackets:
 #   BENCH_WAL_A ["max_wal_size=1GB wal_compression=off"]  PostgreSQL's defaults
@@ -53,11 +54,10 @@ bench_data "$OUT/data" "$HTTP_PORT"
 
 pgsu() { as_svc psql -X -q -At -h "$VAR/run" -p "$PG_PORT" -U postgres -d postgres -c "$1"; }
 names() { local kv; for kv in $A $B; do echo "${kv%%=*}"; done | sort -u; }
-declare -A was=()
-for n in $(names); do was[$n]=$(pgsu "SELECT setting || COALESCE(unit, '') FROM pg_settings WHERE name = '$n'"); done
+# The settings go back to the cluster's files (ALTER SYSTEM RESET).
 restore() {
 	local n
-	for n in "${!was[@]}"; do pgsu "ALTER SYSTEM RESET $n" >/dev/null 2>&1 || true; done
+	for n in $(names); do pgsu "ALTER SYSTEM RESET $n" >/dev/null 2>&1 || true; done
 	pgsu "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
 }
 trap restore EXIT
@@ -117,14 +117,8 @@ for round in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-awk -F'\t' 'NR > 1 { k = $3 "\t" $2; if (!(k in seen)) { seen[k] = 1; keys[++n] = k }
+awk -F'\t' "$BENCH_AWK_MEDIAN"'NR > 1 { k = $3 "\t" $2; if (!(k in seen)) { seen[k] = 1; keys[++n] = k }
 		for (i = 4; i <= 11; i++) col[k, i] = col[k, i] " " $i }
-	function median(s,   a, m, i, j, t) {
-		m = split(s, a, " ")
-		for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
-			if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-		return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
-	}
 	END {
 		print "| endpoint | setting | req/s | p50 ms | p99 ms | p99.9 ms | p99/p50 | checkpoints | WAL bytes/req | FPI/req | PostgreSQL CPU us/req |"
 		print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

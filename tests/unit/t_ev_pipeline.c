@@ -284,6 +284,25 @@ tjob_init(struct tjob *t, const char *what, bool write)
 	t->job.done = tjob_done;
 }
 
+/* A write that locks the row named key (NULL: none). */
+static void
+tjob_write(struct tjob *t, const char *key)
+{
+	tjob_init(t, "ok", true);
+	t->job.lock_key = key;
+}
+
+/* Callbacks run, summed over n jobs. */
+static size_t
+calls_of(const struct tjob *t, size_t n)
+{
+	size_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum += (size_t)t[i].calls;
+	return sum;
+}
+
 static void
 setup_pl(struct ev_pipeline *pl, size_t npg)
 {
@@ -567,15 +586,11 @@ test_writes_in_key_order(void **state)
 
 	(void)state;
 	setup_pl(&pl, 2);
-	tjob_init(&c, "ok", true);
-	c.job.lock_key = "c";
-	tjob_init(&none, "ok", true);
-	tjob_init(&a1, "ok", true);
-	a1.job.lock_key = "a";
-	tjob_init(&b, "ok", true);
-	b.job.lock_key = "b";
-	tjob_init(&a2, "ok", true);
-	a2.job.lock_key = "a";
+	tjob_write(&c, "c");
+	tjob_write(&none, NULL);
+	tjob_write(&a1, "a");
+	tjob_write(&b, "b");
+	tjob_write(&a2, "a");
 	ev_pipeline_submit(&pl, &c.job);
 	ev_pipeline_submit(&pl, &none.job);
 	ev_pipeline_submit(&pl, &a1.job);
@@ -591,10 +606,8 @@ test_writes_in_key_order(void **state)
 	assert_ptr_equal(sims[0].order[3], &b.job);
 	assert_ptr_equal(sims[0].order[4], &c.job);
 	/* The segment is in PostgreSQL: these wait, then go out sorted. */
-	tjob_init(&late_d, "ok", true);
-	late_d.job.lock_key = "d";
-	tjob_init(&late_a, "ok", true);
-	late_a.job.lock_key = "a";
+	tjob_write(&late_d, "d");
+	tjob_write(&late_a, "a");
 	ev_pipeline_submit(&pl, &late_d.job);
 	ev_pipeline_submit(&pl, &late_a.job);
 	end_turn(&pl);
@@ -715,12 +728,10 @@ static void
 test_waiting_writes_first_come_first_served(void **state)
 {
 	struct ev_pipeline pl;
-	size_t		   old_calls = 0, new_calls = 0;
 
 	(void)state;
 	setup_pl(&pl, 2);
-	tjob_init(&fair_first, "ok", true);
-	fair_first.job.lock_key = "m";
+	tjob_write(&fair_first, "m");
 	ev_pipeline_submit(&pl, &fair_first.job);
 	end_turn(&pl);
 	assert_int_equal(sims[0].sent, 1);
@@ -728,8 +739,7 @@ test_waiting_writes_first_come_first_served(void **state)
 	for (size_t i = 0; i < FAIR_OLD; i++) {
 		(void)snprintf(fair_keys[i], sizeof(fair_keys[i]), "k%03zu",
 		    FAIR_OLD - i);
-		tjob_init(&fair_old[i], "ok", true);
-		fair_old[i].job.lock_key = fair_keys[i];
+		tjob_write(&fair_old[i], fair_keys[i]);
 		ev_pipeline_submit(&pl, &fair_old[i].job);
 	}
 	end_turn(&pl);
@@ -748,8 +758,7 @@ test_waiting_writes_first_come_first_served(void **state)
 		char *k = fair_keys[FAIR_OLD + i];
 
 		(void)snprintf(k, sizeof(fair_keys[0]), "a%03zu", i);
-		tjob_init(&fair_new[i], "ok", true);
-		fair_new[i].job.lock_key = k;
+		tjob_write(&fair_new[i], k);
 		ev_pipeline_submit(&pl, &fair_new[i].job);
 	}
 	tjob_init(&fair_nokey, "ok", true);
@@ -760,27 +769,17 @@ test_waiting_writes_first_come_first_served(void **state)
 	 * that fit, sorted together; the old ones all in it. */
 	turn(&pl, 0);
 	assert_int_equal(sims[0].sent, 1 + 2 * EV_SEGMENT_MAX);
-	assert_true(sent_in_key_order(1 + EV_SEGMENT_MAX,
-	    1 + 2 * EV_SEGMENT_MAX));
-	for (size_t i = 0; i < FAIR_OLD; i++)
-		old_calls += (size_t)fair_old[i].calls;
-	assert_int_equal(old_calls, EV_SEGMENT_MAX);
+	assert_true(
+	    sent_in_key_order(1 + EV_SEGMENT_MAX, 1 + 2 * EV_SEGMENT_MAX));
+	assert_int_equal(calls_of(fair_old, FAIR_OLD), EV_SEGMENT_MAX);
 	turn(&pl, 0);
-	old_calls = 0;
-	for (size_t i = 0; i < FAIR_OLD; i++)
-		old_calls += (size_t)fair_old[i].calls;
-	for (size_t i = 0; i < FAIR_NEW; i++)
-		new_calls += (size_t)fair_new[i].calls;
-	assert_int_equal(old_calls, FAIR_OLD);
-	assert_int_equal(new_calls, EV_SEGMENT_MAX - 44);
+	assert_int_equal(calls_of(fair_old, FAIR_OLD), FAIR_OLD);
+	assert_int_equal(calls_of(fair_new, FAIR_NEW), EV_SEGMENT_MAX - 44);
 	assert_int_equal(fair_nokey.calls, 0);
 	/* The rest, then the one without a key, which came last. */
 	turn(&pl, 0);
 	turn(&pl, 0);
-	new_calls = 0;
-	for (size_t i = 0; i < FAIR_NEW; i++)
-		new_calls += (size_t)fair_new[i].calls;
-	assert_int_equal(new_calls, FAIR_NEW);
+	assert_int_equal(calls_of(fair_new, FAIR_NEW), FAIR_NEW);
 	assert_int_equal(fair_nokey.calls, 1);
 	assert_int_equal(ev_pipeline_pending(&pl), 0);
 	assert_int_equal(live_results, 0);
