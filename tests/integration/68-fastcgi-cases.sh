@@ -44,12 +44,21 @@ reload_with() {
 	[[ -n $1 ]] && printf '%s\n' "$@" >>"$ENVF"
 	kill -HUP "$(pool_master)"
 	wait_until 30000 pool_gone "$old" >/dev/null &&
-		wait_until 10000 test -S "$EV_SOCK" >/dev/null
+		wait_until 10000 test -S "$EV_SOCK" >/dev/null &&
+		wait_until 30000 ev_ready >/dev/null
+}
+# ev_ready: every event worker accepts (idle or busy, not still
+# connecting to the database), so the connection budget counts them all.
+ev_ready() {
+	local want
+	want=$(sed -n 's/^TASKAPI_EV_WORKERS=//p' "$ENVF" | tail -n 1)
+	[[ $(curl -s "$TASKAPI_BASE_URL/status" |
+		jq '[.processes[] | select(.kind == "event" and (.state | IN("idle", "busy")))] | length') == "${want:-1}" ]]
 }
 drops0=$(grep -c 'did not come in whole' "$TASKAPI_VAR/log/taskapi.log")
 if reload_with TASKAPI_EV_MAX_CONNECTIONS=16 TASKAPI_REQUEST_TIMEOUT=2; then
-	# The cap is per event worker: the cases open connections until one
-	# is refused, at most one more than all the workers' caps.
+	# The cap is a budget of all the event workers: the cases open
+	# connections until one is refused (fcgi_cases.py, case_conn_cap).
 	EV_WORKERS=$(sed -n 's/^TASKAPI_EV_WORKERS=//p' "$ENVF" | tail -n 1) run_cases "$EV_SOCK" ev-limits
 	logged() { (($(grep -c 'did not come in whole' "$TASKAPI_VAR/log/taskapi.log") > drops0)); }
 	ms=$(wait_until 5000 logged)
@@ -60,7 +69,10 @@ fi
 reload_with "" || diag "the pool was slow to reload back"
 
 # A burst's memory goes back with connections still open.
-EV_PIDS=$(curl -s "$TASKAPI_BASE_URL/status" | jq -r '[.processes[] | select(.kind == "event") | .pid] | join(" ")') \
+# The accepting ones: after the reload above an old worker may still be
+# stopping (and gone by the time its memory is read).
+EV_PIDS=$(curl -s "$TASKAPI_BASE_URL/status" |
+	jq -r '[.processes[] | select(.kind == "event" and (.state | IN("idle", "busy"))) | .pid] | join(" ")') \
 	run_cases "$EV_SOCK" ev-trim
 
 # TCP listening needs a named address.

@@ -114,8 +114,9 @@ jq -e '.processes | all(.pid > 0 and (.state | IN("starting", "idle", "busy", "s
 	and (.requests | type == "number") and (.kind | IN("fastcgi", "event")))' <<<"$st" >/dev/null &&
 	pass "/status: each process has a pid, a kind, a state and a request count" ||
 	fail "/status: each process has a pid, a kind, a state and a request count" "$st"
-# nginx keeps the connection a /health went on (upstream keepalive, 5 s
-# idle): the event workers hold at least that one between them.
+# /status is answered by an event worker, on a FastCGI connection it
+# holds while it answers (and nginx keeps the one a /health just went
+# on): the event workers hold at least one between them.
 curl -s -o /dev/null "$TASKAPI_BASE_URL/health"
 st=$(curl -s "$TASKAPI_BASE_URL/status")
 jq -e '[.processes[] | select(.kind == "event")] | length > 0 and
