@@ -35,6 +35,9 @@ p.add_argument("--after-writes-ok", type=int, default=0,
                "the first failure that followed the trigger")
 p.add_argument("--ready", required=True)
 p.add_argument("--trigger", required=True)
+p.add_argument("--settled",
+               help="count the --after operations only from when this "
+               "file exists (the caller's fault has fully landed)")
 p.add_argument("--stop", help="instead: stop once this file exists")
 p.add_argument("--done", help="write this file when the load stops")
 p.add_argument("--check-when",
@@ -49,7 +52,8 @@ HOST, PORT = u.hostname, u.port or 80
 RUN = "%x" % int(time.time() * 1000)
 
 lock = threading.Lock()
-state = {"ops": 0, "ops_after": 0, "triggered_at": None, "ready": False,
+state = {"ops": 0, "ops_after": 0, "ops_settled": 0, "settled": False,
+         "triggered_at": None, "ready": False,
          "stop": False, "first_fail": None, "first_write_ok": None,
          "writes_ok_after_fail": 0}
 WRITES = ("create", "patch", "delete")
@@ -114,6 +118,10 @@ def count(op, st, doc, ra, sent):
         state["ops"] += 1
         if phase == "after":
             state["ops_after"] += 1
+            if args.settled and not state["settled"]:
+                state["settled"] = os.path.exists(args.settled)
+            if state["settled"]:
+                state["ops_settled"] += 1
             now = time.time()
             if not ok(st) and state["first_fail"] is None:
                 state["first_fail"] = now
@@ -133,7 +141,8 @@ def count(op, st, doc, ra, sent):
         if args.stop:
             if os.path.exists(args.stop):
                 state["stop"] = True
-        elif not args.after_writes_ok and state["ops_after"] >= args.after:
+        elif not args.after_writes_ok and state[
+                "ops_settled" if args.settled else "ops_after"] >= args.after:
             state["stop"] = True
         if time.time() - t_start > args.max_seconds:
             state["stop"] = True
@@ -305,6 +314,7 @@ acked_live = sum(1 for w in workers for t in w.tasks.values()
                  if t["deleted"] is False)
 print(json.dumps({
     "ops": state["ops"], "ops_after": state["ops_after"],
+    "ops_settled": state["ops_settled"],
     "elapsed_s": round(elapsed, 2),
     "triggered_at_s": (round(state["triggered_at"] - t_start, 3)
                        if state["triggered_at"] else None),
