@@ -618,7 +618,12 @@ lb_start() {
 	say "lb: nginx in $(ns lb), on http://127.0.0.1:$LB_PORT"
 	# The listening socket is made here, in the root namespace, and
 	# inherited by nginx (NGINX="fd;"); nginx itself runs in tcl-lb.
-	# With an inherited socket nginx stays in the foreground.
+	# With an inherited socket nginx stays in the foreground.  Non-blocking,
+	# as nginx makes its own: nginx leaves an inherited socket's flags as
+	# they are, and its workers all wake for a new connection; on a
+	# blocking socket each one that loses the race sleeps in accept(2)
+	# until the next connection comes, its clients' requests unread (a
+	# drill's last requests waited for the client's 40 s timeout).
 	python3 - "$LB_PORT" ip netns exec "$(ns lb)" \
 		setpriv --reuid="$SVC_USER" --regid="$SVC_USER" --init-groups \
 		nginx "${args[@]}" >>"$CL/lb/log/nginx.out" 2>&1 <<-'EOF' &
@@ -627,6 +632,7 @@ lb_start() {
 			s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 			s.bind(("127.0.0.1", int(sys.argv[1])))
 			s.listen(4096)
+			s.setblocking(False)
 			fd = s.fileno()
 			os.set_inheritable(fd, True)
 			os.environ["NGINX"] = "%d;" % fd
@@ -775,11 +781,23 @@ fence)
 # kill -9 of Patroni and PostgreSQL on a database host; its etcd member
 # stays (killing it too would leave two etcd members: a second drill
 # before it returns would lose etcd's quorum).
+# Everything on a database host but etcd, at once: Patroni, the
+# postmaster and its backends.  Listed and killed again until only etcd
+# is left (as ns_kill: a backend the postmaster forked after the listing
+# is not in it).
 kill-db)
 	case ${2:-} in db[1-9]) ;; *) die "kill-db db1|db2|db3" ;; esac
-	for pid in $(ip netns pids "$(ns "$2")"); do
-		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = etcd ] || kill -KILL "$pid" 2>/dev/null || true
-	done ;;
+	for ((i = 0; i < 100; i++)); do
+		left=
+		for pid in $(ip netns pids "$(ns "$2")"); do
+			[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = etcd ] && continue
+			kill -KILL "$pid" 2>/dev/null || true
+			left="$left $pid"
+		done
+		[ -n "$left" ] || exit 0
+		sleep 0.1
+	done
+	die "processes still run on $2 after SIGKILL:$left" ;;
 patroni-start)
 	case ${2:-} in db[1-9]) ;; *) die "patroni-start db1|db2|db3" ;; esac
 	patroni_start "$2" ;;
