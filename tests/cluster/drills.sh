@@ -53,6 +53,13 @@ not_ok() {
 	[ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/# /'
 	return 0
 }
+# last_upstream_is PREFIX: whether a line of upstream addresses on stdin
+# ends with one that starts with PREFIX (the host that answered).  Reads
+# all its input: under pipefail a "grep -q" that stops at the first match
+# fails the pipeline with the SIGPIPE of the command writing into it.
+last_upstream_is() {
+	awk -F', ' -v p="$1" 'index($NF, p) == 1 { found = 1 } END { exit !found }'
+}
 check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 
 t0=$(date +%s)
@@ -252,7 +259,7 @@ for h in app1 app2 app3; do
 	for i in $(seq 1 100); do
 		sleep 0.2
 		if jq -r --argjson k "$mark" 'select(.t * 1000 > $k) | .upstream_addr' "$BUILD_CL/lb/log/upstream.log" 2>/dev/null |
-			awk -F', ' '{ print $NF }' | grep -q "^$a:"; then
+			last_upstream_is "$a:"; then
 			roll_ok=$((roll_ok + 1))
 			echo "# $h restarted and serving again after $(ms_since "$mark") s"
 			break

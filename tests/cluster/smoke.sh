@@ -38,6 +38,13 @@ not_ok() {
 	[ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/# /'
 	return 0
 }
+# last_upstream_is PREFIX: whether a line of upstream addresses on stdin
+# ends with one that starts with PREFIX (the host that answered).  Reads
+# all its input: under pipefail a "grep -q" that stops at the first match
+# fails the pipeline with the SIGPIPE of the command writing into it.
+last_upstream_is() {
+	awk -F', ' -v p="$1" 'index($NF, p) == 1 { found = 1 } END { exit !found }'
+}
 check() { # check DESC COMMAND...
 	local d=$1
 	shift
@@ -207,7 +214,7 @@ for i in $(seq 1 150); do	# up to 150 x 0.2 s: 3 fail_timeouts and more
 	if [ $((i % 10)) -eq 0 ]; then
 		sleep 1.1
 		if jq -r --argjson k "$mark" 'select(.t * 1000 > $k) | .upstream_addr' "$ulog" |
-			awk -F', ' '{ print $NF }' | grep -q "^$VICTIM_ADDR"; then
+			last_upstream_is "$VICTIM_ADDR"; then
 			back=1
 			break
 		fi
