@@ -142,7 +142,7 @@ net_down() {
 	for h in $(all_hosts); do
 		n=$(ns "$h")
 		ip netns list 2>/dev/null | grep -qw "^$n" || continue
-		poll 15 "the processes of $n to stop" ns_empty "$n" || ns_kill "$n" KILL
+		poll 15 "the processes of $n to stop" ns_empty "$n" || ns_kill "$n" KILL || true
 		poll 5 "the processes of $n to die" ns_empty "$n" || true
 		ip netns del "$n" 2>/dev/null || true
 	done
