@@ -19,7 +19,8 @@
 #
 #   Drill 5, switchover: under the same load, patronictl switchover to the
 #   synchronous standby; counted: the failures by status (only JSON 503s
-#   with Retry-After are allowed) and the acknowledged writes lost (0).
+#   with Retry-After are allowed), that writes come back (300 succeed
+#   after the first failure) and the acknowledged writes lost (0).
 #
 #   Drill 3, the primary cut off: its link to the bridge goes down under the
 #   load.  Patroni must demote it (read-only), another host must lead, the
@@ -202,7 +203,7 @@ l5=$("${CLUSTER[@]}" leader)
 cand=$("${CLUSTER[@]}" members | jq -r '[.[] | select(.role == "sync_standby")][0].name // empty')
 rm -f "$TMP/ready" "$TMP/trigger"
 python3 "$ROOT/tests/cluster/load.py" --base "$B" --threads "$THREADS" \
-	--warm 300 --after 3000 --ready "$TMP/ready" --trigger "$TMP/trigger" \
+	--warm 300 --after 3000 --then-writes-ok 300 --ready "$TMP/ready" --trigger "$TMP/trigger" \
 	--max-seconds 120 >"$TMP/load5.json" 2>"$TMP/load5.err" &
 load_pid=$!
 i=0
@@ -227,6 +228,10 @@ echo "# switchover failures by status: $by5 ($nf5 in all)"
 check "during the switchover only JSON 503s with Retry-After ($n5ra of $nf5)" test "$n5ra" -eq "$nf5"
 check "the load finished (3000 operations after), not capped" \
 	test "$(jq '.ops_after >= 3000 and (.capped | not)' <<<"$L5")" = true
+# Writes came back: 300 succeeded after the first failure (none failed
+# at all is fine too).
+check "writes succeed again after the switchover ($(jq -r '.first_write_ok_after_failure_s // "none"' <<<"$L5") s after it)" \
+	test "$(jq '.first_failure_s == null or .first_write_ok_after_failure_s != null' <<<"$L5")" = true
 lost5=$(jq '.ledger.problems | length' <<<"$L5")
 if [ "$lost5" = 0 ] && [ "$(jq '.ledger.tasks > 0' <<<"$L5")" = true ]; then
 	ok "switchover ledger: $(jq '.ledger.tasks' <<<"$L5") tasks, 0 acknowledged writes lost"

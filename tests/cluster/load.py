@@ -33,6 +33,9 @@ p.add_argument("--after", type=int, default=600,
 p.add_argument("--after-writes-ok", type=int, default=0,
                help="instead: stop once this many writes succeeded after "
                "the first failure that followed the trigger")
+p.add_argument("--then-writes-ok", type=int, default=0,
+               help="with --after: when a failure followed the trigger, "
+               "also go on until this many writes succeeded after it")
 p.add_argument("--ready", required=True)
 p.add_argument("--trigger", required=True)
 p.add_argument("--settled",
@@ -143,7 +146,9 @@ def count(op, st, doc, ra, sent):
                 state["stop"] = True
         elif not args.after_writes_ok and state[
                 "ops_settled" if args.settled else "ops_after"] >= args.after:
-            state["stop"] = True
+            if (not args.then_writes_ok or state["first_fail"] is None
+                    or state["writes_ok_after_fail"] >= args.then_writes_ok):
+                state["stop"] = True
         if time.time() - t_start > args.max_seconds:
             state["stop"] = True
         return not state["stop"]
