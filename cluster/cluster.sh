@@ -95,24 +95,30 @@ net_up() {
 	done
 }
 
-# Every process in a namespace (ip netns pids), signalled, then waited for.
-# ns_kill NS SIG: the signal to every process in a namespace.  With KILL
-# the host dies whole: a process forked after the listing (the taskapi
-# master starting a worker under load) is not in it, would outlive its
-# master and, stopped by its parent-death signal, serve what is queued on
-# the host's sockets for a while.  So the namespace is listed and killed
-# again until nothing is left (1 when something still runs after 10 s).
+# ns_kill NS SIG [KEEP]: the signal to every process in a namespace but
+# those named KEEP (/proc/PID/comm).  With KILL the host dies whole: a
+# process forked after the listing (the taskapi master starting a worker
+# under load, the postmaster a backend) is not in it, would outlive its
+# parent and, on a taskapi host, serve what is queued on its sockets for
+# a while.  So the namespace is listed and killed again until nothing
+# but KEEP is left (1 when something still runs after 10 s).
 ns_kill() {
-	local n=$1 sig=$2 pids i
+	local n=$1 sig=$2 keep=${3:-} pids pid i
 	for ((i = 0; i < 100; i++)); do
-		pids=$(ip netns pids "$n" 2>/dev/null || true)
+		pids=
+		for pid in $(ip netns pids "$n" 2>/dev/null || true); do
+			if [ -n "$keep" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$keep" ]; then
+				continue
+			fi
+			pids="$pids $pid"
+		done
 		[ -n "$pids" ] || return 0
 		# shellcheck disable=SC2086
 		kill "-$sig" $pids 2>/dev/null || true
 		[ "$sig" = KILL ] || return 0
 		sleep 0.1
 	done
-	say "processes still run in $n after SIGKILL: $(ip netns pids "$n" 2>/dev/null | tr '\n' ' ')"
+	say "processes still run in $n after SIGKILL:$pids"
 	return 1
 }
 
@@ -781,23 +787,9 @@ fence)
 # kill -9 of Patroni and PostgreSQL on a database host; its etcd member
 # stays (killing it too would leave two etcd members: a second drill
 # before it returns would lose etcd's quorum).
-# Everything on a database host but etcd, at once: Patroni, the
-# postmaster and its backends.  Listed and killed again until only etcd
-# is left (as ns_kill: a backend the postmaster forked after the listing
-# is not in it).
 kill-db)
 	case ${2:-} in db[1-9]) ;; *) die "kill-db db1|db2|db3" ;; esac
-	for ((i = 0; i < 100; i++)); do
-		left=
-		for pid in $(ip netns pids "$(ns "$2")"); do
-			[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = etcd ] && continue
-			kill -KILL "$pid" 2>/dev/null || true
-			left="$left $pid"
-		done
-		[ -n "$left" ] || exit 0
-		sleep 0.1
-	done
-	die "processes still run on $2 after SIGKILL:$left" ;;
+	ns_kill "$(ns "$2")" KILL etcd ;;
 patroni-start)
 	case ${2:-} in db[1-9]) ;; *) die "patroni-start db1|db2|db3" ;; esac
 	patroni_start "$2" ;;
