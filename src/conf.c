@@ -89,7 +89,7 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	[VAR_REQUEST_TIMEOUT] = { "TASKAPI_REQUEST_TIMEOUT", "30",
 	    "seconds a request may run (statement_timeout unless TASKAPI_DB_COMMIT_TIMEOUT is lower; the master kills a worker stuck 5 s past it)" },
 	[VAR_DB_CONNECT_TIMEOUT] = { "TASKAPI_DB_CONNECT_TIMEOUT", "2",
-	    "seconds to wait for a database connection" },
+	    "seconds to wait for a database connection, per host of DATABASE_URL" },
 	[VAR_DB_COMMIT_TIMEOUT] = { "TASKAPI_DB_COMMIT_TIMEOUT", NULL,
 	    "seconds a statement may wait for PostgreSQL's answer, its commit "
 	    "included (a commit waiting for a synchronous standby is bounded "

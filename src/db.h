@@ -113,8 +113,12 @@ bool db_stmt_readonly(enum stmt);
 const char *
 db_plan_lock_key(const struct plan *);
 
+struct db_opening;
+
 struct db {
 	PGconn		*conn;
+	/* Set while a connection opens without blocking (db_open_start). */
+	struct db_opening *opening;
 	const char	*url;		/* borrowed from struct conf */
 	long		 connect_timeout;	/* s */
 	long		 statement_timeout;	/* s */
@@ -137,10 +141,46 @@ void	db_init(struct db *, const char *url, long connect_timeout,
 
 /*
  * Makes sure there is a live, prepared connection: connects when there
- * is none (at most every 250 ms while the database is down), and drops
- * a connection the server has closed.  Returns TERR_OK or TERR_DB.
+ * is none (at most every 250 ms while the database is down; the URL's
+ * hosts in turn, TASKAPI_DB_CONNECT_TIMEOUT each), and drops a
+ * connection the server has closed.  Blocks.  Returns TERR_OK or
+ * TERR_DB.
  */
 enum terr db_ready(struct db *);
+
+/*
+ * Opening a connection from an event loop, without blocking: the same
+ * connection and setup as db_ready, in steps.  db_open_start starts it
+ * (0), or returns -1 when it cannot start now (it failed at once, or
+ * the last attempt failed less than 250 ms ago; logged).  Then the
+ * caller waits for db_socket() to be writable (DB_STEP_WRITE) or
+ * readable (DB_STEP_READ) and calls db_open_step with io set; and at
+ * least once a second without io, for the deadlines: each host of the
+ * URL has TASKAPI_DB_CONNECT_TIMEOUT, then the next is tried, as libpq
+ * does in its blocking connect.  The socket can change from one step to
+ * the next (another host, another address).  DB_STEP_READY: connected
+ * and set up (db_connected); DB_STEP_FAILED: closed, logged, counted;
+ * DB_STEP_WAIT: nothing changed (a step without io before a deadline).
+ * Host names are looked up by libpq without a timeout of its own:
+ * addresses, or names the resolver answers locally, keep that short.
+ */
+enum db_step {
+	DB_STEP_FAILED = -1,
+	DB_STEP_READY = 0,
+	DB_STEP_READ,
+	DB_STEP_WRITE,
+	DB_STEP_WAIT
+};
+int
+db_open_start(struct db *, int64_t now);
+enum db_step
+db_open_step(struct db *, bool io, int64_t now);
+/* The connection's socket (-1: none); while opening, the current one. */
+int
+db_socket(const struct db *);
+/* Connected and set up: not closed, not still opening. */
+bool
+db_connected(const struct db *);
 
 /*
  * How long a statement may wait for its answer, commit included, before

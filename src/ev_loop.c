@@ -300,9 +300,14 @@ ev_loop_run(struct ev_server *srv)
 		} while (srv->pl.done.head != NULL);
 		free_dead(srv);
 		pending = ev_pipeline_pending(&srv->pl);
+		if (srv->starting && ev_pipeline_opening(&srv->pl) == 0)
+			srv->starting = false;
 		atomic_store(&srv->slot->state,
-		    pending > 0 ? SB_BUSY :
-				  (srv->stopping ? SB_STOPPING : SB_IDLE));
+		    srv->starting ?
+			SB_STARTING :
+			(pending > 0 ?
+				SB_BUSY :
+				(srv->stopping ? SB_STOPPING : SB_IDLE)));
 		atomic_store(&srv->slot->inflight, (int)pending);
 		now = util_mono_us();
 		if (now - last_sweep >= 1000000 || srv->stopping) {

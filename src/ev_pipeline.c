@@ -27,21 +27,40 @@
 
 /* --- the libpq binding ------------------------------------------------- */
 
-static int
-pq_open(struct ev_pgconn *pg)
+/* Set up: from here on the connection runs in pipeline mode. */
+static enum db_step
+pq_ready(struct ev_pgconn *pg)
 {
-	PGconn *conn;
+	PGconn *conn = pg->db.conn;
 
-	if (db_ready(&pg->db) != TERR_OK)
-		return -1;
-	conn = pg->db.conn;
 	if (PQenterPipelineMode(conn) != 1 || PQsetnonblocking(conn, 1) != 0) {
 		log_error("cannot enter pipeline mode: %s",
 		    PQerrorMessage(conn));
 		db_close(&pg->db);
-		return -1;
+		return DB_STEP_FAILED;
 	}
-	return PQsocket(conn);
+	return DB_STEP_READY;
+}
+
+static enum db_step
+pq_open(struct ev_pgconn *pg, int64_t now)
+{
+	return db_open_start(&pg->db, now) == 0 ? DB_STEP_WRITE :
+						  DB_STEP_FAILED;
+}
+
+static enum db_step
+pq_step(struct ev_pgconn *pg, bool io, int64_t now)
+{
+	enum db_step st = db_open_step(&pg->db, io, now);
+
+	return st == DB_STEP_READY ? pq_ready(pg) : st;
+}
+
+static int
+pq_socket(const struct ev_pgconn *pg)
+{
+	return db_socket(&pg->db);
 }
 
 static void
@@ -53,7 +72,7 @@ pq_close(struct ev_pgconn *pg)
 static bool
 pq_connected(const struct ev_pgconn *pg)
 {
-	return pg->db.conn != NULL;
+	return db_connected(&pg->db);
 }
 
 static int
@@ -121,6 +140,8 @@ pq_message(struct ev_pgconn *pg)
 
 const struct ev_pq_ops ev_pq_libpq = {
 	.open = pq_open,
+	.step = pq_step,
+	.socket = pq_socket,
 	.close = pq_close,
 	.connected = pq_connected,
 	.send = pq_send,
@@ -317,7 +338,7 @@ pg_fail(struct ev_pgconn *pg, enum terr err, enum terr write_err)
 
 	pl->ops->close(pg); /* closing the fd drops it from epoll */
 	pg->fd = -1;
-	pg->want_write = pg->unsynced = pg->seg_failed = false;
+	pg->opening = pg->want_write = pg->unsynced = pg->seg_failed = false;
 	pg->q_done = 0;
 	while (pg->q_len > 0) {
 		struct ev_job *j = fifo_pop(pg);
@@ -341,26 +362,55 @@ pg_broken(struct ev_pgconn *pg)
 	pg_fail(pg, TERR_DB, TERR_DB);
 }
 
-/* pg connected in pipeline mode and watched by the loop; or false. */
-static bool
-pg_ready(struct ev_pgconn *pg)
+/*
+ * Where pg's opening connection stands after open or a step (st): its
+ * socket watched as it asks, or given up.  The socket is watched anew
+ * after every step: libpq may have closed it for another (the next
+ * address or host), under the same number or another.
+ */
+static void
+pg_opened(struct ev_pgconn *pg, enum db_step st)
 {
 	const struct ev_pq_ops *ops = pg->pl->ops;
 	int			fd;
+	bool			add;
+
+	if (st == DB_STEP_WAIT)
+		return;
+	if (st == DB_STEP_FAILED) { /* (closed by the binding) */
+		pg->opening = pg->want_write = false;
+		pg->fd = -1;
+		return;
+	}
+	fd = ops->socket(pg);
+	add = fd != pg->fd;
+	pg->fd = fd;
+	pg->want_write = st == DB_STEP_WRITE;
+	if (ops->watch != NULL && ops->watch(pg, add, pg->want_write) == -1) {
+		log_error("cannot watch the database connection");
+		ops->close(pg);
+		pg->opening = pg->want_write = false;
+		pg->fd = -1;
+		return;
+	}
+	pg->opening = st != DB_STEP_READY;
+}
+
+/* Starts opening pg's connection, unless it is open or opening; true
+ * when it is connected now. */
+static bool
+pg_open(struct ev_pgconn *pg)
+{
+	const struct ev_pq_ops *ops = pg->pl->ops;
 
 	if (ops->connected(pg))
 		return true;
-	if ((fd = ops->open(pg)) == -1)
+	if (pg->opening)
 		return false;
-	pg->fd = fd;
-	pg->want_write = false;
-	if (ops->watch != NULL && ops->watch(pg, true, false) == -1) {
-		log_error("cannot watch the database connection");
-		ops->close(pg);
-		pg->fd = -1;
-		return false;
-	}
-	return true;
+	pg->opening = true;
+	pg->fd = -1;
+	pg_opened(pg, ops->open(pg, util_mono_us()));
+	return ops->connected(pg);
 }
 
 /*
@@ -400,8 +450,11 @@ pg_pick_batch(struct ev_pipeline *pl, const struct ev_job *j, bool *none)
 	for (size_t i = lo; i < hi; i++) {
 		struct ev_pgconn *pg = &pl->pg[i];
 
-		if (!pl->ops->connected(pg))
+		if (!pl->ops->connected(pg)) {
+			if (pg->opening) /* the job waits for it */
+				*none = false;
 			continue;
+		}
 		*none = false;
 		if (!(pg->q_len == 0 || pg->unsynced) ||
 		    pg->q_len >= EV_SEGMENT_MAX)
@@ -413,7 +466,8 @@ pg_pick_batch(struct ev_pipeline *pl, const struct ev_job *j, bool *none)
 }
 
 /* A connection at all: the connected one with the shortest FIFO, or
- * the first that connects.  NULL: the database is out of reach. */
+ * one that connects at once (the others start opening).  NULL: none
+ * now. */
 static struct ev_pgconn *
 pg_pick_any(struct ev_pipeline *pl, const struct ev_job *j)
 {
@@ -428,9 +482,22 @@ pg_pick_any(struct ev_pipeline *pl, const struct ev_job *j)
 	if (best != NULL)
 		return best;
 	for (size_t i = lo; i < hi; i++)
-		if (pg_ready(&pl->pg[i]))
+		if (pg_open(&pl->pg[i]))
 			return &pl->pg[i];
 	return NULL;
+}
+
+/* Whether a connection j may use is opening (j can wait for it). */
+static bool
+pg_opening(const struct ev_pipeline *pl, const struct ev_job *j)
+{
+	size_t lo, hi;
+
+	pg_range(pl, j, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		if (pl->pg[i].opening)
+			return true;
+	return false;
 }
 
 /* Ends pg's open segment with a sync; false when pg broke. */
@@ -497,17 +564,20 @@ dispatch(struct ev_pipeline *pl, struct ev_job *j, bool alone)
 		complete(pl, j, TERR_DB);
 		return;
 	}
-	if (!alone && (pg = pg_pick_batch(pl, j, &none)) == NULL && !none) {
-		j->state = JOB_WAITING;
-		jobq_push(&pl->wait[j->write ? 0 : 1], j);
-		pl->nwaiting++;
-		return;
-	}
+	if (!alone && (pg = pg_pick_batch(pl, j, &none)) == NULL && !none)
+		goto wait;
 	if (pg == NULL && (pg = pg_pick_any(pl, j)) == NULL) {
+		if (!alone && pg_opening(pl, j))
+			goto wait;
 		complete(pl, j, TERR_DB); /* the handler decides (health) */
 		return;
 	}
 	pg_send(pg, j, alone);
+	return;
+wait:
+	j->state = JOB_WAITING;
+	jobq_push(&pl->wait[j->write ? 0 : 1], j);
+	pl->nwaiting++;
 }
 
 void
@@ -738,6 +808,10 @@ pg_read(struct ev_pgconn *pg)
 void
 ev_pipeline_event(struct ev_pgconn *pg, bool readable, bool writable)
 {
+	if (pg->opening) {
+		pg_opened(pg, pg->pl->ops->step(pg, true, util_mono_us()));
+		return;
+	}
 	if (writable && pg->pl->ops->connected(pg) &&
 	    pg->pl->ops->flush(pg) == -1) {
 		pg_broken(pg);
@@ -782,6 +856,10 @@ ev_pipeline_turn_end(struct ev_pipeline *pl)
 void
 ev_pipeline_expire(struct ev_pipeline *pl, int64_t now)
 {
+	for (size_t i = 0; i < pl->npg; i++)
+		if (pl->pg[i].opening)
+			pg_opened(&pl->pg[i],
+			    pl->ops->step(&pl->pg[i], false, now));
 	if (pl->deadline_us <= 0)
 		return;
 	for (size_t i = 0; i < pl->npg; i++) {
@@ -852,6 +930,16 @@ ev_pipeline_run_completions(struct ev_pipeline *pl)
 }
 
 size_t
+ev_pipeline_opening(const struct ev_pipeline *pl)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < pl->npg; i++)
+		n += pl->pg[i].opening;
+	return n;
+}
+
+size_t
 ev_pipeline_pending(const struct ev_pipeline *pl)
 {
 	size_t n = pl->inflight + pl->nwaiting;
@@ -879,7 +967,7 @@ void
 ev_pipeline_connect(struct ev_pipeline *pl)
 {
 	for (size_t i = 0; i < pl->npg; i++)
-		(void)pg_ready(&pl->pg[i]);
+		(void)pg_open(&pl->pg[i]);
 }
 
 void
@@ -888,7 +976,7 @@ ev_pipeline_free(struct ev_pipeline *pl)
 	for (size_t i = 0; i < pl->npg; i++) {
 		struct ev_pgconn *pg = &pl->pg[i];
 
-		if (pl->ops->connected(pg))
+		if (pl->ops->connected(pg) || pg->opening)
 			pl->ops->close(pg);
 		free(pg->q);
 		pg->q = NULL;

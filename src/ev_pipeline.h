@@ -32,6 +32,10 @@
  *     goes again alone once too;
  *   - a broken connection: every job it owed fails (503), the
  *     connection is dropped and opened again when next needed;
+ *   - opening a connection never blocks the loop (db_open_start): the
+ *     loop goes on answering while it connects, a failover's seconds
+ *     included.  Jobs that need it wait for it; when the attempt
+ *     fails, they fail (503) unless another connection can take them;
  *   - a deadline: a segment not answered within deadline_us of its
  *     oldest job's submission (a commit waiting for a synchronous
  *     standby that is gone waits forever otherwise) is cancelled, its
@@ -116,6 +120,7 @@ struct ev_pgconn {
 	struct db	    db;
 	void		   *sim; /* the unit tests' simulated server */
 	int		    fd;	 /* watched by the loop, or -1 */
+	bool		    opening; /* connecting or setting up */
 	bool		    want_write;
 	bool		    unsynced;	/* sent since the last sync */
 	bool		    seg_failed; /* a statement of it failed */
@@ -125,16 +130,23 @@ struct ev_pgconn {
 };
 
 /*
- * What the pipeline needs of libpq, per connection.  Return values as
- * libpq's: open returns the socket or -1; send/sync 1 or 0; flush 0, 1
+ * What the pipeline needs of libpq, per connection.  open starts
+ * opening the connection and step drives it, as db_open_start and
+ * db_open_step (db.h): DB_STEP_READY when it is connected (in pipeline
+ * mode), DB_STEP_READ or DB_STEP_WRITE while it waits for the socket
+ * (socket says which, and it can change), DB_STEP_FAILED when it is
+ * given up (and closed), DB_STEP_WAIT when a step without io changed
+ * nothing.  Other return values as libpq's: send/sync 1 or 0; flush 0, 1
  * (more to write) or -1; cancel asks the server to stop what pg runs,
  * without waiting; consume 1, or 0 when the connection is broken;
  * error maps a failed result (and may drop the connection: connected
- * says).  watch registers the socket with the loop (add) or changes
- * whether it waits to write.
+ * says).  watch registers the socket with the loop (add: a new socket)
+ * or changes whether it waits to write.
  */
 struct ev_pq_ops {
-	int (*open)(struct ev_pgconn *);
+	enum db_step (*open)(struct ev_pgconn *, int64_t now);
+	enum db_step (*step)(struct ev_pgconn *, bool io, int64_t now);
+	int (*socket)(const struct ev_pgconn *);
 	void (*close)(struct ev_pgconn *);
 	bool (*connected)(const struct ev_pgconn *);
 	int (*send)(struct ev_pgconn *, const struct ev_job *);
@@ -180,8 +192,8 @@ struct ev_pipeline {
 void
 ev_pipeline_init(struct ev_pipeline *, const struct ev_pq_ops *, size_t npg);
 
-/* Connects what is not connected yet (at start, so the first request
- * does not pay for it). */
+/* Starts opening what is not connected yet (at start, so the first
+ * request does not wait for it). */
 void
 ev_pipeline_connect(struct ev_pipeline *);
 
@@ -193,7 +205,8 @@ ev_pipeline_connect(struct ev_pipeline *);
 void
 ev_pipeline_submit(struct ev_pipeline *, struct ev_job *);
 
-/* The loop saw pg's socket readable and/or writable. */
+/* The loop saw pg's socket readable and/or writable (or, while it
+ * opens, in error). */
 void
 ev_pipeline_event(struct ev_pgconn *, bool readable, bool writable);
 
@@ -205,7 +218,8 @@ void
 ev_pipeline_turn_end(struct ev_pipeline *);
 
 /*
- * At now (monotonic): a connection whose oldest job was submitted more
+ * At now (monotonic), at least once a second: a connection that opens
+ * past its deadline goes on to the next host or fails.  A connection whose oldest job was submitted more
  * than deadline_us ago has its statement cancelled and is dropped; its
  * jobs complete, writes with TERR_UNKNOWN, reads with TERR_DB; jobs that
  * waited for a connection as long complete with TERR_DB.
@@ -216,6 +230,10 @@ ev_pipeline_expire(struct ev_pipeline *, int64_t now);
 /* Runs the completion callbacks queued so far; returns how many. */
 size_t
 ev_pipeline_run_completions(struct ev_pipeline *);
+
+/* Connections opening now. */
+size_t
+ev_pipeline_opening(const struct ev_pipeline *);
 
 /* Jobs submitted and not yet completed. */
 size_t

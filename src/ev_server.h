@@ -42,6 +42,9 @@ struct ev_server {
 	bool		   accepting;
 	int64_t		   accept_resume_us;
 	bool		   stopping;
+	/* Until its first connections to the database have opened (or
+	 * failed), the worker shows as starting: a reload waits for it. */
+	bool		   starting;
 	int64_t		   stop_deadline_us;
 	struct app	   app; /* plans and renders */
 	struct ev_pipeline pl;

@@ -37,12 +37,25 @@
 static struct ev_server srv;
 static struct ev_pq_ops pq_ops;
 
-/* The pipeline's sockets are watched by this process's epoll set. */
+/*
+ * The pipeline's sockets are watched by this process's epoll set.  While
+ * a connection opens, libpq may close its socket and open another under
+ * the same number (closing dropped it from the set) or under a new one
+ * while the set still holds the old: whichever of add and change the
+ * caller asks for, the other is tried when the set says no.
+ */
 static int
 pq_watch(struct ev_pgconn *pg, bool add, bool want_write)
 {
-	return ev_server_watch(&srv, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD,
-	    pg->fd, EPOLLIN | (want_write ? EPOLLOUT : 0), &pg->tag);
+	uint32_t ev = EPOLLIN | (want_write ? EPOLLOUT : 0);
+
+	if (ev_server_watch(&srv, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, pg->fd,
+		ev, &pg->tag) == 0)
+		return 0;
+	if (errno != (add ? EEXIST : ENOENT))
+		return -1;
+	return ev_server_watch(&srv, add ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+	    pg->fd, ev, &pg->tag);
 }
 
 /* FCGI_WEB_SERVER_ADDRS: the TCP peers allowed, as libfcgi reads it. */
@@ -108,7 +121,7 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 	/* The commit wait's bound, as the blocking workers' (db.h). */
 	srv.pl.deadline_us = db_deadline_us(&srv.pl.pg[0].db);
 	ev_pipeline_connect(&srv.pl);
-	atomic_store(&slot->state, SB_IDLE);
+	srv.starting = true; /* (SB_STARTING, set by the master) */
 
 	rc = ev_loop_run(&srv);
 

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "ev_pipeline.h"
+#include "util.h"
 
 /* Room for a few full segments (EV_SEGMENT_MAX statements each). */
 #define SIM_ORDER (4 * EV_SEGMENT_MAX)
@@ -50,7 +51,10 @@ struct sim {
 	bool		     aborted; /* the segment has failed */
 	struct ev	     evs[SIM_EVS];
 	size_t		     nev, delivered, read;
-	int		     sent, syncs, opens, cancels;
+	int		     sent, syncs, opens, cancels, steps;
+	bool		     slow_open;	  /* open waits for open_result */
+	bool		     refuse_open; /* open fails at once */
+	enum db_step	     open_result; /* what a step with io gives */
 	const struct ev_job *once_done[16];
 	size_t		     nonce;
 	const struct ev_job *order[SIM_ORDER]; /* what was sent, in order */
@@ -76,17 +80,44 @@ push(struct sim *s, enum ev_kind k, ExecStatusType st, const char *state)
 	s->nev++;
 }
 
-static int
-f_open(struct ev_pgconn *pg)
+/* A connection that opens at once, or (slow_open) only when the test
+ * says, by open_result, and a step with io comes. */
+static enum db_step
+f_open(struct ev_pgconn *pg, int64_t now)
 {
 	struct sim *s = S(pg);
 
+	(void)now;
 	memset(s->evs, 0, sizeof(s->evs));
 	s->nev = s->delivered = s->read = 0;
 	s->aborted = s->broken = false;
-	s->up = true;
 	s->opens++;
-	return 100 + (int)(s - sims);
+	if (s->refuse_open)
+		return DB_STEP_FAILED;
+	if (s->slow_open)
+		return DB_STEP_WRITE;
+	s->up = true;
+	return DB_STEP_READY;
+}
+
+static enum db_step
+f_step(struct ev_pgconn *pg, bool io, int64_t now)
+{
+	struct sim *s = S(pg);
+
+	(void)now;
+	s->steps++;
+	if (!io || s->open_result == DB_STEP_WAIT)
+		return DB_STEP_WAIT;
+	if (s->open_result == DB_STEP_READY)
+		s->up = true;
+	return s->open_result;
+}
+
+static int
+f_socket(const struct ev_pgconn *pg)
+{
+	return 100 + (int)((const struct sim *)pg->sim - sims);
 }
 
 static void
@@ -231,6 +262,8 @@ f_message(struct ev_pgconn *pg)
 
 static const struct ev_pq_ops sim_ops = {
 	.open = f_open,
+	.step = f_step,
+	.socket = f_socket,
 	.close = f_close,
 	.connected = f_connected,
 	.send = f_send,
@@ -303,16 +336,41 @@ calls_of(const struct tjob *t, size_t n)
 	return sum;
 }
 
+/*
+ * A pipeline of npg connections on the simulated server; connection k
+ * (when k < npg) opens slowly: it waits for the test to say how its
+ * attempt ends.
+ */
 static void
-setup_pl(struct ev_pipeline *pl, size_t npg)
+setup_pl_slow(struct ev_pipeline *pl, size_t npg, size_t k)
 {
 	memset(sims, 0, sizeof(sims));
 	live_results = 0;
 	completions = 0;
+	if (k < EV_PG_MAX) {
+		sims[k].slow_open = true;
+		sims[k].open_result = DB_STEP_WAIT;
+	}
 	ev_pipeline_init(pl, &sim_ops, npg);
 	for (size_t i = 0; i < EV_PG_MAX; i++)
 		pl->pg[i].sim = &sims[i];
 	ev_pipeline_connect(pl);
+}
+
+static void
+setup_pl(struct ev_pipeline *pl, size_t npg)
+{
+	setup_pl_slow(pl, npg, EV_PG_MAX);
+}
+
+/* Runs the completions and ends the turn, as the loop does. */
+static void
+end_turn(struct ev_pipeline *pl)
+{
+	do {
+		(void)ev_pipeline_run_completions(pl);
+		ev_pipeline_turn_end(pl);
+	} while (pl->done.head != NULL);
 }
 
 /* Delivers all the simulated server has answered on pg, reads it, and
@@ -322,19 +380,7 @@ turn(struct ev_pipeline *pl, size_t i)
 {
 	sims[i].delivered = sims[i].nev;
 	ev_pipeline_event(&pl->pg[i], true, false);
-	do {
-		(void)ev_pipeline_run_completions(pl);
-		ev_pipeline_turn_end(pl);
-	} while (pl->done.head != NULL);
-}
-
-static void
-end_turn(struct ev_pipeline *pl)
-{
-	do {
-		(void)ev_pipeline_run_completions(pl);
-		ev_pipeline_turn_end(pl);
-	} while (pl->done.head != NULL);
+	end_turn(pl);
 }
 
 static void
@@ -786,6 +832,110 @@ test_waiting_writes_first_come_first_served(void **state)
 	ev_pipeline_free(&pl);
 }
 
+/* While the only connection opens, jobs wait for it (nothing is sent,
+ * nothing fails); once it is up they go out and complete. */
+static void
+test_jobs_wait_for_opening_connection(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   t[3];
+
+	(void)state;
+	setup_pl_slow(&pl, 1, 0);
+	assert_true(pl.pg[0].opening);
+	assert_int_equal(pl.pg[0].fd, 100);
+	tjob_init(&t[0], "ok", false);
+	tjob_write(&t[1], NULL);
+	tjob_write(&t[2], "k1");
+	for (int i = 0; i < 3; i++)
+		ev_pipeline_submit(&pl, &t[i].job);
+	end_turn(&pl);
+	/* A step without io before the deadline changes nothing. */
+	ev_pipeline_expire(&pl, util_mono_us());
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 0);
+	assert_int_equal(calls_of(t, 3), 0);
+	assert_int_equal(ev_pipeline_pending(&pl), 3);
+	assert_true(sims[0].steps >= 1);
+
+	sims[0].open_result = DB_STEP_READY;
+	ev_pipeline_event(&pl.pg[0], false, true);
+	assert_false(pl.pg[0].opening);
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 3);
+	turn(&pl, 0);
+	assert_int_equal(calls_of(t, 3), 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(t[i].err, TERR_OK);
+	assert_int_equal(sims[0].opens, 1);
+	ev_pipeline_free(&pl);
+	assert_int_equal(live_results, 0);
+}
+
+/* The attempt fails, and the next cannot start (held off): the jobs
+ * that waited for it fail with TERR_DB, once each. */
+static void
+test_failed_open_fails_waiting_jobs(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   t[2];
+
+	(void)state;
+	setup_pl_slow(&pl, 1, 0);
+	tjob_init(&t[0], "ok", false);
+	tjob_write(&t[1], NULL);
+	ev_pipeline_submit(&pl, &t[0].job);
+	ev_pipeline_submit(&pl, &t[1].job);
+	end_turn(&pl);
+	assert_int_equal(calls_of(t, 2), 0);
+
+	sims[0].open_result = DB_STEP_FAILED;
+	sims[0].refuse_open = true;
+	ev_pipeline_event(&pl.pg[0], true, false);
+	assert_false(pl.pg[0].opening);
+	assert_int_equal(pl.pg[0].fd, -1);
+	end_turn(&pl);
+	assert_int_equal(t[0].calls, 1);
+	assert_int_equal(t[1].calls, 1);
+	assert_int_equal(t[0].err, TERR_DB);
+	assert_int_equal(t[1].err, TERR_DB);
+	assert_int_equal(sims[0].sent, 0);
+	assert_int_equal(ev_pipeline_pending(&pl), 0);
+	ev_pipeline_free(&pl);
+	assert_int_equal(live_results, 0);
+}
+
+/* The writer connection opens slowly: reads go on being answered on
+ * the reader meanwhile; the write waits, then goes out. */
+static void
+test_reads_served_while_writer_opens(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   r, w;
+
+	(void)state;
+	setup_pl_slow(&pl, 2, 0);
+	tjob_write(&w, NULL);
+	tjob_init(&r, "ok", false);
+	ev_pipeline_submit(&pl, &w.job);
+	ev_pipeline_submit(&pl, &r.job);
+	end_turn(&pl);
+	turn(&pl, 1);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.err, TERR_OK);
+	assert_int_equal(w.calls, 0);
+	assert_int_equal(sims[0].sent, 0);
+
+	sims[0].open_result = DB_STEP_READY;
+	ev_pipeline_event(&pl.pg[0], false, true);
+	end_turn(&pl);
+	turn(&pl, 0);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.err, TERR_OK);
+	ev_pipeline_free(&pl);
+	assert_int_equal(live_results, 0);
+}
+
 int
 main(void)
 {
@@ -800,6 +950,9 @@ main(void)
 		cmocka_unit_test(test_deadline_cancels_stuck_segment),
 		cmocka_unit_test(test_writes_in_key_order),
 		cmocka_unit_test(test_waiting_writes_first_come_first_served),
+		cmocka_unit_test(test_jobs_wait_for_opening_connection),
+		cmocka_unit_test(test_failed_open_fails_waiting_jobs),
+		cmocka_unit_test(test_reads_served_while_writer_opens),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
