@@ -20,7 +20,7 @@
 
 /*
  * Timestamps are selected as they are: with the session's DateStyle ISO
- * and TimeZone UTC (db_setup) PostgreSQL writes "2026-11-21
+ * and TimeZone UTC (setup_send, db_conn.c) PostgreSQL writes "2026-11-21
  * 09:30:00.1234+00", which the renderer turns into RFC 3339 with six
  * fraction digits (json_out.c, jb_pgtime).  Three to_char() calls a row
  * cost more than the whole rest of a 20-row page (bench/RESULTS.md).

@@ -122,7 +122,8 @@ struct db {
 	const char	*url;		/* borrowed from struct conf */
 	long		 connect_timeout;	/* s */
 	long		 statement_timeout;	/* s */
-	bool		 generic_plans;		/* see db_setup() */
+	bool		   generic_plans;	  /* see setup_send() */
+	bool		   bare; /* no setup: a one-off (db_connect_once) */
 	int64_t		 retry_at_us;	/* monotonic; no attempt before */
 	unsigned long	 reconnects;
 	unsigned long	 errors;
@@ -215,8 +216,9 @@ enum terr db_exec(struct db *, const struct plan *, PGresult **res);
 enum terr db_result_error(struct db *, const PGresult *);
 
 /*
- * Opens a one-off connection (migrate, the master's schema check).
- * Returns NULL and logs on failure.
+ * Opens a one-off connection (migrate, the master's schema check): the
+ * URL's hosts in turn, as db_ready, without the session setup.  Returns
+ * NULL and logs on failure.
  */
 PGconn	*db_connect_once(const char *url, long connect_timeout);
 

@@ -8,9 +8,8 @@
  * must go on answering while a connection opens (a failover's connect
  * takes seconds: a host that is gone costs TASKAPI_DB_CONNECT_TIMEOUT,
  * a standby refuses, the next host is tried); db_ready, for the
- * blocking workers, steps it under poll(2).  Only the one-off
- * connections (the master's schema check, migrate) use libpq's
- * blocking connect.
+ * blocking workers and the one-off connections (the master's schema
+ * check, migrate) step it under poll(2).
  */
 #include "config.h"
 
@@ -90,6 +89,18 @@ setup_clear(struct db_setup *s)
 	s->got = false;
 }
 
+/* The opening's state, once the connection is open or given up. */
+static void
+opening_free(struct db *db)
+{
+	if (db->opening != NULL) {
+		setup_clear(&db->opening->setup);
+		free(db->opening->lists);
+		free(db->opening);
+		db->opening = NULL;
+	}
+}
+
 void
 db_close(struct db *db)
 {
@@ -97,12 +108,7 @@ db_close(struct db *db)
 		PQfinish(db->conn);
 		db->conn = NULL;
 	}
-	if (db->opening != NULL) {
-		setup_clear(&db->opening->setup);
-		free(db->opening->lists);
-		free(db->opening);
-		db->opening = NULL;
-	}
+	opening_free(db);
 }
 
 /* libpq's message about c, without its trailing newlines, in buf. */
@@ -147,29 +153,15 @@ notice_log(void *arg, const PGresult *r)
 PGconn *
 db_connect_once(const char *url, long connect_timeout)
 {
-	char	    ct[24];
-	const char *keys[] = { "connect_timeout", "application_name", "dbname",
-		NULL };
-	const char *vals[] = { ct, "taskapi", url, NULL };
-	PGconn	   *c;
+	struct db db;
+	PGconn	 *c;
 
-	snprintf(ct, sizeof(ct), "%ld", connect_timeout);
-	/* The URL comes last, so what it says wins over our defaults. */
-	c = PQconnectdbParams(keys, vals, 1);
-	if (c == NULL) {
-		log_error("database connection: out of memory");
+	db_init(&db, url, connect_timeout, 0);
+	db.bare = true;
+	if (db_ready(&db) != TERR_OK)
 		return NULL;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		char msg[512];
-
-		log_warn("database connection failed: %s",
-		    conn_error(c, msg, sizeof(msg)));
-		PQfinish(c);
-		return NULL;
-	}
-	/* It returns the receiver it replaces: nothing to check. */
-	(void)PQsetNoticeReceiver(c, notice_log, NULL);
+	c = db.conn;
+	db.conn = NULL;
 	return c;
 }
 
@@ -226,7 +218,7 @@ out:
 	"substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)" \
 	"::int END"
 
-/* The event worker's planner settings (see db_setup()). */
+/* The event worker's planner settings (see setup_send()). */
 #define EV_PLANNING                                            \
 	"set_config('plan_cache_mode', 'force_generic_plan', " \
 	"false), set_config('enable_seqscan', 'off', false), " \
@@ -466,7 +458,8 @@ connect_failed(struct db *db)
 {
 	db_close(db);
 	db->retry_at_us = util_mono_us() + DB_RETRY_US;
-	metrics_db_connect(0, 0);
+	if (!db->bare)
+		metrics_db_connect(0, 0);
 }
 
 /*
@@ -729,9 +722,7 @@ setup_step(struct db *db, struct db_opening *o)
 			    conn_error(db->conn, msg, sizeof(msg)));
 		if (setup_check(db, &o->setup, &timeline) != TERR_OK)
 			return open_failed(db, "setup failed (logged above)");
-		free(o->lists);
-		free(o);
-		db->opening = NULL;
+		opening_free(db);
 		connect_ready(db, timeline);
 		return DB_STEP_READY;
 	}
@@ -746,15 +737,16 @@ db_open_step(struct db *db, bool io, int64_t now)
 
 	if (o == NULL || db->conn == NULL)
 		return DB_STEP_FAILED;
-	if (!io) {
-		if (now <= o->deadline_us)
-			return DB_STEP_WAIT;
+	/* Checked whatever woke us: a server can trickle bytes for ever. */
+	if (now > o->deadline_us) {
 		if (o->setting_up)
 			return open_failed(db,
 			    "no answer to the session setup");
 		host_error(o, "timeout expired");
 		return host_next(db, o, now);
 	}
+	if (!io)
+		return DB_STEP_WAIT;
 	if (o->setting_up)
 		return setup_step(db, o);
 	switch (PQconnectPoll(db->conn)) {
@@ -770,6 +762,10 @@ db_open_step(struct db *db, bool io, int64_t now)
 	}
 	/* It returns the receiver it replaces: nothing to check. */
 	(void)PQsetNoticeReceiver(db->conn, notice_log, NULL);
+	if (db->bare) {
+		opening_free(db);
+		return DB_STEP_READY;
+	}
 	if (PQsetnonblocking(db->conn, 1) != 0 || setup_send(db) != TERR_OK)
 		return open_failed(db, conn_error(db->conn, msg, sizeof(msg)));
 	o->setting_up = o->flushing = true;

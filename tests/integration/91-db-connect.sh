@@ -17,7 +17,8 @@
 # so nothing here depends on the machine's speed:
 # TASKAPI_DB_CONNECT_TIMEOUT is set far above any answer's cap.  A worker
 # that connects blocking would answer nothing while it waits: the 401s
-# would time out.
+# would time out.  Last, with TASKAPI_DB_CONNECT_TIMEOUT=1, a host that
+# holds for ever is given up at the worker's own deadline.
 . "$(dirname "$0")/lib.sh"
 
 [[ -n ${TASKAPI_VAR:-} ]] || skip_all "TASKAPI_VAR unset (./dev test sets it)"
@@ -57,8 +58,12 @@ trap 'restore; t_cleanup' EXIT
 old=$(pool_workers)
 sed -i -e '/^DATABASE_URL=/d' -e '/^TASKAPI_EV_WORKERS=/d' \
 	-e '/^TASKAPI_EV_DB_CONNECTIONS=/d' -e '/^TASKAPI_DB_CONNECT_TIMEOUT=/d' "$ENVF"
-new_url=${url//host=$host/host=127.0.0.1,$host}
-new_url=${new_url//port=$port/port=$dport,$port}
+# dark_first URL: URL with the dark host listed before its own.
+dark_first() {
+	local u=${1//host=$host/host=127.0.0.1,$host}
+	printf '%s\n' "${u//port=$port/port=$dport,$port}"
+}
+new_url=$(dark_first "$url")
 {
 	printf 'DATABASE_URL=%s\n' "$new_url"
 	printf 'TASKAPI_EV_WORKERS=1\nTASKAPI_EV_DB_CONNECTIONS=1\n'
@@ -74,6 +79,19 @@ like "$(cat "$D/events")" "accept 1 closed" "the new workers tried the first hos
 # The blocking workers (login hashes there) open theirs the same way.
 login "$U_EMAIL" "$U_PW"
 expect_json 200 "two hosts, the first closing: a blocking worker's login -> 200"
+
+# So does a one-off connection: migrate, on the schema owner's URL.
+BIN=${TASKAPI_BUILD:-}/src/taskapi
+mig_url=$(sed -n 's/^TASKAPI_MIGRATE_DATABASE_URL=//p' "$T_DIR/env.saved" | tail -n 1)
+if [[ -x $BIN && $mig_url == *"host=$host"*"port=$port"* ]]; then
+	sed '/^TASKAPI_MIGRATE_DATABASE_URL=/d' "$ENVF" >"$T_DIR/mig.env"
+	printf 'TASKAPI_MIGRATE_DATABASE_URL=%s\n' "$(dark_first "$mig_url")" >>"$T_DIR/mig.env"
+	out=$("$BIN" --env-file "$T_DIR/mig.env" migrate 2>&1)
+	is "$?" 0 "two hosts, the first closing: taskapi migrate connects"
+	like "$out" "schema is at version" "... and reports the schema version"
+else
+	skip "taskapi migrate through the dark host" "no binary or no host=/port= migrate URL (${mig_url:-none})"
+fi
 
 # Now it holds, and the worker's connection is cut.
 touch "$D/hold"
@@ -119,5 +137,20 @@ ok_cmd "after the dark host let go: the answer is the user's own" \
 	jq -e ".id == \"$U_ID\"" "$T_DIR/w.body"
 api "$U_TOKEN" POST /api/v1/tasks '{"title":"after the dark host"}'
 expect_json 201 "after the dark host let go: writes work"
+
+# A host that never answers is given up after TASKAPI_DB_CONNECT_TIMEOUT
+# (its deadline, checked by the worker) and the next one tried: new
+# workers open through it, and it sees them hang up.
+touch "$D/hold"
+gone_before=$(grep -c '^gone' "$D/events")
+old=$(pool_workers)
+sed -i '/^TASKAPI_DB_CONNECT_TIMEOUT=/d' "$ENVF"
+printf 'TASKAPI_DB_CONNECT_TIMEOUT=1\n' >>"$ENVF"
+kill -HUP "$(pool_master)"
+wait_until 120000 pool_gone "$old" >/dev/null || diag "the pool was slow to be replaced"
+wait_until 30000 me_ok >/dev/null
+ok_cmd "a first host that never answers: GET /api/v1/me -> 200 through the next" me_ok
+num_cmp "$(grep -c '^gone' "$D/events")" -gt "$gone_before" \
+	"... and the workers hung up on it at their deadline"
 
 done_testing
