@@ -587,6 +587,12 @@ hosts_parse(const struct db *db, struct db_opening *o)
 	if (hosts < 2 || hosts > DB_HOSTS_MAX || (n[0] != 0 && n[0] != hosts) ||
 	    (n[1] != 0 && n[1] != hosts) || (n[2] > 1 && n[2] != hosts))
 		return;
+	/* An empty entry means libpq's default, which an empty value given
+	 * after the URL would not say: such a list is tried as it is. */
+	for (int k = 0; k < 3; k++)
+		for (size_t i = 0; n[k] > 1 && i < n[k]; i++)
+			if (lists[k][i][0] == '\0')
+				return;
 	o->nhosts = hosts;
 	o->by_host = n[0] == hosts;
 	o->by_addr = n[1] == hosts;
