@@ -263,6 +263,8 @@ complete(struct ev_pipeline *pl, struct ev_job *j, enum terr err)
 		metrics_ev_segment(MET_EV_QUEUE, j->sent_us - j->submit_us);
 		metrics_ev_segment(MET_EV_DB, now - j->sent_us);
 	}
+	if (j == pl->ping) /* answered: the next health check pings */
+		pl->ping = NULL;
 	j->err = err;
 	j->state = JOB_COMPLETE;
 	jobq_push(&pl->done, j);
@@ -593,8 +595,11 @@ ev_pipeline_submit(struct ev_pipeline *pl, struct ev_job *j)
 	j->sent_us = 0;
 	if (j->shared && pl->ping != NULL && pl->ping->state == JOB_RESULT &&
 	    pl->ping->stmt == j->stmt) {
-		/* Sent in this turn, after this request arrived: its answer
-		 * is as fresh as this job's own would be. */
+		/* Sent, its answer not back yet: the answer arrives after
+		 * this request did.  (PostgreSQL may have made it up to one
+		 * round trip earlier than this job's own: for "is the
+		 * database there", as good; and a health check that waits
+		 * for a busy connection's segment to end first waits two.) */
 		j->state = JOB_FOLLOW;
 		j->next = pl->ping->followers;
 		pl->ping->followers = j;
@@ -825,7 +830,6 @@ void
 ev_pipeline_turn_end(struct ev_pipeline *pl)
 {
 	wait_drain(pl);
-	pl->ping = NULL; /* the next turn's health checks ping again */
 	for (size_t i = 0; i < pl->npg; i++) {
 		struct ev_pgconn *pg = &pl->pg[i];
 		int		  rc;

@@ -40,8 +40,8 @@
  *     oldest job's submission (a commit waiting for a synchronous
  *     standby that is gone waits forever otherwise) is cancelled, its
  *     connection dropped, its writes answered "outcome unknown";
- *   - health pings of one loop turn share one statement: the later ones
- *     follow the first and get its answer.
+ *   - health pings share one statement: one that comes while another
+ *     is sent and not yet answered follows it and gets its answer.
  *
  * Completion never calls back into the caller from inside the
  * pipeline: a job that completes is queued, and the loop runs the
@@ -180,7 +180,7 @@ struct ev_pipeline {
 	size_t			nwaiting; /* waiting or following */
 	struct ev_jobq		wait[2];  /* [0] writes, [1] reads */
 	struct ev_jobq		done;	  /* completed, callbacks to run */
-	struct ev_job	       *ping;	  /* the ping sent in this turn */
+	struct ev_job	       *ping;	  /* the ping in flight, or NULL */
 	int64_t deadline_us;		  /* see ev_pipeline_expire; 0: none */
 };
 

@@ -594,6 +594,39 @@ test_pings_share_one_statement(void **state)
 	ev_pipeline_free(&pl);
 }
 
+/* A ping sent in an earlier turn and not yet answered is followed too;
+ * once it is answered, the next health check sends its own. */
+static void
+test_ping_in_flight_followed_across_turns(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   p[3];
+
+	(void)state;
+	setup_pl(&pl, 1);
+	for (int i = 0; i < 3; i++) {
+		tjob_init(&p[i], "ok", false);
+		p[i].job.stmt = STMT_PING;
+		p[i].job.shared = true;
+	}
+	ev_pipeline_submit(&pl, &p[0].job);
+	end_turn(&pl);
+	ev_pipeline_submit(&pl, &p[1].job); /* a later turn, not answered */
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 1);
+	turn(&pl, 0);
+	assert_int_equal(p[0].calls, 1);
+	assert_int_equal(p[1].calls, 1);
+	assert_true(p[1].had_res);
+	ev_pipeline_submit(&pl, &p[2].job); /* after the answer: its own */
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 2);
+	turn(&pl, 0);
+	assert_int_equal(p[2].calls, 1);
+	assert_int_equal(live_results, 0);
+	ev_pipeline_free(&pl);
+}
+
 static void
 test_writes_on_first_reads_elsewhere(void **state)
 {
@@ -946,6 +979,7 @@ main(void)
 		cmocka_unit_test(test_broken_connection),
 		cmocka_unit_test(test_client_closed_in_flight),
 		cmocka_unit_test(test_pings_share_one_statement),
+		cmocka_unit_test(test_ping_in_flight_followed_across_turns),
 		cmocka_unit_test(test_writes_on_first_reads_elsewhere),
 		cmocka_unit_test(test_deadline_cancels_stuck_segment),
 		cmocka_unit_test(test_writes_in_key_order),
