@@ -36,7 +36,7 @@ port=$(sed 's/.*[?&]port=\([^&]*\).*/\1/' <<<"$url")
 
 D=$T_DIR/dark
 mkdir -p "$D"
-python3 "$LIB/darkhost.py" "$D" 300 >"$D/port" 2>"$D/err" &
+python3 "$LIB/darkhost.py" "$D" 1800 >"$D/port" 2>"$D/err" &
 dark=$!
 wait_until 10000 test -s "$D/port" >/dev/null || bail "darkhost.py did not start: $(cat "$D/err")"
 dport=$(cat "$D/port")

@@ -317,6 +317,15 @@ tjob_init(struct tjob *t, const char *what, bool write)
 	t->job.done = tjob_done;
 }
 
+/* A health check's ping: one shared statement. */
+static void
+tjob_ping(struct tjob *t)
+{
+	tjob_init(t, "ok", false);
+	t->job.stmt = STMT_PING;
+	t->job.shared = true;
+}
+
 /* A write that locks the row named key (NULL: none). */
 static void
 tjob_write(struct tjob *t, const char *key)
@@ -578,9 +587,7 @@ test_pings_share_one_statement(void **state)
 	(void)state;
 	setup_pl(&pl, 1);
 	for (int i = 0; i < 3; i++) {
-		tjob_init(&p[i], "ok", false);
-		p[i].job.stmt = STMT_PING;
-		p[i].job.shared = true;
+		tjob_ping(&p[i]);
 		ev_pipeline_submit(&pl, &p[i].job);
 	}
 	end_turn(&pl);
@@ -604,11 +611,8 @@ test_ping_in_flight_followed_across_turns(void **state)
 
 	(void)state;
 	setup_pl(&pl, 1);
-	for (int i = 0; i < 3; i++) {
-		tjob_init(&p[i], "ok", false);
-		p[i].job.stmt = STMT_PING;
-		p[i].job.shared = true;
-	}
+	for (int i = 0; i < 3; i++)
+		tjob_ping(&p[i]);
 	ev_pipeline_submit(&pl, &p[0].job);
 	end_turn(&pl);
 	ev_pipeline_submit(&pl, &p[1].job); /* a later turn, not answered */
