@@ -32,7 +32,7 @@ ROUNDS=${1:-3}
 SECS=${2:-5}
 HTTP_PORT=${BENCH_HTTP_PORT:-18090}
 PORT=${BENCH_ITEMS_PORT:-$((${BENCH_STATIC_PORT:-18091} + 4))}
-VARIANTS=${BENCH_ITEMS:-shipped no-security-headers no-x-request-id-header no-request-id-map no-request-id no-access-log x-unbuffered-log no-log-method-map no-cors no-csp-map no-gzip no-error-pages no-hide-headers params-app-reads-only no-fastcgi-buffering minimal return200}
+VARIANTS=${BENCH_ITEMS:-shipped no-security-headers no-x-request-id-header x-nginx-request-id no-request-id no-access-log x-unbuffered-log no-log-method-map no-cors no-csp-map no-gzip no-error-pages no-hide-headers params-app-reads-only no-fastcgi-buffering minimal return200}
 # GET task too (the nginx work barely depends on the route; /health alone
 # keeps a round short on a busy machine).
 GET_VARIANTS=${BENCH_ITEMS_GET:-shipped minimal}
@@ -67,10 +67,16 @@ apply() { # dir variant
 		sed -i '/^add_header \(X-Content-Type-Options\|Referrer-Policy\|X-Frame-Options\|Content-Security-Policy\|Strict-Transport-Security\)/d' "$d/taskapi-headers.conf" ;;
 	no-x-request-id-header)
 		sed -i '/^add_header X-Request-Id/d' "$d/taskapi-headers.conf" ;;
-	no-request-id-map) # nginx's own id always, the client's ignored
-		sed -i '/^map .*\$taskapi_request_id {/!s/\$taskapi_request_id/$request_id/g' "$d"/*.conf ;;
-	no-request-id) # no id generated at all (the client's, if any)
-		sed -i '/^map .*\$taskapi_request_id {/!s/\$taskapi_request_id/$http_x_request_id/g' "$d"/*.conf ;;
+	x-nginx-request-id) # the id made by nginx ($request_id) for every request
+		# and passed to the app, as before the app made its own
+		sed -i 's/\$taskapi_client_request_id if_not_empty;/$taskapi_own_request_id;/' "$d/taskapi-fastcgi-common.conf"
+		echo 'fastcgi_hide_header X-Request-Id;' >>"$d/taskapi-fastcgi-common.conf"
+		sed -i 's/\$taskapi_request_id_header/$taskapi_own_request_id/' "$d/taskapi-headers.conf"
+		sed -i 's/"request_id":"\$taskapi_request_id"/"request_id":"$taskapi_own_request_id"/' "$d/taskapi-http.conf" ;;
+	no-request-id) # nginx neither passes, adds nor makes an id (the app's alone)
+		sed -i '/^fastcgi_param HTTP_X_REQUEST_ID /d' "$d/taskapi-fastcgi-common.conf"
+		sed -i '/^add_header X-Request-Id/d' "$d/taskapi-headers.conf"
+		sed -i 's/"request_id":"\$taskapi_request_id"/"request_id":"$upstream_http_x_request_id"/' "$d/taskapi-http.conf" ;;
 	no-access-log)
 		sed -i 's|^\( *access_log\) .*|\1 off;|' "$d/nginx-dev.conf" ;;
 	x-unbuffered-log)
@@ -205,20 +211,25 @@ start() { # variant
 	die "variant $1 does not answer on :$PORT"
 }
 
-# One wrk run; prints "rps nginx_us_per_request non2xx p50_us p99_us".
+# One wrk run; prints "rps nginx_us_per_request non2xx p50_us p99_us
+# app_us_per_request" (app: taskapi's master and workers, which some
+# variants move work to or from).
 measure() { # variant script path
-	local d=$ITEMS/$1 raw=$tmp/wrk n
+	local d=$ITEMS/$1 raw=$tmp/wrk n app
+	app=$(cat "$VAR/run/taskapi.pid")
 	wrk -t1 -c64 -d1s -s "$BENCH_DIR/$2" "http://127.0.0.1:$PORT$3" >/dev/null 2>&1 # warm
-	python3 "$BENCH_DIR/cputiers.py" snap "nginx=$(cat "$d/nginx.pid")" >"$tmp/c0"
+	python3 "$BENCH_DIR/cputiers.py" snap "nginx=$(cat "$d/nginx.pid")" "app=$app" >"$tmp/c0"
 	wrk -t1 -c64 -d"${SECS}s" --latency -s "$BENCH_DIR/$2" "http://127.0.0.1:$PORT$3" >"$raw" 2>&1 || true
-	python3 "$BENCH_DIR/cputiers.py" snap "nginx=$(cat "$d/nginx.pid")" >"$tmp/c1"
+	python3 "$BENCH_DIR/cputiers.py" snap "nginx=$(cat "$d/nginx.pid")" "app=$app" >"$tmp/c1"
 	n=$(sed -n 's/^BENCHRESULT requests=\([0-9]*\).*/\1/p' "$raw")
 	[ -n "$n" ] || die "variant $1: no result from wrk: $(cat "$raw")"
-	printf '%s %s %s %s %s\n' "$(sed -n 's/^Requests\/sec: *//p' "$raw")" \
-		"$(python3 "$BENCH_DIR/cputiers.py" delta "$tmp/c0" "$tmp/c1" "$n" | sed -n 's/.*nginx=\([0-9.]*\).*/\1/p')" \
+	python3 "$BENCH_DIR/cputiers.py" delta "$tmp/c0" "$tmp/c1" "$n" >"$tmp/cd"
+	printf '%s %s %s %s %s %s\n' "$(sed -n 's/^Requests\/sec: *//p' "$raw")" \
+		"$(sed -n 's/.*nginx=\([0-9.]*\).*/\1/p' "$tmp/cd")" \
 		"$(sed -n 's/.* status=\([0-9]*\).*/\1/p' "$raw")" \
 		"$(sed -n 's/.* p50_us=\([0-9]*\).*/\1/p' "$raw")" \
-		"$(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' "$raw")"
+		"$(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' "$raw")" \
+		"$(sed -n 's/.*app=\([0-9.]*\).*/\1/p' "$tmp/cd")"
 }
 
 for v in $VARIANTS; do prepare "$v"; done
@@ -228,11 +239,11 @@ for r in $(seq 1 "$ROUNDS"); do
 	echo "--- round $r of $ROUNDS" >&2
 	for v in $VARIANTS; do
 		start "$v"
-		read -r rps us bad p50 p99 < <(measure "$v" health.lua /health)
-		printf '%s\thealth\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$r" "$rps" "$us" "$bad" "$p50" "$p99" | tee -a "$rows" >&2
+		read -r rps us bad p50 p99 app < <(measure "$v" health.lua /health)
+		printf '%s\thealth\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$r" "$rps" "$us" "$bad" "$p50" "$p99" "$app" | tee -a "$rows" >&2
 		if [[ " $GET_VARIANTS " == *" $v "* ]]; then
-			read -r rps us bad p50 p99 < <(measure "$v" task_get.lua /api/v1/tasks)
-			printf '%s\ttask_get\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$r" "$rps" "$us" "$bad" "$p50" "$p99" | tee -a "$rows" >&2
+			read -r rps us bad p50 p99 app < <(measure "$v" task_get.lua /api/v1/tasks)
+			printf '%s\ttask_get\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$r" "$rps" "$us" "$bad" "$p50" "$p99" "$app" | tee -a "$rows" >&2
 		fi
 		stop
 	done
@@ -243,19 +254,20 @@ python3 - "$rows" "$ROUNDS" "$SECS" <<-'EOF'
 	rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 	med = {}
 	order = []
-	for v, ep, _, rps, us, bad, p50, p99 in rows:
+	for v, ep, _, rps, us, bad, p50, p99, app in rows:
 	    if v not in order:
 	        order.append(v)
 	    med.setdefault((v, ep), []).append((float(rps), float(us), int(bad or 0),
-	                                        float(p50) / 1000, float(p99) / 1000))
+	                                        float(p50) / 1000, float(p99) / 1000,
+	                                        float(app or 0)))
 	def m(v, ep, i):
 	    x = med.get((v, ep))
 	    return statistics.median(r[i] for r in x) if x else None
 	print(f"nginx CPU per request, medians of {sys.argv[2]} rounds of {sys.argv[3]} s "
 	      "(wrk -t1 -c64, as many nginx workers as the stack's, the same event-worker socket):")
 	print()
-	print("| variant | /health nginx µs | vs shipped | GET task nginx µs | vs shipped | /health req/s | /health p50 ms | p99 ms | p99/p50 | non-2xx |")
-	print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	print("| variant | /health nginx µs | vs shipped | GET task nginx µs | vs shipped | /health app µs | GET task app µs | /health req/s | /health p50 ms | p99 ms | p99/p50 | non-2xx |")
+	print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	base_h, base_t = m("shipped", "health", 1), m("shipped", "task_get", 1)
 	for v in order:
 	    h, t = m(v, "health", 1), m(v, "task_get", 1)
@@ -263,6 +275,8 @@ python3 - "$rows" "$ROUNDS" "$SECS" <<-'EOF'
 	    dt = "" if t is None or base_t is None or v == "shipped" else f"{t - base_t:+.1f}"
 	    bad = sum(r[2] for ep in ("health", "task_get") for r in med.get((v, ep), []))
 	    p50, p99 = m(v, "health", 3), m(v, "health", 4)
+	    ah, at = m(v, "health", 5), m(v, "task_get", 5)
 	    print(f"| {v} | {h:.1f} | {dh} | " + ("" if t is None else f"{t:.1f}") + f" | {dt} | "
+	          f"{ah:.1f} | " + ("" if at is None else f"{at:.1f}") + " | "
 	          f"{m(v, 'health', 0):,.0f} | {p50:.2f} | {p99:.2f} | {p99 / p50:.1f} | {bad} |")
 EOF

@@ -5,7 +5,10 @@ usage: selftest-fcgi.py SOCKET_PATH LOG_PATH
 
 Serves FastCGI responder requests on a unix socket, one connection per
 request (as nginx without fastcgi_keep_conn sends them).  Every response
-also carries the headers nginx must hide or pass, to test that.  Routes
+also carries the headers nginx must hide or pass, to test that.  Like the
+real app it answers with an X-Request-Id: the one nginx passed
+(HTTP_X_REQUEST_ID, the client's valid id), or 32 hex digits of its own
+when nginx passed none.  Routes
 (on REQUEST_URI, like the real app):
   /health                  200 {"status":"ok","database":"ok"}
   /api/v1/tasks/export     NDJSON, 5 lines 0.4 s apart, each flushed
@@ -18,6 +21,7 @@ Each request's method and REQUEST_URI are appended to LOG_PATH.
 
 import json
 import os
+import secrets
 import socket
 import struct
 import sys
@@ -77,11 +81,12 @@ def send(conn, rtype, rid, data):
             break
 
 
-def respond(conn, rid, status, body, ctype="application/json; charset=utf-8",
+def respond(conn, rid, status, body, reqid, ctype="application/json; charset=utf-8",
             extra=()):
     head = ["Status: %s" % status, "Content-Type: " + ctype,
+            # nginx passes this one through and adds none of its own.
+            "X-Request-Id: " + reqid,
             # nginx must replace these with its own, exactly once each.
-            "X-Request-Id: from-the-app",
             "X-Content-Type-Options: nosniff",
             "Access-Control-Allow-Origin: *"]
     head.extend(extra)
@@ -109,14 +114,15 @@ def handle(conn, log_path):
         p = parse_params(params_raw)
         uri = p.get("REQUEST_URI", "")
         path = uri.split("?", 1)[0]
+        reqid = p.get("HTTP_X_REQUEST_ID") or secrets.token_hex(16)
         with open(log_path, "a") as f:
             f.write("%s %s\n" % (p.get("REQUEST_METHOD"), uri))
 
         if path == "/health":
-            respond(conn, rid, "200 OK", b'{"status":"ok","database":"ok"}')
+            respond(conn, rid, "200 OK", b'{"status":"ok","database":"ok"}', reqid)
         elif path == "/api/v1/tasks/export":
             head = ("Status: 200 OK\r\nContent-Type: application/x-ndjson\r\n"
-                    "X-Request-Id: from-the-app\r\n\r\n")
+                    "X-Request-Id: " + reqid + "\r\n\r\n")
             send(conn, STDOUT, rid, head.encode())
             for n in range(5):
                 line = json.dumps({"n": n, "t": time.time(),
@@ -125,12 +131,12 @@ def handle(conn, log_path):
                 time.sleep(0.4)
         elif path == "/api/v1/big":
             items = [{"id": n, "title": "task number %d" % n} for n in range(600)]
-            respond(conn, rid, "200 OK", json.dumps(items).encode())
+            respond(conn, rid, "200 OK", json.dumps(items).encode(), reqid)
         elif path == "/api/v1/slow":
             time.sleep(4)
-            respond(conn, rid, "200 OK", b'{"slow":true}')
+            respond(conn, rid, "200 OK", b'{"slow":true}', reqid)
         elif path == "/api/v1/app404":
-            respond(conn, rid, "404 Not Found", b'{"error":"app says no"}')
+            respond(conn, rid, "404 Not Found", b'{"error":"app says no"}', reqid)
         else:
             keys = ["REQUEST_METHOD", "REQUEST_URI", "QUERY_STRING",
                     "CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_AUTHORIZATION",
@@ -138,9 +144,10 @@ def handle(conn, log_path):
                     "HTTP_HOST", "HTTPS", "REMOTE_ADDR", "SERVER_SOFTWARE"]
             echo = {k: p.get(k) for k in keys}
             echo["body_length"] = len(body)
+            echo["answered_request_id"] = reqid
             echo["x_request_id_params"] = sorted(
                 k for k in p if k.upper() == "HTTP_X_REQUEST_ID")
-            respond(conn, rid, "200 OK", json.dumps(echo, sort_keys=True).encode())
+            respond(conn, rid, "200 OK", json.dumps(echo, sort_keys=True).encode(), reqid)
         send(conn, STDOUT, rid, b"")
         send(conn, END, rid, struct.pack("!IB3x", 0, 0))
     except (EOFError, BrokenPipeError, ConnectionResetError):

@@ -181,7 +181,7 @@ t "chunked 64 KiB reaches the app with CONTENT_LENGTH" sh -c '[ "$1" = 200 ] && 
 # --- the app --------------------------------------------------------------
 req health "$B/health"
 t "GET /health: 200 from the app" sh -c '[ "$1" = 200 ] && grep -q "\"status\":\"ok\"" "$2"' - "$code" "$tmp/out/health.b"
-t "GET /health: one X-Request-Id, nginx's, not the app's" sh -c 'echo "$1" | grep -Eq "^[0-9a-f]{32}$" && [ "$2" = 1 ]' - \
+t "GET /health: one X-Request-Id, the app's" sh -c 'echo "$1" | grep -Eq "^[0-9a-f]{32}$" && [ "$2" = 1 ]' - \
     "$(hdr health x-request-id)" "$(nhdr health x-request-id)"
 t "GET /health: app's copies of nginx-owned headers hidden" sh -c '[ "$1" = 1 ] && [ -z "$2" ]' - "$(nhdr health x-content-type-options)" "$(hdr health access-control-allow-origin)"
 t "GET /health: security headers" secure health
@@ -199,7 +199,10 @@ t "no HTTP_PROXY (httpoxy)" [ -z "$(param echo HTTP_PROXY)" ]
 t "valid client X-Request-Id: echoed and passed to the app" \
     [ "$(hdr echo x-request-id)|$(param echo HTTP_X_REQUEST_ID)" = "abc-123.X_y|abc-123.X_y" ]
 req badid -H 'X-Request-Id: bad id!' "$B/api/v1/me"
-t "invalid X-Request-Id: replaced, the same id to the app" sh -c 'echo "$1" | grep -Eq "^[0-9a-f]{32}$" && [ "$1" = "$2" ]' - "$(hdr badid x-request-id)" "$(param badid HTTP_X_REQUEST_ID)"
+t "invalid X-Request-Id: not passed to the app, which makes the id" sh -c '[ -z "$1" ] && [ "$2" = "[]" ]' - \
+    "$(param badid HTTP_X_REQUEST_ID)" "$(param badid x_request_id_params)"
+t "invalid X-Request-Id: replaced by the app's id, sent once" sh -c 'echo "$1" | grep -Eq "^[0-9a-f]{32}$" && [ "$1" = "$2" ] && [ "$3" = 1 ]' - \
+    "$(hdr badid x-request-id)" "$(param badid answered_request_id)" "$(nhdr badid x-request-id)"
 id64=$(python3 -c 'print("A" * 64)')
 req id64 -H "X-Request-Id: $id64" "$B/api/v1/me"
 req id65 -H "X-Request-Id: ${id64}A" "$B/api/v1/me"
@@ -299,6 +302,12 @@ import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 assert lines and all({"request_id", "status", "request_time", "upstream_response_time"} <= set(l) for l in lines)
 assert any(l["request_id"] == "trace-502" and l["status"] == 502 for l in lines)' "$tmp/log/nginx-access.log"
+t "access log: an app answer is logged with the app's id, nginx's own answer with nginx's" python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert any(l["request_id"] == sys.argv[2] and l["uri"] == "/api/v1/me" for l in lines)
+assert any(l["request_id"] == sys.argv[3] and l["status"] == 502 for l in lines)' \
+    "$tmp/log/nginx-access.log" "$(hdr badid x-request-id)" "$(hdr down2 x-request-id)"
 
 echo "1..$n"
 [ "$fails" = 0 ]

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include <sodium.h>
 
+#include "ids.h"
 #include "request.h"
 
 enum http_method
@@ -61,7 +62,8 @@ req_set_request_id(struct req *r, const char *given)
 		memcpy(r->request_id, given, strlen(given) + 1);
 		return;
 	}
-	randombytes_buf(raw, sizeof(raw));
+	/* 32 hex digits, the size of a W3C trace id (req_set_trace). */
+	ids_fill(raw, sizeof(raw));
 	sodium_bin2hex(r->request_id, sizeof(r->request_id), raw, sizeof(raw));
 }
 
@@ -79,23 +81,13 @@ hex_run(const char *s, size_t n, bool *allzero)
 	return true;
 }
 
-/*
- * Span ids: splitmix64 over a per-process random seed and a counter.
- * Unique within the process and unpredictable enough for correlation
- * (they are not secrets), without a getrandom() call per request.
- */
+/* A span (or half a trace) id: 64 random bits, never all zero. */
 static uint64_t
 next_span(void)
 {
-	static uint64_t	 seed, n;
-	uint64_t	 z;
+	uint64_t z;
 
-	if (seed == 0)
-		randombytes_buf(&seed, sizeof(seed));
-	z = seed + ++n * 0x9e3779b97f4a7c15ULL;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
+	ids_fill(&z, sizeof(z));
 	return z != 0 ? z : 1;
 }
 

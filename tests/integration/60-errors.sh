@@ -235,6 +235,16 @@ r2=$(header X-Request-Id)
 like "$r1" "$RE_REQID" "a generated X-Request-Id is 1..64 of [A-Za-z0-9._-]"
 isnt "$r1" "$r2" "two requests get two different generated ids"
 
+# Exactly one X-Request-Id, whoever made it: the app (its answer passes
+# through nginx, which adds none) or nginx (its own 404).
+rid_count() { grep -ci '^x-request-id:' "$T_HDR"; }
+req GET /health
+is "$(rid_count)" 1 "an app answer with a generated id carries one X-Request-Id"
+req GET /health -H 'X-Request-Id: rid-once'
+is "$(rid_count)" 1 "an app answer with the client's id carries one X-Request-Id"
+req GET /nope.html
+is "$(rid_count)" 1 "nginx's own answer carries one X-Request-Id"
+
 # The id is echoed on errors of every origin.
 req GET /api/v1/nope -H "X-Request-Id: rid-404"
 is "$(header X-Request-Id)" rid-404 "client X-Request-Id echoed on the app's 404"
