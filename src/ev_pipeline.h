@@ -14,7 +14,11 @@
  *     at most one segment in PostgreSQL at a time; jobs submitted
  *     meanwhile wait and go into the next (group commit).  Writes use
  *     the first connection only (two segments of one worker that lock
- *     rows never run side by side), reads the others.  Other event
+ *     rows never run side by side), reads the others: a turn's reads
+ *     as one segment on the first idle reader, the next reader only
+ *     while that one's segment is in flight (each backend woken costs
+ *     PostgreSQL CPU, so a fast database gets few, a slow or distant
+ *     one as many as it needs).  Other event
  *     workers' segments do run beside this one's, and a segment holds
  *     each row it locked to its commit, so two segments that lock the
  *     same two rows in opposite orders would deadlock (PostgreSQL

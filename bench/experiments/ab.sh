@@ -20,7 +20,10 @@
 # pool spent per request (every taskapi process's utime + stime, the
 # master's reaped children included, from /proc, before and after the
 # run, over the requests answered): on a busy machine req/s follows the
-# neighbours' load, while CPU per request moves much less.  The raw rows
+# neighbours' load, while CPU per request moves much less.  The same for
+# the stack's nginx and PostgreSQL process trees (bench/cputiers.py), and
+# their sum with the pool's, "server": a setting that moves work from the
+# pool to the database (or back) shows there.  The raw rows
 # go to BENCH_AB_OUT (a new directory under bench/out/).
 #
 # Settings (environment), defaults in brackets:
@@ -63,7 +66,7 @@ for cmd in wrk spawn-fcgi curl; do command -v "$cmd" >/dev/null || die "$cmd not
 ulimit -n 65536 2>/dev/null || true
 mkdir -p "$OUT/raw"
 ROWS=$OUT/rows.tsv
-printf 'round\tbinary\tendpoint\trps\tp50_us\tp99_us\trequests\tcpu_us_per_req\traw\tnon2xx\ttimeouts\n' >"$ROWS"
+printf 'round\tbinary\tendpoint\trps\tp50_us\tp99_us\trequests\tcpu_us_per_req\traw\tnon2xx\ttimeouts\tnginx_us\tpg_us\tserver_us\n' >"$ROWS"
 COUNT_ERRORS=${BENCH_AB_COUNT_ERRORS:-0}
 PIDF=$VAR/run/taskapi.pid
 SOCK=$VAR/run/taskapi.sock
@@ -131,10 +134,13 @@ measure() { # round label endpoint
 	esac
 	wrk -t1 -c"$CONNS" -d2s -s "$BENCH_DIR/$script" "$HTTP$path" >/dev/null 2>&1 || true
 	raw=$OUT/raw/r$round-$label-$t.txt
-	local t0 t1
+	local t0 t1 tiers
+	tiers=("nginx=$(cat "$VAR/nginx/nginx.pid")" "pg=$(head -n 1 "$VAR/pgdata/postmaster.pid")")
+	python3 "$BENCH_DIR/cputiers.py" snap "${tiers[@]}" >"$OUT/c0"
 	t0=$(pool_ticks)
 	wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$BENCH_DIR/$script" "$HTTP$path" >"$raw" 2>&1 || true
 	t1=$(pool_ticks)
+	python3 "$BENCH_DIR/cputiers.py" snap "${tiers[@]}" >"$OUT/c1"
 	line=$(grep '^BENCHRESULT ' "$raw" | tail -n 1 || true)
 	[ -n "$line" ] || die "$label $t: no result from wrk (see $raw)"
 	local -A v=()
@@ -147,9 +153,15 @@ measure() { # round label endpoint
 	fi
 	rps=$(awk -v n="${v[requests]}" -v d="${v[duration_us]}" 'BEGIN { printf "%.1f", n / (d / 1e6) }')
 	cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="${v[requests]}" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$t" "$rps" "${v[p50_us]}" \
-		"${v[p99_us]}" "${v[requests]}" "$cpu" "${raw#"$OUT/"}" "${v[status]}" "${v[timeout]}" >>"$ROWS"
-	say "round $round $label $t: $rps req/s, pool CPU $cpu us/request (${v[requests]} requests, $((t1 - t0)) ticks, p50 ${v[p50_us]} us)"
+	local nx pg sv
+	python3 "$BENCH_DIR/cputiers.py" delta "$OUT/c0" "$OUT/c1" "${v[requests]}" >"$OUT/cd"
+	nx=$(sed -n 's/.*nginx=\([0-9.]*\).*/\1/p' "$OUT/cd")
+	pg=$(sed -n 's/.*pg=\([0-9.]*\).*/\1/p' "$OUT/cd")
+	sv=$(awk -v a="$cpu" -v b="${nx:-0}" -v c="${pg:-0}" 'BEGIN { printf "%.1f", a + b + c }')
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$label" "$t" "$rps" "${v[p50_us]}" \
+		"${v[p99_us]}" "${v[requests]}" "$cpu" "${raw#"$OUT/"}" "${v[status]}" "${v[timeout]}" \
+		"${nx:-0}" "${pg:-0}" "$sv" >>"$ROWS"
+	say "round $round $label $t: $rps req/s, CPU us/request pool $cpu nginx ${nx:-?} pg ${pg:-?} (${v[requests]} requests, p50 ${v[p50_us]} us)"
 }
 
 say "old $OLD, new $NEW: $ROUNDS rounds, ${SECS}s per endpoint, c=$CONNS; rows in $ROWS"
@@ -170,10 +182,12 @@ awk -F'\t' "$BENCH_AWK_MEDIAN"'NR > 1 { v[$3 "\t" $2] = v[$3 "\t" $2] " " $4; r[
 		cpu[$3 "\t" $2] = cpu[$3 "\t" $2] " " $8
 		p99[$3 "\t" $2] = p99[$3 "\t" $2] " " $6
 		bad[$3 "\t" $2] += $10 + $11
+		pgc[$3 "\t" $2] = pgc[$3 "\t" $2] " " $13
+		srv[$3 "\t" $2] = srv[$3 "\t" $2] " " $14
 		rounds[$1] = 1 }
 	END {
-		printf "| endpoint | old req/s | new req/s | new/old | rounds'"'"' new/old | old CPU us/req | new CPU us/req | new/old | old p99 ms | new p99 ms | old non-2xx + timeouts | new |\n"
-		printf "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+		printf "| endpoint | old req/s | new req/s | new/old | rounds'"'"' new/old | old CPU us/req | new CPU us/req | new/old | old pg us | new pg us | old server us | new server us | new/old | old p99 ms | new p99 ms | old non-2xx + timeouts | new |\n"
+		printf "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
 		for (i = 1; i <= n; i++) {
 			e = order[i]
 			if (seen[e]++) continue
@@ -183,8 +197,10 @@ awk -F'\t' "$BENCH_AWK_MEDIAN"'NR > 1 { v[$3 "\t" $2] = v[$3 "\t" $2] " " $4; r[
 				if ((k "\t" e "\told") in r && (k "\t" e "\tnew") in r)
 					rr = rr " " r[k "\t" e "\tnew"] / r[k "\t" e "\told"]
 			co = median(cpu[e "\told"]); cw = median(cpu[e "\tnew"])
-			printf "| %s | %.0f | %.0f | %.3f | %.3f | %.1f | %.1f | %.3f | %.1f | %.1f | %d | %d |\n", e, o, w, w / o,
-			    median(rr), co, cw, cw / co, median(p99[e "\told"]) / 1000,
+			so = median(srv[e "\told"]); sw = median(srv[e "\tnew"])
+			printf "| %s | %.0f | %.0f | %.3f | %.3f | %.1f | %.1f | %.3f | %.1f | %.1f | %.1f | %.1f | %.3f | %.1f | %.1f | %d | %d |\n", e, o, w, w / o,
+			    median(rr), co, cw, cw / co, median(pgc[e "\told"]), median(pgc[e "\tnew"]), so, sw, sw / so,
+			    median(p99[e "\told"]) / 1000,
 			    median(p99[e "\tnew"]) / 1000, bad[e "\told"], bad[e "\tnew"]
 		}
 	}' "$ROWS" | tee "$OUT/table.md"

@@ -654,6 +654,47 @@ test_writes_on_first_reads_elsewhere(void **state)
 }
 
 /*
+ * A turn's reads go out as one segment on the first idle reader; the
+ * next turn's reads, while that segment is in flight, on the next idle
+ * one; once it is answered, on the first again.
+ */
+static void
+test_reads_packed_on_one_reader(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   r[4], s[2], t;
+
+	(void)state;
+	setup_pl(&pl, 4);
+	for (int i = 0; i < 4; i++) {
+		tjob_init(&r[i], "ok", false);
+		ev_pipeline_submit(&pl, &r[i].job);
+	}
+	end_turn(&pl);
+	assert_int_equal(sims[1].sent, 4);
+	assert_int_equal(sims[1].syncs, 1);
+	assert_int_equal(sims[2].sent + sims[3].sent, 0);
+	for (int i = 0; i < 2; i++) {
+		tjob_init(&s[i], "ok", false);
+		ev_pipeline_submit(&pl, &s[i].job);
+	}
+	end_turn(&pl);
+	assert_int_equal(sims[2].sent, 2);
+	assert_int_equal(sims[3].sent, 0);
+	turn(&pl, 1);
+	assert_int_equal(calls_of(r, 4), 4);
+	tjob_init(&t, "ok", false);
+	ev_pipeline_submit(&pl, &t.job);
+	end_turn(&pl);
+	assert_int_equal(sims[1].sent, 5);
+	turn(&pl, 2);
+	turn(&pl, 1);
+	assert_int_equal(calls_of(s, 2) + (size_t)t.calls, 3);
+	assert_int_equal(sims[3].sent, 0);
+	ev_pipeline_free(&pl);
+}
+
+/*
  * Writes that lock an existing row wait for the turn's end and go out in
  * the order of their keys, after the writes that lock none (which go at
  * once, unless writes already wait: then behind them); equal keys keep
@@ -985,6 +1026,7 @@ main(void)
 		cmocka_unit_test(test_pings_share_one_statement),
 		cmocka_unit_test(test_ping_in_flight_followed_across_turns),
 		cmocka_unit_test(test_writes_on_first_reads_elsewhere),
+		cmocka_unit_test(test_reads_packed_on_one_reader),
 		cmocka_unit_test(test_deadline_cancels_stuck_segment),
 		cmocka_unit_test(test_writes_in_key_order),
 		cmocka_unit_test(test_waiting_writes_first_come_first_served),
