@@ -325,6 +325,10 @@ minimal_up() {
 		        server unix:$EV_SOCK;
 		        keepalive 256;
 		        keepalive_requests 1000;
+		        # As the stack's: with nginx's default (60 s) this
+		        # yardstick's kept connections held the event workers'
+		        # burst buffers through the idle-after-load sample.
+		        keepalive_timeout 5s;
 		    }
 		    server {
 		        listen 127.0.0.1:$MINIMAL_PORT;
