@@ -170,7 +170,9 @@ cleanup() {
 	if [ "${BENCH_KEEP_STACK:-0}" != 1 ]; then
 		[ -n "$STATIC_DIR" ] && static_down
 		[ -n "$MINIMAL_DIR" ] && minimal_down
-		rust_down
+		# By its port too: once a server whose runuser did not pass the
+		# TERM on outlived the run.
+		rust_down "${RUST_PORT:-}"
 		if [ "$STACK_STARTED" = 1 ]; then
 			say "stopping the bench stack"
 			dev down >>"$OUT/dev.log" 2>&1 || say "./dev down failed (see $OUT/dev.log)"
