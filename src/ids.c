@@ -50,15 +50,19 @@ ids_forget(void)
 	ids_keyed = false;
 }
 
-static void
+/* A new block of keystream; false when there is no fork handler
+ * (pthread_atfork failed, out of memory): a child could go on with this
+ * stream, so the caller draws from the kernel instead. */
+static bool
 ids_refill(void)
 {
 	unsigned char nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = { 0 };
 
+	if (!ids_atfork)
+		ids_atfork = pthread_atfork(NULL, NULL, ids_forget) == 0;
+	if (!ids_atfork)
+		return false;
 	if (!ids_keyed) {
-		if (!ids_atfork)
-			ids_atfork =
-			    pthread_atfork(NULL, NULL, ids_forget) == 0;
 		randombytes_buf(ids_key, sizeof(ids_key));
 		ids_counter = 0;
 		ids_keyed = true;
@@ -71,6 +75,7 @@ ids_refill(void)
 		ids_key) != 0)
 		randombytes_buf(ids_pool, sizeof(ids_pool));
 	ids_left = sizeof(ids_pool);
+	return true;
 }
 
 void
@@ -78,20 +83,13 @@ ids_fill(void *out, size_t n)
 {
 	unsigned char *p = out;
 
-	if (ids_left == 0)
-		ids_refill();
-	if (!ids_atfork) {
-		/* No fork handler (pthread_atfork failed, out of memory): a
-		 * child could go on with this stream, so draw from the
-		 * kernel instead. */
-		randombytes_buf(out, n);
-		return;
-	}
 	while (n > 0) {
 		size_t take;
 
-		if (ids_left == 0)
-			ids_refill();
+		if (ids_left == 0 && !ids_refill()) {
+			randombytes_buf(p, n);
+			return;
+		}
 		take = n < ids_left ? n : ids_left;
 		/* Handed out front to back: no byte is handed out twice. */
 		memcpy(p, ids_pool + (sizeof(ids_pool) - ids_left), take);

@@ -653,6 +653,16 @@ test_writes_on_first_reads_elsewhere(void **state)
 	ev_pipeline_free(&pl);
 }
 
+/* Submits n reads, as one turn's events would. */
+static void
+submit_reads(struct ev_pipeline *pl, struct tjob *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		tjob_init(&t[i], "ok", false);
+		ev_pipeline_submit(pl, &t[i].job);
+	}
+}
+
 /*
  * A turn's reads go out as one segment on the first idle reader; the
  * next turn's reads, while that segment is in flight, on the next idle
@@ -666,25 +676,18 @@ test_reads_packed_on_one_reader(void **state)
 
 	(void)state;
 	setup_pl(&pl, 4);
-	for (int i = 0; i < 4; i++) {
-		tjob_init(&r[i], "ok", false);
-		ev_pipeline_submit(&pl, &r[i].job);
-	}
+	submit_reads(&pl, r, 4);
 	end_turn(&pl);
 	assert_int_equal(sims[1].sent, 4);
 	assert_int_equal(sims[1].syncs, 1);
 	assert_int_equal(sims[2].sent + sims[3].sent, 0);
-	for (int i = 0; i < 2; i++) {
-		tjob_init(&s[i], "ok", false);
-		ev_pipeline_submit(&pl, &s[i].job);
-	}
+	submit_reads(&pl, s, 2);
 	end_turn(&pl);
 	assert_int_equal(sims[2].sent, 2);
 	assert_int_equal(sims[3].sent, 0);
 	turn(&pl, 1);
 	assert_int_equal(calls_of(r, 4), 4);
-	tjob_init(&t, "ok", false);
-	ev_pipeline_submit(&pl, &t.job);
+	submit_reads(&pl, &t, 1);
 	end_turn(&pl);
 	assert_int_equal(sims[1].sent, 5);
 	turn(&pl, 2);
