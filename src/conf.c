@@ -46,6 +46,7 @@ enum var {
 	VAR_EV_LISTEN,
 	VAR_EV_WORKERS,
 	VAR_EV_DB_CONNECTIONS,
+	VAR_EV_BATCH_READS,
 	VAR_EV_MAX_CONNECTIONS,
 	VAR_REQUIRE_IF_MATCH,
 	VAR__MAX
@@ -111,6 +112,10 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	[VAR_EV_DB_CONNECTIONS] = { "TASKAPI_EV_DB_CONNECTIONS", "4",
 	    "PostgreSQL connections (pipelines) per event-driven worker: "
 	    "the first for writes, the others for reads" },
+	[VAR_EV_BATCH_READS] = { "TASKAPI_EV_BATCH_READS", "1",
+	    "1: an event-driven worker looks up the tasks of the GETs it "
+	    "reads in one loop turn with one statement (less PostgreSQL CPU "
+	    "a request); 0: one statement each" },
 	[VAR_EV_MAX_CONNECTIONS] = { "TASKAPI_EV_MAX_CONNECTIONS", "1024",
 	    "FastCGI connections one event-driven worker serves; a request "
 	    "on a connection beyond them gets a 503 with Retry-After" },
@@ -351,6 +356,7 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	c->ev_workers = ncpu < 64 ? ncpu : 64;
 	c->ev_db_connections = 4;
 	c->ev_max_connections = 1024;
+	c->ev_batch_reads = 1;
 	if (get_long(&fv, VAR_JWT_TTL, 60, 31L * 24 * 3600, &c->jwt_ttl, err,
 		errsz) ||
 	    get_long(&fv, VAR_WORKERS, 1, 256, &c->workers, err, errsz) ||
@@ -373,6 +379,8 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	    get_long(&fv, VAR_EV_WORKERS, 0, 64, &c->ev_workers, err, errsz) ||
 	    get_long(&fv, VAR_EV_DB_CONNECTIONS, 1, 16, &c->ev_db_connections,
 		err, errsz) ||
+	    get_long(&fv, VAR_EV_BATCH_READS, 0, 1, &c->ev_batch_reads, err,
+		errsz) ||
 	    get_long(&fv, VAR_EV_MAX_CONNECTIONS, 16, 65536,
 		&c->ev_max_connections, err, errsz) ||
 	    get_long(&fv, VAR_REQUIRE_IF_MATCH, 0, 1, &c->require_if_match, err,

@@ -34,6 +34,7 @@ struct conf {
 	char		*ev_listen;		/* TASKAPI_EV_LISTEN; NULL: none */
 	long		 ev_workers;		/* TASKAPI_EV_WORKERS */
 	long		 ev_db_connections;	/* TASKAPI_EV_DB_CONNECTIONS */
+	long		 ev_batch_reads;	/* TASKAPI_EV_BATCH_READS */
 	long		 ev_max_connections;	/* TASKAPI_EV_MAX_CONNECTIONS */
 	long		 require_if_match; /* TASKAPI_REQUIRE_IF_MATCH, 0/1 */
 };

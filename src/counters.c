@@ -93,6 +93,15 @@ metrics_db_failover(void)
 }
 
 void
+metrics_ev_batch(size_t n)
+{
+	if (counters_self == NULL)
+		return;
+	inc(&counters_self->ev_batches, 1);
+	inc(&counters_self->ev_batched, n);
+}
+
+void
 metrics_outcome_unknown(void)
 {
 	if (counters_self != NULL)
@@ -127,4 +136,6 @@ metrics_fold(struct sb_metrics *to, struct sb_metrics *from)
 	    (size_t)MET_EV__MAX * MET_BUCKETS);
 	move(to->ev_count, from->ev_count, MET_EV__MAX);
 	move(to->ev_sum_us, from->ev_sum_us, MET_EV__MAX);
+	move(&to->ev_batches, &from->ev_batches, 1);
+	move(&to->ev_batched, &from->ev_batched, 1);
 }

@@ -61,6 +61,9 @@ struct sb_metrics {
 	atomic_ullong ev_bucket[MET_EV__MAX][MET_BUCKETS];
 	atomic_ullong ev_count[MET_EV__MAX];
 	atomic_ullong ev_sum_us[MET_EV__MAX];
+	/* task lookups sent as batch statements (ev_batch.c), and those */
+	atomic_ullong ev_batches;
+	atomic_ullong ev_batched;
 };
 
 /* The block this worker process counts into (NULL: the master, tests). */
@@ -89,6 +92,10 @@ metrics_db_failover(void);
 /* One event-worker segment of us microseconds (ev_loop.c, ev_pipeline.c). */
 void
 metrics_ev_segment(enum met_ev_seg, int64_t us);
+
+/* One batch statement of n task lookups (ev_batch.c). */
+void
+metrics_ev_batch(size_t n);
 
 /* Moves every counter of from into to (the master, on reap). */
 void

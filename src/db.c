@@ -215,6 +215,18 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "SELECT " TASK_COLS("t") ", t.version FROM users me "
 	    "LEFT JOIN tasks t ON t.id = $2 AND t.user_id = me.id "
 	    "WHERE me.id = $1" },
+	/*
+	 * task_get for many (ev_batch.h): $1 the users' ids, $2 the tasks'
+	 * (uuid array literals, one pair a request).  The last column is
+	 * the pair's ordinal; a pair whose user is gone has no row, as
+	 * task_get, and one with no such task of theirs a row of NULLs.
+	 */
+	[STMT_TASK_GET_BATCH] = { "task_get_batch", 2, true,
+	    "SELECT " TASK_COLS("t") ", t.version, q.n "
+	    "FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY "
+	    "AS q(user_id, task_id, n) "
+	    "JOIN users me ON me.id = q.user_id "
+	    "LEFT JOIN tasks t ON t.id = q.task_id AND t.user_id = me.id" },
 	[STMT_TASK_UPDATE] = { "task_update", 14, false,
 	    "WITH upd AS (UPDATE tasks t SET "
 	    "title = CASE WHEN $3::boolean THEN $4::text ELSE t.title END, "

@@ -34,6 +34,7 @@ enum stmt {
 	STMT_TASKS_LIST,
 	STMT_TASK_INSERT,
 	STMT_TASK_GET,
+	STMT_TASK_GET_BATCH, /* the event worker's, for several GETs */
 	STMT_TASK_UPDATE,
 	STMT_TASK_DELETE,
 	STMT_TASKS_EXPORT,

@@ -4,7 +4,7 @@
  *
  * Call graph, which has no cycle: ev_conn_event -> conn_read ->
  * conn_process -> take_record -> request_ready -> (respond |
- * ev_pipeline_submit); conn_process -> conn_flush.  The job callback
+ * ev_batch_submit); conn_process -> conn_flush.  The job callback
  * (job_done, run by the loop) -> respond, conn_process.  respond only
  * appends to the output; conn_flush only writes it.
  */
@@ -432,7 +432,7 @@ request_ready(struct ev_conn *c)
 	c->job.lock_key = db_plan_lock_key(&c->plan);
 	c->job.cancelled = false;
 	c->state = CS_SERVING;
-	ev_pipeline_submit(&srv->pl, &c->job);
+	ev_batch_submit(&srv->batch, &c->job);
 }
 
 /* The pipeline is done with the request's statement. */

@@ -296,6 +296,7 @@ ev_loop_run(struct ev_server *srv)
 		 * jobs (no database): their answers go out now too. */
 		do {
 			(void)ev_pipeline_run_completions(&srv->pl);
+			ev_batch_flush(&srv->batch);
 			ev_pipeline_turn_end(&srv->pl);
 		} while (srv->pl.done.head != NULL);
 		free_dead(srv);

@@ -17,6 +17,7 @@
 
 #include "app.h"
 #include "conf.h"
+#include "ev_batch.h"
 #include "ev_pipeline.h"
 #include "ev_tag.h"
 #include "scoreboard.h"
@@ -48,6 +49,7 @@ struct ev_server {
 	int64_t		   stop_deadline_us;
 	struct app	   app; /* plans and renders */
 	struct ev_pipeline pl;
+	struct ev_batcher  batch; /* a turn's task lookups, then pl */
 	struct ev_link	 **conns;
 	size_t		   nconns, conns_cap;
 	size_t		   nrefused;  /* open ones answered 503 (the cap) */

@@ -75,6 +75,13 @@ peers_load(void)
 	free(list);
 }
 
+/* How the batcher reaches the pipeline. */
+static void
+batch_submit(void *pl, struct ev_job *j)
+{
+	ev_pipeline_submit(pl, j);
+}
+
 int
 evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 {
@@ -120,12 +127,15 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 	}
 	/* The commit wait's bound, as the blocking workers' (db.h). */
 	srv.pl.deadline_us = db_deadline_us(&srv.pl.pg[0].db);
+	ev_batch_init(&srv.batch, batch_submit, &srv.pl,
+	    c->ev_batch_reads != 0);
 	ev_pipeline_connect(&srv.pl);
 	srv.starting = true; /* (SB_STARTING, set by the master) */
 
 	rc = ev_loop_run(&srv);
 
 	ev_pipeline_free(&srv.pl);
+	ev_batch_free(&srv.batch);
 	app_free(&srv.app);
 	log_flush();
 	free(srv.conns);

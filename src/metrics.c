@@ -59,6 +59,8 @@ struct met_sum {
 	unsigned long long	 ev_bucket[MET_EV__MAX][MET_BUCKETS];
 	unsigned long long	 ev_count[MET_EV__MAX];
 	unsigned long long	 ev_sum_us[MET_EV__MAX];
+	unsigned long long	 ev_batches;
+	unsigned long long	 ev_batched;
 };
 
 static void
@@ -85,6 +87,8 @@ sum_one(struct met_sum *s, const struct sb_metrics *m)
 	    (size_t)MET_EV__MAX * MET_BUCKETS);
 	add_all(s->ev_count, m->ev_count, MET_EV__MAX);
 	add_all(s->ev_sum_us, m->ev_sum_us, MET_EV__MAX);
+	add_all(&s->ev_batches, &m->ev_batches, 1);
+	add_all(&s->ev_batched, &m->ev_batched, 1);
 }
 
 /*
@@ -219,6 +223,14 @@ metrics_render_prometheus(struct scoreboard *sb, size_t *len)
 	    "may have committed.");
 	buf_printf(&b, "taskapi_writes_outcome_unknown_total %llu\n",
 	    s->outcome_unknown);
+
+	family(&b, "taskapi_ev_read_batches_total", "counter",
+	    "Event workers: statements that looked up several requests' "
+	    "tasks at once (one loop turn's GETs of a task).");
+	buf_printf(&b, "taskapi_ev_read_batches_total %llu\n", s->ev_batches);
+	family(&b, "taskapi_ev_batched_reads_total", "counter",
+	    "Event workers: task lookups answered by those statements.");
+	buf_printf(&b, "taskapi_ev_batched_reads_total %llu\n", s->ev_batched);
 
 	family(&b, "taskapi_ev_segment_seconds", "histogram",
 	    "Event workers: one loop turn's work (loop), a statement's wait "

@@ -40,7 +40,7 @@ owner "ANALYZE tasks" || bail "cannot ANALYZE tasks as its owner"
 
 plans >"$T_DIR/plans"
 is "$?" 0 "taskapi plans exits 0 $(head -c 200 "$T_DIR/plans.err")"
-is "$(grep -c '^== ' "$T_DIR/plans")" 33 "it prints the plans of all 33 statements"
+is "$(grep -c '^== ' "$T_DIR/plans")" 34 "it prints the plans of all 34 statements"
 
 stmt=$(plan_of tasks_list "$T_DIR/plans")
 like "$stmt" "Index Scan using tasks_user_created_idx on tasks" \
@@ -54,8 +54,14 @@ is "$(sed -n 2p <<<"$stmt" | sed 's/^ *//')" "->  Index Only Scan using users_pk
 stmt=$(plan_of users_list "$T_DIR/plans")
 is "$(head -n 1 <<<"$stmt")" "Nested Loop Left Join" \
 	"users_list: the same shape, no sort on top"
+# The batched lookup (ev_batch.h): the pairs' array, then each pair's
+# user and task by primary key, in a nested loop.
+stmt=$(plan_of task_get_batch "$T_DIR/plans")
+like "$stmt" "Function Scan on q" "task_get_batch: reads the pairs from its arrays"
+like "$stmt" "Index Scan using tasks_pkey on tasks t" "task_get_batch: each task by its primary key"
+like "$stmt" "Scan using users_pkey on users me" "task_get_batch: each user by its primary key"
 for s in ping user_insert user_by_email user_me users_list user_get user_exists user_update \
-	user_delete tasks_list task_insert task_get task_update task_delete \
+	user_delete tasks_list task_insert task_get task_get_batch task_update task_delete \
 	task_insert_keyed user_insert_keyed; do
 	p=$(plan_of "$s" "$T_DIR/plans")
 	if [[ -z $p ]]; then

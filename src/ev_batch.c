@@ -1,0 +1,213 @@
+/*
+ * ev_batch.c: a loop turn's task lookups as one statement (the design
+ * is in ev_batch.h).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "counters.h"
+#include "db.h"
+#include "ev_batch.h"
+#include "util.h"
+
+void
+ev_batch_init(struct ev_batcher *b, ev_batch_submit_fn *submit, void *ctx,
+    bool enabled)
+{
+	memset(b, 0, sizeof(*b));
+	b->submit = submit;
+	b->ctx = ctx;
+	b->enabled = enabled;
+	b->held.tail = &b->held.head;
+}
+
+/* A task_get whose ids PostgreSQL will take in an array literal as they
+ * are (so one bad id cannot fail the others' statement). */
+static bool
+batchable(const struct ev_job *j)
+{
+	return j->stmt == STMT_TASK_GET && j->nparams == 2 &&
+	    util_uuid_valid(j->values[0]) && util_uuid_valid(j->values[1]);
+}
+
+void
+ev_batch_submit(struct ev_batcher *b, struct ev_job *j)
+{
+	if (!b->enabled || !batchable(j)) {
+		b->submit(b->ctx, j);
+		return;
+	}
+	j->next = NULL;
+	*b->held.tail = j;
+	b->held.tail = &j->next;
+	b->nheld++;
+}
+
+bool
+ev_batch_split(const PGresult *batch, size_t n, PGresult *out[])
+{
+	int	     nf = PQnfields(batch) - 1, nrows = PQntuples(batch);
+	int	     rowof[EV_BATCH_MAX];
+	PGresAttDesc attrs[32];
+	size_t	     i;
+
+	if (n > EV_BATCH_MAX || nf < 1 || nf > 32)
+		return false;
+	for (int c = 0; c < nf; c++) {
+		attrs[c].name = PQfname(batch, c);
+		attrs[c].tableid = PQftable(batch, c);
+		attrs[c].columnid = PQftablecol(batch, c);
+		attrs[c].format = PQfformat(batch, c);
+		attrs[c].typid = PQftype(batch, c);
+		attrs[c].typlen = PQfsize(batch, c);
+		attrs[c].atttypmod = PQfmod(batch, c);
+	}
+	for (i = 0; i < n; i++)
+		rowof[i] = -1;
+	for (int r = 0; r < nrows; r++) {
+		long ord = strtol(PQgetvalue(batch, r, nf), NULL, 10);
+
+		if (ord >= 1 && (size_t)ord <= n && rowof[ord - 1] == -1)
+			rowof[ord - 1] = r;
+	}
+	for (i = 0; i < n; i++) {
+		int r = rowof[i];
+
+		out[i] = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+		if (out[i] == NULL || !PQsetResultAttrs(out[i], nf, attrs))
+			goto fail;
+		for (int c = 0; r >= 0 && c < nf; c++) {
+			bool null = PQgetisnull(batch, r, c) != 0;
+
+			if (!PQsetvalue(out[i], 0, c,
+				null ? NULL : PQgetvalue(batch, r, c),
+				null ? -1 : PQgetlength(batch, r, c)))
+				goto fail;
+		}
+	}
+	return true;
+fail:
+	for (size_t k = 0; k <= i && k < n; k++) {
+		PQclear(out[k]);
+		out[k] = NULL;
+	}
+	return false;
+}
+
+/* The batch job is back: each member gets its row, or the error. */
+static void
+batch_done(struct ev_job *j)
+{
+	struct ev_batch	  *bt = (struct ev_batch *)(void *)j;
+	struct ev_batcher *b = bt->owner;
+	PGresult	  *own[EV_BATCH_MAX];
+	enum terr	   err = j->err;
+
+	if (err == TERR_OK && !ev_batch_split(j->res, bt->n, own))
+		err = TERR_NOMEM;
+	for (size_t i = 0; i < bt->n; i++) {
+		struct ev_job *m = bt->members[i];
+
+		m->err = err;
+		m->res = err == TERR_OK ? own[i] : NULL;
+		/* May submit this connection's next request (to b again);
+		 * m is not touched after it. */
+		m->done(m);
+		if (err == TERR_OK)
+			PQclear(own[i]);
+	}
+	bt->next_free = b->free;
+	b->free = bt;
+}
+
+/* Appends id to an array literal being built at *p. */
+static char *
+put_id(char *p, const char *id, bool first)
+{
+	if (!first)
+		*p++ = ',';
+	memcpy(p, id, 36);
+	return p + 36;
+}
+
+/* Sends up to EV_BATCH_MAX held jobs, starting at *head, as one batch. */
+static void
+send_batch(struct ev_batcher *b, struct ev_job **head, size_t n)
+{
+	struct ev_batch *bt = b->free;
+	char		*pu, *pt;
+
+	if (bt != NULL)
+		b->free = bt->next_free;
+	else if ((bt = malloc(sizeof(*bt))) == NULL) {
+		/* No batch to be had: each goes alone. */
+		for (size_t i = 0; i < n; i++) {
+			struct ev_job *j = *head;
+
+			*head = j->next;
+			b->submit(b->ctx, j);
+		}
+		return;
+	} else {
+		bt->all_next = b->all;
+		b->all = bt;
+	}
+	memset(&bt->job, 0, sizeof(bt->job));
+	bt->owner = b;
+	bt->n = n;
+	pu = bt->users;
+	pt = bt->tasks;
+	*pu++ = '{';
+	*pt++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		struct ev_job *j = *head;
+
+		*head = j->next;
+		bt->members[i] = j;
+		pu = put_id(pu, j->values[0], i == 0);
+		pt = put_id(pt, j->values[1], i == 0);
+	}
+	memcpy(pu, "}", 2);
+	memcpy(pt, "}", 2);
+	bt->values[0] = bt->users;
+	bt->values[1] = bt->tasks;
+	bt->job.stmt = STMT_TASK_GET_BATCH;
+	bt->job.nparams = 2;
+	bt->job.values = bt->values;
+	bt->job.done = batch_done;
+	metrics_ev_batch(n);
+	b->submit(b->ctx, &bt->job);
+}
+
+void
+ev_batch_flush(struct ev_batcher *b)
+{
+	struct ev_job *head = b->held.head;
+	size_t	       left = b->nheld;
+
+	b->held.head = NULL;
+	b->held.tail = &b->held.head;
+	b->nheld = 0;
+	while (left >= 2) {
+		size_t n = left < EV_BATCH_MAX ? left : EV_BATCH_MAX;
+
+		send_batch(b, &head, n); /* moves head past them */
+		left -= n;
+	}
+	if (left == 1) /* a lone lookup goes as task_get itself */
+		b->submit(b->ctx, head);
+}
+
+void
+ev_batch_free(struct ev_batcher *b)
+{
+	while (b->all != NULL) {
+		struct ev_batch *bt = b->all;
+
+		b->all = bt->all_next;
+		free(bt);
+	}
+	b->free = NULL;
+}
