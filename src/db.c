@@ -220,13 +220,21 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	 * (uuid array literals, one pair a request).  The last column is
 	 * the pair's ordinal; a pair whose user is gone has no row, as
 	 * task_get, and one with no such task of theirs a row of NULLs.
+	 * Each lookup is a LATERAL subquery with a LIMIT, which PostgreSQL
+	 * cannot fold into a join: so the plan is a nested loop of primary
+	 * key lookups per pair, whatever the statistics.  As plain joins,
+	 * the generic plan on a small users table was a hash join over
+	 * all of users (76-plans.sh).
 	 */
 	[STMT_TASK_GET_BATCH] = { "task_get_batch", 2, true,
 	    "SELECT " TASK_COLS("t") ", t.version, q.n "
 	    "FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY "
 	    "AS q(user_id, task_id, n) "
-	    "JOIN users me ON me.id = q.user_id "
-	    "LEFT JOIN tasks t ON t.id = q.task_id AND t.user_id = me.id" },
+	    "CROSS JOIN LATERAL (SELECT u.id FROM users u "
+	    "WHERE u.id = q.user_id LIMIT 1) me "
+	    "LEFT JOIN LATERAL (SELECT " TASK_COLS("x") ", x.version "
+	    "FROM tasks x WHERE x.id = q.task_id AND x.user_id = me.id "
+	    "LIMIT 1) t ON true" },
 	[STMT_TASK_UPDATE] = { "task_update", 14, false,
 	    "WITH upd AS (UPDATE tasks t SET "
 	    "title = CASE WHEN $3::boolean THEN $4::text ELSE t.title END, "

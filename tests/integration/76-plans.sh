@@ -55,11 +55,17 @@ stmt=$(plan_of users_list "$T_DIR/plans")
 is "$(head -n 1 <<<"$stmt")" "Nested Loop Left Join" \
 	"users_list: the same shape, no sort on top"
 # The batched lookup (ev_batch.h): the pairs' array, then each pair's
-# user and task by primary key, in a nested loop.
+# user and task by primary key, in nested loops: no hash or merge join,
+# which would read all of users or tasks for a few pairs.
 stmt=$(plan_of task_get_batch "$T_DIR/plans")
 like "$stmt" "Function Scan on q" "task_get_batch: reads the pairs from its arrays"
-like "$stmt" "Index Scan using tasks_pkey on tasks t" "task_get_batch: each task by its primary key"
-like "$stmt" "Scan using users_pkey on users me" "task_get_batch: each user by its primary key"
+like "$stmt" "Index Scan using tasks_pkey on tasks x" "task_get_batch: each task by its primary key"
+like "$stmt" "Scan using users_pkey on users u" "task_get_batch: each user by its primary key"
+if grep -qE 'Hash|Merge' <<<"$stmt"; then
+	fail "task_get_batch: nested loops only (no hash or merge join)" "$stmt"
+else
+	pass "task_get_batch: nested loops only (no hash or merge join)"
+fi
 for s in ping user_insert user_by_email user_me users_list user_get user_exists user_update \
 	user_delete tasks_list task_insert task_get task_get_batch task_update task_delete \
 	task_insert_keyed user_insert_keyed; do
