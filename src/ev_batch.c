@@ -184,9 +184,22 @@ send_batch(struct ev_batcher *b, struct ev_job **head, size_t n)
 void
 ev_batch_flush(struct ev_batcher *b)
 {
-	struct ev_job *head = b->held.head;
-	size_t	       left = b->nheld;
+	struct ev_job *head = NULL, **tail = &head, *j, *next;
+	size_t	       left = 0;
 
+	/* A job whose client went away in this turn goes alone: the
+	 * pipeline completes it without running it. */
+	for (j = b->held.head; j != NULL; j = next) {
+		next = j->next;
+		if (j->cancelled) {
+			b->submit(b->ctx, j);
+			continue;
+		}
+		*tail = j;
+		tail = &j->next;
+		left++;
+	}
+	*tail = NULL;
 	b->held.head = NULL;
 	b->held.tail = &b->held.head;
 	b->nheld = 0;

@@ -300,6 +300,28 @@ t_lone_and_off(void **state)
 	ev_batch_free(&b);
 }
 
+/* A lookup whose client went away before the turn's end is not put in
+ * the batch: it goes to the pipeline alone (which does not run it). */
+static void
+t_cancelled(void **state)
+{
+	struct ev_batcher b;
+
+	(void)state;
+	ev_batch_init(&b, fake_submit, NULL, true);
+	for (size_t i = 0; i < 3; i++)
+		ev_batch_submit(&b, &jobs[i]);
+	jobs[1].cancelled = true;
+	ev_batch_flush(&b);
+	assert_int_equal(nsent, 2);
+	assert_ptr_equal(sent[0], &jobs[1]);
+	assert_int_equal(sent[1]->stmt, STMT_TASK_GET_BATCH);
+	assert_string_equal(sent[1]->values[1],
+	    "{11111111-0000-4000-8000-000000000000,"
+	    "11111111-0000-4000-8000-000000000002}");
+	ev_batch_free(&b);
+}
+
 /* More than EV_BATCH_MAX: full batches, then the rest (alone if one). */
 static void
 t_over_max(void **state)
@@ -327,6 +349,7 @@ main(void)
 		cmocka_unit_test_setup(t_dealt, setup),
 		cmocka_unit_test_setup(t_error_and_resubmit, setup),
 		cmocka_unit_test_setup(t_lone_and_off, setup),
+		cmocka_unit_test_setup(t_cancelled, setup),
 		cmocka_unit_test_setup(t_over_max, setup),
 	};
 
