@@ -42,7 +42,6 @@ ev_batch_submit(struct ev_batcher *b, struct ev_job *j)
 	j->next = NULL;
 	*b->held.tail = j;
 	b->held.tail = &j->next;
-	b->nheld++;
 }
 
 bool
@@ -67,9 +66,11 @@ ev_batch_split(const PGresult *batch, size_t n, PGresult *out[])
 	for (i = 0; i < n; i++)
 		rowof[i] = -1;
 	for (int r = 0; r < nrows; r++) {
-		long ord = strtol(PQgetvalue(batch, r, nf), NULL, 10);
+		long long ord;
 
-		if (ord >= 1 && (size_t)ord <= n && rowof[ord - 1] == -1)
+		if (util_parse_int(PQgetvalue(batch, r, nf), 1, (long long)n,
+			&ord) &&
+		    rowof[ord - 1] == -1)
 			rowof[ord - 1] = r;
 	}
 	for (i = 0; i < n; i++) {
@@ -187,6 +188,8 @@ ev_batch_flush(struct ev_batcher *b)
 	struct ev_job *head = NULL, **tail = &head, *j, *next;
 	size_t	       left = 0;
 
+	if (b->held.head == NULL) /* most turns: nothing to do */
+		return;
 	/* A job whose client went away in this turn goes alone: the
 	 * pipeline completes it without running it. */
 	for (j = b->held.head; j != NULL; j = next) {
@@ -202,7 +205,6 @@ ev_batch_flush(struct ev_batcher *b)
 	*tail = NULL;
 	b->held.head = NULL;
 	b->held.tail = &b->held.head;
-	b->nheld = 0;
 	while (left >= 2) {
 		size_t n = left < EV_BATCH_MAX ? left : EV_BATCH_MAX;
 

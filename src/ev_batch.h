@@ -60,7 +60,6 @@ struct ev_batcher {
 	void		   *ctx;
 	bool		    enabled;
 	struct ev_jobq	    held; /* linked by next, this turn's */
-	size_t		    nheld;
 	struct ev_batch	   *free; /* done batches, kept for reuse */
 	struct ev_batch	   *all;  /* every batch made */
 };
