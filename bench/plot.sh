@@ -52,6 +52,13 @@ for m in re.finditer(r"(\w+):([^:]+):(\d+)", sys.argv[1]):
 			sep=', '
 		done
 }
+# A panel none of whose targets ran (a BENCH_QUICK run of /health alone)
+# is left empty: gnuplot refuses a "plot" with nothing after it.
+panel() { # list column
+	local p
+	p=$(plots "$1" "$2")
+	if [ -n "$p" ]; then echo "plot $p"; else echo 'set multiplot next'; fi
+}
 
 {
 	cat <<-EOF
@@ -74,15 +81,15 @@ for m in re.finditer(r"(\w+):([^:]+):(\d+)", sys.argv[1]):
 		set ylabel "req/s"
 		set title "short reads and their yardsticks: req/s"
 	EOF
-	echo "plot $(plots "$left" 2)"
+	panel "$left" 2
 	echo 'set title "list and writes, and pgbench: req/s"'
-	echo "plot $(plots "$right" 2)"
+	panel "$right" 2
 	echo 'set logscale y 10'
 	echo 'set ylabel "p99 ms"'
 	echo 'set title "short reads and their yardsticks: p99 (log)"'
-	echo "plot $(plots "$left" 3)"
+	panel "$left" 3
 	echo 'set title "list and writes, and pgbench: p99 (log)"'
-	echo "plot $(plots "$right" 3)"
+	panel "$right" 3
 	echo 'unset multiplot'
 } >"$tmp/plot.gp"
 gnuplot "$tmp/plot.gp"
