@@ -22,7 +22,8 @@
 # upstream keepalive, nothing else), "return200" nginx answering alone.
 #
 # Variants whose name starts with "x-" are not removals but candidate
-# changes (e.g. x-unbuffered-log: the access log written per request).
+# changes (e.g. x-unbuffered-log: the access log written per request)
+# or parts of one item (x-log-*: the access log's line cut down).
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCH_DIR")
@@ -106,6 +107,32 @@ apply() { # dir variant
 			"$d/taskapi-fastcgi-common.conf" ;;
 	no-fastcgi-buffering) # the event workers' locations (the export sets its own)
 		echo 'fastcgi_buffering off;' >>"$d/taskapi-fastcgi-ev.conf" ;;
+	x-log-status-only | x-log-no-escape | x-log-no-upstream-times | x-log-no-headers)
+		# The access log's parts: the cost of writing a line at all
+		# (status only), of escape=json, of the upstream timings, of the
+		# request and response headers it copies.
+		python3 - "$d/taskapi-http.conf" "$2" <<-'EOF'
+			import re, sys
+			p, v = sys.argv[1], sys.argv[2]
+			s = open(p).read()
+			m = re.search(r"log_format taskapi_json escape=json\n(.*?);\n", s, re.S)
+			body = m.group(1)
+			if v == "x-log-status-only":
+			    new = "log_format taskapi_json '$status'"
+			elif v == "x-log-no-escape":
+			    new = "log_format taskapi_json escape=default\n" + body
+			elif v == "x-log-no-upstream-times":
+			    body = re.sub(r"\n *'\"upstream_(connect|response)_time\":\"\$upstream_\w+\",'", "", body)
+			    new = "log_format taskapi_json escape=json\n" + body
+			else:
+			    body = re.sub(r"\n *'\"(traceparent|traceresponse)\":\"\$\w+\",'", "", body)
+			    body = body.replace(',"user_agent":"$http_user_agent"', "")
+			    body = body.replace('"user_agent":"$http_user_agent"}', '"ua":0}')
+			    new = "log_format taskapi_json escape=json\n" + body
+			s = s[:m.start()] + new + ";\n" + s[m.end():]
+			open(p, "w").write(s)
+		EOF
+		;;
 	baseline) # BENCH_ITEMS_BASELINE: files of another rendered config (e.g.
 		# $VAR/nginx saved before a change) over this copy
 		[ -d "${BENCH_ITEMS_BASELINE:-}" ] || die "variant baseline needs BENCH_ITEMS_BASELINE=DIR"
