@@ -51,6 +51,11 @@ host_addr() {
 	*) die "no such host: $1" ;;
 	esac
 }
+# Each host's name (.test: a name no public resolver answers, RFC 6761),
+# in every namespace's /etc/hosts (net_up): the app hosts reach the
+# database hosts by name, as a deployment would, so their connections take
+# the event worker's off-loop lookup and verify the certificates by name.
+host_name() { echo "$1.taskapi.test"; }
 ns() { echo "tcl-$1"; }
 in_ns() { local h=$1; shift; ip netns exec "$(ns "$h")" "$@"; }
 
@@ -76,7 +81,7 @@ poll() {
 all_hosts() { echo lb "${APPS[@]}" "${DBS[@]}"; }
 
 net_up() {
-	local h n
+	local h n o
 	say "network namespaces on $NET.0/24"
 	ip netns add "$(ns net)"
 	ip -n "$(ns net)" link add br0 type bridge
@@ -92,6 +97,14 @@ net_up() {
 		ip -n "$n" addr add "$(host_addr "$h")/24" dev eth0
 		ip -n "$n" link set lo up
 		ip -n "$n" link set eth0 up
+		# ip netns exec mounts /etc/netns/NAME/hosts on /etc/hosts.
+		mkdir -p "/etc/netns/$n"
+		{
+			printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n'
+			for o in $(all_hosts); do
+				printf '%s\t%s\n' "$(host_addr "$o")" "$(host_name "$o")"
+			done
+		} >"/etc/netns/$n/hosts"
 	done
 }
 
@@ -152,6 +165,10 @@ net_down() {
 		poll 5 "the processes of $n to die" ns_empty "$n" || true
 		ip netns del "$n" 2>/dev/null || true
 	done
+	for h in $(all_hosts); do
+		rm -rf "/etc/netns/$(ns "$h")"
+	done
+	rmdir /etc/netns 2>/dev/null || true
 	n=$(ns net)
 	ip netns list 2>/dev/null | grep -qw "^$n" && ip netns del "$n"
 	return 0
@@ -172,8 +189,8 @@ secrets() {
 secret() { cat "$CL/secrets/$1"; }
 
 # A CA made here, and one server certificate per database host for its
-# address (libpq's verify-full compares the host it connected to, an IP
-# address here, with the certificate's subjectAltName).
+# name and its address (libpq's verify-full compares the host it was
+# given, the name here, with the certificate's subjectAltName).
 tls_ca() {
 	local d=$CL/ca h a
 	mkdir -p "$d"
@@ -187,7 +204,7 @@ tls_ca() {
 		a=$(host_addr "$h")
 		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 			-keyout "$d/$h.key" -out "$d/$h.csr" -subj "/CN=$a" >/dev/null 2>&1
-		printf 'subjectAltName=IP:%s\n' "$a" >"$d/$h.ext"
+		printf 'subjectAltName=DNS:%s,IP:%s\n' "$(host_name "$h")" "$a" >"$d/$h.ext"
 		openssl x509 -req -in "$d/$h.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
 			-CAcreateserial -days 2 -extfile "$d/$h.ext" -out "$d/$h.pem" \
 			>/dev/null 2>&1
@@ -435,7 +452,7 @@ dbs_up() {
 database_url() {
 	local user=$1 pw=$2 h hosts=""
 	for h in "${DBS[@]}"; do
-		hosts="${hosts:+$hosts,}$(host_addr "$h"):5432"
+		hosts="${hosts:+$hosts,}$(host_name "$h"):5432"
 	done
 	# The primary is whichever host takes writes: libpq tries the hosts in
 	# order and keeps the first read-write session.

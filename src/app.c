@@ -28,6 +28,7 @@ app_init(struct app *a, const struct conf *c)
 	a->conf = c;
 	db_init(&a->db, c->database_url, c->db_connect_timeout,
 	    c->db_commit_timeout);
+	a->db.async_dns = true; /* a worker's: see db.h */
 }
 
 void

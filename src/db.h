@@ -125,6 +125,14 @@ struct db {
 	long		 statement_timeout;	/* s */
 	bool		   generic_plans;	  /* see setup_send() */
 	bool		   bare; /* no setup: a one-off (db_connect_once) */
+	/*
+	 * Host names looked up in a thread, within the connect timeout
+	 * (db_resolve.h), not by libpq, which blocks on them without a
+	 * bound.  The workers' connections; not the master's one-off
+	 * connections: a lookup thread still running when the master forks
+	 * could leave the resolver's locks held in the child.
+	 */
+	bool		 async_dns;
 	int64_t		 retry_at_us;	/* monotonic; no attempt before */
 	unsigned long	 reconnects;
 	unsigned long	 errors;
@@ -153,7 +161,8 @@ enum terr db_ready(struct db *);
 /*
  * Opening a connection from an event loop, without blocking: the same
  * connection and setup as db_ready, in steps.  db_open_start starts it
- * (0), or returns -1 when it cannot start now (it failed at once, or
+ * (DB_STEP_WRITE, or DB_STEP_READ while a host name is looked up), or
+ * returns DB_STEP_FAILED when it cannot start now (it failed at once, or
  * the last attempt failed less than 250 ms ago; logged).  Then the
  * caller waits for db_socket() to be writable (DB_STEP_WRITE) or
  * readable (DB_STEP_READ) and calls db_open_step with io set; and at
@@ -163,8 +172,10 @@ enum terr db_ready(struct db *);
  * the next (another host, another address).  DB_STEP_READY: connected
  * and set up (db_connected); DB_STEP_FAILED: closed, logged, counted;
  * DB_STEP_WAIT: nothing changed (a step without io before a deadline).
- * Host names are looked up by libpq without a timeout of its own:
- * addresses, or names the resolver answers locally, keep that short.
+ * With async_dns, a host name is looked up in a thread first, within
+ * the host's TASKAPI_DB_CONNECT_TIMEOUT, and each of its addresses is
+ * tried in turn; without it libpq looks it up, blocking, with no
+ * bound of its own.
  */
 enum db_step {
 	DB_STEP_FAILED = -1,
@@ -173,7 +184,7 @@ enum db_step {
 	DB_STEP_WRITE,
 	DB_STEP_WAIT
 };
-int
+enum db_step
 db_open_start(struct db *, int64_t now);
 enum db_step
 db_open_step(struct db *, bool io, int64_t now);

@@ -22,6 +22,7 @@
 
 #include "counters.h"
 #include "db.h"
+#include "db_resolve.h"
 #include "log.h"
 #include "util.h"
 
@@ -41,6 +42,8 @@ struct db_setup {
 };
 
 #define DB_HOSTS_MAX 32
+/* A looked-up name's addresses tried, at most (libpq tries them all). */
+#define DB_RADDRS_MAX 8
 
 /*
  * A connection being opened.  libpq's own walk over a multi-host URL
@@ -63,6 +66,13 @@ struct db_opening {
 	char *hosts[DB_HOSTS_MAX], *addrs[DB_HOSTS_MAX], *ports[DB_HOSTS_MAX];
 	bool  by_host, by_addr, by_port; /* which lists to walk */
 	char *lists;			 /* the strings above point into it */
+	/*
+	 * The current host's name, being looked up (db->async_dns), then
+	 * its addresses, tried in turn as the host's hostaddr.
+	 */
+	struct db_resolve *resolving;
+	char		   raddrs[DB_RADDRS_MAX][DB_ADDR_LEN];
+	size_t		   nraddrs, raddr;
 	char  errors[512];		 /* each host's failure, for the log */
 };
 
@@ -95,6 +105,7 @@ opening_free(struct db *db)
 {
 	if (db->opening != NULL) {
 		setup_clear(&db->opening->setup);
+		db_resolve_drop(db->opening->resolving);
 		free(db->opening->lists);
 		free(db->opening);
 		db->opening = NULL;
@@ -480,9 +491,8 @@ db_ready(struct db *db)
 		log_warn("database connection lost; reconnecting");
 		db_close(db);
 	}
-	if (db_open_start(db, util_mono_us()) != 0)
+	if ((st = db_open_start(db, util_mono_us())) == DB_STEP_FAILED)
 		return TERR_DB;
-	st = DB_STEP_WRITE;
 	for (;;) {
 		struct pollfd p = { .fd = db_socket(db),
 			.events = st == DB_STEP_WRITE ? POLLOUT : POLLIN };
@@ -545,8 +555,9 @@ split_list(char *s, char **v, size_t max)
 
 /*
  * The URL's host, hostaddr and port lists, for trying its hosts one at
- * a time.  When they cannot be walked that way (one host, too many, a
- * list whose length libpq would refuse), the URL is tried as it is.
+ * a time (one host too: its name may have to be looked up off the event
+ * loop).  When they cannot be walked that way (no host, too many, a list
+ * whose length libpq would refuse), the URL is tried as it is.
  */
 static void
 hosts_parse(const struct db *db, struct db_opening *o)
@@ -584,7 +595,7 @@ hosts_parse(const struct db *db, struct db_opening *o)
 	}
 	PQconninfoFree(opts);
 	hosts = n[0] > 0 ? n[0] : n[1];
-	if (hosts < 2 || hosts > DB_HOSTS_MAX || (n[0] != 0 && n[0] != hosts) ||
+	if (hosts < 1 || hosts > DB_HOSTS_MAX || (n[0] != 0 && n[0] != hosts) ||
 	    (n[1] != 0 && n[1] != hosts) || (n[2] > 1 && n[2] != hosts))
 		return;
 	/* An empty entry means libpq's default, which an empty value given
@@ -610,19 +621,51 @@ host_error(struct db_opening *o, const char *msg)
 		    used > 0 ? "; " : "", msg);
 }
 
+/* On from o's current address: the host's next one, or the next host. */
+static void
+host_advance(struct db_opening *o)
+{
+	if (o->raddr + 1 < o->nraddrs) {
+		o->raddr++;
+		return;
+	}
+	o->host++;
+	o->nraddrs = o->raddr = 0;
+}
+
 /*
  * Starts a connection to o's current host (to all of the URL's, when
  * it is tried as it is); a host that fails at once is passed for the
- * next.  0: one is under way; -1: no host left.
+ * next.  A host name the event worker would have libpq look up (and
+ * wait for) is looked up in a thread first (db_resolve.h), then each
+ * of its addresses is tried as the host's hostaddr, as libpq would.
+ * 0: a connection is under way (its socket to be written); 1: a name
+ * is being looked up (db_socket() becomes readable); -1: no host left.
  */
 static int
 host_start(struct db *db, struct db_opening *o, int64_t now)
 {
-	for (; o->host < o->nhosts; o->host++) {
-		const char *keys[7], *vals[7];
+	for (; o->host < o->nhosts; host_advance(o)) {
+		const char *keys[7], *vals[7], *addr = NULL;
 		char	    ct[24], msg[256];
 		int	    k = 0;
 
+		if (o->by_addr)
+			addr = o->addrs[o->host];
+		else if (o->nraddrs > 0)
+			addr = o->raddrs[o->raddr];
+		else if (o->by_host && db->async_dns &&
+		    db_resolve_needed(o->hosts[o->host])) {
+			o->resolving = db_resolve_start(o->hosts[o->host]);
+			if (o->resolving != NULL) {
+				o->deadline_us =
+				    now + db->connect_timeout * 1000000LL;
+				return 1;
+			}
+			log_warn("database host %s: no thread to look it up "
+				 "in (%s); libpq looks it up",
+			    o->hosts[o->host], strerror(errno));
+		}
 		snprintf(ct, sizeof(ct), "%ld", db->connect_timeout);
 		keys[k] = "connect_timeout";
 		vals[k++] = ct;
@@ -635,9 +678,9 @@ host_start(struct db *db, struct db_opening *o, int64_t now)
 			keys[k] = "host";
 			vals[k++] = o->hosts[o->host];
 		}
-		if (o->by_addr) {
+		if (addr != NULL) {
 			keys[k] = "hostaddr";
-			vals[k++] = o->addrs[o->host];
+			vals[k++] = addr;
 		}
 		if (o->by_port) {
 			keys[k] = "port";
@@ -668,39 +711,66 @@ open_failed(struct db *db, const char *why)
 	return DB_STEP_FAILED;
 }
 
-int
+/* What host_start's rc asks of the caller. */
+static enum db_step
+host_started(struct db *db, struct db_opening *o, int rc)
+{
+	if (rc == 0)
+		return DB_STEP_WRITE; /* a new socket, connecting */
+	if (rc == 1)
+		return DB_STEP_READ; /* a name being looked up */
+	return open_failed(db, o->errors);
+}
+
+enum db_step
 db_open_start(struct db *db, int64_t now)
 {
 	struct db_opening *o;
 
 	if (db->opening != NULL)
-		return 0;
+		return db->opening->resolving != NULL ? DB_STEP_READ :
+							DB_STEP_WRITE;
 	db_close(db);
 	if (now < db->retry_at_us)
-		return -1;
+		return DB_STEP_FAILED;
 	if ((o = calloc(1, sizeof(*o))) == NULL) {
 		log_error("database connection: out of memory");
-		return -1;
+		return DB_STEP_FAILED;
 	}
 	db->opening = o;
 	hosts_parse(db, o);
-	if (host_start(db, o, now) == -1) {
-		(void)open_failed(db, o->errors);
-		return -1;
-	}
-	return 0;
+	return host_started(db, o, host_start(db, o, now));
 }
 
-/* The current host failed: the next one, or the attempt has failed. */
+/* The current address failed: the next one, or the attempt has failed. */
 static enum db_step
 host_next(struct db *db, struct db_opening *o, int64_t now)
 {
 	PQfinish(db->conn);
 	db->conn = NULL;
-	o->host++;
-	if (host_start(db, o, now) == 0)
-		return DB_STEP_WRITE; /* a new socket, connecting */
-	return open_failed(db, o->errors);
+	db_resolve_drop(o->resolving);
+	o->resolving = NULL;
+	host_advance(o);
+	return host_started(db, o, host_start(db, o, now));
+}
+
+/* The current host's name has been looked up: its first address. */
+static enum db_step
+resolved(struct db *db, struct db_opening *o, int64_t now)
+{
+	char msg[256];
+	int  rc = db_resolve_take(o->resolving, o->raddrs, DB_RADDRS_MAX,
+	     &o->nraddrs, msg, sizeof(msg));
+
+	if (rc == 0)
+		return DB_STEP_READ; /* (woken early: cannot be) */
+	db_resolve_drop(o->resolving);
+	o->resolving = NULL;
+	if (rc == -1) {
+		host_error(o, msg);
+		host_advance(o);
+	}
+	return host_started(db, o, host_start(db, o, now));
 }
 
 /* Connected: setup's answers, as far as they have come. */
@@ -741,18 +811,27 @@ db_open_step(struct db *db, bool io, int64_t now)
 	struct db_opening *o = db->opening;
 	char		   msg[256];
 
-	if (o == NULL || db->conn == NULL)
+	if (o == NULL || (db->conn == NULL && o->resolving == NULL))
 		return DB_STEP_FAILED;
 	/* Checked whatever woke us: a server can trickle bytes for ever. */
 	if (now > o->deadline_us) {
 		if (o->setting_up)
 			return open_failed(db,
 			    "no answer to the session setup");
-		host_error(o, "timeout expired");
+		if (o->resolving != NULL) {
+			snprintf(msg, sizeof(msg),
+			    "looking up \"%s\": timeout expired",
+			    o->hosts[o->host]);
+			host_error(o, msg);
+		} else {
+			host_error(o, "timeout expired");
+		}
 		return host_next(db, o, now);
 	}
 	if (!io)
 		return DB_STEP_WAIT;
+	if (o->resolving != NULL)
+		return resolved(db, o, now);
 	if (o->setting_up)
 		return setup_step(db, o);
 	switch (PQconnectPoll(db->conn)) {
@@ -783,7 +862,11 @@ db_open_step(struct db *db, bool io, int64_t now)
 int
 db_socket(const struct db *db)
 {
-	return db->conn != NULL ? PQsocket(db->conn) : -1;
+	if (db->conn != NULL)
+		return PQsocket(db->conn);
+	if (db->opening != NULL && db->opening->resolving != NULL)
+		return db_resolve_fd(db->opening->resolving);
+	return -1;
 }
 
 bool

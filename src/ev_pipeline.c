@@ -45,8 +45,7 @@ pq_ready(struct ev_pgconn *pg)
 static enum db_step
 pq_open(struct ev_pgconn *pg, int64_t now)
 {
-	return db_open_start(&pg->db, now) == 0 ? DB_STEP_WRITE :
-						  DB_STEP_FAILED;
+	return db_open_start(&pg->db, now);
 }
 
 static enum db_step

@@ -124,6 +124,7 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 		db_init(&srv.pl.pg[i].db, c->database_url,
 		    c->db_connect_timeout, c->db_commit_timeout);
 		srv.pl.pg[i].db.generic_plans = true;
+		srv.pl.pg[i].db.async_dns = true;
 	}
 	/* The commit wait's bound, as the blocking workers' (db.h). */
 	srv.pl.deadline_us = db_deadline_us(&srv.pl.pg[0].db);
