@@ -133,6 +133,9 @@ apply() { # dir variant
 			open(p, "w").write(s)
 		EOF
 		;;
+	x-fastcgi-buffer-4k) # the first part of a response read into 4k (one
+		# page, nginx's default), not 16k, allocated for every request
+		sed -i 's/^fastcgi_buffer_size .*/fastcgi_buffer_size 4k;/' "$d/taskapi-fastcgi-common.conf" ;;
 	baseline) # BENCH_ITEMS_BASELINE: files of another rendered config (e.g.
 		# $VAR/nginx saved before a change) over this copy
 		[ -d "${BENCH_ITEMS_BASELINE:-}" ] || die "variant baseline needs BENCH_ITEMS_BASELINE=DIR"

@@ -61,6 +61,12 @@ stmt=$(plan_of task_get_batch "$T_DIR/plans")
 like "$stmt" "Function Scan on q" "task_get_batch: reads the pairs from its arrays"
 like "$stmt" "Index Scan using tasks_pkey on tasks x" "task_get_batch: each task by its primary key"
 like "$stmt" "Scan using users_pkey on users u" "task_get_batch: each user by its primary key"
+like "$stmt" "One-Time Filter: \(x.id IS NULL\)" "task_get_batch: a user looked up only for a task not found"
+if grep -q 'SubPlan' <<<"$stmt"; then
+	fail "task_get_batch: no subplan (a hashed one reads all of users)" "$stmt"
+else
+	pass "task_get_batch: no subplan (a hashed one reads all of users)"
+fi
 if grep -qE 'Hash|Merge' <<<"$stmt"; then
 	fail "task_get_batch: nested loops only (no hash or merge join)" "$stmt"
 else
