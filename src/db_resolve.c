@@ -66,10 +66,12 @@ lookup(void *arg)
 	struct addrinfo	   hints;
 	ssize_t		   w;
 
+	/* libpq's own hints: the same name gives the same addresses (no
+	 * AI_ADDRCONFIG, which drops IPv4 on a host whose only IPv4
+	 * address is the loopback's). */
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
 	r->rc = getaddrinfo(r->host, NULL, &hints, &r->res);
 	atomic_store_explicit(&r->done, true, memory_order_release);
 	/* The reader may be gone (EPIPE: SIGPIPE is blocked here); a full
