@@ -662,9 +662,12 @@ host_start(struct db *db, struct db_opening *o, int64_t now)
 				    now + db->connect_timeout * 1000000LL;
 				return 1;
 			}
-			log_warn("database host %s: no thread to look it up "
-				 "in (%s); libpq looks it up",
-			    o->hosts[o->host], strerror(errno));
+			snprintf(msg, sizeof(msg), "looking up \"%s\": %s",
+			    o->hosts[o->host],
+			    errno == EAGAIN ? "too many lookups still running" :
+					      strerror(errno));
+			host_error(o, msg);
+			continue;
 		}
 		snprintf(ct, sizeof(ct), "%ld", db->connect_timeout);
 		keys[k] = "connect_timeout";

@@ -27,6 +27,16 @@
 
 #include "db_resolve.h"
 
+/*
+ * Lookups whose thread still runs, in this process, at most
+ * DB_RESOLVE_MAX: with the resolver not answering, each connection's
+ * attempt gives its lookup up after the connect timeout (2 s), while the
+ * thread waits out resolv.conf's timeouts (10 s by default); the cap
+ * keeps those threads few.
+ */
+#define DB_RESOLVE_MAX 16
+static atomic_int running;
+
 struct db_resolve {
 	atomic_int	 refs; /* the caller and the thread */
 	atomic_bool	 done; /* res and rc are set */
@@ -81,6 +91,7 @@ lookup(void *arg)
 	while (w == -1 && errno == EINTR);
 	(void)close(r->wfd);
 	release(r);
+	atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
 	return NULL;
 }
 
@@ -94,11 +105,20 @@ db_resolve_start(const char *host)
 	pthread_attr_t	   attr;
 	sigset_t	   all, old;
 
-	if ((r = calloc(1, sizeof(*r) + len + 1)) == NULL)
+	if (atomic_fetch_add_explicit(&running, 1, memory_order_relaxed) >=
+	    DB_RESOLVE_MAX) {
+		atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
+		errno = EAGAIN;
 		return NULL;
+	}
+	if ((r = calloc(1, sizeof(*r) + len + 1)) == NULL) {
+		atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
+		return NULL;
+	}
 	memcpy(r->host, host, len + 1);
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
 		free(r);
+		atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
 		return NULL;
 	}
 	r->rfd = p[0];
@@ -119,6 +139,7 @@ db_resolve_start(const char *host)
 		(void)close(p[0]);
 		(void)close(p[1]);
 		free(r);
+		atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
 		errno = err;
 		return NULL;
 	}
@@ -164,6 +185,12 @@ db_resolve_take(struct db_resolve *r, char (*addrs)[DB_ADDR_LEN], size_t max,
 		return -1;
 	}
 	return 1;
+}
+
+int
+db_resolve_running(void)
+{
+	return atomic_load_explicit(&running, memory_order_relaxed);
 }
 
 void

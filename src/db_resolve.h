@@ -35,8 +35,10 @@ bool
 db_resolve_needed(const char *host);
 
 /*
- * Starts looking host up.  NULL when no thread can be started (errno
- * set); the caller then lets libpq look the name up itself.
+ * Starts looking host up.  NULL when it cannot (errno set: EAGAIN when
+ * 16 lookups of this process are still running, or why no thread
+ * could start); the caller passes the host for the next, as for a
+ * failed lookup, rather than have libpq look it up and block.
  */
 struct db_resolve *
 db_resolve_start(const char *host);
@@ -58,5 +60,9 @@ db_resolve_take(struct db_resolve *, char (*addrs)[DB_ADDR_LEN], size_t max,
 /* The caller is done with it (whether or not it has ended). */
 void
 db_resolve_drop(struct db_resolve *);
+
+/* How many lookup threads of this process are still running. */
+int
+db_resolve_running(void);
 
 #endif

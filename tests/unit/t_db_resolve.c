@@ -117,6 +117,11 @@ static int
 setup(void **state)
 {
 	(void)state;
+	/* The last test's lookup threads gone (they end just after their
+	 * answer is read; up to 60 s): each test starts with none. */
+	for (int i = 0; i < 6000 && db_resolve_running() > 0; i++)
+		(void)poll(NULL, 0, 10);
+	assert_int_equal(db_resolve_running(), 0);
 	pthread_mutex_lock(&mu);
 	go = false;
 	entered = finished = 0;
@@ -359,6 +364,41 @@ t_address_not_looked_up(void **state)
 	assert_int_equal(entered, 0);
 }
 
+/*
+ * At most 16 lookups run at once in a process: the next is refused
+ * (EAGAIN), and a connection passes such a host for the next rather
+ * than have libpq look it up.  Last in the list: its threads end after
+ * it, and until they do, no other lookup could start.
+ */
+static void
+t_cap(void **state)
+{
+	struct db_resolve *rs[16];
+	struct db	   db;
+	char		   url[200];
+	int		   lfd;
+
+	(void)state;
+	for (size_t i = 0; i < 16; i++)
+		assert_non_null(rs[i] = db_resolve_start("held.example"));
+	wait_count(&entered, 16);
+	errno = 0;
+	assert_null(db_resolve_start("one.more.example"));
+	assert_int_equal(errno, EAGAIN);
+	lfd = db_for(&db, url, sizeof(url), "one.more.invalid,127.0.0.1", 30);
+	assert_int_equal(db_open_start(&db, util_mono_us()), DB_STEP_WRITE);
+	reached(&db, lfd);
+	assert_int_equal(entered, 16);
+	for (size_t i = 0; i < 16; i++)
+		db_resolve_drop(rs[i]);
+	answer_with(0, "10.9.9.9", NULL, NULL);
+	wait_count(&finished, 16);
+	/* Their threads gone before the program ends (up to 60 s). */
+	for (int i = 0; i < 6000 && db_resolve_running() > 0; i++)
+		(void)poll(NULL, 0, 10);
+	assert_int_equal(db_resolve_running(), 0);
+}
+
 int
 main(void)
 {
@@ -371,6 +411,7 @@ main(void)
 		cmocka_unit_test_setup(t_lookup_timeout_next_host, setup),
 		cmocka_unit_test_setup(t_next_address, setup),
 		cmocka_unit_test_setup(t_address_not_looked_up, setup),
+		cmocka_unit_test_setup(t_cap, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
