@@ -179,7 +179,7 @@ prepare() { # variant
 				    scgi_temp_path $d/scgi_temp;
 				    uwsgi_temp_path $d/uwsgi_temp;
 				    keepalive_timeout 15s;
-				    upstream ev { server unix:$ev; keepalive 256; keepalive_requests 1000; }
+				    upstream ev { server unix:$ev; keepalive 512; keepalive_requests 1000; }
 				    server {
 				        listen 127.0.0.1:$PORT;
 			EOF

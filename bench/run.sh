@@ -325,7 +325,7 @@ minimal_up() {
 	yardstick_nginx_conf "$MINIMAL_DIR" 'bench/run.sh: the "minimal FastCGI pass" yardstick' <<-EOF
 		    upstream ev {
 		        server unix:$EV_SOCK;
-		        keepalive 256;
+		        keepalive 512;
 		        keepalive_requests 1000;
 		        # As the stack's: with nginx's default (60 s) this
 		        # yardstick's kept connections held the event workers'

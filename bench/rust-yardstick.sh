@@ -75,7 +75,7 @@ rust_up() { # rust_port proxy_port
 	yardstick_nginx_conf "$RUST_NGINX_DIR" "bench/run.sh: nginx in front of the Rust yardstick" <<-EOF
 		    upstream rust {
 		        server 127.0.0.1:$1;
-		        keepalive 256;
+		        keepalive 512;
 		        keepalive_requests 1000000;
 		    }
 		    server {

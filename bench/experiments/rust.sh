@@ -85,7 +85,7 @@ as_svc mkdir -p "$RUST_NGINX"
 yardstick_nginx_conf "$RUST_NGINX" "bench/experiments/rust.sh: nginx in front of the Rust yardstick" <<-EOF
 	    upstream rust {
 	        server 127.0.0.1:$RUST_PORT;
-	        keepalive 256;
+	        keepalive 512;
 	        keepalive_requests 1000000;
 	    }
 	    server {
