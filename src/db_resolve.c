@@ -99,28 +99,23 @@ struct db_resolve *
 db_resolve_start(const char *host)
 {
 	size_t		   len = strlen(host);
-	struct db_resolve *r;
-	int		   p[2], err;
+	struct db_resolve *r = NULL;
+	int		   p[2] = { -1, -1 }, err;
 	pthread_t	   t;
 	pthread_attr_t	   attr;
 	sigset_t	   all, old;
 
 	if (atomic_fetch_add_explicit(&running, 1, memory_order_relaxed) >=
 	    DB_RESOLVE_MAX) {
-		atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
-		errno = EAGAIN;
-		return NULL;
+		err = EAGAIN;
+		goto fail;
 	}
-	if ((r = calloc(1, sizeof(*r) + len + 1)) == NULL) {
-		atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
-		return NULL;
+	if ((r = calloc(1, sizeof(*r) + len + 1)) == NULL ||
+	    pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
+		err = errno;
+		goto fail;
 	}
 	memcpy(r->host, host, len + 1);
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
-		free(r);
-		atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
-		return NULL;
-	}
 	r->rfd = p[0];
 	r->wfd = p[1];
 	atomic_init(&r->refs, 2);
@@ -135,15 +130,17 @@ db_resolve_start(const char *host)
 		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 		(void)pthread_attr_destroy(&attr);
 	}
-	if (err != 0) {
+	if (err == 0)
+		return r;
+fail:
+	if (p[0] != -1) {
 		(void)close(p[0]);
 		(void)close(p[1]);
-		free(r);
-		atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
-		errno = err;
-		return NULL;
 	}
-	return r;
+	free(r);
+	atomic_fetch_sub_explicit(&running, 1, memory_order_relaxed);
+	errno = err;
+	return NULL;
 }
 
 int

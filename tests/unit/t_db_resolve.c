@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -104,13 +105,22 @@ answer_with(int rc, const char *a0, const char *a1, const char *a2)
 	pthread_mutex_unlock(&mu);
 }
 
+/* Waits for *counter to reach n; fails the test after a generous 60 s
+ * (a lookup that never began or never answered), rather than hang. */
 static void
 wait_count(const int *counter, int n)
 {
+	struct timespec until;
+	int		rc = 0, got;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 60;
 	pthread_mutex_lock(&mu);
-	while (*counter < n)
-		pthread_cond_wait(&cv, &mu);
+	while (*counter < n && rc == 0)
+		rc = pthread_cond_timedwait(&cv, &mu, &until);
+	got = *counter;
 	pthread_mutex_unlock(&mu);
+	assert_true(got >= n);
 }
 
 static int
