@@ -25,6 +25,7 @@
 #include "endpoints.h"
 #include "ev_conn.h"
 #include "ev_server.h"
+#include "ev_slab.h"
 #include "fcgi_params.h"
 #include "fcgi_proto.h"
 #include "log.h"
@@ -113,7 +114,7 @@ conn_process(struct ev_conn *);
 struct ev_conn *
 ev_conn_new(struct ev_server *srv, int fd, bool refused)
 {
-	struct ev_conn *c = calloc(1, sizeof(*c));
+	struct ev_conn *c = ev_slab_alloc(&srv->conn_mem, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
@@ -126,7 +127,7 @@ ev_conn_new(struct ev_server *srv, int fd, bool refused)
 	c->job.done = job_done;
 	c->events = EPOLLIN;
 	if (ev_server_watch(srv, EPOLL_CTL_ADD, fd, EPOLLIN, &c->tag) == -1) {
-		free(c);
+		ev_slab_free(&srv->conn_mem, c);
 		return NULL;
 	}
 	return c;
@@ -143,7 +144,7 @@ ev_conn_free(struct ev_conn *c)
 	buf_free(&c->out);
 	buf_free(&c->params);
 	buf_free(&c->strs);
-	free(c);
+	ev_slab_free(&c->srv->conn_mem, c);
 }
 
 void
@@ -727,13 +728,17 @@ ev_conn_event(struct ev_conn *c, uint32_t events)
 		conn_interest(c);
 }
 
-void
+size_t
 ev_conn_trim(struct ev_conn *c, int64_t now)
 {
+	size_t freed;
+
 	if (c->state != CS_IDLE || c->in.len > 0 || out_pending(c) > 0 ||
 	    now - c->last_us <= EV_TRIM_US ||
 	    (c->in.cap == 0 && c->out.cap == 0 && c->params.cap == 0))
-		return;
+		return 0;
+	freed = c->in.cap + c->out.cap + c->params.cap + c->strs.cap +
+	    c->req.body.cap + c->resp.body.cap;
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->params);
@@ -742,6 +747,7 @@ ev_conn_trim(struct ev_conn *c, int64_t now)
 	req_free(&c->req);
 	resp_free(&c->resp);
 	plan_free(&c->plan);
+	return freed;
 }
 
 bool

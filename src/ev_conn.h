@@ -28,6 +28,7 @@
 #define TASKAPI_EV_CONN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct ev_server;
@@ -60,8 +61,9 @@ void
 ev_conn_close(struct ev_conn *);
 
 /* Gives c's buffers back when it has been idle a while (nginx may
- * keep hundreds of connections, most idle after a burst). */
-void
+ * keep hundreds of connections, most idle after a burst).  Returns the
+ * bytes of buffers freed (their capacity; 0 when nothing was). */
+size_t
 ev_conn_trim(struct ev_conn *, int64_t now_us);
 
 /* Frees c (retired: fd closed, no job in the pipeline). */

@@ -31,6 +31,8 @@
 #define EV_REFUSE_EXTRA 64
 /* Connections at a peak worth trimming the heap after (sweep). */
 #define EV_TRIM_PEAK 64
+/* Bytes of idle connections' buffers freed worth trimming after (sweep). */
+#define EV_TRIM_BYTES (256 * 1024)
 
 static void
 free_dead(struct ev_server *srv)
@@ -196,7 +198,7 @@ sweep(struct ev_server *srv, int64_t now)
 
 		if (ev_conn_sweep(c, now))
 			continue; /* the last entry moved into i */
-		ev_conn_trim(c, now);
+		srv->trim_freed += ev_conn_trim(c, now);
 		i++;
 	}
 	/*
@@ -204,13 +206,20 @@ sweep(struct ev_server *srv, int64_t now)
 	 * once every connection is gone, since a front end may keep some
 	 * open for good (idle kept ones, a health check's): also once the
 	 * connections have fallen to a quarter of their peak since the last
-	 * trim.  A few hundred connections' buffers are megabytes.
+	 * trim, or once idle connections' buffers freed since then add up
+	 * to EV_TRIM_BYTES.  nginx keeps up to `keepalive` idle upstream
+	 * connections per worker for as long as any traffic comes, so after
+	 * a burst of c=1024 the count may stay near its peak for good while
+	 * their buffers (10-14 MiB of heap) have been freed one by one.
+	 * malloc_trim also gives back free pages inside the heap, not only
+	 * at its top.
 	 */
-	if ((!busy && srv->nconns == 0) ||
+	if ((!busy && srv->nconns == 0) || srv->trim_freed >= EV_TRIM_BYTES ||
 	    (srv->trim_peak >= EV_TRIM_PEAK &&
 		srv->nconns * 4 <= srv->trim_peak)) {
 		(void)malloc_trim(0);
 		srv->trim_peak = srv->nconns;
+		srv->trim_freed = 0;
 	}
 	listen_resume(srv, now);
 }

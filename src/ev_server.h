@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "ev_batch.h"
 #include "ev_pipeline.h"
+#include "ev_slab.h"
 #include "ev_tag.h"
 #include "scoreboard.h"
 
@@ -52,8 +53,10 @@ struct ev_server {
 	struct ev_batcher  batch; /* a turn's task lookups, then pl */
 	struct ev_link	 **conns;
 	size_t		   nconns, conns_cap;
+	struct ev_slabs	   conn_mem;  /* the struct ev_conns (ev_slab.h) */
 	size_t		   nrefused;  /* open ones answered 503 (the cap) */
 	size_t		   trim_peak; /* most connections since the last trim */
+	size_t		   trim_freed; /* buffer bytes freed since then */
 	struct ev_link	  *dead;      /* closed, freed after the turn */
 	int64_t		   refused_log_us;
 	char		  *peers[EV_PEERS_MAX]; /* allowed TCP peers */

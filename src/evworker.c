@@ -140,6 +140,7 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 	app_free(&srv.app);
 	log_flush();
 	free(srv.conns);
+	ev_slab_release(&srv.conn_mem);
 	for (size_t i = 0; i < srv.npeers; i++)
 		free(srv.peers[i]);
 	close(srv.ep);

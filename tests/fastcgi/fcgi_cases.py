@@ -320,7 +320,31 @@ def case_trim():
         "(RSS %d -> %d -> %d KiB in %.1f s)" % (base, peak, after, time.monotonic() - t0))
     ok, r = keep[0].alive()
     say(ok, "... and the kept connections still serve", show(r))
-    for c in keep:
+
+    # A front end that keeps every connection of a burst open, idle
+    # (a FastCGI client with a large pool and no idle timeout): their
+    # buffers go back after 2 s idle, and the heap pages they held with
+    # them, though the count of connections never falls.
+    base = peak = rss()
+    burst = []
+    for _ in range(400):
+        c = Conn()
+        ok, r = c.alive()
+        if not ok:
+            say(False, "a second burst of 400 connections is served", show(r))
+            return
+        burst.append(c)
+        peak = max(peak, rss())
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 30 and rss() > base + (peak - base) / 2:
+        time.sleep(0.2)
+    after = rss()
+    say(peak - base >= 1024 and after <= base + (peak - base) / 2,
+        "a burst of 400 connections that stay open, idle: the workers give most of its memory back "
+        "(RSS %d -> %d -> %d KiB in %.1f s)" % (base, peak, after, time.monotonic() - t0))
+    ok, r = burst[-1].alive()
+    say(ok, "... and those idle connections still serve", show(r))
+    for c in burst + keep:
         c.s.close()
 
 
