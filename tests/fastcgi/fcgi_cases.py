@@ -295,29 +295,39 @@ def case_trim():
                 kib += sum(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
         return kib
 
+    def burst(what, close):
+        """400 connections served one request each, then closed or kept:
+        says whether the workers' RSS falls at least half way back from
+        its peak within 30 s.  Returns the connections, or None."""
+        base = peak = rss()
+        conns = []
+        for _ in range(400):
+            c = Conn()
+            ok, r = c.alive()
+            if not ok:
+                say(False, "a burst of 400 connections is served", show(r))
+                return None
+            conns.append(c)
+            # The highest point, sampled as it grows: on a slow machine
+            # the burst can outlast the workers' 2 s idle-buffer trim,
+            # and the early connections' buffers are reused by the
+            # later ones.
+            peak = max(peak, rss())
+        if close:
+            for c in conns:
+                c.s.close()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 30 and rss() > base + (peak - base) / 2:
+            time.sleep(0.2)
+        after = rss()
+        say(peak - base >= 1024 and after <= base + (peak - base) / 2,
+            "%s (RSS %d -> %d -> %d KiB in %.1f s)" % (what, base, peak, after, time.monotonic() - t0))
+        return conns
+
     keep = [Conn() for _ in range(4)]
-    base = peak = rss()
-    burst = []
-    for _ in range(400):
-        c = Conn()
-        ok, r = c.alive()
-        if not ok:
-            say(False, "a burst of 400 connections is served", show(r))
-            return
-        burst.append(c)
-        # The highest point, sampled as it grows: on a slow machine the
-        # burst can outlast the workers' 2 s idle-buffer trim, and the
-        # early connections' buffers are reused by the later ones.
-        peak = max(peak, rss())
-    for c in burst:
-        c.s.close()
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 30 and rss() > base + (peak - base) / 2:
-        time.sleep(0.2)
-    after = rss()
-    say(peak - base >= 1024 and after <= base + (peak - base) / 2,
-        "after a burst of 400 connections the workers give its memory back, 4 others kept open "
-        "(RSS %d -> %d -> %d KiB in %.1f s)" % (base, peak, after, time.monotonic() - t0))
+    if burst("after a burst of 400 connections the workers give its memory back, 4 others kept open",
+             True) is None:
+        return
     ok, r = keep[0].alive()
     say(ok, "... and the kept connections still serve", show(r))
 
@@ -325,26 +335,13 @@ def case_trim():
     # (a FastCGI client with a large pool and no idle timeout): their
     # buffers go back after 2 s idle, and the heap pages they held with
     # them, though the count of connections never falls.
-    base = peak = rss()
-    burst = []
-    for _ in range(400):
-        c = Conn()
-        ok, r = c.alive()
-        if not ok:
-            say(False, "a second burst of 400 connections is served", show(r))
-            return
-        burst.append(c)
-        peak = max(peak, rss())
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 30 and rss() > base + (peak - base) / 2:
-        time.sleep(0.2)
-    after = rss()
-    say(peak - base >= 1024 and after <= base + (peak - base) / 2,
-        "a burst of 400 connections that stay open, idle: the workers give most of its memory back "
-        "(RSS %d -> %d -> %d KiB in %.1f s)" % (base, peak, after, time.monotonic() - t0))
-    ok, r = burst[-1].alive()
+    kept = burst("a burst of 400 connections that stay open, idle: the workers give most of its "
+                 "memory back", False)
+    if kept is None:
+        return
+    ok, r = kept[-1].alive()
     say(ok, "... and those idle connections still serve", show(r))
-    for c in burst + keep:
+    for c in kept + keep:
         c.s.close()
 
 
