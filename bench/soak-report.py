@@ -94,13 +94,15 @@ def near_pg(t, span=2):
     return [l for (x, l) in pglines if abs((x - ts).total_seconds()) <= span]
 
 
-print(f"# Soak: {meta.get('seconds')} s of mixed load, c={meta.get('connections')}")
+script = meta.get('script', 'mixed.lua')
+load = "mixed load" if script == "mixed.lua" else script
+print(f"# Soak: {meta.get('seconds')} s of {load}, c={meta.get('connections')}")
 print()
 print(f"Started {meta.get('start')}, commit `{meta.get('commit')}`, {meta.get('ev_workers')} event "
       f"worker(s); load average {meta.get('loadavg_start')} at the start, "
       f"{meta.get('loadavg_end')} at the end (the machine is shared).")
 print()
-print("## Client (wrk -t1, bench/mixed.lua, the whole run)")
+print(f"## Client (wrk -t1, bench/{script}, the whole run)")
 print()
 n = int(res["requests"])
 dur = int(res["duration_us"]) / 1e6
@@ -129,17 +131,19 @@ print(f"{len(rows)} whole seconds; the median second's p99 is {med99:.1f} ms; "
       "sampler saw in the same second (ev loop: turns of the event workers' loop over "
       "25 / 100 ms; db: statements whose PostgreSQL time, sync included, was over 25 / 100 ms; "
       "checkpoint counters and the WAL files are read every 5 s; iowait and steal are "
-      "the machine's share of CPU time waiting on the disk and taken by the hypervisor):")
+      "the machine's share of CPU time waiting on the disk and taken by the hypervisor; "
+      "dirty / writeback: MB of page cache waiting to be written and being written):")
 print()
-print("| second (UTC) | requests | p50 ms | p99 ms | max ms | upstream p99 / max ms | ev loop >25/>100 ms | db >25/>100 ms | queue >25 ms | checkpoints (timed, req) | WAL files | iowait % | steal % | load |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+print("| second (UTC) | requests | p50 ms | p99 ms | max ms | upstream p99 / max ms | ev loop >25/>100 ms | db >25/>100 ms | queue >25 ms | checkpoints (timed, req) | WAL files | iowait % | steal % | dirty / writeback MB | load |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
 for r in sorted(rows, key=lambda r: -r[3])[:12]:
     s = samples.get(r[0], {})
     print(f"| {r[0]} | {r[1]} | {ms(r[2])} | {ms(r[3])} | {ms(r[4])} | {ms(r[5])} / {ms(r[6])} | "
           f"{s.get('loop_over25ms', '')}/{s.get('loop_over100ms', '')} | "
           f"{s.get('db_over25ms', '')}/{s.get('db_over100ms', '')} | {s.get('queue_over25ms', '')} | "
           f"{s.get('ckpt_timed', '')}, {s.get('ckpt_req', '')} | {s.get('wal_files', '')} | "
-          f"{s.get('iowait_pct', '')} | {s.get('steal_pct', '')} | {s.get('loadavg1', '')} |")
+          f"{s.get('iowait_pct', '')} | {s.get('steal_pct', '')} | "
+          f"{s.get('dirty_mb', '')} / {s.get('writeback_mb', '')} | {s.get('loadavg1', '')} |")
 print()
 ck = [l for (_, l) in pglines if "checkpoint" in l]
 print(f"## PostgreSQL log: {len(pglines)} line(s), {len(ck)} about checkpoints")

@@ -70,7 +70,21 @@ for s in SEGS:
     cols += [f"{s}_n", f"{s}_over25ms", f"{s}_over100ms", f"{s}_sum_ms"]
 cols += ["ckpt_timed", "ckpt_req", "buf_ckpt", "buf_backend", "buf_backend_fsync",
          "wal_sync", "wal_sync_time_ms", "wal_write", "wal_bytes", "wal_files",
-         "iowait_pct", "steal_pct"]
+         "iowait_pct", "steal_pct", "dirty_mb", "writeback_mb"]
+
+
+def meminfo_mb(keys):
+    """/proc/meminfo's values of keys, in MB: the page cache waiting to be
+    written (Dirty) and being written (Writeback).  The stack's logs
+    (nginx's access log and the app's, about 1 KB a request together) are
+    most of what this machine writes under load."""
+    v = {}
+    with open("/proc/meminfo") as mi:
+        for line in mi:
+            k, _, rest = line.partition(":")
+            if k in keys:
+                v[k] = int(rest.split()[0]) / 1024
+    return [f"{v.get(k, 0):.0f}" for k in keys]
 
 
 def cpu_times():
@@ -115,6 +129,7 @@ with open(out, "w") as f:
         total = max(1, cpu[0] - prev_cpu[0])
         row += [f"{100 * (cpu[1] - prev_cpu[1]) / total:.0f}", f"{100 * (cpu[2] - prev_cpu[2]) / total:.0f}"]
         prev_cpu = cpu
+        row += meminfo_mb(("Dirty", "Writeback"))
         f.write("\t".join(row) + "\n")
         f.flush()
         if cur is not None:

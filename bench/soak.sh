@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/soak.sh: a long mixed load that records latency per second and
+# bench/soak.sh: a long load (mixed by default) that records latency per second and
 # what the stack was doing in each second, to find what makes a tail.
 #
 #   BENCH_KEEP_STACK=1 bench/run.sh      # a seeded stack left running
@@ -28,6 +28,9 @@ VAR=$(readlink -f "$BUILD/var")
 SECS=${1:-600}
 CONNS=${2:-64}
 HTTP_PORT=${BENCH_HTTP_PORT:-18090}
+# BENCH_SOAK_SCRIPT=health.lua (or another of bench/*.lua): one route's
+# tail alone instead of the mix.
+SCRIPT=${BENCH_SOAK_SCRIPT:-mixed.lua}
 PG_PORT=${BENCH_PG_PORT:-55440}
 OUT=${BENCH_OUT:-$BENCH_DIR/out/soak-$(date -u +%Y%m%d-%H%M%S)}
 die() { echo "soak.sh: $*" >&2; exit 1; }
@@ -45,6 +48,7 @@ o_acc=$(stat -c %s "$ACCESS") o_pg=$(stat -c %s "$PGLOG" 2>/dev/null || echo 0) 
 	echo "start $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "seconds $SECS"
 	echo "connections $CONNS"
+	echo "script $SCRIPT"
 	echo "loadavg_start $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "ev_workers $(sed -n 's/^TASKAPI_EV_WORKERS=//p' "$VAR/taskapi.env" | tail -n 1)"
 	echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo -)"
@@ -67,8 +71,8 @@ python3 "$BENCH_DIR/soak-sample.py" "http://127.0.0.1:$HTTP_PORT/metrics" \
 	"$VAR/run" "$PG_PORT" "$((SECS + 5))" "$OUT/samples.tsv" &
 sampler=$!
 trap 'kill -TERM "$sampler" 2>/dev/null || true; restore_wal_timing' EXIT
-echo "soak: ${SECS} s of mixed load at c=$CONNS; output $OUT" >&2
-wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 10s --latency -s "$BENCH_DIR/mixed.lua" \
+echo "soak: ${SECS} s of $SCRIPT at c=$CONNS; output $OUT" >&2
+wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 10s --latency -s "$BENCH_DIR/$SCRIPT" \
 	"http://127.0.0.1:$HTTP_PORT" >"$OUT/wrk.txt" 2>&1 || true
 kill -TERM "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
