@@ -133,10 +133,14 @@ etag_match_weak(const struct etag_list *l, int64_t version)
 void
 etag_set(struct resp *resp, int64_t version)
 {
+	size_t n;
+
 	if (version <= 0)
 		return;
-	snprintf(resp->etag, sizeof(resp->etag), "\"%lld\"",
-	    (long long)version);
+	/* A quoted decimal: at most 21 bytes of the 24 (version > 0). */
+	resp->etag[0] = '"';
+	n = util_format_int(version, resp->etag + 1);
+	memcpy(resp->etag + 1 + n, "\"", 2);
 }
 
 int64_t

@@ -145,11 +145,9 @@ static struct buf log_line;
 static void
 line_num(struct buf *jb, int64_t v)
 {
-	char digits[24];
-	int  n = snprintf(digits, sizeof(digits), "%lld", (long long)v);
+	char digits[UTIL_INT_LEN];
 
-	if (n > 0)
-		jb_raw(jb, digits, (size_t)n);
+	jb_raw(jb, digits, util_format_int(v, digits));
 }
 
 /* ,"key": then the value, as JSON */

@@ -134,8 +134,14 @@ req_set_trace(struct req *r, const char *tp)
 	}
 	r->trace_id[32] = '\0';
 	hex64(next_span(), span);
-	snprintf(r->traceresponse, sizeof(r->traceresponse), "00-%s-%s-%s",
-	    r->trace_id, span, flags);
+	/* "00-" trace id "-" span id "-" flags: 55 bytes and the NUL. */
+	memcpy(r->traceresponse, "00-", 3);
+	memcpy(r->traceresponse + 3, r->trace_id, 32);
+	r->traceresponse[35] = '-';
+	memcpy(r->traceresponse + 36, span, 16);
+	r->traceresponse[52] = '-';
+	memcpy(r->traceresponse + 53, flags, 2);
+	r->traceresponse[55] = '\0';
 }
 
 void

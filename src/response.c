@@ -12,6 +12,7 @@
 
 #include "counters.h"
 #include "response.h"
+#include "util.h"
 
 #define CT_JSON	"application/json; charset=utf-8"
 
@@ -193,19 +194,9 @@ head_str(struct head *h, const char *s)
 static void
 head_num(struct head *h, long long v)
 {
-	char		   digits[24];
-	size_t		   i = sizeof(digits);
-	bool		   neg = v < 0;
-	unsigned long long u =
-	    neg ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	char digits[UTIL_INT_LEN];
 
-	do {
-		digits[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u > 0);
-	if (neg)
-		digits[--i] = '-';
-	head_mem(h, digits + i, sizeof(digits) - i);
+	head_mem(h, digits, util_format_int(v, digits));
 }
 
 size_t

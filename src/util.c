@@ -209,6 +209,27 @@ util_parse_int(const char *s, long long min, long long max, long long *out)
 	return true;
 }
 
+size_t
+util_format_int(long long v, char out[UTIL_INT_LEN])
+{
+	char		   digits[UTIL_INT_LEN];
+	size_t		   i = sizeof(digits), n;
+	bool		   neg = v < 0;
+	unsigned long long u =
+	    neg ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		digits[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (neg)
+		digits[--i] = '-';
+	n = sizeof(digits) - i;
+	memcpy(out, digits + i, n);
+	out[n] = '\0';
+	return n;
+}
+
 /*
  * Days since 1970-01-01 of the proleptic Gregorian date y-m-d
  * (Hinnant's days_from_civil).  Valid for any y that fits the types.

@@ -41,6 +41,16 @@ bool	util_parse_int(const char *s, long long min, long long max,
 	    long long *out);
 
 /*
+ * v in base 10 ("-" and digits), NUL-terminated, into out, which holds
+ * UTIL_INT_LEN bytes; returns its length.  The hot paths' numbers
+ * (Content-Length, ETags, log fields) without snprintf's format
+ * parsing.
+ */
+#define UTIL_INT_LEN 21 /* "-9223372036854775808" and the NUL */
+size_t
+util_format_int(long long v, char out[UTIL_INT_LEN]);
+
+/*
  * Strict RFC 3339 date-time ("1985-04-12T23:20:50.52Z",
  * "1996-12-19T16:39:57-08:00"; 't'/'z' accepted in lower case; 1 to 9
  * fraction digits, truncated to microseconds; years 0001..9999; real

@@ -292,6 +292,31 @@ t_parse_int_limits(void **state)
 	    LLONG_MAX, &v));
 }
 
+/* util_format_int writes what util_parse_int reads back, and what
+ * snprintf's %lld writes, at the ends of the range and around powers
+ * of ten. */
+static void
+t_format_int(void **state)
+{
+	static const long long vs[] = { 0, 1, -1, 9, 10, -10, 99, 100, 12345,
+		-987654321, 1000000000000LL, LLONG_MAX, LLONG_MIN,
+		LLONG_MIN + 1 };
+	char		       buf[UTIL_INT_LEN], want[32];
+	long long	       back;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+		size_t n = util_format_int(vs[i], buf);
+		int    w = snprintf(want, sizeof(want), "%lld", vs[i]);
+
+		assert_int_equal(n, (size_t)w);
+		assert_string_equal(buf, want);
+		assert_true(util_parse_int(buf, LLONG_MIN, LLONG_MAX, &back));
+		assert_true(back == vs[i]);
+	}
+	assert_int_equal(util_format_int(LLONG_MIN, buf), UTIL_INT_LEN - 1);
+}
+
 static void
 t_parse_int_rejects_syntax(void **state)
 {
@@ -774,6 +799,7 @@ main(void)
 		cmocka_unit_test(t_parse_int_range),
 		cmocka_unit_test(t_parse_int_limits),
 		cmocka_unit_test(t_parse_int_rejects_syntax),
+		cmocka_unit_test(t_format_int),
 		cmocka_unit_test(t_rfc3339_examples),
 		cmocka_unit_test(t_rfc3339_case_and_offsets),
 		cmocka_unit_test(t_rfc3339_leap_years),
