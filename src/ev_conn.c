@@ -133,9 +133,18 @@ ev_conn_new(struct ev_server *srv, int fd, bool refused)
 	return c;
 }
 
+/* Heap bytes c's buffers hold (their capacity), for the heap's trim. */
+static size_t
+bufs_held(const struct ev_conn *c)
+{
+	return c->in.cap + c->out.cap + c->params.cap + c->strs.cap +
+	    c->req.body.cap + c->resp.body.cap;
+}
+
 void
 ev_conn_free(struct ev_conn *c)
 {
+	c->srv->trim_freed += bufs_held(c);
 	req_free(&c->req);
 	resp_free(&c->resp);
 	plan_free(&c->plan);
@@ -728,17 +737,14 @@ ev_conn_event(struct ev_conn *c, uint32_t events)
 		conn_interest(c);
 }
 
-size_t
+void
 ev_conn_trim(struct ev_conn *c, int64_t now)
 {
-	size_t freed;
-
 	if (c->state != CS_IDLE || c->in.len > 0 || out_pending(c) > 0 ||
 	    now - c->last_us <= EV_TRIM_US ||
 	    (c->in.cap == 0 && c->out.cap == 0 && c->params.cap == 0))
-		return 0;
-	freed = c->in.cap + c->out.cap + c->params.cap + c->strs.cap +
-	    c->req.body.cap + c->resp.body.cap;
+		return;
+	c->srv->trim_freed += bufs_held(c);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->params);
@@ -747,7 +753,6 @@ ev_conn_trim(struct ev_conn *c, int64_t now)
 	req_free(&c->req);
 	resp_free(&c->resp);
 	plan_free(&c->plan);
-	return freed;
 }
 
 bool

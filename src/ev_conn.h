@@ -61,9 +61,9 @@ void
 ev_conn_close(struct ev_conn *);
 
 /* Gives c's buffers back when it has been idle a while (nginx may
- * keep hundreds of connections, most idle after a burst).  Returns the
- * bytes of buffers freed (their capacity; 0 when nothing was). */
-size_t
+ * keep hundreds of connections, most idle after a burst), counting
+ * them in the server's trim_freed as ev_conn_free does. */
+void
 ev_conn_trim(struct ev_conn *, int64_t now_us);
 
 /* Frees c (retired: fd closed, no job in the pipeline). */

@@ -29,9 +29,8 @@
 /* Beyond the cap, this many more are accepted to be answered 503; past
  * them accepting pauses (the kernel's backlog holds the rest). */
 #define EV_REFUSE_EXTRA 64
-/* Connections at a peak worth trimming the heap after (sweep). */
-#define EV_TRIM_PEAK 64
-/* Bytes of idle connections' buffers freed worth trimming after (sweep). */
+/* Bytes of connections' buffers freed worth trimming the heap after
+ * (sweep). */
 #define EV_TRIM_BYTES (256 * 1024)
 
 static void
@@ -169,8 +168,6 @@ accept_all(struct ev_server *srv)
 			ev_conn_free(c);
 			continue;
 		}
-		if (srv->nconns > srv->trim_peak) /* (sweep) */
-			srv->trim_peak = srv->nconns;
 		if (refused && ++srv->nrefused >= EV_REFUSE_EXTRA)
 			accept_pause(srv, 1000000);
 	}
@@ -198,27 +195,23 @@ sweep(struct ev_server *srv, int64_t now)
 
 		if (ev_conn_sweep(c, now))
 			continue; /* the last entry moved into i */
-		srv->trim_freed += ev_conn_trim(c, now);
+		ev_conn_trim(c, now);
 		i++;
 	}
 	/*
-	 * After a burst: hand the freed heap back to the kernel.  Not only
-	 * once every connection is gone, since a front end may keep some
-	 * open for good (idle kept ones, a health check's): also once the
-	 * connections have fallen to a quarter of their peak since the last
-	 * trim, or once idle connections' buffers freed since then add up
-	 * to EV_TRIM_BYTES.  nginx keeps up to `keepalive` idle upstream
-	 * connections per worker for as long as any traffic comes, so after
-	 * a burst of c=1024 the count may stay near its peak for good while
-	 * their buffers (10-14 MiB of heap) have been freed one by one.
-	 * malloc_trim also gives back free pages inside the heap, not only
-	 * at its top.
+	 * After a burst: hand the freed heap back to the kernel, once the
+	 * buffers of the connections closed or gone idle since the last
+	 * trim add up to EV_TRIM_BYTES (a few hundred connections' are
+	 * megabytes), and whenever every connection is gone.  Counting
+	 * bytes, not connections, covers a front end that keeps a burst's
+	 * connections open, idle, for good: their count never falls, but
+	 * their buffers are freed after 2 s idle (ev_conn_trim).
+	 * malloc_trim gives back free pages inside the heap too, not only
+	 * at its top; the connections' structs are not on the heap
+	 * (ev_slab.h), so little of it stays pinned between them.
 	 */
-	if ((!busy && srv->nconns == 0) || srv->trim_freed >= EV_TRIM_BYTES ||
-	    (srv->trim_peak >= EV_TRIM_PEAK &&
-		srv->nconns * 4 <= srv->trim_peak)) {
+	if ((!busy && srv->nconns == 0) || srv->trim_freed >= EV_TRIM_BYTES) {
 		(void)malloc_trim(0);
-		srv->trim_peak = srv->nconns;
 		srv->trim_freed = 0;
 	}
 	listen_resume(srv, now);

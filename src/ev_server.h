@@ -55,8 +55,8 @@ struct ev_server {
 	size_t		   nconns, conns_cap;
 	struct ev_slabs	   conn_mem;  /* the struct ev_conns (ev_slab.h) */
 	size_t		   nrefused;  /* open ones answered 503 (the cap) */
-	size_t		   trim_peak; /* most connections since the last trim */
-	size_t		   trim_freed; /* buffer bytes freed since then */
+	size_t		   trim_freed; /* buffer bytes freed since the last
+					  heap trim (ev_loop.c's sweep) */
 	struct ev_link	  *dead;      /* closed, freed after the turn */
 	int64_t		   refused_log_us;
 	char		  *peers[EV_PEERS_MAX]; /* allowed TCP peers */

@@ -20,14 +20,6 @@
 
 #include "ev_slab.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define EV_SLAB_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define EV_SLAB_MALLOC 1
-#endif
-#endif
-
 #define EV_SLAB_OBJECTS 32
 
 struct ev_slab {

@@ -20,6 +20,15 @@
 
 #include <stddef.h>
 
+/* Defined when the objects come from malloc (AddressSanitizer). */
+#if defined(__SANITIZE_ADDRESS__)
+#define EV_SLAB_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EV_SLAB_MALLOC 1
+#endif
+#endif
+
 struct ev_slab;
 
 /* A zeroed struct ev_slabs is empty; size is set by the first alloc. */

@@ -25,14 +25,7 @@
 
 #include "ev_slab.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ON_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ON_MALLOC 1
-#endif
-#endif
-#ifdef ON_MALLOC
+#ifdef EV_SLAB_MALLOC
 static const bool on_malloc = true;
 #else
 static const bool on_malloc = false;
@@ -94,27 +87,32 @@ t_objects(void **state)
 	assert_int_equal(s.nslabs, 0);
 }
 
-#ifndef ON_MALLOC /* slabs only without AddressSanitizer */
-/* Whether the page holding p is mapped (mincore fails with ENOMEM on an
- * address outside every mapping), and whether it is in memory. */
+#ifndef EV_SLAB_MALLOC /* slabs only without AddressSanitizer */
+/* mincore's answer for the page holding p: -1 and ENOMEM outside
+ * every mapping, else 0 with *v's low bit set when it is in memory. */
+static int
+page_state(const void *p, unsigned char *v)
+{
+	long	  page = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p & ~((uintptr_t)page - 1);
+
+	return mincore((void *)a, 1, v);
+}
+
 static bool
 mapped(const void *p)
 {
-	long	      page = sysconf(_SC_PAGESIZE);
-	uintptr_t     a = (uintptr_t)p & ~((uintptr_t)page - 1);
 	unsigned char v;
 
-	return mincore((void *)a, 1, &v) == 0 || errno != ENOMEM;
+	return page_state(p, &v) == 0 || errno != ENOMEM;
 }
 
 static bool
 resident(const void *p)
 {
-	long	      page = sysconf(_SC_PAGESIZE);
-	uintptr_t     a = (uintptr_t)p & ~((uintptr_t)page - 1);
 	unsigned char v;
 
-	return mincore((void *)a, 1, &v) == 0 && (v & 1) != 0;
+	return page_state(p, &v) == 0 && (v & 1) != 0;
 }
 
 /* The slabs of a burst's objects are unmapped as they empty, whatever
@@ -176,7 +174,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_objects),
-#ifndef ON_MALLOC
+#ifndef EV_SLAB_MALLOC
 		cmocka_unit_test(t_unmapped),
 #endif
 	};
