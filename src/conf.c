@@ -108,15 +108,15 @@ static const struct var_def conf_vars[VAR__MAX] = {
 	    "(nginx keeps FastCGI connections to it); unset: none" },
 	[VAR_EV_WORKERS] = { "TASKAPI_EV_WORKERS", NULL,
 	    "event-driven worker processes, when TASKAPI_EV_LISTEN is set "
-	    "(default: 1 per usable CPU)" },
+	    "(default: 1 per 2 usable CPUs, rounded up)" },
 	[VAR_EV_DB_CONNECTIONS] = { "TASKAPI_EV_DB_CONNECTIONS", "4",
 	    "PostgreSQL connections (pipelines) per event-driven worker: "
-	    "the first for writes, the others for reads" },
+	    "the first half (two at most) for writes, the others for reads" },
 	[VAR_EV_BATCH_READS] = { "TASKAPI_EV_BATCH_READS", "1",
 	    "1: an event-driven worker looks up the tasks of the GETs it "
 	    "reads in one loop turn with one statement (less PostgreSQL CPU "
 	    "a request); 0: one statement each" },
-	[VAR_EV_MAX_CONNECTIONS] = { "TASKAPI_EV_MAX_CONNECTIONS", "1024",
+	[VAR_EV_MAX_CONNECTIONS] = { "TASKAPI_EV_MAX_CONNECTIONS", "2048",
 	    "FastCGI connections one event-driven worker serves; a request "
 	    "on a connection beyond them gets a 503 with Retry-After" },
 	[VAR_REQUIRE_IF_MATCH] = { "TASKAPI_REQUIRE_IF_MATCH", "0",
@@ -287,7 +287,7 @@ get_str(const struct file_vals *fv, enum var v, char **out, char *err,
 /*
  * The CPUs this process may run on: its affinity mask (taskset, a
  * container's cpuset), not every CPU the machine has online, so a pool
- * pinned to 2 of 64 cores starts 2 event workers, not 64.  (A cgroup's
+ * pinned to 2 of 64 cores starts 1 event worker, not 32.  (A cgroup's
  * CPU quota is not a mask: TASKAPI_EV_WORKERS sets the count there.)
  */
 static long
@@ -349,13 +349,20 @@ conf_load(struct conf *c, const char *env_file, char *err, size_t errsz)
 	c->max_requests = 10000;
 	c->shutdown_timeout = 10;
 	c->listen_backlog = 4096;
-	/* One event worker per core: each is one epoll loop, so a single
-	 * one would serve the hot routes on one core of a large host.  Each
-	 * has its own ev_db_connections pipelines, so the database
-	 * connections follow the cores too (max_connections: OPERATIONS.md). */
-	c->ev_workers = ncpu < 64 ? ncpu : 64;
+	/* One event worker per two cores.  Each is one epoll loop, so a
+	 * single one would serve the hot routes on one core of a large
+	 * host; but a worker costs a quarter to a third of a request's CPU
+	 * (nginx and PostgreSQL the rest), and the more requests one loop
+	 * turn holds, the fewer statements and syscalls they share: on 2
+	 * cores one worker cost 0.74x the CPU of two per /health and
+	 * 0.80-0.92x per GET of a task, with a shorter tail
+	 * (bench/HISTORY.md).  The connection budget per worker is doubled
+	 * to match, 1024 per core as before.  Each worker has its own
+	 * ev_db_connections pipelines, so the database connections follow
+	 * the cores too (max_connections: OPERATIONS.md). */
+	c->ev_workers = (ncpu + 1) / 2 < 64 ? (ncpu + 1) / 2 : 64;
 	c->ev_db_connections = 4;
-	c->ev_max_connections = 1024;
+	c->ev_max_connections = 2048;
 	c->ev_batch_reads = 1;
 	if (get_long(&fv, VAR_JWT_TTL, 60, 31L * 24 * 3600, &c->jwt_ttl, err,
 		errsz) ||

@@ -427,9 +427,9 @@ pg_range(const struct ev_pipeline *pl, const struct ev_job *j, size_t *lo,
 		*hi = pl->npg;
 	} else if (j->write) {
 		*lo = 0;
-		*hi = 1;
+		*hi = pl->nwriters;
 	} else {
-		*lo = 1;
+		*lo = pl->nwriters;
 		*hi = pl->npg;
 	}
 }
@@ -638,29 +638,29 @@ wait_drain(struct ev_pipeline *pl)
 	struct ev_jobq *q = &pl->wait[0];
 	struct ev_job  *j;
 
-	if ((j = q->head) != NULL) {
+	/* A batch per writer that takes one: the next writer only while
+	 * the first has its segment in flight (pg_pick_batch). */
+	while ((j = q->head) != NULL) {
 		struct ev_jobq	  batch = { NULL, NULL };
 		struct ev_pgconn *pg;
 		bool		  none;
+		size_t		  room;
 
-		/* All writes use one connection (pg_range): when it takes
-		 * any, it takes this one batch; none connected, they all go
-		 * to the one that connects first (or fail) as one batch. */
+		/* None connected: they all go to the one that connects
+		 * first (or fail) as one batch. */
 		pg = pg_pick_batch(pl, j, &none);
-		if (pg != NULL || none) {
-			size_t room =
-			    pg != NULL ? EV_SEGMENT_MAX - pg->q_len : SIZE_MAX;
-
-			while (room > 0 && (j = jobq_pop(q)) != NULL) {
-				pl->nwaiting--;
-				jobq_push(&batch, j);
-				room--;
-			}
-			jobq_sort_by_key(&batch);
-			while ((j = jobq_pop(&batch)) != NULL) {
-				j->state = JOB_IDLE;
-				dispatch(pl, j, false);
-			}
+		if (pg == NULL && !none)
+			break; /* every writer busy: the next segment end */
+		room = pg != NULL ? EV_SEGMENT_MAX - pg->q_len : SIZE_MAX;
+		while (room > 0 && (j = jobq_pop(q)) != NULL) {
+			pl->nwaiting--;
+			jobq_push(&batch, j);
+			room--;
+		}
+		jobq_sort_by_key(&batch);
+		while ((j = jobq_pop(&batch)) != NULL) {
+			j->state = JOB_IDLE;
+			dispatch(pl, j, false);
 		}
 	}
 	q = &pl->wait[1];
@@ -966,11 +966,20 @@ ev_pipeline_init(struct ev_pipeline *pl, const struct ev_pq_ops *ops,
 	memset(pl, 0, sizeof(*pl));
 	pl->ops = ops;
 	pl->npg = npg < 1 ? 1 : (npg > EV_PG_MAX ? EV_PG_MAX : npg);
+	pl->nwriters = 1;
 	for (size_t i = 0; i < EV_PG_MAX; i++) {
 		pl->pg[i].tag.kind = EV_TAG_PG;
 		pl->pg[i].pl = pl;
 		pl->pg[i].fd = -1;
 	}
+}
+
+void
+ev_pipeline_set_writers(struct ev_pipeline *pl, size_t n)
+{
+	if (pl->npg < 2)
+		return; /* the one connection carries both */
+	pl->nwriters = n < 1 ? 1 : (n > pl->npg - 1 ? pl->npg - 1 : n);
 }
 
 void

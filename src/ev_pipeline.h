@@ -13,20 +13,21 @@
  *     PostgreSQL runs as one implicit transaction.  Each connection has
  *     at most one segment in PostgreSQL at a time; jobs submitted
  *     meanwhile wait and go into the next (group commit).  Writes use
- *     the first connection only (two segments of one worker that lock
- *     rows never run side by side), reads the others: a turn's reads
- *     as one segment on the first idle reader, the next reader only
- *     while that one's segment is in flight (each backend woken costs
- *     PostgreSQL CPU, so a fast database gets few, a slow or distant
- *     one as many as it needs).  Other event
- *     workers' segments do run beside this one's, and a segment holds
- *     each row it locked to its commit, so two segments that lock the
+ *     the first connections (the writers), reads the others, and both
+ *     the same way: a turn's statements as one segment on the first
+ *     idle connection of their kind, the next one only while that
+ *     one's segment is in flight (each backend woken costs PostgreSQL
+ *     CPU, so a fast database gets few, a slow or distant one as many
+ *     as it needs; a second writer commits one segment while the
+ *     first waits for its commit's flush).  So segments of one
+ *     worker's writers, and of other workers, run side by side, and a
+ *     segment holds each row it locked to its commit: two that lock the
  *     same two rows in opposite orders would deadlock (PostgreSQL
  *     breaks that only after deadlock_timeout, 1 s).  So a write that
  *     locks an existing row names it (lock_key), waits for the turn's
  *     end, and goes out in key order: every segment of every worker
  *     takes its row locks in one order, and none waits for another in
- *     a circle.  Writes that wait for the writer connection still go
+ *     a circle.  Writes that wait for a writer connection still go
  *     first come, first served: each segment takes the oldest that
  *     fit, and only those are put in key order;
  *   - the rules of a segment's end: a job is complete only when its
@@ -180,6 +181,7 @@ struct ev_pipeline {
 	const struct ev_pq_ops *ops;
 	struct ev_pgconn	pg[EV_PG_MAX];
 	size_t			npg;
+	size_t			nwriters; /* pg[0..nwriters) take the writes */
 	size_t			inflight; /* jobs in the connections' FIFOs */
 	size_t			nwaiting; /* waiting or following */
 	struct ev_jobq		wait[2];  /* [0] writes, [1] reads */
@@ -195,6 +197,13 @@ struct ev_pipeline {
  */
 void
 ev_pipeline_init(struct ev_pipeline *, const struct ev_pq_ops *, size_t npg);
+
+/*
+ * With two connections or more, the first n (1..npg-1) take the writes
+ * and the others the reads; 1 unless set.
+ */
+void
+ev_pipeline_set_writers(struct ev_pipeline *, size_t n);
 
 /* Starts opening what is not connected yet (at start, so the first
  * request does not wait for it). */

@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -82,11 +83,39 @@ batch_submit(void *pl, struct ev_job *j)
 	ev_pipeline_submit(pl, j);
 }
 
+/*
+ * Descriptors for the connection budget: its FastCGI connections, the
+ * database's and a few of its own (listener, epoll, log, cancels).  A
+ * service manager's soft limit is often 1024 (systemd's), below one
+ * worker's budget, while the hard limit is far above it: the soft limit
+ * is raised as far as needed, within the hard one (as nginx's
+ * worker_rlimit_nofile).  Short of it, accept pauses on EMFILE
+ * (ev_loop.c); the log says so once, here.
+ */
+static void
+fd_limit_raise(const struct conf *c)
+{
+	struct rlimit rl;
+	rlim_t	      need =
+	    (rlim_t)c->ev_max_connections + (rlim_t)c->ev_db_connections + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < need)
+		log_warn("open files limited to %llu, below the %llu that "
+			 "TASKAPI_EV_MAX_CONNECTIONS (%ld) needs: raise the "
+			 "hard limit (LimitNOFILE=, ulimit -Hn)",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need,
+		    c->ev_max_connections);
+}
+
 int
 evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 {
 	struct sockaddr_storage ss;
 	socklen_t		sl = sizeof(ss);
+	size_t			writers;
 	int			fl, rc;
 
 	memset(&srv, 0, sizeof(srv));
@@ -97,6 +126,7 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 	srv.listen_tag.kind = EV_TAG_LISTEN;
 	log_setup(c->log_level, c->log_format, "evworker");
 	log_set_buffered(1);
+	fd_limit_raise(c);
 	if (worker_install_signals() == -1) {
 		log_error("signals: %s", strerror(errno));
 		return 70;
@@ -120,6 +150,13 @@ evworker_main(const struct conf *c, int lfd, struct sb_slot *slot)
 	pq_ops = ev_pq_libpq;
 	pq_ops.watch = pq_watch;
 	ev_pipeline_init(&srv.pl, &pq_ops, (size_t)c->ev_db_connections);
+	/* Half the connections write, two at most: a second writer commits
+	 * a segment while the first waits for its commit's flush, which
+	 * brought one event worker's writes level with two workers' of one
+	 * writer each (bench/HISTORY.md); more would only split the
+	 * segments' group commits. */
+	writers = srv.pl.npg / 2;
+	ev_pipeline_set_writers(&srv.pl, writers > 2 ? 2 : writers);
 	for (size_t i = 0; i < srv.pl.npg; i++) {
 		db_init(&srv.pl.pg[i].db, c->database_url,
 		    c->db_connect_timeout, c->db_commit_timeout);

@@ -28,7 +28,7 @@ batches() {
 }
 
 # One event worker, so that a burst's GETs meet in its loop turns on a
-# host of any size (the dev stack runs one per CPU); the pool is reloaded
+# host of any size (the dev stack runs one per 2 CPUs); the pool is reloaded
 # with its own settings again at the end.
 envf=$TASKAPI_VAR/taskapi.env
 ev_line=$(grep '^TASKAPI_EV_WORKERS=' "$envf" || true)

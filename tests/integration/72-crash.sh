@@ -2,7 +2,9 @@
 # 72-crash.sh: kill -9 the event worker in the middle of a stream of
 # creates.  The master replaces it within a second; at most the requests
 # it had in flight fail, as JSON 502s from nginx; every task that got a
-# 201 is in the database.
+# 201 is in the database.  The successor starts with the master's soft
+# limit of open files lowered to 256 (a service manager's default is
+# 1024): it raises its own to what its connection budget needs.
 . "$(dirname "$0")/lib.sh"
 
 PIDF=${TASKAPI_VAR:-}/run/taskapi.pid
@@ -39,11 +41,27 @@ else
 	fail "the load is running (40 creates answered)" "$(lines "$LOAD") answered after $ms ms"
 fi
 at_kill=$(lines "$LOAD")
+# prlimit on another user's process needs CAP_SYS_RESOURCE, which a
+# container's root may lack: run it as the master's user.
+owner=$(stat -c %U "/proc/$MASTER")
+as_owner() { if [[ $(id -un) != "$owner" ]]; then runuser -u "$owner" -- "$@"; else "$@"; fi; }
+nofile0=$(as_owner prlimit --pid "$MASTER" --nofile --noheadings --output SOFT)
+as_owner prlimit --pid "$MASTER" --nofile=256: || fail "prlimit: the master's soft limit lowered"
 t_kill=$(uptime_ms)
 kill -9 "$victim"
 replaced() { local p; p=$(ev_worker); [[ -n $p && $p != "$victim" ]]; }
 seen_ms=$(wait_until 30000 replaced)
 new=$(ev_worker)
+as_owner prlimit --pid "$MASTER" --nofile="$nofile0": || diag "the master's soft limit was not put back to $nofile0"
+# TASKAPI_EV_MAX_CONNECTIONS FastCGI connections, TASKAPI_EV_DB_CONNECTIONS
+# database ones, 64 of its own (evworker.c); no more than the hard limit.
+envf=$TASKAPI_VAR/taskapi.env
+cap=$(sed -n 's/^TASKAPI_EV_MAX_CONNECTIONS=//p' "$envf" | tail -n 1)
+dbc=$(sed -n 's/^TASKAPI_EV_DB_CONNECTIONS=//p' "$envf" | tail -n 1)
+need=$((${cap:-2048} + ${dbc:-4} + 64))
+read -r soft hard < <(as_owner prlimit --pid "${new:-0}" --nofile --noheadings --output SOFT,HARD)
+[[ $hard == unlimited || $hard -gt $need ]] || need=$hard
+is "$soft" "$need" "the successor, started with a soft limit of 256 open files, raised it to what its budget needs (hard: $hard)"
 # Timed by the new worker's start (/proc), not by this polling loop.
 ms=$(( $(proc_start_ms "${new:-0}" || echo 999999) - t_kill ))
 num_cmp "$ms" -le 1000 "the killed event worker was replaced in ${ms} ms (its successor $new started then; seen here after $seen_ms ms)"

@@ -69,7 +69,8 @@ test_one_cpu(void **state)
 	assert_int_equal(sched_setaffinity(0, sizeof(all), &all), 0);
 }
 
-/* Every CPU of the mask it was started with: one event worker each. */
+/* The CPUs of the mask it was started with: one event worker per two
+ * (rounded up), two blocking workers each. */
 static void
 test_whole_mask(void **state)
 {
@@ -78,7 +79,8 @@ test_whole_mask(void **state)
 
 	(void)state;
 	load(&c);
-	assert_int_equal(c.ev_workers, n < 64 ? n : 64);
+	assert_int_equal(c.ev_workers, (n + 1) / 2 < 64 ? (n + 1) / 2 : 64);
+	assert_int_equal(c.ev_max_connections, 2048);
 	assert_int_equal(c.workers, 2 * n);
 	conf_free(&c);
 }

@@ -653,6 +653,76 @@ test_writes_on_first_reads_elsewhere(void **state)
 	ev_pipeline_free(&pl);
 }
 
+/*
+ * Two writers: while the first's segment is in flight (its commit
+ * waits for the flush), the next turn's writes go to the second, in
+ * key order; a write that finds both busy waits for the first to end,
+ * then goes there.  Reads stay on the readers.
+ */
+static void
+test_second_writer_while_first_commits(void **state)
+{
+	struct ev_pipeline pl;
+	struct tjob	   w1, w2, w3, w4, r;
+
+	(void)state;
+	setup_pl(&pl, 4);
+	ev_pipeline_set_writers(&pl, 2);
+	tjob_write(&w1, NULL);
+	tjob_init(&r, "ok", false);
+	ev_pipeline_submit(&pl, &w1.job);
+	ev_pipeline_submit(&pl, &r.job);
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 1);
+	assert_int_equal(sims[1].sent, 0);
+	assert_int_equal(sims[2].sent, 1);
+	tjob_write(&w2, "b");
+	tjob_write(&w3, "a");
+	ev_pipeline_submit(&pl, &w2.job);
+	ev_pipeline_submit(&pl, &w3.job);
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent, 1);
+	assert_int_equal(sims[1].sent, 2);
+	assert_int_equal(sims[1].syncs, 1);
+	assert_ptr_equal(sims[1].order[0], &w3.job);
+	assert_ptr_equal(sims[1].order[1], &w2.job);
+	tjob_write(&w4, "c");
+	ev_pipeline_submit(&pl, &w4.job);
+	end_turn(&pl);
+	assert_int_equal(sims[0].sent + sims[1].sent, 3);
+	turn(&pl, 0);
+	assert_int_equal(w1.calls, 1);
+	assert_int_equal(sims[0].sent, 2);
+	assert_ptr_equal(sims[0].order[1], &w4.job);
+	turn(&pl, 1);
+	turn(&pl, 0);
+	turn(&pl, 2);
+	assert_int_equal(w2.calls + w3.calls + w4.calls + r.calls, 4);
+	assert_int_equal(sims[3].sent, 0);
+	assert_int_equal(ev_pipeline_pending(&pl), 0);
+	assert_int_equal(live_results, 0);
+	ev_pipeline_free(&pl);
+}
+
+/* The writers leave at least one reader; one connection does both. */
+static void
+test_writers_bounded(void **state)
+{
+	struct ev_pipeline pl;
+
+	(void)state;
+	setup_pl(&pl, 4);
+	ev_pipeline_set_writers(&pl, 9);
+	assert_int_equal(pl.nwriters, 3);
+	ev_pipeline_set_writers(&pl, 0);
+	assert_int_equal(pl.nwriters, 1);
+	ev_pipeline_free(&pl);
+	setup_pl(&pl, 1);
+	ev_pipeline_set_writers(&pl, 2);
+	assert_int_equal(pl.nwriters, 1);
+	ev_pipeline_free(&pl);
+}
+
 /* Submits n reads, as one turn's events would. */
 static void
 submit_reads(struct ev_pipeline *pl, struct tjob *t, size_t n)
@@ -1029,6 +1099,8 @@ main(void)
 		cmocka_unit_test(test_pings_share_one_statement),
 		cmocka_unit_test(test_ping_in_flight_followed_across_turns),
 		cmocka_unit_test(test_writes_on_first_reads_elsewhere),
+		cmocka_unit_test(test_second_writer_while_first_commits),
+		cmocka_unit_test(test_writers_bounded),
 		cmocka_unit_test(test_reads_packed_on_one_reader),
 		cmocka_unit_test(test_deadline_cancels_stuck_segment),
 		cmocka_unit_test(test_writes_in_key_order),
