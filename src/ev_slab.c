@@ -30,6 +30,19 @@ struct ev_slab {
 	size_t		bytes; /* of the mapping */
 };
 
+static void
+unlink_slab(struct ev_slabs *s, struct ev_slab *b)
+{
+	if (b->prev != NULL)
+		b->prev->next = b->next;
+	else
+		s->head = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
+	b->next = b->prev = NULL;
+}
+
+#ifndef EV_SLAB_MALLOC /* under AddressSanitizer: calloc and free */
 static size_t
 round_up(size_t n, size_t to)
 {
@@ -54,18 +67,6 @@ static size_t
 head_size(void)
 {
 	return round_up(sizeof(struct ev_slab), alignof(max_align_t));
-}
-
-static void
-unlink_slab(struct ev_slabs *s, struct ev_slab *b)
-{
-	if (b->prev != NULL)
-		b->prev->next = b->next;
-	else
-		s->head = b->next;
-	if (b->next != NULL)
-		b->next->prev = b->prev;
-	b->next = b->prev = NULL;
 }
 
 static void
@@ -124,6 +125,8 @@ slab_new(struct ev_slabs *s)
 	push_front(s, b);
 	return b;
 }
+
+#endif
 
 void *
 ev_slab_alloc(struct ev_slabs *s, size_t size)
