@@ -24,8 +24,12 @@
 
 struct ev_slab {
 	struct ev_slab *next, *prev;
+	/* (cppcheck: used where slabs are built, not under AddressSanitizer) */
+	/* cppcheck-suppress unusedStructMember */
 	size_t		used;  /* objects handed out */
+	/* cppcheck-suppress unusedStructMember */
 	size_t		fresh; /* slots never handed out: from the end */
+	/* cppcheck-suppress unusedStructMember */
 	void	       *freed; /* freed objects, each holding the next */
 	size_t		bytes; /* of the mapping */
 };
