@@ -96,13 +96,17 @@ static void
 fd_limit_raise(const struct conf *c)
 {
 	struct rlimit rl;
+	rlim_t	      had;
 	rlim_t	      need =
 	    (rlim_t)c->ev_max_connections + (rlim_t)c->ev_db_connections + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
 		return;
+	had = rl.rlim_cur;
 	rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < need)
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		rl.rlim_cur = had; /* (the log names the limit in force) */
+	if (rl.rlim_cur < need)
 		log_warn("open files limited to %llu, below the %llu that "
 			 "TASKAPI_EV_MAX_CONNECTIONS (%ld) needs: raise the "
 			 "hard limit (LimitNOFILE=, ulimit -Hn)",
