@@ -11,13 +11,14 @@ PIDF=${TASKAPI_VAR:-}/run/taskapi.pid
 [[ -n ${TASKAPI_VAR:-} && -r $PIDF ]] || skip_all "needs TASKAPI_VAR from ./dev test"
 have_psql || skip_all "needs TASKAPI_PSQL"
 MASTER=$(cat "$PIDF")
-# The event worker is the child holding an epoll instance.
-ev_worker() {
+# The event workers are the children holding an epoll instance.
+ev_workers() {
 	local p
 	for p in $(pgrep -P "$MASTER"); do
-		ls -l "/proc/$p/fd" 2>/dev/null | grep -q anon_inode:\\[eventpoll\\] && { echo "$p"; return; }
+		ls -l "/proc/$p/fd" 2>/dev/null | grep -q anon_inode:\\[eventpoll\\] && echo "$p"
 	done
 }
+ev_worker() { ev_workers | head -n 1; }
 
 make_user U || bail "cannot create a user"
 victim=$(ev_worker)
@@ -47,11 +48,15 @@ owner=$(stat -c %U "/proc/$MASTER")
 as_owner() { if [[ $(id -un) != "$owner" ]]; then runuser -u "$owner" -- "$@"; else "$@"; fi; }
 nofile0=$(as_owner prlimit --pid "$MASTER" --nofile --noheadings --output SOFT)
 as_owner prlimit --pid "$MASTER" --nofile=256: || fail "prlimit: the master's soft limit lowered"
+ev_workers >"$T_DIR/ev_before"
 t_kill=$(uptime_ms)
 kill -9 "$victim"
-replaced() { local p; p=$(ev_worker); [[ -n $p && $p != "$victim" ]]; }
+# The successor is the event worker that was not there before the kill
+# (with several, another one may come first in the list).
+succ() { ev_workers | grep -vxF -f "$T_DIR/ev_before" | head -n 1; }
+replaced() { [[ -n $(succ) ]]; }
 seen_ms=$(wait_until 30000 replaced)
-new=$(ev_worker)
+new=$(succ)
 as_owner prlimit --pid "$MASTER" --nofile="$nofile0": || diag "the master's soft limit was not put back to $nofile0"
 # TASKAPI_EV_MAX_CONNECTIONS FastCGI connections, TASKAPI_EV_DB_CONNECTIONS
 # database ones, 64 of its own (evworker.c); no more than the hard limit.
