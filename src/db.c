@@ -217,7 +217,7 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "WHERE me.id = $1" },
 	/*
 	 * task_get for many (ev_batch.h): $1 the users' ids, $2 the tasks'
-	 * (uuid array literals, one pair a request).  The last column is
+	 * (uuid[], sent in binary; one pair a request).  The last column is
 	 * the pair's ordinal; a pair whose user is gone has no row, as
 	 * task_get, and one with no such task of theirs a row of NULLs.
 	 * Each lookup is a LATERAL subquery with a LIMIT, which PostgreSQL
@@ -373,6 +373,21 @@ bool
 db_stmt_readonly(enum stmt s)
 {
 	return s < STMT__MAX && stmts[s].readonly;
+}
+
+bool
+db_stmt_binary(enum stmt s)
+{
+	if (s >= STMT_TASKS_PAGE_CREATED_DESC && s < STMT__MAX)
+		return true; /* the pages and searches of tasks */
+	switch (s) {
+	case STMT_TASK_GET:
+	case STMT_TASK_GET_BATCH:
+	case STMT_TASKS_LIST:
+		return true;
+	default:
+		return false;
+	}
 }
 
 const char *

@@ -105,6 +105,13 @@ int	 db_stmt_nparams(enum stmt);
 /* True when the statement only reads (and may be retried anywhere). */
 bool db_stmt_readonly(enum stmt);
 /*
+ * Whether the statement's results come in binary format (pgval.h): the
+ * task reads the event worker serves most, whose uuids and timestamps
+ * PostgreSQL converts to text at a cost.  Whatever reads their results
+ * reads through pgval.h or render.h, which take either format.
+ */
+bool db_stmt_binary(enum stmt);
+/*
  * The one existing row a write locks until its transaction ends (a
  * task's id, an Idempotency-Key), as a string that orders it among
  * every other such row; NULL when the statement locks none (a read, or

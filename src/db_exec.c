@@ -185,7 +185,7 @@ exec_bounded(struct db *db, const struct plan *p, PGresult **res)
 	int64_t	  deadline = util_mono_us() + db_deadline_us(db);
 
 	if (PQsendQueryPrepared(c, db_stmt_name(p->stmt), p->nparams, p->values,
-		NULL, NULL, 0) != 1)
+		NULL, NULL, db_stmt_binary(p->stmt) ? 1 : 0) != 1)
 		return db_result_error(db, NULL);
 	for (;;) {
 		int w = wait_result(c, deadline);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "etag.h"
+#include "pgval.h"
 #include "util.h"
 
 /* etagc = %x21 / %x23-7E / obs-text (RFC 9110 section 8.8.3). */
@@ -148,8 +149,7 @@ etag_version(const PGresult *res, int row, int col)
 {
 	long long v;
 
-	if (PQnfields(res) <= col || PQgetisnull(res, row, col) ||
-	    !util_parse_int(PQgetvalue(res, row, col), 1, INT64_MAX, &v))
+	if (!pgval_int(res, row, col, &v) || v < 1)
 		return 0;
 	return (int64_t)v;
 }

@@ -4,12 +4,14 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "counters.h"
 #include "db.h"
 #include "ev_batch.h"
+#include "pgval.h"
 #include "util.h"
 
 void
@@ -23,8 +25,8 @@ ev_batch_init(struct ev_batcher *b, ev_batch_submit_fn *submit, void *ctx,
 	b->held.tail = &b->held.head;
 }
 
-/* A task_get whose ids PostgreSQL will take in an array literal as they
- * are (so one bad id cannot fail the others' statement). */
+/* A task_get whose ids are canonical UUIDs: put_id converts them as
+ * they are, and one bad id cannot fail the others' statement. */
 static bool
 batchable(const struct ev_job *j)
 {
@@ -68,9 +70,8 @@ ev_batch_split(const PGresult *batch, size_t n, PGresult *out[])
 	for (int r = 0; r < nrows; r++) {
 		long long ord;
 
-		if (util_parse_int(PQgetvalue(batch, r, nf), 1, (long long)n,
-			&ord) &&
-		    rowof[ord - 1] == -1)
+		if (pgval_int(batch, r, nf, &ord) && ord >= 1 &&
+		    ord <= (long long)n && rowof[ord - 1] == -1)
 			rowof[ord - 1] = r;
 	}
 	for (i = 0; i < n; i++) {
@@ -123,14 +124,48 @@ batch_done(struct ev_job *j)
 	b->free = bt;
 }
 
-/* Appends id to an array literal being built at *p. */
-static char *
-put_id(char *p, const char *id, bool first)
+/* PostgreSQL's type oid of uuid (pg_type.dat; fixed since 8.3). */
+#define UUID_TYPE_OID 2950
+
+static unsigned char *
+put_u32(unsigned char *p, uint32_t v)
 {
-	if (!first)
-		*p++ = ',';
-	memcpy(p, id, 36);
-	return p + 36;
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+	return p + 4;
+}
+
+static unsigned
+hex_value(char c)
+{
+	return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
+}
+
+/* The header of a one-dimensional uuid[] of n elements, none NULL. */
+static unsigned char *
+put_array_header(unsigned char *p, size_t n)
+{
+	p = put_u32(p, 1);	       /* dimensions */
+	p = put_u32(p, 0);	       /* no NULLs */
+	p = put_u32(p, UUID_TYPE_OID); /* element type */
+	p = put_u32(p, (uint32_t)n);   /* the dimension's length */
+	return put_u32(p, 1);	       /* and its lower bound */
+}
+
+/* Appends a canonical UUID (batchable() checked it) as an element. */
+static unsigned char *
+put_id(unsigned char *p, const char *id)
+{
+	p = put_u32(p, 16);
+	for (size_t i = 0; i < 36; i += 2) {
+		if (id[i] == '-')
+			i++;
+		*p++ = (unsigned char)(hex_value(id[i]) << 4 |
+		    hex_value(id[i + 1]));
+	}
+	return p;
 }
 
 /* Sends up to EV_BATCH_MAX held jobs, starting at *head, as one batch. */
@@ -138,7 +173,7 @@ static void
 send_batch(struct ev_batcher *b, struct ev_job **head, size_t n)
 {
 	struct ev_batch *bt = b->free;
-	char		*pu, *pt;
+	unsigned char	*pu, *pt;
 
 	if (bt != NULL)
 		b->free = bt->next_free;
@@ -158,25 +193,26 @@ send_batch(struct ev_batcher *b, struct ev_job **head, size_t n)
 	memset(&bt->job, 0, sizeof(bt->job));
 	bt->owner = b;
 	bt->n = n;
-	pu = bt->users;
-	pt = bt->tasks;
-	*pu++ = '{';
-	*pt++ = '{';
+	pu = put_array_header(bt->users, n);
+	pt = put_array_header(bt->tasks, n);
 	for (size_t i = 0; i < n; i++) {
 		struct ev_job *j = *head;
 
 		*head = j->next;
 		bt->members[i] = j;
-		pu = put_id(pu, j->values[0], i == 0);
-		pt = put_id(pt, j->values[1], i == 0);
+		pu = put_id(pu, j->values[0]);
+		pt = put_id(pt, j->values[1]);
 	}
-	memcpy(pu, "}", 2);
-	memcpy(pt, "}", 2);
-	bt->values[0] = bt->users;
-	bt->values[1] = bt->tasks;
+	bt->values[0] = (const char *)bt->users;
+	bt->values[1] = (const char *)bt->tasks;
+	bt->formats[0] = bt->formats[1] = 1;
+	bt->lengths[0] = (int)(pu - bt->users);
+	bt->lengths[1] = (int)(pt - bt->tasks);
 	bt->job.stmt = STMT_TASK_GET_BATCH;
 	bt->job.nparams = 2;
 	bt->job.values = bt->values;
+	bt->job.formats = bt->formats;
+	bt->job.lengths = bt->lengths;
 	bt->job.done = batch_done;
 	metrics_ev_batch(n);
 	b->submit(b->ctx, &bt->job);

@@ -437,6 +437,8 @@ request_ready(struct ev_conn *c)
 	c->job.stmt = c->plan.stmt;
 	c->job.nparams = c->plan.nparams;
 	c->job.values = c->plan.values;
+	c->job.formats = NULL; /* all text */
+	c->job.lengths = NULL;
 	c->job.write = !db_stmt_readonly(c->plan.stmt);
 	c->job.shared = c->plan.stmt == STMT_PING;
 	c->job.lock_key = db_plan_lock_key(&c->plan);

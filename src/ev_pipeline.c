@@ -78,7 +78,8 @@ static int
 pq_send(struct ev_pgconn *pg, const struct ev_job *j)
 {
 	return PQsendQueryPrepared(pg->db.conn, db_stmt_name(j->stmt),
-	    j->nparams, j->values, NULL, NULL, 0);
+	    j->nparams, j->values, j->lengths, j->formats,
+	    db_stmt_binary(j->stmt) ? 1 : 0);
 }
 
 static int

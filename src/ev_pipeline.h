@@ -91,6 +91,11 @@ struct ev_job {
 	enum stmt	   stmt;
 	int		   nparams;
 	const char *const *values;
+	/* NULL: every value is text.  Else each value's format (1:
+	 * binary) and its length in bytes (libpq's paramFormats and
+	 * paramLengths). */
+	const int	  *formats;
+	const int	  *lengths;
 	bool		   write;  /* changes rows: the writer connection */
 	bool		   shared; /* same answer for all (the ping) */
 	/* The existing row a write locks (db_plan_lock_key), or NULL. */

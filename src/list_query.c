@@ -12,6 +12,7 @@
 #include "hquery.h"
 #include "json_out.h"
 #include "list_query.h"
+#include "pgval.h"
 #include "query.h"
 #include "util.h"
 
@@ -435,8 +436,7 @@ list_render(const struct list_query *lq, const PGresult *res, struct resp *resp,
 	rows = PQgetisnull(res, 0, 0) ? 0 : n;
 	shown = rows > lq->limit ? (int)lq->limit : rows;
 	if (lq->count && PQnfields(res) > count_col &&
-	    !util_parse_int(PQgetvalue(res, 0, count_col), 0, INT64_MAX,
-		&total)) {
+	    (!pgval_int(res, 0, count_col, &total) || total < 0)) {
 		resp_error(resp, TERR_INTERNAL, NULL);
 		return;
 	}
@@ -466,11 +466,12 @@ list_render(const struct list_query *lq, const PGresult *res, struct resp *resp,
 		c.list = (uint8_t)lq->list;
 		c.sort = (uint8_t)lq->sort;
 		memcpy(c.scope, lq->scope, CURSOR_SCOPE_LEN);
-		snprintf(c.id, sizeof(c.id), "%s", PQgetvalue(res, last, 0));
-		snprintf(c.key, sizeof(c.key), "%s",
-		    PQgetisnull(res, last, kcol) ? "infinity" :
-						   PQgetvalue(res, last, kcol));
-		if (cursor_encode(&c, lq->mac_key, text, sizeof(text)))
+		if (PQgetisnull(res, last, kcol))
+			memcpy(c.key, "infinity", sizeof("infinity"));
+		else if (pgval_text(res, last, kcol, c.key, sizeof(c.key)) == 0)
+			return; /* cannot happen: no next link */
+		if (pgval_uuid(res, last, 0, c.id) &&
+		    cursor_encode(&c, lq->mac_key, text, sizeof(text)))
 			next_link(lq, text, resp);
 	}
 }

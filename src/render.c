@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "json_out.h"
+#include "pgval.h"
 #include "render.h"
 #include "terr.h"
 
@@ -17,10 +18,15 @@
  * with the punctuation before it.  password_hash is never selected, so
  * it can never be rendered.
  */
+enum col_kind {
+	COL_TEXT, /* text or an enum: the same characters in both formats */
+	COL_UUID,
+	COL_TIME, /* timestamptz */
+};
 struct col {
-	const char *key;
-	size_t	    keylen;
-	bool	    time; /* a timestamptz, else text */
+	const char   *key;
+	size_t	      keylen;
+	enum col_kind kind;
 };
 #define COL(k, t)                   \
 	{                           \
@@ -28,26 +34,96 @@ struct col {
 	}
 
 static const struct col user_cols[] = {
-	COL("{\"id\":", false),
-	COL(",\"email\":", false),
-	COL(",\"name\":", false),
-	COL(",\"created_at\":", true),
-	COL(",\"updated_at\":", true),
+	COL("{\"id\":", COL_UUID),
+	COL(",\"email\":", COL_TEXT),
+	COL(",\"name\":", COL_TEXT),
+	COL(",\"created_at\":", COL_TIME),
+	COL(",\"updated_at\":", COL_TIME),
 };
 
 static const struct col task_cols[] = {
-	COL("{\"id\":", false),
-	COL(",\"user_id\":", false),
-	COL(",\"title\":", false),
-	COL(",\"description\":", false),
-	COL(",\"status\":", false),
-	COL(",\"priority\":", false),
-	COL(",\"due_at\":", true),
-	COL(",\"created_at\":", true),
-	COL(",\"updated_at\":", true),
+	COL("{\"id\":", COL_UUID),
+	COL(",\"user_id\":", COL_UUID),
+	COL(",\"title\":", COL_TEXT),
+	COL(",\"description\":", COL_TEXT),
+	COL(",\"status\":", COL_TEXT),
+	COL(",\"priority\":", COL_TEXT),
+	COL(",\"due_at\":", COL_TIME),
+	COL(",\"created_at\":", COL_TIME),
+	COL(",\"updated_at\":", COL_TIME),
 };
 
-/* One row as a JSON object; NULL columns are null. */
+static void
+put2(char *o, int v)
+{
+	o[0] = (char)('0' + v / 10);
+	o[1] = (char)('0' + v % 10);
+}
+
+/*
+ * A binary timestamptz as the API's RFC 3339 string, the same as
+ * jb_pgtime makes of its text: six digits of fraction, "Z".  Years
+ * outside 1..9999 and the infinities mark jb failed, as their text does
+ * there.
+ */
+static void
+jb_time_us(struct buf *jb, const char *v, size_t n)
+{
+	struct pgval_tm tm;
+	char	       *o;
+
+	if (n != 8 ||
+	    !pgval_time_split(pgval_int64_be((const unsigned char *)v), &tm) ||
+	    tm.year < 1 || tm.year > 9999) {
+		jb->failed = true;
+		return;
+	}
+	if (!buf_reserve(jb, 29))
+		return;
+	o = jb->p + jb->len;
+	*o++ = '"';
+	put2(o, (int)(tm.year / 100));
+	put2(o + 2, (int)(tm.year % 100));
+	o[4] = '-';
+	put2(o + 5, tm.mon);
+	o[7] = '-';
+	put2(o + 8, tm.mday);
+	o[10] = 'T';
+	put2(o + 11, tm.hour);
+	o[13] = ':';
+	put2(o + 14, tm.min);
+	o[16] = ':';
+	put2(o + 17, tm.sec);
+	o[19] = '.';
+	put2(o + 20, tm.usec / 10000);
+	put2(o + 22, tm.usec / 100 % 100);
+	put2(o + 24, tm.usec % 100);
+	o[26] = 'Z';
+	o[27] = '"';
+	jb->len += 29;
+}
+
+/* A binary uuid as its quoted 36 characters. */
+static void
+jb_uuid(struct buf *jb, const char *v, size_t n)
+{
+	char u[PGVAL_UUID_LEN + 3];
+
+	if (n != 16) {
+		jb->failed = true;
+		return;
+	}
+	u[0] = '"';
+	pgval_uuid_format((const unsigned char *)v, u + 1);
+	u[PGVAL_UUID_LEN + 1] = '"';
+	jb_raw(jb, u, PGVAL_UUID_LEN + 2);
+}
+
+/*
+ * One row as a JSON object; NULL columns are null.  Either result
+ * format (pgval.h): in binary, uuids and timestamps are converted here;
+ * text and enums are their characters in both.
+ */
 static void
 render_cols(struct buf *jb, const PGresult *r, int row, const struct col *cols,
     int ncols)
@@ -59,12 +135,17 @@ render_cols(struct buf *jb, const PGresult *r, int row, const struct col *cols,
 	for (int i = 0; i < ncols; i++) {
 		const char *v = PQgetvalue(r, row, i);
 		size_t	    n = (size_t)PQgetlength(r, row, i);
+		bool	    binary = PQfformat(r, i) == 1;
 
 		jb_raw(jb, cols[i].key, cols[i].keylen);
 		if (PQgetisnull(r, row, i))
 			jb_lit(jb, "null");
-		else if (cols[i].time)
+		else if (cols[i].kind == COL_TIME && binary)
+			jb_time_us(jb, v, n);
+		else if (cols[i].kind == COL_TIME)
 			jb_pgtime(jb, v, n);
+		else if (cols[i].kind == COL_UUID && binary)
+			jb_uuid(jb, v, n);
 		else
 			jb_str(jb, v, n);
 	}

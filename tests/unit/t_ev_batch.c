@@ -33,6 +33,54 @@ fake_submit(void *ctx, struct ev_job *j)
 	sent[nsent++] = j;
 }
 
+static uint32_t
+get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * Parameter k of a batch job, a binary uuid[] (PostgreSQL's array_recv
+ * form), checked and written out as the array literal it stands for:
+ * "{id,id,...}".
+ */
+static const char *
+array_text(const struct ev_job *j, int k)
+{
+	static char	     out[EV_BATCH_MAX * 37 + 3];
+	static const char    hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)j->values[k];
+	uint32_t	     n;
+	char		    *o = out;
+
+	assert_non_null(j->formats);
+	assert_non_null(j->lengths);
+	assert_int_equal(j->formats[k], 1);
+	assert_int_equal(get_u32(p), 1);	/* one dimension */
+	assert_int_equal(get_u32(p + 4), 0);	/* no NULLs */
+	assert_int_equal(get_u32(p + 8), 2950); /* of uuid */
+	n = get_u32(p + 12);
+	assert_int_equal(get_u32(p + 16), 1); /* lower bound */
+	assert_int_equal(j->lengths[k], 20 + n * 20);
+	p += 20;
+	*o++ = '{';
+	for (uint32_t e = 0; e < n; e++, p += 20) {
+		assert_int_equal(get_u32(p), 16);
+		if (e > 0)
+			*o++ = ',';
+		for (int b = 0; b < 16; b++) {
+			if (b == 4 || b == 6 || b == 8 || b == 10)
+				*o++ = '-';
+			*o++ = hex[p[4 + b] >> 4];
+			*o++ = hex[p[4 + b] & 15];
+		}
+	}
+	*o++ = '}';
+	*o = '\0';
+	return out;
+}
+
 /* What each request's callback saw. */
 struct seen {
 	bool	  called;
@@ -132,6 +180,55 @@ add_row(PGresult *r, const char *task_id, const char *n)
 }
 
 /*
+ * The same in binary format, as the batch statement's results come
+ * (db_stmt_binary): the ordinal is an 8-byte int8, the id 16 bytes; each
+ * member's result keeps the format and the bytes.
+ */
+static void
+t_split_binary(void **state)
+{
+	PGresAttDesc  attrs[11];
+	PGresult     *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK), *out[2];
+	unsigned char id[16], ord[8];
+
+	(void)state;
+	assert_non_null(r);
+	memset(attrs, 0, sizeof(attrs));
+	for (int c = 0; c < 11; c++) {
+		attrs[c].name = (char *)(uintptr_t)colnames[c];
+		attrs[c].typid = c == 10 ? 20 : c == 0 ? 2950 : 25;
+		attrs[c].typlen = -1;
+		attrs[c].atttypmod = -1;
+		attrs[c].format = 1;
+	}
+	assert_true(PQsetResultAttrs(r, 11, attrs));
+	for (int i = 0; i < 16; i++)
+		id[i] = (unsigned char)(0xf0 + i);
+	memset(ord, 0, sizeof(ord));
+	ord[7] = 2; /* the second member's row */
+	assert_true(PQsetvalue(r, 0, 0, (char *)id, 16));
+	for (int c = 1; c < 10; c++)
+		assert_true(PQsetvalue(r, 0, c, (char *)(uintptr_t) "x", 1));
+	assert_true(PQsetvalue(r, 0, 10, (char *)ord, 8));
+	assert_true(ev_batch_split(r, 2, out));
+	assert_int_equal(PQntuples(out[0]), 0);
+	assert_int_equal(PQntuples(out[1]), 1);
+	assert_int_equal(PQfformat(out[1], 0), 1);
+	assert_int_equal(PQftype(out[1], 0), 2950);
+	assert_int_equal(PQgetlength(out[1], 0, 0), 16);
+	assert_memory_equal(PQgetvalue(out[1], 0, 0), id, 16);
+	/* A text ordinal "2" in a binary column is not an int8: not dealt. */
+	assert_true(PQsetvalue(r, 0, 10, (char *)(uintptr_t) "2", 1));
+	PQclear(out[0]);
+	PQclear(out[1]);
+	assert_true(ev_batch_split(r, 2, out));
+	assert_int_equal(PQntuples(out[1]), 0);
+	PQclear(out[0]);
+	PQclear(out[1]);
+	PQclear(r);
+}
+
+/*
  * Rows come back in any order; each member gets task_get's columns and
  * its own row: its task, a row of NULLs (no such task: 404) or no row
  * (the user is gone: 401).
@@ -177,7 +274,7 @@ static void
 t_held_and_batched(void **state)
 {
 	struct ev_batcher b;
-	char		  want[EV_BATCH_ARRAY_LEN];
+	char		  want[EV_BATCH_MAX * 37 + 3];
 
 	(void)state;
 	ev_batch_init(&b, fake_submit, NULL, true);
@@ -195,10 +292,10 @@ t_held_and_batched(void **state)
 	assert_false(sent[2]->write);
 	snprintf(want, sizeof(want), "{%s,%s,%s}", ids[0][0], ids[1][0],
 	    ids[2][0]);
-	assert_string_equal(sent[2]->values[0], want);
+	assert_string_equal(array_text(sent[2], 0), want);
 	snprintf(want, sizeof(want), "{%s,%s,%s}", ids[0][1], ids[1][1],
 	    ids[2][1]);
-	assert_string_equal(sent[2]->values[1], want);
+	assert_string_equal(array_text(sent[2], 1), want);
 	/* Nothing held any more: a second flush sends nothing. */
 	ev_batch_flush(&b);
 	assert_int_equal(nsent, 3);
@@ -316,7 +413,7 @@ t_cancelled(void **state)
 	assert_int_equal(nsent, 2);
 	assert_ptr_equal(sent[0], &jobs[1]);
 	assert_int_equal(sent[1]->stmt, STMT_TASK_GET_BATCH);
-	assert_string_equal(sent[1]->values[1],
+	assert_string_equal(array_text(sent[1], 1),
 	    "{11111111-0000-4000-8000-000000000000,"
 	    "11111111-0000-4000-8000-000000000002}");
 	ev_batch_free(&b);
@@ -335,7 +432,8 @@ t_over_max(void **state)
 	ev_batch_flush(&b);
 	assert_int_equal(nsent, 2);
 	assert_int_equal(sent[0]->stmt, STMT_TASK_GET_BATCH);
-	assert_int_equal(strlen(sent[0]->values[0]), 2 + EV_BATCH_MAX * 37 - 1);
+	assert_int_equal(strlen(array_text(sent[0], 0)),
+	    2 + EV_BATCH_MAX * 37 - 1);
 	assert_ptr_equal(sent[1], &jobs[EV_BATCH_MAX]);
 	ev_batch_free(&b);
 }
@@ -345,6 +443,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(t_split, setup),
+		cmocka_unit_test_setup(t_split_binary, setup),
 		cmocka_unit_test_setup(t_held_and_batched, setup),
 		cmocka_unit_test_setup(t_dealt, setup),
 		cmocka_unit_test_setup(t_error_and_resubmit, setup),

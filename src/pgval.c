@@ -1,0 +1,206 @@
+/*
+ * pgval.c: result columns in text or binary format (see pgval.h).
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pgval.h"
+#include "util.h"
+
+static uint64_t
+be_uint(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static bool
+binary(const PGresult *r, int col)
+{
+	return PQfformat(r, col) == 1;
+}
+
+bool
+pgval_int(const PGresult *r, int row, int col, long long *out)
+{
+	const unsigned char *p;
+	int		     len;
+
+	if (col >= PQnfields(r) || row >= PQntuples(r) ||
+	    PQgetisnull(r, row, col))
+		return false;
+	if (!binary(r, col))
+		return util_parse_int(PQgetvalue(r, row, col), LLONG_MIN,
+		    LLONG_MAX, out);
+	p = (const unsigned char *)PQgetvalue(r, row, col);
+	len = PQgetlength(r, row, col);
+	switch (PQftype(r, col)) {
+	case PGVAL_INT2_OID:
+		if (len != 2)
+			return false;
+		*out = (int16_t)(uint16_t)be_uint(p, 2);
+		return true;
+	case PGVAL_INT4_OID:
+		if (len != 4)
+			return false;
+		*out = (int32_t)(uint32_t)be_uint(p, 4);
+		return true;
+	case PGVAL_INT8_OID:
+		if (len != 8)
+			return false;
+		*out = (long long)(int64_t)be_uint(p, 8);
+		return true;
+	default:
+		return false;
+	}
+}
+
+void
+pgval_uuid_format(const unsigned char b[16], char out[PGVAL_UUID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	char		 *o = out;
+
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[b[i] >> 4];
+		*o++ = hex[b[i] & 15];
+	}
+	*o = '\0';
+}
+
+int64_t
+pgval_int64_be(const unsigned char b[8])
+{
+	return (int64_t)be_uint(b, 8);
+}
+
+bool
+pgval_uuid(const PGresult *r, int row, int col, char out[PGVAL_UUID_LEN + 1])
+{
+	const unsigned char *p;
+
+	if (col >= PQnfields(r) || row >= PQntuples(r) ||
+	    PQgetisnull(r, row, col))
+		return false;
+	p = (const unsigned char *)PQgetvalue(r, row, col);
+	if (!binary(r, col)) {
+		if (PQgetlength(r, row, col) != PGVAL_UUID_LEN)
+			return false;
+		memcpy(out, p, PGVAL_UUID_LEN + 1);
+		return true;
+	}
+	if (PQftype(r, col) != PGVAL_UUID_OID || PQgetlength(r, row, col) != 16)
+		return false;
+	pgval_uuid_format(p, out);
+	return true;
+}
+
+bool
+pgval_time_us(const PGresult *r, int row, int col, int64_t *out)
+{
+	if (col >= PQnfields(r) || row >= PQntuples(r) ||
+	    PQgetisnull(r, row, col) || !binary(r, col) ||
+	    PQftype(r, col) != PGVAL_TIMESTAMPTZ_OID ||
+	    PQgetlength(r, row, col) != 8)
+		return false;
+	*out =
+	    (int64_t)be_uint((const unsigned char *)PQgetvalue(r, row, col), 8);
+	return true;
+}
+
+#define USECS_PER_DAY 86400000000LL
+/* Days from 0000-03-01 to 2000-01-01 (the civil calendar's origin). */
+#define DAYS_TO_2000 730425LL
+
+bool
+pgval_time_split(int64_t t, struct pgval_tm *tm)
+{
+	long long days, us, era, doe, yoe, doy, mp;
+
+	if (t == INT64_MIN || t == INT64_MAX)
+		return false;
+	/* Floor division: a time before 2000 has a negative day. */
+	days = t / USECS_PER_DAY;
+	us = t % USECS_PER_DAY;
+	if (us < 0) {
+		us += USECS_PER_DAY;
+		days--;
+	}
+	/* Civil from days (days since 0000-03-01, 400-year eras). */
+	days += DAYS_TO_2000;
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	tm->mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+	tm->mon = (int)(mp < 10 ? mp + 3 : mp - 9);
+	tm->year = yoe + era * 400 + (tm->mon <= 2);
+	tm->hour = (int)(us / 3600000000LL);
+	tm->min = (int)(us / 60000000LL % 60);
+	tm->sec = (int)(us / 1000000LL % 60);
+	tm->usec = (int)(us % 1000000LL);
+	return true;
+}
+
+size_t
+pgval_text(const PGresult *r, int row, int col, char *out, size_t size)
+{
+	const char *v;
+	size_t	    n;
+
+	if (size == 0 || col >= PQnfields(r) || row >= PQntuples(r) ||
+	    PQgetisnull(r, row, col))
+		return 0;
+	v = PQgetvalue(r, row, col);
+	n = (size_t)PQgetlength(r, row, col);
+	if (binary(r, col)) {
+		long long	i;
+		int64_t		t;
+		struct pgval_tm tm;
+		int		w;
+
+		switch (PQftype(r, col)) {
+		case PGVAL_UUID_OID:
+			if (size <= PGVAL_UUID_LEN ||
+			    !pgval_uuid(r, row, col, out))
+				return 0;
+			return PGVAL_UUID_LEN;
+		case PGVAL_INT2_OID:
+		case PGVAL_INT4_OID:
+		case PGVAL_INT8_OID:
+			if (!pgval_int(r, row, col, &i))
+				return 0;
+			w = snprintf(out, size, "%lld", i);
+			return w > 0 && (size_t)w < size ? (size_t)w : 0;
+		case PGVAL_TIMESTAMPTZ_OID:
+			if (!pgval_time_us(r, row, col, &t))
+				return 0;
+			if (!pgval_time_split(t, &tm))
+				w = snprintf(out, size, "%s",
+				    t < 0 ? "-infinity" : "infinity");
+			else
+				w = snprintf(out, size,
+				    "%04lld-%02d-%02d %02d:%02d:%02d.%06d+00%s",
+				    tm.year > 0 ? tm.year : 1 - tm.year, tm.mon,
+				    tm.mday, tm.hour, tm.min, tm.sec, tm.usec,
+				    tm.year > 0 ? "" : " BC");
+			return w > 0 && (size_t)w < size ? (size_t)w : 0;
+		default:
+			break; /* text, varchar, enums: their characters */
+		}
+	}
+	if (n >= size)
+		return 0;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return n;
+}
