@@ -247,7 +247,8 @@ def build(meta, runs, idle, exports, out):
               f"(one client thread leaves the other core to the server side), "
               f"--timeout {meta.get('wrk_timeout')}s, keep-alive, plain HTTP on loopback. "
               f"Data: {meta.get('tasks')} tasks of the bench user "
-              f"(POST adds more during the run), pgbench scale {meta.get('pgbench_scale')}.")
+              f"(POST adds more during the run) among 1000 other users, "
+              f"pgbench scale {meta.get('pgbench_scale')}.")
     md.append("")
 
     # --- main table

@@ -116,39 +116,17 @@ pgval_time_us(const PGresult *r, int row, int col, int64_t *out)
 	return true;
 }
 
-#define USECS_PER_DAY 86400000000LL
-/* Days from 0000-03-01 to 2000-01-01 (the civil calendar's origin). */
-#define DAYS_TO_2000 730425LL
+/* From 2000-01-01 (PostgreSQL's epoch) to 1970-01-01 (util's). */
+#define PG_EPOCH_US 946684800000000LL
+/* Far beyond year 9999 either way, and far from overflowing. */
+#define PG_TIME_BOUND (1LL << 62)
 
 bool
-pgval_time_split(int64_t t, struct pgval_tm *tm)
+pgval_time_rfc3339(int64_t t, char out[LIM_TIMESTAMP_LEN + 1])
 {
-	long long days, us, era, doe, yoe, doy, mp;
-
-	if (t == INT64_MIN || t == INT64_MAX)
+	if (t <= -PG_TIME_BOUND || t >= PG_TIME_BOUND) /* the infinities too */
 		return false;
-	/* Floor division: a time before 2000 has a negative day. */
-	days = t / USECS_PER_DAY;
-	us = t % USECS_PER_DAY;
-	if (us < 0) {
-		us += USECS_PER_DAY;
-		days--;
-	}
-	/* Civil from days (days since 0000-03-01, 400-year eras). */
-	days += DAYS_TO_2000;
-	era = (days >= 0 ? days : days - 146096) / 146097;
-	doe = days - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	tm->mday = (int)(doy - (153 * mp + 2) / 5 + 1);
-	tm->mon = (int)(mp < 10 ? mp + 3 : mp - 9);
-	tm->year = yoe + era * 400 + (tm->mon <= 2);
-	tm->hour = (int)(us / 3600000000LL);
-	tm->min = (int)(us / 60000000LL % 60);
-	tm->sec = (int)(us / 1000000LL % 60);
-	tm->usec = (int)(us % 1000000LL);
-	return true;
+	return util_rfc3339_format(t + PG_EPOCH_US, out, LIM_TIMESTAMP_LEN + 1);
 }
 
 size_t
@@ -163,10 +141,10 @@ pgval_text(const PGresult *r, int row, int col, char *out, size_t size)
 	v = PQgetvalue(r, row, col);
 	n = (size_t)PQgetlength(r, row, col);
 	if (binary(r, col)) {
-		long long	i;
-		int64_t		t;
-		struct pgval_tm tm;
-		int		w;
+		long long i;
+		int64_t	  t;
+		char	  iso[LIM_TIMESTAMP_LEN + 1];
+		int	  w;
 
 		switch (PQftype(r, col)) {
 		case PGVAL_UUID_OID:
@@ -184,16 +162,21 @@ pgval_text(const PGresult *r, int row, int col, char *out, size_t size)
 		case PGVAL_TIMESTAMPTZ_OID:
 			if (!pgval_time_us(r, row, col, &t))
 				return 0;
-			if (!pgval_time_split(t, &tm))
+			if (t == INT64_MAX || t == INT64_MIN) {
 				w = snprintf(out, size, "%s",
 				    t < 0 ? "-infinity" : "infinity");
-			else
-				w = snprintf(out, size,
-				    "%04lld-%02d-%02d %02d:%02d:%02d.%06d+00%s",
-				    tm.year > 0 ? tm.year : 1 - tm.year, tm.mon,
-				    tm.mday, tm.hour, tm.min, tm.sec, tm.usec,
-				    tm.year > 0 ? "" : " BC");
-			return w > 0 && (size_t)w < size ? (size_t)w : 0;
+				return w > 0 && (size_t)w < size ? (size_t)w :
+								   0;
+			}
+			/* "2026-11-21 09:30:00.123400+00", as TimeZone UTC
+			 * writes it, from the RFC 3339 form. */
+			if (size < sizeof(iso) + 2 ||
+			    !pgval_time_rfc3339(t, iso))
+				return 0;
+			memcpy(out, iso, LIM_TIMESTAMP_LEN - 1);
+			out[10] = ' ';
+			memcpy(out + LIM_TIMESTAMP_LEN - 1, "+00", 4);
+			return LIM_TIMESTAMP_LEN + 2;
 		default:
 			break; /* text, varchar, enums: their characters */
 		}

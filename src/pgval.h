@@ -23,6 +23,8 @@
 
 #include <libpq-fe.h>
 
+#include "api_limits.h"
+
 /* Type oids (PostgreSQL's pg_type.dat; fixed for good). */
 #define PGVAL_INT8_OID	      20
 #define PGVAL_INT2_OID	      21
@@ -65,15 +67,12 @@ size_t
 pgval_text(const PGresult *r, int row, int col, char *out, size_t size);
 
 /*
- * The calendar of t (microseconds since 2000-01-01 UTC), proleptic
- * Gregorian, year 0 being 1 BC: what PostgreSQL's timestamp2tm gives
- * for TimeZone UTC.  False for the infinities.
+ * A binary timestamptz's microseconds since 2000 as the API's RFC 3339
+ * string ("2026-11-21T09:30:00.123400Z", util_rfc3339_format's form).
+ * False for the infinities and for years outside 0001..9999, which the
+ * API never takes in.
  */
-struct pgval_tm {
-	long long year;
-	int	  mon, mday, hour, min, sec, usec;
-};
 bool
-pgval_time_split(int64_t t, struct pgval_tm *tm);
+pgval_time_rfc3339(int64_t t, char out[LIM_TIMESTAMP_LEN + 1]);
 
 #endif

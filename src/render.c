@@ -53,13 +53,6 @@ static const struct col task_cols[] = {
 	COL(",\"updated_at\":", COL_TIME),
 };
 
-static void
-put2(char *o, int v)
-{
-	o[0] = (char)('0' + v / 10);
-	o[1] = (char)('0' + v % 10);
-}
-
 /*
  * A binary timestamptz as the API's RFC 3339 string, the same as
  * jb_pgtime makes of its text: six digits of fraction, "Z".  Years
@@ -69,38 +62,17 @@ put2(char *o, int v)
 static void
 jb_time_us(struct buf *jb, const char *v, size_t n)
 {
-	struct pgval_tm tm;
-	char	       *o;
+	char s[LIM_TIMESTAMP_LEN + 3];
 
 	if (n != 8 ||
-	    !pgval_time_split(pgval_int64_be((const unsigned char *)v), &tm) ||
-	    tm.year < 1 || tm.year > 9999) {
+	    !pgval_time_rfc3339(pgval_int64_be((const unsigned char *)v),
+		s + 1)) {
 		jb->failed = true;
 		return;
 	}
-	if (!buf_reserve(jb, 29))
-		return;
-	o = jb->p + jb->len;
-	*o++ = '"';
-	put2(o, (int)(tm.year / 100));
-	put2(o + 2, (int)(tm.year % 100));
-	o[4] = '-';
-	put2(o + 5, tm.mon);
-	o[7] = '-';
-	put2(o + 8, tm.mday);
-	o[10] = 'T';
-	put2(o + 11, tm.hour);
-	o[13] = ':';
-	put2(o + 14, tm.min);
-	o[16] = ':';
-	put2(o + 17, tm.sec);
-	o[19] = '.';
-	put2(o + 20, tm.usec / 10000);
-	put2(o + 22, tm.usec / 100 % 100);
-	put2(o + 24, tm.usec % 100);
-	o[26] = 'Z';
-	o[27] = '"';
-	jb->len += 29;
+	s[0] = '"';
+	s[LIM_TIMESTAMP_LEN + 1] = '"';
+	jb_raw(jb, s, LIM_TIMESTAMP_LEN + 2);
 }
 
 /* A binary uuid as its quoted 36 characters. */
