@@ -124,9 +124,6 @@ batch_done(struct ev_job *j)
 	b->free = bt;
 }
 
-/* PostgreSQL's type oid of uuid (pg_type.dat; fixed since 8.3). */
-#define UUID_TYPE_OID 2950
-
 static unsigned char *
 put_u32(unsigned char *p, uint32_t v)
 {
@@ -137,24 +134,19 @@ put_u32(unsigned char *p, uint32_t v)
 	return p + 4;
 }
 
-static unsigned
-hex_value(char c)
-{
-	return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
-}
-
 /* The header of a one-dimensional uuid[] of n elements, none NULL. */
 static unsigned char *
 put_array_header(unsigned char *p, size_t n)
 {
 	p = put_u32(p, 1);	       /* dimensions */
 	p = put_u32(p, 0);	       /* no NULLs */
-	p = put_u32(p, UUID_TYPE_OID); /* element type */
+	p = put_u32(p, PGVAL_UUID_OID); /* element type */
 	p = put_u32(p, (uint32_t)n);   /* the dimension's length */
 	return put_u32(p, 1);	       /* and its lower bound */
 }
 
-/* Appends a canonical UUID (batchable() checked it) as an element. */
+/* Appends a canonical UUID as an element (batchable() checked it:
+ * every digit is a hex digit). */
 static unsigned char *
 put_id(unsigned char *p, const char *id)
 {
@@ -162,8 +154,8 @@ put_id(unsigned char *p, const char *id)
 	for (size_t i = 0; i < 36; i += 2) {
 		if (id[i] == '-')
 			i++;
-		*p++ = (unsigned char)(hex_value(id[i]) << 4 |
-		    hex_value(id[i + 1]));
+		*p++ = (unsigned char)(util_hexval(id[i]) << 4 |
+		    util_hexval(id[i + 1]));
 	}
 	return p;
 }

@@ -26,14 +26,34 @@ binary(const PGresult *r, int col)
 	return PQfformat(r, col) == 1;
 }
 
+/* The cell exists and is not NULL. */
+static bool
+present(const PGresult *r, int row, int col)
+{
+	return col < PQnfields(r) && row < PQntuples(r) &&
+	    !PQgetisnull(r, row, col);
+}
+
+/* A binary timestamptz column's microseconds since 2000-01-01 UTC. */
+static bool
+time_us(const PGresult *r, int row, int col, int64_t *out)
+{
+	if (!present(r, row, col) || !binary(r, col) ||
+	    PQftype(r, col) != PGVAL_TIMESTAMPTZ_OID ||
+	    PQgetlength(r, row, col) != 8)
+		return false;
+	*out =
+	    (int64_t)be_uint((const unsigned char *)PQgetvalue(r, row, col), 8);
+	return true;
+}
+
 bool
 pgval_int(const PGresult *r, int row, int col, long long *out)
 {
 	const unsigned char *p;
 	int		     len;
 
-	if (col >= PQnfields(r) || row >= PQntuples(r) ||
-	    PQgetisnull(r, row, col))
+	if (!present(r, row, col))
 		return false;
 	if (!binary(r, col))
 		return util_parse_int(PQgetvalue(r, row, col), LLONG_MIN,
@@ -87,8 +107,7 @@ pgval_uuid(const PGresult *r, int row, int col, char out[PGVAL_UUID_LEN + 1])
 {
 	const unsigned char *p;
 
-	if (col >= PQnfields(r) || row >= PQntuples(r) ||
-	    PQgetisnull(r, row, col))
+	if (!present(r, row, col))
 		return false;
 	p = (const unsigned char *)PQgetvalue(r, row, col);
 	if (!binary(r, col)) {
@@ -100,19 +119,6 @@ pgval_uuid(const PGresult *r, int row, int col, char out[PGVAL_UUID_LEN + 1])
 	if (PQftype(r, col) != PGVAL_UUID_OID || PQgetlength(r, row, col) != 16)
 		return false;
 	pgval_uuid_format(p, out);
-	return true;
-}
-
-bool
-pgval_time_us(const PGresult *r, int row, int col, int64_t *out)
-{
-	if (col >= PQnfields(r) || row >= PQntuples(r) ||
-	    PQgetisnull(r, row, col) || !binary(r, col) ||
-	    PQftype(r, col) != PGVAL_TIMESTAMPTZ_OID ||
-	    PQgetlength(r, row, col) != 8)
-		return false;
-	*out =
-	    (int64_t)be_uint((const unsigned char *)PQgetvalue(r, row, col), 8);
 	return true;
 }
 
@@ -135,8 +141,7 @@ pgval_text(const PGresult *r, int row, int col, char *out, size_t size)
 	const char *v;
 	size_t	    n;
 
-	if (size == 0 || col >= PQnfields(r) || row >= PQntuples(r) ||
-	    PQgetisnull(r, row, col))
+	if (size == 0 || !present(r, row, col))
 		return 0;
 	v = PQgetvalue(r, row, col);
 	n = (size_t)PQgetlength(r, row, col);
@@ -160,7 +165,7 @@ pgval_text(const PGresult *r, int row, int col, char *out, size_t size)
 			w = snprintf(out, size, "%lld", i);
 			return w > 0 && (size_t)w < size ? (size_t)w : 0;
 		case PGVAL_TIMESTAMPTZ_OID:
-			if (!pgval_time_us(r, row, col, &t))
+			if (!time_us(r, row, col, &t))
 				return 0;
 			if (t == INT64_MAX || t == INT64_MIN) {
 				w = snprintf(out, size, "%s",

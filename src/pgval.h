@@ -52,10 +52,6 @@ pgval_uuid_format(const unsigned char b[16], char out[PGVAL_UUID_LEN + 1]);
 int64_t
 pgval_int64_be(const unsigned char b[8]);
 
-/* A binary timestamptz column's microseconds since 2000-01-01 UTC. */
-bool
-pgval_time_us(const PGresult *r, int row, int col, int64_t *out);
-
 /*
  * The column as PostgreSQL's text output would have it, for sending
  * back as a parameter (a cursor's sort key): binary timestamptz as
