@@ -146,6 +146,8 @@ apply() { # dir variant
 		sed -i -e "s|$VAR/nginx/|$d/|g" -e "s|$VAR/log/|$d/log/|g" "$d"/*.conf ;;
 	x-one-worker) # worker_processes 1 instead of the stack's setting
 		sed -i 's/^worker_processes .*/worker_processes 1;/' "$d/nginx-dev.conf" ;;
+	x-cpu-affinity) # each nginx worker bound to one CPU
+		sed -i 's/^worker_processes .*/&\nworker_cpu_affinity auto;/' "$d/nginx-dev.conf" ;;
 	x-pcre-jit) # regular expressions compiled by PCRE's JIT
 		sed -i '1i pcre_jit on;' "$d/nginx-dev.conf" ;;
 	no-limit-conn) # only the blocking pool's locations have it
