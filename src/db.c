@@ -123,10 +123,14 @@
 	"ik.replays) "
 /* clang-format on */
 
+/* What a statement's entry says of it besides its text (flags). */
+#define RO  0x1 /* only reads: safe to retry on a fresh connection */
+#define BIN 0x2 /* results in binary (db_stmt_binary) */
+
 struct stmt_def {
 	const char	*name;
 	int		 nparams;
-	bool		 readonly;	/* safe to retry on a fresh connection */
+	unsigned	 flags; /* RO, BIN */
 	const char	*sql;
 };
 
@@ -137,37 +141,37 @@ struct stmt_def {
  */
 /* clang-format off */
 static const struct stmt_def stmts[STMT__MAX] = {
-	[STMT_NONE] = { "none", 0, true, NULL },
+	[STMT_NONE] = { "none", 0, RO, NULL },
 	/*
 	 * /health: true when the session cannot write (a standby, or a
 	 * server set read-only), which /health reports apart from "cannot
 	 * connect".
 	 */
-	[STMT_PING] = { "ping", 0, true,
+	[STMT_PING] = { "ping", 0, RO,
 	    "SELECT pg_is_in_recovery() OR "
 	    "current_setting('transaction_read_only')::boolean" },
-	[STMT_USER_INSERT] = { "user_insert", 3, false,
+	[STMT_USER_INSERT] = { "user_insert", 3, 0,
 	    "INSERT INTO users (email, name, password_hash) "
 	    "VALUES (lower($1), $2, $3) RETURNING " USER_COLS("users")
 	    ", users.version" },
-	[STMT_USER_BY_EMAIL] = { "user_by_email", 1, true,
+	[STMT_USER_BY_EMAIL] = { "user_by_email", 1, RO,
 	    "SELECT id, password_hash FROM users WHERE email = lower($1)" },
-	[STMT_USER_ME] = { "user_me", 1, true,
+	[STMT_USER_ME] = { "user_me", 1, RO,
 	    "SELECT " USER_COLS("u") ", u.version FROM users u "
 	    "WHERE u.id = $1" },
 	/* In the subquery's order without an outer sort: see tasks_list. */
-	[STMT_USERS_LIST] = { "users_list", 6, true, USERS_PAGE_SQL },
-	[STMT_USER_GET] = { "user_get", 2, true,
+	[STMT_USERS_LIST] = { "users_list", 6, RO, USERS_PAGE_SQL },
+	[STMT_USER_GET] = { "user_get", 2, RO,
 	    "SELECT " USER_COLS("x") ", x.version FROM users me "
 	    "LEFT JOIN users x ON x.id = $2 WHERE me.id = $1" },
-	[STMT_USER_EXISTS] = { "user_exists", 1, true,
+	[STMT_USER_EXISTS] = { "user_exists", 1, RO,
 	    "SELECT 1 FROM users WHERE id = $1" },
 	/*
 	 * $8 and $9: the preconditions (etag.h), tested under the row's
 	 * lock as for tasks.  No row at all: the caller is gone (401).
 	 * Columns: USER_COLS, version, changed (false: 412).
 	 */
-	[STMT_USER_UPDATE] = { "user_update", 9, false,
+	[STMT_USER_UPDATE] = { "user_update", 9, 0,
 	    "WITH upd AS (UPDATE users u SET "
 	    "name = CASE WHEN $2::boolean THEN $3::text ELSE u.name END, "
 	    "email = CASE WHEN $4::boolean THEN lower($5::text) "
@@ -183,7 +187,7 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "SELECT " USER_COLS("upd") ", coalesce(upd.version, cur.version), "
 	    WRITE_OK("upd") " " USER_WRITE_FROM("upd") },
 	/* Columns: the id deleted, the current version, deleted (false: 412). */
-	[STMT_USER_DELETE] = { "user_delete", 3, false,
+	[STMT_USER_DELETE] = { "user_delete", 3, 0,
 	    "WITH del AS (DELETE FROM users u WHERE u.id = $1 AND "
 	    PRECONDITIONS("u.version", "$2", "$3") " RETURNING u.id), "
 	    CURRENT_USER_VERSION("del")
@@ -198,7 +202,7 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	 * rows: 13% of PostgreSQL's CPU for a page (bench/RESULTS.md).
 	 * 76-plans.sh checks the plan's shape; 40-tasks.sh the order.
 	 */
-	[STMT_TASKS_LIST] = { "tasks_list", 5, true,
+	[STMT_TASKS_LIST] = { "tasks_list", 5, RO | BIN,
 	    "SELECT " TASK_COLS("x") " FROM users me LEFT JOIN LATERAL "
 	    "(SELECT * FROM tasks t WHERE t.user_id = me.id "
 	    "AND ($2::task_status IS NULL OR t.status = $2::task_status) "
@@ -206,12 +210,12 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "t.priority = $3::task_priority) "
 	    "ORDER BY t.created_at DESC, t.id DESC LIMIT $4 OFFSET $5) x "
 	    "ON true WHERE me.id = $1" },
-	[STMT_TASK_INSERT] = { "task_insert", 5, false,
+	[STMT_TASK_INSERT] = { "task_insert", 5, 0,
 	    "INSERT INTO tasks (user_id, title, description, priority, due_at) "
 	    "SELECT me.id, $2, $3, $4::task_priority, $5::timestamptz "
 	    "FROM users me WHERE me.id = $1 RETURNING " TASK_COLS("tasks")
 	    ", tasks.version" },
-	[STMT_TASK_GET] = { "task_get", 2, true,
+	[STMT_TASK_GET] = { "task_get", 2, RO | BIN,
 	    "SELECT " TASK_COLS("t") ", t.version FROM users me "
 	    "LEFT JOIN tasks t ON t.id = $2 AND t.user_id = me.id "
 	    "WHERE me.id = $1" },
@@ -237,7 +241,7 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	 * bench/HISTORY.md); the lone task_get keeps its join, which this
 	 * shape made slower (more plan nodes to start for one lookup).
 	 */
-	[STMT_TASK_GET_BATCH] = { "task_get_batch", 2, true,
+	[STMT_TASK_GET_BATCH] = { "task_get_batch", 2, RO | BIN,
 	    "SELECT " TASK_COLS("t") ", t.version, q.n "
 	    "FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY "
 	    "AS q(user_id, task_id, n) "
@@ -247,7 +251,7 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "LEFT JOIN LATERAL (SELECT u.id FROM users u "
 	    "WHERE t.id IS NULL AND u.id = q.user_id LIMIT 1) me ON true "
 	    "WHERE t.id IS NOT NULL OR me.id IS NOT NULL" },
-	[STMT_TASK_UPDATE] = { "task_update", 14, false,
+	[STMT_TASK_UPDATE] = { "task_update", 14, 0,
 	    "WITH upd AS (UPDATE tasks t SET "
 	    "title = CASE WHEN $3::boolean THEN $4::text ELSE t.title END, "
 	    "description = CASE WHEN $5::boolean THEN $6::text "
@@ -268,13 +272,13 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "SELECT " TASK_COLS("upd") ", coalesce(upd.version, cur.version), "
 	    WRITE_OK("upd") " FROM users me LEFT JOIN upd ON true "
 	    "LEFT JOIN cur ON true WHERE me.id = $1" },
-	[STMT_TASK_DELETE] = { "task_delete", 4, false,
+	[STMT_TASK_DELETE] = { "task_delete", 4, 0,
 	    "WITH del AS (DELETE FROM tasks t WHERE t.id = $2 "
 	    "AND t.user_id = $1 AND " PRECONDITIONS("t.version", "$3", "$4")
 	    " RETURNING t.id), " CURRENT_VERSION("del")
 	    "SELECT del.id, cur.version, " WRITE_OK("del") " FROM users me "
 	    "LEFT JOIN del ON true LEFT JOIN cur ON true WHERE me.id = $1" },
-	[STMT_TASKS_EXPORT] = { "tasks_export", 1, true,
+	[STMT_TASKS_EXPORT] = { "tasks_export", 1, RO,
 	    "SELECT " TASK_COLS("t") " FROM users me LEFT JOIN tasks t "
 	    "ON t.user_id = me.id WHERE me.id = $1 "
 	    "ORDER BY t.created_at DESC, t.id DESC" },
@@ -287,7 +291,7 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	 * first answer exactly; same_body false is a 422.  Columns:
 	 * TASK_COLS, version, same_body.
 	 */
-	[STMT_TASK_INSERT_KEYED] = { "task_insert_keyed", 7, false,
+	[STMT_TASK_INSERT_KEYED] = { "task_insert_keyed", 7, 0,
 	    "WITH me AS (SELECT id FROM users WHERE id = $1), "
 	    KEY_GC("$1::text", "$6::text")
 	    ", " KEY_CLAIM("$1::text", "$6::text", "$7::text",
@@ -306,7 +310,7 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	 * $5 the body's hash; the key's scope is the register route alone.
 	 * Columns: USER_COLS, version, same_body.
 	 */
-	[STMT_USER_INSERT_KEYED] = { "user_insert_keyed", 5, false,
+	[STMT_USER_INSERT_KEYED] = { "user_insert_keyed", 5, 0,
 	    "WITH " KEY_GC("'register'", "$4::text") ", "
 	    KEY_CLAIM("'register'", "$4::text", "$5::text", "/api/v1/users/",
 	    "")
@@ -316,37 +320,37 @@ static const struct stmt_def stmts[STMT__MAX] = {
 	    "k.created_at, k.created_at, 1 FROM k WHERE k.replays = 0) "
 	    "SELECT k.resource_id, lower($1::text), $2::text, k.created_at, "
 	    "k.created_at, 1::bigint, k.request_hash = $5::text FROM k" },
-	[STMT_TASKS_PAGE_CREATED_DESC] = { "tasks_page_created_desc", 11, true,
+	[STMT_TASKS_PAGE_CREATED_DESC] = { "tasks_page_created_desc", 11, RO | BIN,
 	    TASKS_DESC("t.created_at", "timestamptz", TS_HI) },
-	[STMT_TASKS_PAGE_CREATED_ASC] = { "tasks_page_created_asc", 11, true,
+	[STMT_TASKS_PAGE_CREATED_ASC] = { "tasks_page_created_asc", 11, RO | BIN,
 	    TASKS_ASC("t.created_at", "timestamptz", TS_LO) },
-	[STMT_TASKS_PAGE_UPDATED_DESC] = { "tasks_page_updated_desc", 11, true,
+	[STMT_TASKS_PAGE_UPDATED_DESC] = { "tasks_page_updated_desc", 11, RO | BIN,
 	    TASKS_DESC("t.updated_at", "timestamptz", TS_HI) },
-	[STMT_TASKS_PAGE_UPDATED_ASC] = { "tasks_page_updated_asc", 11, true,
+	[STMT_TASKS_PAGE_UPDATED_ASC] = { "tasks_page_updated_asc", 11, RO | BIN,
 	    TASKS_ASC("t.updated_at", "timestamptz", TS_LO) },
-	[STMT_TASKS_PAGE_DUE_DESC] = { "tasks_page_due_desc", 11, true,
+	[STMT_TASKS_PAGE_DUE_DESC] = { "tasks_page_due_desc", 11, RO | BIN,
 	    TASKS_DESC(DUE_KEY("t"), "timestamptz", TS_HI) },
-	[STMT_TASKS_PAGE_DUE_ASC] = { "tasks_page_due_asc", 11, true,
+	[STMT_TASKS_PAGE_DUE_ASC] = { "tasks_page_due_asc", 11, RO | BIN,
 	    TASKS_ASC(DUE_KEY("t"), "timestamptz", TS_LO) },
-	[STMT_TASKS_PAGE_PRIORITY_DESC] = { "tasks_page_priority_desc", 11, true,
+	[STMT_TASKS_PAGE_PRIORITY_DESC] = { "tasks_page_priority_desc", 11, RO | BIN,
 	    TASKS_DESC("t.priority", "task_priority", PRIO_HI) },
-	[STMT_TASKS_PAGE_PRIORITY_ASC] = { "tasks_page_priority_asc", 11, true,
+	[STMT_TASKS_PAGE_PRIORITY_ASC] = { "tasks_page_priority_asc", 11, RO | BIN,
 	    TASKS_ASC("t.priority", "task_priority", PRIO_LO) },
-	[STMT_TASKS_SEARCH_CREATED_DESC] = { "tasks_search_created_desc", 12, true,
+	[STMT_TASKS_SEARCH_CREATED_DESC] = { "tasks_search_created_desc", 12, RO | BIN,
 	    TASKS_DESC_Q("t.created_at", "timestamptz", TS_HI) },
-	[STMT_TASKS_SEARCH_CREATED_ASC] = { "tasks_search_created_asc", 12, true,
+	[STMT_TASKS_SEARCH_CREATED_ASC] = { "tasks_search_created_asc", 12, RO | BIN,
 	    TASKS_ASC_Q("t.created_at", "timestamptz", TS_LO) },
-	[STMT_TASKS_SEARCH_UPDATED_DESC] = { "tasks_search_updated_desc", 12, true,
+	[STMT_TASKS_SEARCH_UPDATED_DESC] = { "tasks_search_updated_desc", 12, RO | BIN,
 	    TASKS_DESC_Q("t.updated_at", "timestamptz", TS_HI) },
-	[STMT_TASKS_SEARCH_UPDATED_ASC] = { "tasks_search_updated_asc", 12, true,
+	[STMT_TASKS_SEARCH_UPDATED_ASC] = { "tasks_search_updated_asc", 12, RO | BIN,
 	    TASKS_ASC_Q("t.updated_at", "timestamptz", TS_LO) },
-	[STMT_TASKS_SEARCH_DUE_DESC] = { "tasks_search_due_desc", 12, true,
+	[STMT_TASKS_SEARCH_DUE_DESC] = { "tasks_search_due_desc", 12, RO | BIN,
 	    TASKS_DESC_Q(DUE_KEY("t"), "timestamptz", TS_HI) },
-	[STMT_TASKS_SEARCH_DUE_ASC] = { "tasks_search_due_asc", 12, true,
+	[STMT_TASKS_SEARCH_DUE_ASC] = { "tasks_search_due_asc", 12, RO | BIN,
 	    TASKS_ASC_Q(DUE_KEY("t"), "timestamptz", TS_LO) },
-	[STMT_TASKS_SEARCH_PRIORITY_DESC] = { "tasks_search_priority_desc", 12, true,
+	[STMT_TASKS_SEARCH_PRIORITY_DESC] = { "tasks_search_priority_desc", 12, RO | BIN,
 	    TASKS_DESC_Q("t.priority", "task_priority", PRIO_HI) },
-	[STMT_TASKS_SEARCH_PRIORITY_ASC] = { "tasks_search_priority_asc", 12, true,
+	[STMT_TASKS_SEARCH_PRIORITY_ASC] = { "tasks_search_priority_asc", 12, RO | BIN,
 	    TASKS_ASC_Q("t.priority", "task_priority", PRIO_LO) },
 };
 /* clang-format on */
@@ -372,22 +376,13 @@ db_stmt_nparams(enum stmt s)
 bool
 db_stmt_readonly(enum stmt s)
 {
-	return s < STMT__MAX && stmts[s].readonly;
+	return s < STMT__MAX && (stmts[s].flags & RO) != 0;
 }
 
 bool
 db_stmt_binary(enum stmt s)
 {
-	if (s >= STMT_TASKS_PAGE_CREATED_DESC && s < STMT__MAX)
-		return true; /* the pages and searches of tasks */
-	switch (s) {
-	case STMT_TASK_GET:
-	case STMT_TASK_GET_BATCH:
-	case STMT_TASKS_LIST:
-		return true;
-	default:
-		return false;
-	}
+	return s < STMT__MAX && (stmts[s].flags & BIN) != 0;
 }
 
 const char *
