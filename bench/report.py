@@ -247,7 +247,7 @@ def build(meta, runs, idle, exports, out):
               f"(one client thread leaves the other core to the server side), "
               f"--timeout {meta.get('wrk_timeout')}s, keep-alive, plain HTTP on loopback. "
               f"Data: {meta.get('tasks')} tasks of the bench user "
-              f"(POST adds more during the run) among 1000 other users, "
+              f"(POST adds more during the run) among {meta.get('filler_users')} other users, "
               f"pgbench scale {meta.get('pgbench_scale')}.")
     md.append("")
 

@@ -69,6 +69,8 @@ fi
 HIGH_CONC=${BENCH_HIGH_CONCURRENCY-1024}
 ENDPOINTS=${BENCH_ENDPOINTS:-health task_get tasks_list task_create task_patch static minimal rust_health rust_get rustnx_health rustnx_get pgbench pgbench_unix}
 NTASKS=${BENCH_TASKS:-10000}
+# Users with no tasks beside the bench user (the seeding, below).
+FILLER_USERS=1000
 EXPORT_TASKS=${BENCH_EXPORT_TASKS:-100000}
 WRK_THREADS=${BENCH_WRK_THREADS:-1}
 WRK_TIMEOUT=${BENCH_WRK_TIMEOUT:-2}
@@ -451,7 +453,7 @@ app_psql -c "VACUUM ANALYZE tasks"
 app_psql -c "INSERT INTO users (email, name, password_hash)
 	SELECT 'bench-filler-' || g || '@bench.invalid', 'filler ' || g,
 		'\$argon2id\$not-a-hash'
-	FROM generate_series(1, 1000) AS g"
+	FROM generate_series(1, $FILLER_USERS) AS g"
 app_psql -c "VACUUM ANALYZE users"
 read -r USER1 TOKEN1 < <(api_user "bench-api@bench.invalid") || true
 [ -n "${TOKEN1:-}" ] || die "could not register/log in the bench user"
@@ -818,6 +820,7 @@ meta endpoints "$ENDPOINTS"
 meta wrk_threads "$WRK_THREADS"
 meta wrk_timeout "$WRK_TIMEOUT"
 meta tasks "$NTASKS"
+meta filler_users "$FILLER_USERS"
 meta export_tasks "$EXPORT_TASKS"
 meta pgbench_scale "$PGB_SCALE"
 meta pgbench_sampling "$PGB_SAMPLING"
